@@ -1,0 +1,284 @@
+"""Names shared by the producers (which write spans) and the mapping (which reads them).
+
+Every producer call becomes an OpenTelemetry span or span event; the store is
+filled only from what these attributes say. Keeping the names in one module is
+what lets a span be mapped alone, with no state: the producers in a worker, the
+live span processor, OTLP ingest and JSONL replay all agree on them.
+
+Where the OpenTelemetry GenAI semantic conventions have a name (``gen_ai.*``)
+we use it; everything of our own lives under ``obs.``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --------------------------------------------------------------------------
+# Span kinds (attribute ``obs.kind``) and span names
+# --------------------------------------------------------------------------
+
+KIND: Final = "obs.kind"
+
+KIND_EXECUTION: Final = "execution"  # span name: "execution {execution_id}"
+KIND_WAVE: Final = "wave"  # "wave {n}"
+KIND_AGENT: Final = "agent"  # "invoke_agent {instance_id}"  (GenAI name)
+KIND_PHASE: Final = "phase"  # "phase {name}"
+KIND_TASK: Final = "task"  # "task {task_id}"
+KIND_SKILL: Final = "skill"  # "skill {skill_name}"
+KIND_TOOL: Final = "tool"  # "execute_tool {tool_name}"  (GenAI name)
+KIND_CHAIN: Final = "assertion_chain"  # "assertion_chain {description}"
+
+SPAN_KINDS: Final = (
+    KIND_EXECUTION,
+    KIND_WAVE,
+    KIND_AGENT,
+    KIND_PHASE,
+    KIND_TASK,
+    KIND_SKILL,
+    KIND_TOOL,
+    KIND_CHAIN,
+)
+
+# --------------------------------------------------------------------------
+# Context attributes: copied onto every span when it starts (from the parent
+# span, else from W3C baggage under the same key), so each span maps alone.
+# --------------------------------------------------------------------------
+
+EXECUTION_ID: Final = "obs.execution_id"
+INSTANCE_ID: Final = "obs.instance_id"
+TASK_ID: Final = "obs.task_id"
+WAVE_NUMBER: Final = "obs.wave_number"
+TASK_LIST_ID: Final = "obs.task_list_id"
+SKILL_TRACE_ID: Final = "obs.skill_trace_id"  # innermost enclosing skill trace
+
+CONTEXT_KEYS: Final = (
+    EXECUTION_ID,
+    INSTANCE_ID,
+    TASK_ID,
+    WAVE_NUMBER,
+    TASK_LIST_ID,
+    SKILL_TRACE_ID,
+)
+
+# --------------------------------------------------------------------------
+# Transcript entries carried by spans.
+#
+# A span that opens with a transcript entry (phase_start, task_start,
+# skill_invoke, tool_use) carries it under ``obs.entry.*``; one that closes
+# with an entry (phase_end, task_end, skill_complete) carries that under
+# ``obs.end_entry.*``, set just before the span ends. Ids are made by the
+# producer, so mapping the same span twice yields the same rows.
+# --------------------------------------------------------------------------
+
+ENTRY_ID: Final = "obs.entry.id"
+ENTRY_TYPE: Final = "obs.entry.type"
+ENTRY_CATEGORY: Final = "obs.entry.category"
+ENTRY_SUMMARY: Final = "obs.entry.summary"
+ENTRY_DETAILS: Final = "obs.entry.details"  # JSON object as a string
+ENTRY_SKILL_REF: Final = "obs.entry.skill_ref"  # JSON object as a string
+ENTRY_TOKEN_ESTIMATE: Final = "obs.entry.token_estimate"
+ENTRY_DURATION_MS: Final = "obs.entry.duration_ms"
+
+END_ENTRY_ID: Final = "obs.end_entry.id"
+END_ENTRY_TYPE: Final = "obs.end_entry.type"
+END_ENTRY_CATEGORY: Final = "obs.end_entry.category"
+END_ENTRY_SUMMARY: Final = "obs.end_entry.summary"
+END_ENTRY_DETAILS: Final = "obs.end_entry.details"
+END_ENTRY_SKILL_REF: Final = "obs.end_entry.skill_ref"
+END_ENTRY_TOKEN_ESTIMATE: Final = "obs.end_entry.token_estimate"
+
+# Span events: the event name is ``obs.<entry_type>`` (``obs.decision``,
+# ``obs.error`` …) and its attributes are the ENTRY_* keys above (plus
+# ENTRY_DURATION_MS). An event may override the span's task with TASK_ID.
+EVENT_PREFIX: Final = "obs."
+
+# Why a span ended without its producer ending it (close(), crash recovery).
+CLOSED_BY: Final = "obs.closed_by"  # "close"
+
+# --------------------------------------------------------------------------
+# Per-kind attributes
+# --------------------------------------------------------------------------
+
+# execution / wave
+EXECUTION_STATUS: Final = "obs.execution.status"  # completed / failed
+
+# agent (one invoke_agent span per worker process)
+AGENT_PID: Final = "obs.agent.pid"
+AGENT_HOSTNAME: Final = "obs.agent.hostname"
+AGENT_STATUS: Final = "obs.agent.status"  # completed / failed / terminated
+AGENT_ERROR: Final = "obs.agent.error"
+GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
+GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"
+
+# phase
+PHASE_NAME: Final = "obs.phase.name"
+
+# task (details keys of task_start / task_end mirror these)
+TASK_TITLE: Final = "obs.task.title"
+TASK_ACTION: Final = "obs.task.action"  # CREATE / UPDATE / DELETE / READ
+TASK_FILE: Final = "obs.task.file"
+TASK_DEPENDS_ON: Final = "obs.task.depends_on"  # sequence of task ids
+TASK_STATUS: Final = "obs.task.status"  # completed / failed / blocked / skipped
+TASK_ERROR: Final = "obs.task.error"
+
+# skill
+SKILL_ID: Final = "obs.skill.trace_id"  # the id trace_start returned
+SKILL_NAME: Final = "obs.skill.name"
+SKILL_FILE: Final = "obs.skill.file"
+SKILL_LINE: Final = "obs.skill.line"
+SKILL_SECTION: Final = "obs.skill.section"
+SKILL_PARENT_ID: Final = "obs.skill.parent_trace_id"  # nested skills
+SKILL_STATUS: Final = "obs.skill.status"  # success / partial / failed
+SKILL_ERROR: Final = "obs.skill.error"
+
+# tool (GenAI conventions plus ours)
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"  # "execute_tool"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+TOOL_CATEGORY: Final = "obs.tool.category"
+TOOL_INPUT: Final = "obs.tool.input"  # JSON, redacted and capped
+TOOL_INPUT_SUMMARY: Final = "obs.tool.input_summary"  # <= 200 chars
+TOOL_OUTPUT: Final = "obs.tool.output"  # redacted and capped
+TOOL_OUTPUT_SUMMARY: Final = "obs.tool.output_summary"  # <= 500 chars
+TOOL_RESULT_STATUS: Final = "obs.tool.result_status"  # done / error / blocked
+TOOL_IS_ERROR: Final = "obs.tool.is_error"
+TOOL_BLOCK_REASON: Final = "obs.tool.block_reason"
+TOOL_ERROR_MESSAGE: Final = "obs.tool.error_message"
+TOOL_WITHIN_SKILL: Final = "obs.tool.within_skill"  # skill trace id
+FILE_PATH: Final = "obs.file.path"  # file tools: the file touched
+FILE_OPERATION: Final = "obs.file.operation"  # READ / CREATE / UPDATE / DELETE
+
+# assertion chain
+CHAIN_ID: Final = "obs.chain.id"
+CHAIN_DESCRIPTION: Final = "obs.chain.description"
+CHAIN_OVERALL_RESULT: Final = "obs.chain.overall_result"  # pass / fail / partial / skip
+CHAIN_PASS_COUNT: Final = "obs.chain.pass_count"
+CHAIN_FAIL_COUNT: Final = "obs.chain.fail_count"
+CHAIN_SKIP_COUNT: Final = "obs.chain.skip_count"
+CHAIN_FIRST_FAILURE_ID: Final = "obs.chain.first_failure_id"
+
+# assertion (attributes of an ``obs.assertion`` event, beside ENTRY_*)
+ASSERTION_ID: Final = "obs.assertion.id"
+ASSERTION_CATEGORY: Final = "obs.assertion.category"
+ASSERTION_DESCRIPTION: Final = "obs.assertion.description"
+ASSERTION_RESULT: Final = "obs.assertion.result"  # pass / fail / skip / warn
+ASSERTION_EVIDENCE: Final = "obs.assertion.evidence"  # JSON object as a string
+ASSERTION_DURATION_MS: Final = "obs.assertion.duration_ms"
+ASSERTION_TOOL_USE_ID: Final = "obs.assertion.tool_use_id"  # supporting tool use
+
+# message bus correlation (events; defaults to the task id, else the execution)
+CORRELATION_ID: Final = "obs.correlation_id"
+
+# --------------------------------------------------------------------------
+# Vocabularies
+# --------------------------------------------------------------------------
+
+ENTRY_TYPES: Final = (
+    "phase_start",
+    "phase_end",
+    "task_start",
+    "task_end",
+    "tool_use",
+    "skill_invoke",
+    "skill_complete",
+    "decision",
+    "validation",
+    "assertion",
+    "discovery",
+    "error",
+    "checkpoint",
+    "lock_acquire",
+    "lock_release",
+)
+
+#: The category an entry gets when the caller gives none.
+DEFAULT_CATEGORY: Final = {
+    "phase_start": "lifecycle",
+    "phase_end": "lifecycle",
+    "task_start": "lifecycle",
+    "task_end": "lifecycle",
+    "tool_use": "action",
+    "skill_invoke": "action",
+    "skill_complete": "action",
+    "decision": "decision",
+    "validation": "validation",
+    "assertion": "validation",
+    "discovery": "knowledge",
+    "error": "error",
+    "checkpoint": "coordination",
+    "lock_acquire": "coordination",
+    "lock_release": "coordination",
+}
+
+TASK_STATUSES: Final = ("pending", "in_progress", "completed", "failed", "blocked", "skipped")
+TASK_END_STATUSES: Final = ("completed", "failed", "blocked", "skipped")
+AGENT_STATUSES: Final = ("executing", "completed", "failed", "terminated")
+WAVE_STATUSES: Final = ("running", "completed")
+TOOL_RESULT_STATUSES: Final = ("done", "error", "blocked")
+SKILL_STATUSES: Final = ("success", "partial", "failed")
+ASSERTION_RESULTS: Final = ("pass", "fail", "skip", "warn")
+CHAIN_RESULTS: Final = ("pass", "fail", "partial", "skip")
+FILE_OPERATIONS: Final = ("READ", "CREATE", "UPDATE", "DELETE")
+TASK_ACTIONS: Final = FILE_OPERATIONS
+
+ASSERTION_CATEGORIES: Final = (
+    "file_created",
+    "file_modified",
+    "file_deleted",
+    "typescript_compiles",
+    "lint_passes",
+    "tests_pass",
+    "api_responds",
+    "schema_valid",
+    "dependency_met",
+)
+
+TOOL_CATEGORIES: Final = (
+    "file_read",
+    "file_write",
+    "shell",
+    "browser",
+    "network",
+    "agent",
+    "custom",
+)
+
+_TOOL_CATEGORY_BY_NAME: Final = {
+    "Read": "file_read",
+    "Glob": "file_read",
+    "Grep": "file_read",
+    "LS": "file_read",
+    "Write": "file_write",
+    "Edit": "file_write",
+    "MultiEdit": "file_write",
+    "NotebookEdit": "file_write",
+    "Bash": "shell",
+    "BashOutput": "shell",
+    "KillShell": "shell",
+    "WebFetch": "network",
+    "WebSearch": "network",
+    "Task": "agent",
+    "Agent": "agent",
+}
+
+_BROWSER_PREFIXES: Final = ("mcp__puppeteer__", "mcp__playwright__", "mcp__browser", "browser_")
+
+
+def tool_category(tool_name: str) -> str:
+    """The category of a tool, from its name alone (so any path can compute it)."""
+    category = _TOOL_CATEGORY_BY_NAME.get(tool_name)
+    if category is not None:
+        return category
+    lowered = tool_name.lower()
+    if lowered.startswith(_BROWSER_PREFIXES) or "puppeteer" in lowered or "playwright" in lowered:
+        return "browser"
+    return "custom"
+
+
+def span_name(kind: str, label: object) -> str:
+    """The span name for a kind: GenAI names where the conventions have one."""
+    if kind == KIND_AGENT:
+        return f"invoke_agent {label}"
+    if kind == KIND_TOOL:
+        return f"execute_tool {label}"
+    return f"{kind} {label}"
