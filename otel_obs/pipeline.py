@@ -1,0 +1,75 @@
+"""What a producer writes through: a tracer, and the processor that stores spans.
+
+A :class:`Pipeline` ties one SDK ``TracerProvider`` to one store (a SQLite file
+and a transcripts folder). Producers start spans on ``pipeline.tracer`` and add
+transcript events with :meth:`Pipeline.add_event`, which also hands the event
+to the transcript processor at once: span processors only see events when the
+span ends, and an agent's decision inside an hour-long task must be in the
+store within a second, in the order it happened.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Span, Tracer
+from opentelemetry.util.types import AttributeValue
+
+INSTRUMENTATION_NAME = "otel_obs"
+
+
+class EventSink(Protocol):
+    """Receives span events as they are added (the transcript processor is one)."""
+
+    def on_event(
+        self,
+        span: Span,
+        name: str,
+        attributes: Mapping[str, AttributeValue],
+        timestamp_ns: int,
+    ) -> None: ...
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool: ...
+
+
+class Pipeline:
+    """A tracer plus the sink that stores what it records."""
+
+    def __init__(
+        self,
+        provider: TracerProvider,
+        sink: EventSink | None = None,
+        *,
+        db_path: Path | None = None,
+        transcripts_dir: Path | None = None,
+    ) -> None:
+        from . import __version__
+
+        self.provider = provider
+        self.sink = sink
+        self.db_path = db_path
+        self.transcripts_dir = transcripts_dir
+        self.tracer: Tracer = provider.get_tracer(INSTRUMENTATION_NAME, __version__)
+
+    def add_event(
+        self,
+        span: Span,
+        name: str,
+        attributes: Mapping[str, AttributeValue],
+        timestamp_ns: int | None = None,
+    ) -> None:
+        """Add an event to ``span`` and store it now, not when the span ends."""
+        ts = timestamp_ns if timestamp_ns is not None else time.time_ns()
+        span.add_event(name, attributes, ts)
+        if self.sink is not None:
+            self.sink.on_event(span, name, attributes, ts)
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until everything recorded so far is stored; False on timeout."""
+        if self.sink is None:
+            return True
+        return self.sink.force_flush(int(timeout_s * 1000))
