@@ -1,0 +1,465 @@
+"""ObservabilitySkills: the 39 SQL tools, run read-only against a store.
+
+Every tool is reachable by id (``run("T003", execution_id=…)``) and through a
+method named for what it answers (``first_error_context``); the spec's
+higher-level methods (``validate``, ``find_errors``, ``parallel_health`` …)
+combine tools into typed reports (:mod:`otel_obs.reports`).
+
+Connections are opened with ``mode=ro``: a diagnosis must never change the
+store it diagnoses, even when a tool is run by an agent with odd parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from otel_obs.queries.registry import get_tool, load_tools
+
+from .reports import (
+    AnomalyReport,
+    ErrorRecord,
+    ParallelHealthReport,
+    StuckOperation,
+    ValidationIssue,
+)
+
+DEFAULT_DB_PATH = "database/observability.db"
+DB_ENV = "OTEL_OBS_DB"
+
+Row = dict[str, Any]
+
+
+def default_db_path() -> Path:
+    """``OTEL_OBS_DB`` if set, else the spec's ``database/observability.db``."""
+    return Path(os.environ.get(DB_ENV) or DEFAULT_DB_PATH)
+
+
+class ObservabilitySkills:
+    """The SQL tools of one store, as methods and by id."""
+
+    def __init__(self, db_path: str | os.PathLike[str] | None = None) -> None:
+        self.db_path = Path(db_path) if db_path is not None else default_db_path()
+        if not self.db_path.is_file():
+            raise FileNotFoundError(f"observability database not found: {self.db_path}")
+        self._conn: sqlite3.Connection | None = None
+
+    # ------------------------------------------------------------------
+    # plumbing
+    # ------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            uri = self.db_path.resolve().as_uri() + "?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        return self._conn
+
+    def close(self) -> None:
+        """Close the read-only connection (a later call opens a new one)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> ObservabilitySkills:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, tool_id: str, **params: Any) -> list[Row]:
+        """Run one tool by id; rows as dicts keyed by the tool's ``returns`` columns.
+
+        Unknown ids and unknown or missing parameters raise ValueError listing
+        the valid ones.
+        """
+        tool = get_tool(tool_id)
+        bound = tool.bind(params)
+        cursor = self._connection().execute(tool.sql, bound)
+        columns = [d[0] for d in cursor.description or ()]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    @staticmethod
+    def tools() -> list[Row]:
+        """Every tool: id, title, family, parameters, returned columns, purpose."""
+        return [
+            {
+                "id": tool.id,
+                "title": tool.title,
+                "family": tool.family,
+                "parameters": [
+                    {
+                        "name": p.name,
+                        "type": p.type,
+                        "required": p.required,
+                        "default": p.default,
+                    }
+                    for p in tool.params
+                ],
+                "returns": list(tool.returns),
+                "purpose": tool.purpose,
+            }
+            for tool in load_tools().values()
+        ]
+
+    # ------------------------------------------------------------------
+    # Validation (V001–V007)
+    # ------------------------------------------------------------------
+
+    def sequence_integrity(self, execution_id: str) -> list[Row]:
+        """V001: gaps and duplicates in the transcript sequence."""
+        return self.run("V001", execution_id=execution_id)
+
+    def tool_use_linkage(self, execution_id: str) -> list[Row]:
+        """V002: tool uses and tool_use entries that lack their counterpart."""
+        return self.run("V002", execution_id=execution_id)
+
+    def temporal_consistency(self, execution_id: str) -> list[Row]:
+        """V003: timed rows that end before they start."""
+        return self.run("V003", execution_id=execution_id)
+
+    def lock_balance(self, execution_id: str) -> list[Row]:
+        """V004: files whose lock acquires and releases do not balance."""
+        return self.run("V004", execution_id=execution_id)
+
+    def chain_completeness(self, execution_id: str) -> list[Row]:
+        """V005: assertion chains started and never ended."""
+        return self.run("V005", execution_id=execution_id)
+
+    def wave_task_counts(self, execution_id: str) -> list[Row]:
+        """V006: waves whose recorded task count differs from their assignments."""
+        return self.run("V006", execution_id=execution_id)
+
+    def foreign_key_integrity(self, execution_id: str | None = None) -> list[Row]:
+        """V007: relationships with broken references (one execution, or the whole store)."""
+        return self.run("V007", execution_id=execution_id)
+
+    def validate(self, execution_id: str) -> list[ValidationIssue]:
+        """Every validation check (V001–V007) as issues; empty when the store is sound."""
+        issues: list[ValidationIssue] = []
+        for check_id, (severity, describe) in _VALIDATION_CHECKS.items():
+            for row in self.run(check_id, execution_id=execution_id):
+                issues.append(
+                    ValidationIssue(
+                        check_id=check_id,
+                        severity=severity,
+                        description=describe(row),
+                        details=row,
+                    )
+                )
+        return issues
+
+    # ------------------------------------------------------------------
+    # Troubleshooting (T001–T006)
+    # ------------------------------------------------------------------
+
+    def all_errors(self, execution_id: str) -> list[Row]:
+        """T001: errors from every source, in time order."""
+        return self.run("T001", execution_id=execution_id)
+
+    def find_errors(self, execution_id: str) -> list[ErrorRecord]:
+        """T001 as records; the first error in time is flagged as the root cause."""
+        return [
+            ErrorRecord(**row, is_root_cause=(index == 0))
+            for index, row in enumerate(self.all_errors(execution_id))
+        ]
+
+    def find_blocked(self, execution_id: str) -> list[Row]:
+        """T002: security-blocked tool uses with reason and context."""
+        return self.run("T002", execution_id=execution_id)
+
+    blocked_commands = find_blocked
+
+    def first_error_context(self, execution_id: str, window: int = 5) -> list[Row]:
+        """T003: the first error and the ``window`` entries after it."""
+        return self.run("T003", execution_id=execution_id, window=window)
+
+    def incomplete_operations(
+        self, execution_id: str, older_than_s: float = 300, now: Any = None
+    ) -> list[Row]:
+        """T004: operations started and never ended, older than ``older_than_s``."""
+        return self.run("T004", execution_id=execution_id, older_than_s=older_than_s, now=now)
+
+    def find_incomplete(
+        self, execution_id: str, older_than_s: float = 300, now: Any = None
+    ) -> list[StuckOperation]:
+        """T004 as :class:`StuckOperation` records."""
+        return [
+            StuckOperation(**row)
+            for row in self.incomplete_operations(execution_id, older_than_s, now)
+        ]
+
+    def repeated_failures(self, execution_id: str) -> list[Row]:
+        """T005: tool + file (or command) pairs that failed more than once."""
+        return self.run("T005", execution_id=execution_id)
+
+    def task_blockers(self, task_id: str, execution_id: str | None = None) -> list[Row]:
+        """T006: unfinished dependencies and file conflicts holding a task back."""
+        return self.run("T006", task_id=task_id, execution_id=execution_id)
+
+    # ------------------------------------------------------------------
+    # Investigation (I001–I007)
+    # ------------------------------------------------------------------
+
+    def trace_task(self, task_id: str, execution_id: str | None = None) -> list[Row]:
+        """I001: a task's transcript in order, with tool uses and assertions."""
+        return self.run("I001", task_id=task_id, execution_id=execution_id)
+
+    def tool_usage_stats(self, execution_id: str) -> list[Row]:
+        """I002: per tool, uses by outcome, success rate and durations."""
+        return self.run("I002", execution_id=execution_id)
+
+    def skill_patterns(self, execution_id: str) -> list[Row]:
+        """I003: per skill, invocations by outcome and the lines that failed."""
+        return self.run("I003", execution_id=execution_id)
+
+    def file_access(self, execution_id: str, limit: int = 50) -> list[Row]:
+        """I004: per file and tool, accesses, errors and tasks."""
+        return self.run("I004", execution_id=execution_id, limit=limit)
+
+    def related_events(
+        self, correlation_id: str | None = None, event_id: str | None = None
+    ) -> list[Row]:
+        """I005: message-bus rows sharing a correlation id (given, or an event's)."""
+        return self.run("I005", correlation_id=correlation_id, event_id=event_id)
+
+    def decision_points(self, execution_id: str) -> list[Row]:
+        """I006: decisions with options, choice, reasoning and the entry before."""
+        return self.run("I006", execution_id=execution_id)
+
+    def assertion_evidence(self, execution_id: str) -> list[Row]:
+        """I007: assertions with their evidence and supporting tool use."""
+        return self.run("I007", execution_id=execution_id)
+
+    # ------------------------------------------------------------------
+    # Aggregation (A001–A006)
+    # ------------------------------------------------------------------
+
+    def execution_summary(self, execution_id: str) -> Row:
+        """A001: one execution's headline numbers (empty dict for an unknown id)."""
+        rows = self.run("A001", execution_id=execution_id)
+        return rows[0] if rows else {}
+
+    def task_completion(self, execution_id: str) -> list[Row]:
+        """A002: tasks by status with counts, percentages and ids."""
+        return self.run("A002", execution_id=execution_id)
+
+    def hourly_activity(self, execution_id: str) -> list[Row]:
+        """A003: events, tool uses, errors and assertions per hour."""
+        return self.run("A003", execution_id=execution_id)
+
+    def pass_rate_by_category(self, execution_id: str) -> list[Row]:
+        """A004: assertion outcomes and pass rate per category."""
+        return self.run("A004", execution_id=execution_id)
+
+    def duration_percentiles(self, execution_id: str) -> list[Row]:
+        """A005: per tool, p50 / p90 / p99 and max duration."""
+        return self.run("A005", execution_id=execution_id)
+
+    def compare_executions(self, task_list_id: str, limit: int = 10) -> list[Row]:
+        """A006: the task list's recent executions side by side."""
+        return self.run("A006", task_list_id=task_list_id, limit=limit)
+
+    # ------------------------------------------------------------------
+    # Parallel execution (P001–P007)
+    # ------------------------------------------------------------------
+
+    def wave_progress(self, execution_id: str) -> list[Row]:
+        """P001: per wave, tasks by status and progress."""
+        return self.run("P001", execution_id=execution_id)
+
+    def stuck_agents(
+        self, execution_id: str, heartbeat_s: float = 120, now: Any = None
+    ) -> list[Row]:
+        """P002: executing agents silent for longer than ``heartbeat_s``."""
+        return self.run("P002", execution_id=execution_id, heartbeat_s=heartbeat_s, now=now)
+
+    def file_conflicts(self, execution_id: str) -> list[Row]:
+        """P003: pairs of tasks in one wave touching one file, at least one writing."""
+        return self.run("P003", execution_id=execution_id)
+
+    def wave_efficiency(self, execution_id: str) -> list[Row]:
+        """P004: per wave, agents, tasks, utilisation and timing."""
+        return self.run("P004", execution_id=execution_id)
+
+    def find_wave_bottlenecks(self, execution_id: str, top: int = 3) -> list[Row]:
+        """P005: the slowest tasks of each wave."""
+        return self.run("P005", execution_id=execution_id, top=top)
+
+    def concurrent_overlaps(self, execution_id: str, limit: int = 20) -> list[Row]:
+        """P006: pairs of tasks that ran at the same time."""
+        return self.run("P006", execution_id=execution_id, limit=limit)
+
+    def agent_lifecycle(self, execution_id: str) -> list[Row]:
+        """P007: each agent's spawn, end, runtime, task and status."""
+        return self.run("P007", execution_id=execution_id)
+
+    def parallel_health(
+        self, execution_id: str, heartbeat_s: float = 120, now: Any = None
+    ) -> ParallelHealthReport:
+        """P001–P004 combined: healthy when no wave has failed or blocked tasks,
+        no agent is stuck and no two tasks of a wave write one file."""
+        waves = self.wave_progress(execution_id)
+        stuck = self.stuck_agents(execution_id, heartbeat_s, now)
+        conflicts = self.file_conflicts(execution_id)
+        efficiency = self.wave_efficiency(execution_id)
+        issues: list[str] = []
+        for wave in waves:
+            failed = int(wave.get("failed") or 0)
+            blocked = int(wave.get("blocked") or 0)
+            if failed or blocked:
+                issues.append(
+                    f"wave {wave.get('wave_number')}: {failed} failed, {blocked} blocked task(s)"
+                )
+        for agent in stuck:
+            issues.append(f"agent {_first(agent, 'instance_id', 'agent_id', 'id')} looks stuck")
+        for conflict in conflicts:
+            issues.append(
+                f"wave {conflict.get('wave_number')}: tasks "
+                f"{_first(conflict, 'task_a', 'task_id_a', 'first_task_id')} and "
+                f"{_first(conflict, 'task_b', 'task_id_b', 'second_task_id')} both touch "
+                f"{conflict.get('file_path')}"
+            )
+        return ParallelHealthReport(
+            execution_id=execution_id,
+            issues=issues,
+            wave_progress=waves,
+            stuck_agents=stuck,
+            file_conflicts=conflicts,
+            wave_efficiency=efficiency,
+        )
+
+    # ------------------------------------------------------------------
+    # Anomaly detection (D001–D006)
+    # ------------------------------------------------------------------
+
+    def unusual_durations(
+        self, execution_id: str, sigmas: float = 2.0, min_calls: int = 3
+    ) -> list[Row]:
+        """D001: tool uses slower than mean + sigmas·stddev of their tool."""
+        return self.run("D001", execution_id=execution_id, sigmas=sigmas, min_calls=min_calls)
+
+    def error_cascades(self, execution_id: str, gap: int = 10, min_errors: int = 3) -> list[Row]:
+        """D002: runs of errors close together in the transcript."""
+        return self.run("D002", execution_id=execution_id, gap=gap, min_errors=min_errors)
+
+    def assertion_regressions(self, execution_id: str) -> list[Row]:
+        """D003: assertions that passed in an earlier execution and fail now."""
+        return self.run("D003", execution_id=execution_id)
+
+    def activity_spikes(self, execution_id: str, factor: float = 2.0) -> list[Row]:
+        """D004: minutes far busier than the execution's mean active minute."""
+        return self.run("D004", execution_id=execution_id, factor=factor)
+
+    def orphaned_resources(self, execution_id: str) -> list[Row]:
+        """D005: locks never released, checkpoints never committed or rolled back."""
+        return self.run("D005", execution_id=execution_id)
+
+    def circular_waits(self, execution_id: str | None = None) -> list[Row]:
+        """D006: dependency cycles among tasks, with their path."""
+        return self.run("D006", execution_id=execution_id)
+
+    def detect_anomalies(self, execution_id: str) -> AnomalyReport:
+        """D001–D006 with their default thresholds, one list per check."""
+        return AnomalyReport(
+            execution_id=execution_id,
+            unusual_durations=self.unusual_durations(execution_id),
+            error_cascades=self.error_cascades(execution_id),
+            assertion_regressions=self.assertion_regressions(execution_id),
+            activity_spikes=self.activity_spikes(execution_id),
+            orphaned_resources=self.orphaned_resources(execution_id),
+            circular_waits=self.circular_waits(execution_id),
+        )
+
+
+def _first(row: Row, *keys: str) -> Any:
+    for key in keys:
+        if row.get(key) is not None:
+            return row[key]
+    return None
+
+
+# How each validation check's rows read as issues: (severity, row -> sentence).
+_VALIDATION_CHECKS: dict[str, tuple[Any, Callable[[Row], str]]] = {
+    "V001": (
+        "error",
+        lambda r: (
+            f"sequence {r['from_sequence']}..{r['to_sequence']} missing ({r['count']} entries)"
+            if r["issue"] == "gap"
+            else f"sequence {r['from_sequence']} appears {r['count']} times"
+        ),
+    ),
+    "V002": (
+        "error",
+        lambda r: f"tool use {r['tool_use_id']} ({r['tool']}): {r['problem']}",
+    ),
+    "V003": (
+        "error",
+        lambda r: f"{r['table_name']} {r['row_id']} ends before it starts",
+    ),
+    "V004": (
+        "warning",
+        lambda r: (
+            f"lock on {r['file_path']}: {r['acquires']} acquire(s), {r['releases']} release(s)"
+        ),
+    ),
+    "V005": (
+        "warning",
+        lambda r: f"assertion chain {r['chain_id']} ({r['description']}) never ended",
+    ),
+    "V006": (
+        "error",
+        lambda r: (
+            f"wave {r['wave_number']} records {r['recorded_count']} task(s) "
+            f"but has {r['assigned_count']} assignment(s)"
+        ),
+    ),
+    "V007": (
+        "error",
+        lambda r: f"{r['broken_count']} broken reference(s) {r['relationship']}",
+    ),
+}
+
+
+def _skills(db_path: str | os.PathLike[str] | None) -> ObservabilitySkills:
+    return ObservabilitySkills(db_path)
+
+
+def obs_validate(
+    execution_id: str, *, db_path: str | os.PathLike[str] | None = None
+) -> list[ValidationIssue]:
+    """:meth:`ObservabilitySkills.validate` on the default (or given) store."""
+    with _skills(db_path) as skills:
+        return skills.validate(execution_id)
+
+
+def obs_errors(
+    execution_id: str, *, db_path: str | os.PathLike[str] | None = None
+) -> list[ErrorRecord]:
+    """:meth:`ObservabilitySkills.find_errors` on the default (or given) store."""
+    with _skills(db_path) as skills:
+        return skills.find_errors(execution_id)
+
+
+def obs_parallel_health(
+    execution_id: str, *, db_path: str | os.PathLike[str] | None = None
+) -> ParallelHealthReport:
+    """:meth:`ObservabilitySkills.parallel_health` on the default (or given) store."""
+    with _skills(db_path) as skills:
+        return skills.parallel_health(execution_id)
+
+
+def obs_anomalies(
+    execution_id: str, *, db_path: str | os.PathLike[str] | None = None
+) -> AnomalyReport:
+    """:meth:`ObservabilitySkills.detect_anomalies` on the default (or given) store."""
+    with _skills(db_path) as skills:
+        return skills.detect_anomalies(execution_id)
+
+
+def obs_summary(execution_id: str, *, db_path: str | os.PathLike[str] | None = None) -> Row:
+    """:meth:`ObservabilitySkills.execution_summary` on the default (or given) store."""
+    with _skills(db_path) as skills:
+        return skills.execution_summary(execution_id)
