@@ -1,0 +1,405 @@
+"""The ``otel-obs`` command line: diagnose executions, run the 39 SQL tools, run a demo.
+
+Each command prints a table for people, or with ``--json`` exact JSON on stdout
+and nothing else, for agents. Exit status: 0 success, 1 a check found problems
+(``validate``, ``errors``), 2 bad usage — an unknown tool id or parameter, a
+missing store — reported in one line on stderr that names the bad value and the
+valid ones. Heavy imports (the SDK, the query layer) happen inside commands so
+``--help`` and ``import otel_obs`` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from . import cli_output as out
+
+#: Environment variable that shows tracebacks for unexpected errors.
+DEBUG_ENV = "OTEL_OBS_DEBUG"
+DEFAULT_DB = Path("database/observability.db")
+DEFAULT_TRANSCRIPTS = Path("transcripts")
+
+app = typer.Typer(
+    name="otel-obs",
+    help="OpenTelemetry-native observability for AI coding agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+skills_app = typer.Typer(help="Agent skill files (/obs-validate …).", no_args_is_help=True)
+app.add_typer(skills_app, name="skills")
+
+
+class UsageProblem(Exception):
+    """Bad input from the command line: reported in one line, exit status 2."""
+
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="SQLite store (default: $OTEL_OBS_DB or database/observability.db).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print exact JSON on stdout (nothing else).")
+]
+ExecArg = Annotated[str, typer.Argument(metavar="EXECUTION_ID", help="The execution id.")]
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def default_db() -> Path:
+    """The library's default store: ``OTEL_OBS_DB`` or ``database/observability.db``."""
+    return Path(os.environ.get("OTEL_OBS_DB") or DEFAULT_DB)
+
+
+def default_transcripts_dir() -> Path:
+    """The library's default transcripts folder: ``OTEL_OBS_TRANSCRIPTS_DIR`` or ``transcripts``."""
+    return Path(os.environ.get("OTEL_OBS_TRANSCRIPTS_DIR") or DEFAULT_TRANSCRIPTS)
+
+
+def existing_db(db: Path | None) -> Path:
+    """The store to read, which must exist: reading never creates one by accident."""
+    path = db if db is not None else default_db()
+    if not path.is_file():
+        raise UsageProblem(
+            f"--db: no store at {path} (run 'otel-obs demo' to create one, "
+            "or give --db PATH / set OTEL_OBS_DB)"
+        )
+    return path
+
+
+def skills_for(db: Path | None) -> Any:
+    """An ``ObservabilitySkills`` on an existing store (read-only connections)."""
+    from .observability_skills import ObservabilitySkills
+
+    return ObservabilitySkills(str(existing_db(db)))
+
+
+def emit(value: Any, as_json: bool, title: str | None = None) -> None:
+    """JSON or a report, from the same value."""
+    if as_json:
+        out.print_json(value)
+    else:
+        out.report(value, title=title)
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    """``k=v`` strings into a dict; the registry coerces and checks the values."""
+    params: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageProblem(f"--param: expected NAME=VALUE, got {pair!r}")
+        params[name.strip()] = value
+    return params
+
+
+# --------------------------------------------------------------------------
+# Executions and the diagnosis commands
+# --------------------------------------------------------------------------
+
+
+@app.command()
+def executions(
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    task_list: Annotated[
+        str | None,
+        typer.Option("--task-list", help="Only executions of this task list."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.", min=1)] = 50,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="Print only the newest execution's id.")
+    ] = False,
+) -> None:
+    """List executions in the store, newest first."""
+    from .cli_queries import list_executions
+
+    rows = list_executions(existing_db(db), task_list_id=task_list, limit=1 if latest else limit)
+    if latest:
+        if not rows:
+            raise UsageProblem(f"--latest: the store {existing_db(db)} holds no executions")
+        if as_json:
+            out.print_json(rows[0])
+        else:
+            sys.stdout.write(f"{rows[0]['id']}\n")
+        return
+    if as_json:
+        out.print_json(rows)
+    else:
+        out.rows_table(rows, title="Executions", empty="(no executions in this store)")
+
+
+@app.command()
+def summary(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Status, duration and counts of one execution (A001)."""
+    result = skills_for(db).execution_summary(execution_id)
+    emit(result or {}, as_json, title=f"Execution {execution_id}")
+
+
+@app.command()
+def validate(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Check the data of an execution (V001–V007); exit 1 when issues are found."""
+    issues = skills_for(db).validate(execution_id)
+    emit(issues, as_json, title=f"Validation issues of {execution_id}")
+    if not as_json:
+        out.note("valid: no issues" if not issues else f"{len(issues)} issue(s)")
+    if issues:
+        raise typer.Exit(1)
+
+
+@app.command()
+def errors(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Every error of an execution in time order, root cause first marked (T001)."""
+    records = skills_for(db).find_errors(execution_id)
+    emit(records, as_json, title=f"Errors of {execution_id}")
+    if records:
+        raise typer.Exit(1)
+
+
+@app.command()
+def blocked(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Security-blocked tool uses with their reasons (T002)."""
+    emit(skills_for(db).find_blocked(execution_id), as_json, title=f"Blocked in {execution_id}")
+
+
+@app.command()
+def incomplete(
+    execution_id: ExecArg,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    older_than_s: Annotated[
+        float | None,
+        typer.Option("--older-than-s", help="Only operations open at least this long (T004)."),
+    ] = None,
+) -> None:
+    """Operations started and never ended (T004)."""
+    skills = skills_for(db)
+    if older_than_s is None:
+        result = skills.find_incomplete(execution_id)
+    else:
+        result = skills.find_incomplete(execution_id, older_than_s=older_than_s)
+    emit(result, as_json, title=f"Incomplete operations in {execution_id}")
+
+
+@app.command()
+def health(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Health of a parallel execution: waves, stuck agents, conflicts (P001–P004)."""
+    emit(skills_for(db).parallel_health(execution_id), as_json, title="Parallel health")
+
+
+@app.command()
+def anomalies(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Unusual durations, error cascades, regressions, spikes, orphans, cycles (D001–D006)."""
+    emit(skills_for(db).detect_anomalies(execution_id), as_json, title="Anomalies")
+
+
+@app.command("trace-task")
+def trace_task(
+    task_id: Annotated[str, typer.Argument(metavar="TASK_ID", help="The task id.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The complete execution path of one task (I001)."""
+    emit(skills_for(db).trace_task(task_id), as_json, title=f"Task {task_id}")
+
+
+@app.command()
+def tools(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """The catalogue of the 39 SQL tools (no store needed)."""
+    from .cli_queries import tool_catalogue
+
+    rows = tool_catalogue()
+    if as_json:
+        out.print_json(rows)
+    else:
+        out.rows_table(
+            [
+                {
+                    "id": r["id"],
+                    "family": r["family"],
+                    "title": r["title"],
+                    "parameters": ", ".join(
+                        p["name"] + ("" if p["required"] else "?") for p in r["parameters"]
+                    ),
+                }
+                for r in rows
+            ],
+            title="SQL tools",
+        )
+
+
+@app.command()
+def tool(
+    tool_id: Annotated[str, typer.Argument(metavar="TOOL_ID", help="A tool id, e.g. V001.")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="A parameter as NAME=VALUE (repeatable)."),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run any SQL tool by id with its parameters."""
+    from .cli_queries import check_tool_call
+
+    params = parse_params(param or [])
+    check_tool_call(tool_id, params)
+    rows = skills_for(db).run(tool_id.upper(), **params)
+    emit(rows, as_json, title=tool_id.upper())
+
+
+@app.command()
+def tail(
+    execution_id: ExecArg,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new entries.")
+    ] = False,
+    transcripts_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--transcripts-dir",
+            help="Transcripts folder (default: $OTEL_OBS_TRANSCRIPTS_DIR or transcripts).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Print an execution's JSONL transcript: seq, time, instance, type, task, summary.
+
+    With ``--json`` each entry is printed as one JSON object per line (JSON Lines).
+    ``--db`` is accepted for symmetry and unused: the transcript is the JSONL file.
+    """
+    import json
+
+    from .transcript_tail import format_entry, read_entries, transcript_path
+
+    folder = transcripts_dir if transcripts_dir is not None else default_transcripts_dir()
+    path = transcript_path(folder, execution_id)
+    if not follow and not path.is_file():
+        raise UsageProblem(
+            f"EXECUTION_ID: no transcript for {execution_id!r} at {path} "
+            "(give --transcripts-dir or set OTEL_OBS_TRANSCRIPTS_DIR)"
+        )
+    try:
+        for entry in read_entries(path, follow=follow):
+            if as_json:
+                line = json.dumps(entry, ensure_ascii=False)
+            else:
+                line = format_entry(entry)
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        return
+
+
+# --------------------------------------------------------------------------
+# Skills and demo
+# --------------------------------------------------------------------------
+
+
+@skills_app.command("install")
+def skills_install(
+    target: Annotated[Path, typer.Option("--dir", help="Where agent skills live.")] = Path(
+        ".claude/skills"
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Write the /obs-* agent skill files (SKILL.md with name and description)."""
+    from .agent_skills import install
+
+    written = install(target)
+    if as_json:
+        out.print_json([str(p) for p in written])
+    else:
+        out.rows_table(
+            [{"skill": p.parent.name, "file": str(p)} for p in written], title="Installed"
+        )
+
+
+@app.command()
+def demo(
+    workers: Annotated[int, typer.Option(help="Worker processes per wave.", min=1, max=16)] = 3,
+    seed: Annotated[int, typer.Option(help="Makes the run reproducible.")] = 7,
+    db: DbOption = None,
+    transcripts_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--transcripts-dir",
+            help="Transcripts folder (default: $OTEL_OBS_TRANSCRIPTS_DIR or transcripts).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Simulate a multi-agent build (waves of worker processes) into the store."""
+    from .demo import run_demo
+
+    result = run_demo(
+        workers=workers,
+        seed=seed,
+        db_path=db if db is not None else default_db(),
+        transcripts_dir=transcripts_dir
+        if transcripts_dir is not None
+        else default_transcripts_dir(),
+        show_progress=not as_json,
+    )
+    if as_json:
+        out.print_json(result)
+    else:
+        from .demo import print_result
+
+        print_result(result)
+
+
+# --------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    sys.stderr.write(f"otel-obs: error: {message}\n")
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every failure ends in one line on stderr and a meaningful exit status."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="otel-obs", standalone_mode=False)
+    except UsageProblem as problem:
+        _fail(str(problem))
+    except typer.TyperException as error:  # usage errors: unknown option, missing argument …
+        ctx = getattr(error, "ctx", None)
+        message = error.format_message()
+        if type(error).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            sys.stderr.write(ctx.get_help() + "\n")
+            sys.exit(2)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _fail(message.replace("\n", " ") + hint, getattr(error, "exit_code", 2))
+    except typer.Abort:
+        _fail("aborted", 130)
+    except (ValueError, FileNotFoundError) as error:
+        _fail(str(error).replace("\n", " "))
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as error:  # no tracebacks for users unless asked for
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _fail(f"{type(error).__name__}: {error} (set {DEBUG_ENV}=1 for a traceback)", 1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

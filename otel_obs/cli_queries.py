@@ -1,0 +1,84 @@
+"""The few reads the command line needs beyond ``ObservabilitySkills``.
+
+Listing executions is not one of the 39 SQL tools (they all look at one
+execution or one task list), so the CLI asks ``task_list_execution_runs``
+itself — through a read-only connection, like every tool, so a diagnosis can
+never change the store it diagnoses.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+_EXECUTIONS_SQL = """
+SELECT r.id,
+       r.task_list_id,
+       r.status,
+       r.started_at,
+       r.completed_at,
+       ROUND((julianday(COALESCE(r.completed_at, r.started_at)) - julianday(r.started_at))
+             * 86400000.0, 1) AS duration_ms,
+       (SELECT COUNT(*) FROM build_agent_instances a WHERE a.execution_id = r.id) AS instances,
+       (SELECT COUNT(*) FROM parallel_execution_waves w WHERE w.execution_id = r.id) AS waves
+FROM task_list_execution_runs r
+WHERE (:task_list_id IS NULL OR r.task_list_id = :task_list_id)
+ORDER BY julianday(r.started_at) DESC, r.id
+LIMIT :limit
+"""
+
+
+def read_only(db_path: Path) -> sqlite3.Connection:
+    """A read-only connection (``mode=ro``): missing files are not created."""
+    conn = sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def list_executions(
+    db_path: Path, task_list_id: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Executions newest first, with how many agent instances and waves each had."""
+    conn = read_only(db_path)
+    try:
+        rows = conn.execute(_EXECUTIONS_SQL, {"task_list_id": task_list_id, "limit": limit})
+        return [dict(row) for row in rows]
+    finally:
+        conn.close()
+
+
+def tool_catalogue() -> list[dict[str, Any]]:
+    """Every SQL tool: id, title, family, purpose, parameters and output columns."""
+    from .queries.registry import load_tools
+
+    return [
+        {
+            "id": tool.id,
+            "title": tool.title,
+            "family": tool.family,
+            "purpose": tool.purpose,
+            "parameters": [
+                {
+                    "name": p.name,
+                    "type": p.type,
+                    "required": p.required,
+                    "default": p.default,
+                }
+                for p in tool.params
+            ],
+            "returns": list(tool.returns),
+        }
+        for tool in load_tools().values()
+    ]
+
+
+def check_tool_call(tool_id: str, params: dict[str, str]) -> None:
+    """Refuse an unknown tool id or a bad parameter before opening any store.
+
+    The registry's ValueError already names the bad value and the valid ones;
+    checking first means the agent learns that even when ``--db`` is wrong too.
+    """
+    from .queries.registry import get_tool
+
+    get_tool(tool_id).bind(params)
