@@ -1,0 +1,19 @@
+-- id: I005
+-- title: Related events by correlation
+-- family: investigation
+-- param: correlation_id text?
+-- param: event_id text?
+-- returns: id, execution_id, event_type, source, task_id, correlation_id, timestamp, payload
+-- purpose: Message-bus events sharing a correlation id: the one given, or that of the event
+--   `event_id` (a transcript entry id). Neither given, or unknown: no rows.
+WITH wanted AS (
+    SELECT COALESCE(
+        :correlation_id,
+        (SELECT correlation_id FROM message_bus_log WHERE id = :event_id)
+    ) AS correlation_id
+)
+SELECT m.id, m.execution_id, m.event_type, m.source, m.task_id, m.correlation_id,
+       m.timestamp, m.payload
+FROM wanted AS w
+JOIN message_bus_log AS m ON m.correlation_id = w.correlation_id
+ORDER BY julianday(m.timestamp), m.id
