@@ -7,12 +7,14 @@
 -- purpose: Tasks that wait on each other in a circle, so none of them can ever start.
 
 -- Edges are task_relationships 'depends_on' rows (source waits on target); without an
--- execution id every execution is searched. Two steps keep the search bounded:
--- 1. reach: which task reaches which, a set computed with UNION (so it ends even on cycles).
---    A task lies on a cycle when it reaches itself; an edge u -> v lies on one when v reaches u.
--- 2. walks: simple paths along cycle edges only, started from each cycle task and visiting only
---    tasks with a larger id, so each cycle is found once, from its smallest task. Paths stop
---    after max_length tasks.
+-- execution id every execution is searched. Each cycle is reported once, from its smallest task
+-- id (its "start"), so every search below moves only through tasks with ids above the start:
+-- 1. forward: the tasks each start reaches that way (a set built with UNION, so it ends even
+--    on cycles). A start lies on a cycle when it reaches itself.
+-- 2. backward: for those starts, the tasks that reach back to the start the same way. Tasks in
+--    both sets are the ones on some cycle through the start.
+-- 3. walks: simple paths from each start through those tasks only, closed when they return to
+--    the start, at most max_length tasks long.
 -- path reads "a -> b -> c -> a": a waits on b, b on c, c on a.
 WITH edges AS (
     SELECT execution_id, source_task_id AS source, target_task_id AS target
@@ -20,37 +22,57 @@ WITH edges AS (
     WHERE relationship_type = 'depends_on'
         AND (:execution_id IS NULL OR execution_id = :execution_id)
 ),
-reach(execution_id, origin, node) AS (
-    SELECT execution_id, source, target FROM edges
+forward(execution_id, origin, node) AS (
+    SELECT execution_id, source, target FROM edges WHERE target >= source
     UNION
-    SELECT r.execution_id, r.origin, e.target
-    FROM reach AS r
-    JOIN edges AS e ON e.execution_id = r.execution_id AND e.source = r.node
+    SELECT f.execution_id, f.origin, e.target
+    FROM forward AS f
+    JOIN edges AS e ON e.execution_id = f.execution_id AND e.source = f.node
+    WHERE f.node <> f.origin AND e.target >= f.origin
 ),
-cycle_edges AS (
-    SELECT e.execution_id, e.source, e.target
-    FROM edges AS e
-    JOIN reach AS back
-        ON back.execution_id = e.execution_id AND back.origin = e.target AND back.node = e.source
+starts AS (
+    SELECT execution_id, origin FROM forward WHERE node = origin
+),
+backward(execution_id, origin, node) AS (
+    SELECT s.execution_id, s.origin, s.origin FROM starts AS s
+    UNION
+    SELECT b.execution_id, b.origin, e.source
+    FROM backward AS b
+    JOIN edges AS e ON e.execution_id = b.execution_id AND e.target = b.node
+    WHERE e.source > b.origin
+),
+members AS (
+    SELECT f.execution_id, f.origin, f.node
+    FROM forward AS f
+    JOIN backward AS b
+        ON b.execution_id = f.execution_id AND b.origin = f.origin AND b.node = f.node
 ),
 walks(execution_id, start, node, length, visited, path) AS (
-    SELECT execution_id, source, source, 1, char(31) || source || char(31), source
-    FROM (SELECT DISTINCT execution_id, source FROM cycle_edges)
+    SELECT execution_id, origin, origin, 1, char(31) || origin || char(31), origin
+    FROM starts
     UNION ALL
     SELECT
         w.execution_id,
         w.start,
-        c.target,
+        e.target,
         w.length + 1,
-        w.visited || c.target || char(31),
-        w.path || ' -> ' || c.target
+        w.visited || e.target || char(31),
+        w.path || ' -> ' || e.target
     FROM walks AS w
-    JOIN cycle_edges AS c ON c.execution_id = w.execution_id AND c.source = w.node
+    JOIN edges AS e ON e.execution_id = w.execution_id AND e.source = w.node
     WHERE (w.length = 1 OR w.node <> w.start)  -- a walk back at its start is a found cycle
         AND w.length <= :max_length
         AND (
-            c.target = w.start
-            OR (c.target > w.start AND instr(w.visited, char(31) || c.target || char(31)) = 0)
+            e.target = w.start
+            OR (
+                instr(w.visited, char(31) || e.target || char(31)) = 0
+                AND EXISTS (
+                    SELECT 1 FROM members AS m
+                    WHERE m.execution_id = w.execution_id
+                        AND m.origin = w.start
+                        AND m.node = e.target
+                )
+            )
         )
 )
 SELECT execution_id, start AS cycle_start, length - 1 AS cycle_length, path

@@ -2,7 +2,7 @@
 -- title: Stuck agents
 -- family: parallel
 -- param: execution_id text
--- param: heartbeat_s int = 120
+-- param: heartbeat_s float = 120
 -- param: now timestamp = now
 -- returns: instance_id, wave_number, current_task_id, spawned_at, last_heartbeat_at, silent_s, pid, hostname
 -- purpose: Agents that still claim to be executing but have shown no activity for longer than the threshold.
