@@ -5,11 +5,14 @@
 -- returns: execution_id, task_list_id, status, started_at, ended_at, duration_ms, entries, tasks, tool_uses, tool_errors, blocked, error_entries, assertions_passed, assertions_failed, skills, skills_failed, errors
 -- purpose: One row of headline numbers for an execution: how it ended, how long it took, how much happened and how much went wrong.
 
--- An execution exists when it has a run row or any transcript entry (a worker started without an
--- orchestrator has no run row). Without a run row, status and times come from the entries: the
--- status is 'running' while any agent instance is still executing, 'failed' if any failed, else
--- 'completed'. `errors` counts every error source once: tool errors, error entries, failed
--- assertions and failed skills (blocked tool uses are counted apart, in `blocked`).
+-- An execution exists when it has a run row or any transcript entry. The run row's status is
+-- final once its execution span ended (completed_at set). Until then (or when no orchestrator
+-- opened an execution span, so nothing will ever end it) the status comes from the agent
+-- instances: 'running' while any is executing, 'failed' if any failed or was terminated,
+-- 'completed' when all completed; with no agent rows it stays the run row's. ended_at is the
+-- run's completed_at, else the last transcript entry. errors counts every error source once:
+-- tool errors, error entries, failed assertions and failed skills (blocked tool uses are counted
+-- apart, in blocked).
 WITH run AS (
     SELECT id, task_list_id, status, started_at, completed_at
     FROM task_list_execution_runs
@@ -47,7 +50,8 @@ skill_counts AS (
 agent_state AS (
     SELECT
         COALESCE(SUM(status = 'executing'), 0) AS executing,
-        COALESCE(SUM(status = 'failed'), 0) AS failed
+        COALESCE(SUM(status IN ('failed', 'terminated')), 0) AS failed,
+        COUNT(*) AS agents
     FROM build_agent_instances
     WHERE execution_id = :execution_id
 ),
@@ -55,14 +59,13 @@ summary AS (
     SELECT
         k.execution_id,
         (SELECT task_list_id FROM run) AS task_list_id,
-        COALESCE(
-            (SELECT status FROM run),
-            CASE
-                WHEN a.executing > 0 THEN 'running'
-                WHEN a.failed > 0 THEN 'failed'
-                ELSE 'completed'
-            END
-        ) AS status,
+        CASE
+            WHEN (SELECT completed_at FROM run) IS NOT NULL THEN (SELECT status FROM run)
+            WHEN a.executing > 0 THEN 'running'
+            WHEN a.failed > 0 THEN 'failed'
+            WHEN a.agents > 0 THEN 'completed'
+            ELSE COALESCE((SELECT status FROM run), 'running')
+        END AS status,
         COALESCE((SELECT started_at FROM run), e.first_at) AS started_at,
         COALESCE((SELECT completed_at FROM run), e.last_at) AS ended_at,
         e.entries,
