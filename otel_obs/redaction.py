@@ -1,0 +1,141 @@
+"""Secret scrubbing and size caps for everything the producers put on spans.
+
+Tool inputs and outputs, command output in assertion evidence and free-text
+details all reach SQLite, JSONL and possibly an OTLP collector. Secrets are
+removed here, before the data leaves the agent's process (DESIGN invariant 7),
+and every payload is capped so one huge tool result cannot grow the store
+without bound (invariant 6). What a cap drops is counted in :func:`stats` and
+announced in the text itself, so a reader knows the value is partial.
+
+Redaction works on text (one compiled pattern, one pass) rather than by
+walking objects: producers serialise a payload once and scrub the string, which
+keeps the tool hot path cheap and also catches secrets inside free text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+#: Caps, in characters. Summaries have their own, smaller limits.
+INPUT_CAP = 16_384
+OUTPUT_CAP = 16_384
+DETAILS_CAP = 16_384
+EVIDENCE_TAIL = 2_000
+ERROR_MESSAGE_CAP = 1_000
+
+# Names whose value is a secret wherever they appear as a key or an assignment.
+_SECRET_NAME = (
+    r"(?:[A-Za-z0-9]+[_-])*"
+    r"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|"
+    r"private[_-]?key|client[_-]?secret|auth[_-]?token|credentials?|cookie|authorization)"
+)
+
+_PATTERNS = [
+    # "password": "x"  (JSON key with a string value)
+    rf'(?P<jk>"{_SECRET_NAME}"\s*:\s*)"(?:[^"\\]|\\.)*"',
+    # Authorization: Bearer x / Authorization: Basic x (headers, curl -H)
+    r"(?P<ah>(?i:authorization)\s*[:=]\s*(?:(?i:bearer|basic|token|digest)\s+)?)[^\s'\",;]+",
+    # Bearer tokens anywhere
+    r"(?P<br>(?i:bearer)\s+)[A-Za-z0-9._~+/=-]{8,}",
+    # PASSWORD=x, api_key: x, --token x
+    rf"(?P<kv>(?i:\b{_SECRET_NAME})\s*[=:]\s*)(?!\[REDACTED\])[^\s'\",;&]+",
+    rf"(?P<fl>--(?i:{_SECRET_NAME})[= ])[^\s'\",;&]+",
+    # Well-known token shapes
+    r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}",
+    r"\bgh[pousr]_[A-Za-z0-9]{20,}",
+    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
+    r"\bAKIA[0-9A-Z]{16}\b",
+    r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
+    r"\bAIza[0-9A-Za-z_-]{35}\b",
+    r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",  # JWT
+    # Credentials in URLs: scheme://user:pass@host
+    r"(?P<url>://[^/\s:@'\"]+:)[^/\s@'\"]+(?=@)",
+    # PEM private keys
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+]
+_SECRET_RE = re.compile("|".join(_PATTERNS))
+_PREFIX_GROUPS = ("jk", "ah", "br", "kv", "fl", "url")
+
+_lock = threading.Lock()
+_stats = {"redactions": 0, "truncated_values": 0, "truncated_chars": 0}
+
+
+def _replace(match: re.Match[str]) -> str:
+    for group in _PREFIX_GROUPS:
+        prefix = match.group(group)
+        if prefix is not None:
+            if group == "jk":
+                return f'{prefix}"{REDACTED}"'
+            return prefix + REDACTED
+    return REDACTED
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every recognised secret replaced by ``[REDACTED]``."""
+    redacted, count = _SECRET_RE.subn(_replace, text)
+    if count:
+        with _lock:
+            _stats["redactions"] += count
+    return redacted
+
+
+def cap_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was dropped (and counting it)."""
+    if len(text) <= limit:
+        return text
+    dropped = len(text) - limit
+    _count_truncation(dropped)
+    return f"{text[:limit]}…[truncated {dropped} chars]"
+
+
+def tail_text(text: str, limit: int) -> str:
+    """The last ``limit`` characters of ``text`` (command output matters at its end)."""
+    if len(text) <= limit:
+        return text
+    dropped = len(text) - limit
+    _count_truncation(dropped)
+    return f"[truncated {dropped} chars]…{text[-limit:]}"
+
+
+def shorten(text: str, limit: int) -> str:
+    """A one-line summary of at most ``limit`` characters (not counted: summaries are views)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON; anything JSON cannot express becomes its ``str``."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def safe_json(value: Any, limit: int) -> str:
+    """``value`` as redacted JSON that stays valid JSON when it has to be capped.
+
+    A cut JSON text would not parse, so an oversized payload is replaced by an
+    object holding its head and the original size.
+    """
+    text = redact_text(dumps(value))
+    if len(text) <= limit:
+        return text
+    dropped = len(text) - limit
+    _count_truncation(dropped)
+    return dumps({"_truncated": True, "_original_chars": len(text), "head": text[:limit]})
+
+
+def _count_truncation(dropped: int) -> None:
+    with _lock:
+        _stats["truncated_values"] += 1
+        _stats["truncated_chars"] += dropped
+
+
+def stats() -> dict[str, int]:
+    """Counts since start: secrets redacted, values truncated, characters dropped."""
+    with _lock:
+        return dict(_stats)

@@ -1,0 +1,252 @@
+"""ToolUseLogger: every tool invocation as an ``execute_tool {name}`` span.
+
+A tool span follows the OpenTelemetry GenAI conventions (``gen_ai.operation.name``
+= ``execute_tool``, ``gen_ai.tool.name``, ``gen_ai.tool.call.id``) so tracing
+backends show it natively, and carries its ``tool_use`` transcript entry under
+``obs.entry.*``. It is started under the writer's innermost open span but NOT
+made current: an agent issues several tool calls in parallel, and none of them
+is "the" current one.
+
+Blocks are duck-typed: anything with ``id``/``name``/``input`` (attributes or
+mapping keys) is a tool use — ``claude_agent_sdk`` and ``anthropic``
+``ToolUseBlock`` both are — and anything with ``tool_use_id``/``content``/
+``is_error`` is a result. Status: ``is_error`` true → ``error``, else ``done``;
+:meth:`ToolUseLogger.log_blocked` → ``blocked``.
+
+This is the hot path of the whole library, so it does as little as it can: one
+JSON serialisation of the input, one redaction pass over it, no pydantic, no
+lock (dict insert/pop are atomic), attributes passed at span start in one dict.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.trace import Status, StatusCode
+
+from . import conventions as c
+from .redaction import (
+    ERROR_MESSAGE_CAP,
+    INPUT_CAP,
+    OUTPUT_CAP,
+    cap_text,
+    dumps,
+    redact_text,
+    safe_json,
+    shorten,
+)
+from .transcript_writer import CLOSED_TOOL_ERROR, Frame, TranscriptWriter, new_id
+
+logger = logging.getLogger(__name__)
+
+INPUT_SUMMARY_MAX = 200
+OUTPUT_SUMMARY_MAX = 500
+
+_FILE_KEYS = ("file_path", "path", "notebook_path")
+_SALIENT_KEYS = (
+    "command",
+    "file_path",
+    "notebook_path",
+    "path",
+    "pattern",
+    "url",
+    "query",
+    "description",
+    "prompt",
+)
+_READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS"})
+_UPDATE_TOOLS = frozenset({"Edit", "MultiEdit", "NotebookEdit"})
+_RM_RE = re.compile(r"^\s*rm\s+(?:-[A-Za-z]+\s+)*(?P<path>[^\s;&|<>*?'\"`$]+)\s*$")
+
+
+class ToolUseLogger:
+    """Logs tool uses of one :class:`TranscriptWriter`'s agent."""
+
+    def __init__(self, transcript_writer: TranscriptWriter) -> None:
+        self._writer = transcript_writer
+        self._tracer = transcript_writer.pipeline.tracer
+
+    def log_start(self, tool_use_block: Any) -> str:
+        """Start the tool's span; return the tool use id (the block's own id when it has one)."""
+        tool_id, name, tool_input = _block_fields(tool_use_block)
+        if not name or not isinstance(name, str):
+            raise ValueError(f"tool use block needs a tool name, got {name!r}")
+        writer = self._writer
+        if not tool_id:
+            tool_id = "toolu_" + new_id()
+        elif tool_id in writer.open_tools:
+            writer.record_unbalanced(
+                f"log_start for tool use {tool_id!r} which is already open; logged under a new id",
+                "duplicate_start",
+            )
+            tool_id = f"{tool_id}-{new_id()[:8]}"
+
+        input_json = safe_json(tool_input, INPUT_CAP)
+        summary = shorten(_salient_text(tool_input, input_json), INPUT_SUMMARY_MAX)
+        st = writer.state()
+        attrs = dict(st.attrs)
+        attrs[c.KIND] = c.KIND_TOOL
+        attrs[c.GEN_AI_OPERATION_NAME] = "execute_tool"
+        attrs[c.GEN_AI_TOOL_NAME] = name
+        attrs[c.GEN_AI_TOOL_CALL_ID] = tool_id
+        attrs[c.TOOL_CATEGORY] = c.tool_category(name)
+        attrs[c.TOOL_INPUT] = input_json
+        attrs[c.TOOL_INPUT_SUMMARY] = summary
+        attrs[c.ENTRY_ID] = new_id()
+        attrs[c.ENTRY_TYPE] = "tool_use"
+        attrs[c.ENTRY_CATEGORY] = "action"
+        attrs[c.ENTRY_SUMMARY] = shorten(f"{name}: {summary}", INPUT_SUMMARY_MAX)
+        attrs[c.ENTRY_DETAILS] = dumps({"tool": name, "tool_use_id": tool_id})
+        if st.skill_id is not None:
+            attrs[c.TOOL_WITHIN_SKILL] = st.skill_id
+        if isinstance(tool_input, Mapping):
+            file_path, operation = _file_facts(name, tool_input)
+            if file_path is not None:
+                attrs[c.FILE_PATH] = file_path
+                attrs[c.FILE_OPERATION] = operation
+        span = writer.start_span(c.span_name(c.KIND_TOOL, name), st.context, attrs)
+        writer.open_tools[tool_id] = Frame(
+            c.KIND_TOOL,
+            tool_id,
+            span,
+            st.task_id,
+            st.skill_id,
+            time.time_ns(),
+            on_close=_abandon_tool,
+        )
+        return tool_id
+
+    def log_end(self, tool_use_id: str, tool_result_block: Any) -> None:
+        """End the tool's span with its result: ``error`` when ``is_error``, else ``done``."""
+        frame = self._writer.open_tools.pop(tool_use_id, None)
+        if frame is None:
+            self._unknown(tool_use_id, "log_end")
+            return
+        content, is_error = _result_fields(tool_result_block)
+        text = redact_text(_cut(content_text(content), OUTPUT_CAP))
+        attrs = {
+            c.TOOL_RESULT_STATUS: "error" if is_error else "done",
+            c.TOOL_IS_ERROR: is_error,
+            c.TOOL_OUTPUT: text,
+            c.TOOL_OUTPUT_SUMMARY: shorten(text, OUTPUT_SUMMARY_MAX),
+        }
+        error = None
+        if is_error:
+            error = text[:ERROR_MESSAGE_CAP] or "tool reported an error"
+            attrs[c.TOOL_ERROR_MESSAGE] = error
+        self._writer.end_span(frame.span, attrs, error)
+
+    def log_blocked(self, tool_use_id: str, reason: str) -> None:
+        """End the tool's span as ``blocked`` by a security hook, with the reason."""
+        frame = self._writer.open_tools.pop(tool_use_id, None)
+        if frame is None:
+            self._unknown(tool_use_id, "log_blocked")
+            return
+        attrs = {
+            c.TOOL_RESULT_STATUS: "blocked",
+            c.TOOL_IS_ERROR: False,
+            c.TOOL_BLOCK_REASON: redact_text(str(reason))[:ERROR_MESSAGE_CAP],
+        }
+        self._writer.end_span(frame.span, attrs)
+
+    def _unknown(self, tool_use_id: str, method: str) -> None:
+        self._writer.record_unbalanced(
+            f"{method} for tool use {tool_use_id!r} which is not open", "unknown_tool_use"
+        )
+
+
+# ----------------------------------------------------------------------
+# Reading blocks
+# ----------------------------------------------------------------------
+
+
+def _field(obj: Any, name: str) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _block_fields(block: Any) -> tuple[str | None, Any, Any]:
+    tool_input = _field(block, "input")
+    return _field(block, "id"), _field(block, "name"), {} if tool_input is None else tool_input
+
+
+def _result_fields(result: Any) -> tuple[Any, bool]:
+    return _field(result, "content"), bool(_field(result, "is_error"))
+
+
+def content_text(content: Any) -> str:
+    """The text of a tool result's ``content``: a string, content blocks, or None."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, (list, tuple)):
+        return "\n".join(_block_text(part) for part in content)
+    return _block_text(content)
+
+
+def _block_text(part: Any) -> str:
+    if isinstance(part, str):
+        return part
+    text = _field(part, "text")
+    if isinstance(text, str):
+        return text
+    kind = _field(part, "type")
+    if kind:
+        return f"[{kind}]"
+    return dumps(part)
+
+
+def _cut(text: str, limit: int) -> str:
+    """Cap before redacting, so a megabyte of output is not scanned for secrets."""
+    return cap_text(text, limit)
+
+
+def _salient_text(tool_input: Any, input_json: str) -> str:
+    """The one input field a reader wants to see (the command, the file), else the JSON."""
+    if isinstance(tool_input, Mapping):
+        for key in _SALIENT_KEYS:
+            value = tool_input.get(key)
+            if isinstance(value, str) and value:
+                return redact_text(value)
+    return input_json
+
+
+def _file_facts(name: str, tool_input: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The file a file tool touches and how (READ / CREATE / UPDATE / DELETE)."""
+    if name in _READ_TOOLS or name == "Write" or name in _UPDATE_TOOLS:
+        path = next((v for k in _FILE_KEYS if isinstance(v := tool_input.get(k), str) and v), None)
+        if path is None:
+            return None, None
+        if name in _READ_TOOLS:
+            return path, "READ"
+        if name == "Write":
+            return path, ("UPDATE" if os.path.exists(path) else "CREATE")
+        return path, "UPDATE"
+    if name == "Bash":
+        command = tool_input.get("command")
+        if isinstance(command, str):
+            match = _RM_RE.match(command)
+            if match:
+                return match.group("path"), "DELETE"
+    return None, None
+
+
+def _abandon_tool(frame: Frame) -> None:
+    """End a tool use the agent never finished (the writer is closing)."""
+    frame.span.set_attributes(
+        {
+            c.TOOL_RESULT_STATUS: "error",
+            c.TOOL_IS_ERROR: True,
+            c.TOOL_ERROR_MESSAGE: CLOSED_TOOL_ERROR,
+            c.CLOSED_BY: "close",
+        }
+    )
+    frame.span.set_status(Status(StatusCode.ERROR, CLOSED_TOOL_ERROR))
+    frame.span.end()

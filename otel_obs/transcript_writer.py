@@ -1,0 +1,822 @@
+"""TranscriptWriter: the unified transcript of one worker, as OpenTelemetry spans.
+
+One writer per worker process (or per agent instance). At construction it
+starts the ``invoke_agent {instance_id}`` span; every transcript entry then
+becomes either a span (``phase_start``/``phase_end``, ``task_start``/``task_end``
+open and close ``phase …`` and ``task …`` spans) or an ``obs.<entry_type>``
+event on the innermost open span. The transcript processor maps those spans
+and events into SQLite and JSONL; the writer never touches the store itself.
+
+Nesting. The writer keeps a stack of open spans (phases, tasks, and the skill
+and assertion-chain spans the other producers open through it). New spans are
+parented to the top of that stack, whatever thread asks, and the top is also
+made the OpenTelemetry current span in the thread that opened it, so spans of
+other instrumentation nest under the task too.
+
+Unbalanced ends never raise into the agent:
+
+- an end for something that is not open (``task_end`` of a task never started,
+  ``trace_end`` of an unknown skill) is recorded as an ``error`` entry and
+  logged, and nothing else happens;
+- an end out of order (``task_end`` of a task while a phase or skill opened
+  inside it is still open) is recorded as an ``error`` entry, the named span is
+  ended anyway, and the spans opened inside it stay open and stay current
+  (their later ends are then balanced).
+
+``close()`` flushes and ends whatever is still open, innermost first, each
+marked ``obs.closed_by="close"``: tasks end ``failed`` with the error
+"closed by close() before task_end" (they did not complete, and ``failed`` is
+the status the SQL tools look for), skills ``failed`` likewise, tool uses
+``error``, chains with the verdict of the assertions they had. The agent span
+then ends ``terminated`` if anything was still open, else ``completed``.
+Writing after ``close()`` is logged and dropped rather than raised.
+
+Context attributes (``conventions.CONTEXT_KEYS``) are set explicitly on every
+span when it starts: execution, instance, wave and task list from the writer
+(arguments, else W3C baggage), task and innermost skill from the stack. A
+skill span's own ``obs.skill_trace_id`` is its own trace id, so its
+``skill_invoke``/``skill_complete`` entries belong to it; its enclosing skill
+is in ``obs.skill.parent_trace_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import baggage, propagate, trace
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from . import conventions as c
+from .checks import FileSnapshot, snapshot_file
+from .models import TranscriptEntry
+from .pipeline import Pipeline
+from .redaction import DETAILS_CAP, redact_text, safe_json
+
+logger = logging.getLogger(__name__)
+
+_PROPAGATION_ENV = ("TRACEPARENT", "TRACESTATE", "BAGGAGE")
+
+CLOSED_TASK_ERROR = "closed by close() before task_end"
+CLOSED_SKILL_ERROR = "closed by close() before trace_end"
+CLOSED_TOOL_ERROR = "closed by close() before log_end"
+
+Attributes = dict[str, AttributeValue]
+
+
+def new_id() -> str:
+    """A fresh id: 32 hex characters (``uuid4().hex`` is the cheap formatting)."""
+    return uuid.uuid4().hex
+
+
+def entry_attributes(
+    entry_id: str,
+    entry_type: str,
+    summary: str,
+    details: Mapping[str, Any] | None = None,
+    *,
+    category: str | None = None,
+    skill_ref_json: str | None = None,
+    token_estimate: int | None = None,
+    duration_ms: float | None = None,
+    end: bool = False,
+) -> Attributes:
+    """The ``obs.entry.*`` (or, with ``end``, ``obs.end_entry.*``) attributes of an entry.
+
+    Summaries and details are redacted and capped here, once, for every path.
+    """
+    keys = _END_KEYS if end else _START_KEYS
+    attrs: Attributes = {
+        keys[0]: entry_id,
+        keys[1]: entry_type,
+        keys[2]: category or c.DEFAULT_CATEGORY[entry_type],
+        keys[3]: redact_text(summary) if summary else "",
+    }
+    if details:
+        attrs[keys[4]] = safe_json(details, DETAILS_CAP)
+    if skill_ref_json is not None:
+        attrs[keys[5]] = skill_ref_json
+    if token_estimate is not None:
+        attrs[keys[6]] = token_estimate
+    if duration_ms is not None and not end:
+        attrs[c.ENTRY_DURATION_MS] = float(duration_ms)
+    return attrs
+
+
+_START_KEYS = (
+    c.ENTRY_ID,
+    c.ENTRY_TYPE,
+    c.ENTRY_CATEGORY,
+    c.ENTRY_SUMMARY,
+    c.ENTRY_DETAILS,
+    c.ENTRY_SKILL_REF,
+    c.ENTRY_TOKEN_ESTIMATE,
+)
+_END_KEYS = (
+    c.END_ENTRY_ID,
+    c.END_ENTRY_TYPE,
+    c.END_ENTRY_CATEGORY,
+    c.END_ENTRY_SUMMARY,
+    c.END_ENTRY_DETAILS,
+    c.END_ENTRY_SKILL_REF,
+    c.END_ENTRY_TOKEN_ESTIMATE,
+)
+
+
+@dataclass(eq=False)
+class Frame:
+    """One open span the writer tracks: a phase, task, skill, chain, or tool use."""
+
+    kind: str
+    key: str  # phase name, task id, skill trace id, chain id, tool use id
+    span: Span
+    task_id: str | None  # the task its children belong to
+    skill_id: str | None  # the innermost skill its children run in
+    start_ns: int
+    thread_id: int = 0
+    token: object | None = None
+    #: Called by close() on a frame still open: sets the kind's end attributes.
+    on_close: Callable[[Frame], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _State:
+    """What a new span needs, swapped as one object so readers need no lock."""
+
+    context: Context
+    span: Span
+    attrs: Attributes
+    task_id: str | None
+    skill_id: str | None
+
+
+class TranscriptWriter:
+    """Writes the transcript of one agent instance as spans and span events."""
+
+    def __init__(
+        self,
+        execution_id: str | None,
+        instance_id: str,
+        *,
+        wave_number: int | None = None,
+        task_list_id: str | None = None,
+        db_path: str | os.PathLike[str] | None = None,
+        transcripts_dir: str | os.PathLike[str] | None = None,
+        pipeline: Pipeline | None = None,
+    ) -> None:
+        if not instance_id:
+            raise ValueError(f"instance_id must be a non-empty string, got {instance_id!r}")
+        if pipeline is None:
+            from .config import get_pipeline
+
+            pipeline = get_pipeline(
+                db_path=Path(db_path) if db_path is not None else None,
+                transcripts_dir=Path(transcripts_dir) if transcripts_dir is not None else None,
+            )
+        self.pipeline = pipeline
+        self._tracer = pipeline.tracer
+        self._root_context = _parent_context()
+
+        execution_id = execution_id or _baggage_str(c.EXECUTION_ID, self._root_context)
+        if not execution_id:
+            raise ValueError(
+                "execution_id must be given, or set as W3C baggage "
+                f"{c.EXECUTION_ID!r} by the orchestrator; got {execution_id!r}"
+            )
+        if wave_number is None:
+            wave_number = _baggage_int(c.WAVE_NUMBER, self._root_context)
+        if task_list_id is None:
+            task_list_id = _baggage_str(c.TASK_LIST_ID, self._root_context)
+
+        self.execution_id: str = execution_id
+        self.instance_id: str = instance_id
+        self.wave_number: int | None = wave_number
+        self.task_list_id: str | None = task_list_id
+
+        self._lock = threading.RLock()
+        self._stack: list[Frame] = []
+        #: Open tool uses by id (several at once: parallel tool calls).
+        self.open_tools: dict[str, Frame] = {}
+        #: Final status of every task this writer ended, by task id.
+        self.task_outcomes: dict[str, str] = {}
+        self._closed = False
+        self.stats = {"storage_errors": 0, "unbalanced": 0, "dropped_after_close": 0}
+
+        base: Attributes = {c.EXECUTION_ID: execution_id, c.INSTANCE_ID: instance_id}
+        if wave_number is not None:
+            base[c.WAVE_NUMBER] = wave_number
+        if task_list_id is not None:
+            base[c.TASK_LIST_ID] = task_list_id
+        self._base_attrs = base
+
+        agent_attrs: Attributes = dict(base)
+        agent_attrs.update(
+            {
+                c.KIND: c.KIND_AGENT,
+                c.GEN_AI_OPERATION_NAME: "invoke_agent",
+                c.GEN_AI_AGENT_NAME: instance_id,
+                c.GEN_AI_AGENT_ID: instance_id,
+                c.AGENT_PID: os.getpid(),
+                c.AGENT_HOSTNAME: socket.gethostname(),
+            }
+        )
+        self._agent_span = self.start_span(
+            c.span_name(c.KIND_AGENT, instance_id), self._root_context, agent_attrs
+        )
+        self._state = self._compute_state()
+
+    # ------------------------------------------------------------------
+    # Public API (the spec's)
+    # ------------------------------------------------------------------
+
+    def write(self, entry: TranscriptEntry | Mapping[str, Any]) -> str:
+        """Record ``entry``; return its id.
+
+        Lifecycle entries open or close spans; every other type becomes an
+        event on the innermost open span. A plain dict is validated like a
+        ``TranscriptEntry`` (an unknown ``entry_type`` raises ``ValueError``).
+        """
+        entry = coerce_entry(entry)
+        with self._lock:
+            if self._closed:
+                return self._dropped(entry.entry_type)
+            handler = self._LIFECYCLE.get(entry.entry_type)
+            if handler is not None:
+                return handler(self, entry)
+            return self._write_event(entry)
+
+    def flush(self) -> None:
+        """Return once everything written so far is in SQLite and JSONL."""
+        try:
+            if not self.pipeline.flush():
+                logger.warning("transcript flush timed out for %s", self.instance_id)
+        except Exception:  # storage trouble never reaches the agent
+            self._storage_error("flush")
+
+    def close(self) -> None:
+        """Flush, end whatever is still open, end the agent span. Idempotent."""
+        self._close(None, None)
+
+    def __enter__(self) -> TranscriptWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any):
+        if exc is not None:
+            self._close("failed", f"{type(exc).__name__}: {exc}")
+        else:
+            self._close(None, None)
+
+    # ------------------------------------------------------------------
+    # Context managers
+    # ------------------------------------------------------------------
+
+    @contextmanager
+    def task(self, task_id: str, title: str = "", **details: Any) -> Iterator[str]:
+        """``task_start`` … ``task_end``; an exception ends the task failed and re-raises.
+
+        ``details`` are the other task_start keys (``action``, ``file``,
+        ``depends_on``). A body that ends the task itself (say, ``blocked``
+        through :meth:`write`) is respected: no second end is written.
+        """
+        start = dict(details)
+        if title:
+            start["title"] = title
+        self.write(TranscriptEntry(entry_type="task_start", task_id=task_id, details=start))
+        try:
+            yield task_id
+        except BaseException as exc:
+            if self.find_frame(c.KIND_TASK, task_id) is None:
+                raise
+            self.write(
+                TranscriptEntry(
+                    entry_type="task_end",
+                    task_id=task_id,
+                    summary=f"Task {task_id} failed",
+                    details={"status": "failed", "error": f"{type(exc).__name__}: {exc}"},
+                )
+            )
+            raise
+        if self.find_frame(c.KIND_TASK, task_id) is not None:
+            self.write(TranscriptEntry(entry_type="task_end", task_id=task_id))
+
+    @contextmanager
+    def phase(self, name: str, **details: Any) -> Iterator[str]:
+        """``phase_start`` … ``phase_end``; an exception is noted on the end and re-raised."""
+        self.write(TranscriptEntry(entry_type="phase_start", details={**details, "phase": name}))
+        try:
+            yield name
+        except BaseException as exc:
+            if self.find_frame(c.KIND_PHASE, name) is None:
+                raise
+            self.write(
+                TranscriptEntry(
+                    entry_type="phase_end",
+                    details={"phase": name, "error": f"{type(exc).__name__}: {exc}"},
+                )
+            )
+            raise
+        if self.find_frame(c.KIND_PHASE, name) is not None:
+            self.write(TranscriptEntry(entry_type="phase_end", details={"phase": name}))
+
+    # ------------------------------------------------------------------
+    # What the other producers build on
+    # ------------------------------------------------------------------
+
+    @property
+    def active_skill(self) -> str | None:
+        """The innermost open skill trace id, if any."""
+        return self._state.skill_id
+
+    @property
+    def current_task_id(self) -> str | None:
+        """The task new spans and events belong to, if any."""
+        return self._state.task_id
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def state(self) -> _State:
+        """Parent context and context attributes for a new span (lock-free read)."""
+        return self._state
+
+    def open_frame(
+        self,
+        kind: str,
+        label: str,
+        attributes: Attributes,
+        *,
+        key: str,
+        task_id: str | None = None,
+        skill_id: str | None = None,
+        on_close: Callable[[Frame], None] | None = None,
+    ) -> Frame:
+        """Start a span of ``kind`` under the innermost open one and make it current.
+
+        ``task_id`` / ``skill_id`` override the context the span (and its
+        children) get; by default they inherit the enclosing ones.
+        """
+        with self._lock:
+            st = self._state
+            task = task_id if task_id is not None else st.task_id
+            skill = skill_id if skill_id is not None else st.skill_id
+            attrs: Attributes = dict(self._base_attrs)
+            if task is not None:
+                attrs[c.TASK_ID] = task
+            if skill is not None:
+                attrs[c.SKILL_TRACE_ID] = skill
+            attrs[c.KIND] = kind
+            attrs.update(attributes)
+            span = self.start_span(c.span_name(kind, label), st.context, attrs)
+            frame = Frame(
+                kind=kind,
+                key=key,
+                span=span,
+                task_id=task,
+                skill_id=skill,
+                start_ns=time.time_ns(),
+                thread_id=threading.get_ident(),
+                on_close=on_close,
+            )
+            self._stack.append(frame)
+            frame.token = otel_context.attach(trace.set_span_in_context(span, self._root_context))
+            self._state = self._compute_state()
+            return frame
+
+    def close_frame(
+        self,
+        frame: Frame,
+        end_attributes: Attributes,
+        *,
+        error: str | None = None,
+    ) -> None:
+        """End ``frame``'s span with ``end_attributes``; an out-of-order end is recorded.
+
+        The spans opened inside ``frame`` and still open stay open and current.
+        """
+        with self._lock:
+            try:
+                index = self._stack.index(frame)
+            except ValueError:
+                return
+            above = self._stack[index + 1 :]
+            if above:
+                names = ", ".join(f"{f.kind} {f.key}" for f in above)
+                self.record_unbalanced(
+                    f"{frame.kind} {frame.key} ended while {names} still open; "
+                    f"{frame.kind} {frame.key} closed, the others stay open",
+                    "out_of_order_end",
+                )
+            self._detach_from(index)
+            del self._stack[index]
+            self._reattach_from(index)
+            self._state = self._compute_state()
+        self.end_span(frame.span, end_attributes, error)
+
+    def find_frame(self, kind: str, key: str | None = None) -> Frame | None:
+        """The innermost open frame of ``kind`` (with ``key``, when given)."""
+        with self._lock:
+            for frame in reversed(self._stack):
+                if frame.kind == kind and (key is None or frame.key == key):
+                    return frame
+        return None
+
+    def add_event(self, span: Span, name: str, attributes: Attributes) -> None:
+        """Add an event through the pipeline; storage trouble is logged, never raised."""
+        try:
+            self.pipeline.add_event(span, name, attributes)
+        except Exception:
+            self._storage_error("event")
+
+    def record_error(
+        self, message: str, error_type: str, *, task_id: str | None = None, **details: Any
+    ) -> str:
+        """Write an ``error`` entry on the current span; return its id."""
+        entry_id = new_id()
+        attrs = entry_attributes(
+            entry_id,
+            "error",
+            message[:200],
+            {"message": message, "error_type": error_type, **details},
+        )
+        task = task_id if task_id is not None else self._state.task_id
+        if task is not None:
+            attrs[c.TASK_ID] = task
+        self.add_event(self._state.span, c.EVENT_PREFIX + "error", attrs)
+        return entry_id
+
+    def record_unbalanced(self, message: str, error_type: str, **details: Any) -> str:
+        """An API misuse the agent should not crash on: log it and record an error entry."""
+        self.stats["unbalanced"] += 1
+        logger.warning("%s (instance %s)", message, self.instance_id)
+        return self.record_error(message, error_type, **details)
+
+    def task_snapshot(self, task_id: str, path: str) -> FileSnapshot | None:
+        """The snapshot of ``path`` taken when task ``task_id`` started, if it was declared."""
+        frame = self.find_frame(c.KIND_TASK, task_id)
+        if frame is None:
+            return None
+        snap = frame.extra.get("file_snapshot")
+        if snap is not None and os.path.abspath(snap.path) == os.path.abspath(path):
+            return snap
+        return None
+
+    def task_start_ns(self, task_id: str) -> int | None:
+        frame = self.find_frame(c.KIND_TASK, task_id)
+        return frame.start_ns if frame is not None else None
+
+    # ------------------------------------------------------------------
+    # Lifecycle entries
+    # ------------------------------------------------------------------
+
+    def _phase_start(self, entry: TranscriptEntry) -> str:
+        name = _phase_name(entry)
+        if not name:
+            raise ValueError("phase_start needs details['phase'] (e.g. prime, iterate, validate)")
+        entry_id = new_id()
+        details = {**entry.details, "phase": name}
+        attrs = entry_attributes(
+            entry_id,
+            "phase_start",
+            entry.summary or f"Phase {name} started",
+            details,
+            category=entry.category,
+            skill_ref_json=_skill_ref_json(entry),
+            token_estimate=entry.token_estimate,
+            duration_ms=entry.duration_ms,
+        )
+        attrs[c.PHASE_NAME] = name
+        self.open_frame(
+            c.KIND_PHASE,
+            name,
+            attrs,
+            key=name,
+            task_id=entry.task_id,
+            on_close=self._abandon_phase,
+        )
+        return entry_id
+
+    def _phase_end(self, entry: TranscriptEntry) -> str:
+        name = _phase_name(entry)
+        frame = self.find_frame(c.KIND_PHASE, name or None)
+        if frame is None:
+            return self.record_unbalanced(
+                f"phase_end for phase {name!r} which is not open", "unbalanced_end"
+            )
+        entry_id = new_id()
+        error = entry.details.get("error")
+        attrs = entry_attributes(
+            entry_id,
+            "phase_end",
+            entry.summary or f"Phase {frame.key} ended",
+            {**entry.details, "phase": frame.key},
+            category=entry.category,
+            skill_ref_json=_skill_ref_json(entry),
+            token_estimate=entry.token_estimate,
+            end=True,
+        )
+        self.close_frame(frame, attrs, error=str(error) if error else None)
+        return entry_id
+
+    def _task_start(self, entry: TranscriptEntry) -> str:
+        task_id = entry.task_id
+        if not task_id:
+            raise ValueError("task_start needs a task_id")
+        if self.find_frame(c.KIND_TASK, task_id) is not None:
+            return self.record_unbalanced(
+                f"task_start for task {task_id!r} which is already open", "duplicate_start"
+            )
+        details = dict(entry.details)
+        title = details.get("title") or ""
+        attrs = entry_attributes(
+            new_id(),
+            "task_start",
+            entry.summary or f"Starting task: {title or task_id}",
+            details,
+            category=entry.category,
+            skill_ref_json=_skill_ref_json(entry),
+            token_estimate=entry.token_estimate,
+            duration_ms=entry.duration_ms,
+        )
+        entry_id = str(attrs[c.ENTRY_ID])
+        if title:
+            attrs[c.TASK_TITLE] = str(title)
+        action = details.get("action")
+        if action is not None:
+            if str(action).upper() not in c.TASK_ACTIONS:
+                raise ValueError(
+                    f"unknown task action {action!r}; valid actions: {', '.join(c.TASK_ACTIONS)}"
+                )
+            attrs[c.TASK_ACTION] = str(action).upper()
+        file = details.get("file")
+        if file:
+            attrs[c.TASK_FILE] = str(file)
+        depends_on = details.get("depends_on")
+        if depends_on:
+            if isinstance(depends_on, str):
+                depends_on = [depends_on]
+            attrs[c.TASK_DEPENDS_ON] = [str(d) for d in depends_on]
+        frame = self.open_frame(
+            c.KIND_TASK,
+            task_id,
+            attrs,
+            key=task_id,
+            task_id=task_id,
+            on_close=self._abandon_task,
+        )
+        if file:
+            frame.extra["file_snapshot"] = snapshot_file(str(file))
+        return entry_id
+
+    def _task_end(self, entry: TranscriptEntry) -> str:
+        status = entry.details.get("status", "completed")
+        if status not in c.TASK_END_STATUSES:
+            raise ValueError(
+                f"unknown task status {status!r}; valid statuses: {', '.join(c.TASK_END_STATUSES)}"
+            )
+        task_id = entry.task_id
+        frame = self.find_frame(c.KIND_TASK, task_id)
+        if frame is None:
+            return self.record_unbalanced(
+                f"task_end for task {task_id!r} which is not open", "unbalanced_end"
+            )
+        error = entry.details.get("error")
+        return self._end_task(frame, status, str(error) if error else None, entry)
+
+    def _end_task(
+        self,
+        frame: Frame,
+        status: str,
+        error: str | None,
+        entry: TranscriptEntry | None = None,
+        extra: Attributes | None = None,
+    ) -> str:
+        entry_id = new_id()
+        details: dict[str, Any] = dict(entry.details) if entry is not None else {}
+        details["status"] = status
+        if error:
+            details["error"] = error
+        attrs = entry_attributes(
+            entry_id,
+            "task_end",
+            (entry.summary if entry is not None else "") or f"Task {frame.key} {status}",
+            details,
+            category=entry.category if entry is not None else None,
+            skill_ref_json=_skill_ref_json(entry) if entry is not None else None,
+            token_estimate=entry.token_estimate if entry is not None else None,
+            end=True,
+        )
+        attrs[c.TASK_STATUS] = status
+        if error:
+            attrs[c.TASK_ERROR] = redact_text(error)
+        if extra:
+            attrs.update(extra)
+        self.task_outcomes[frame.key] = status
+        self.close_frame(frame, attrs, error=error if status == "failed" else None)
+        return entry_id
+
+    _LIFECYCLE: dict[str, Callable[[TranscriptWriter, TranscriptEntry], str]] = {
+        "phase_start": _phase_start,
+        "phase_end": _phase_end,
+        "task_start": _task_start,
+        "task_end": _task_end,
+    }
+
+    def _write_event(self, entry: TranscriptEntry) -> str:
+        entry_id = new_id()
+        attrs = entry_attributes(
+            entry_id,
+            entry.entry_type,
+            entry.summary,
+            entry.details,
+            category=entry.category,
+            skill_ref_json=_skill_ref_json(entry),
+            token_estimate=entry.token_estimate,
+            duration_ms=entry.duration_ms,
+        )
+        st = self._state
+        task = entry.task_id or st.task_id
+        if task is not None:
+            attrs[c.TASK_ID] = task
+        correlation = entry.details.get("correlation_id")
+        if correlation is not None:
+            attrs[c.CORRELATION_ID] = str(correlation)
+        self.add_event(st.span, c.EVENT_PREFIX + entry.entry_type, attrs)
+        return entry_id
+
+    # ------------------------------------------------------------------
+    # close()
+    # ------------------------------------------------------------------
+
+    def _abandon_task(self, frame: Frame) -> None:
+        self._end_task(frame, "failed", CLOSED_TASK_ERROR, extra={c.CLOSED_BY: "close"})
+
+    def _abandon_phase(self, frame: Frame) -> None:
+        attrs = entry_attributes(
+            new_id(),
+            "phase_end",
+            f"Phase {frame.key} closed by close()",
+            {"phase": frame.key, "closed_by": "close"},
+            end=True,
+        )
+        attrs[c.CLOSED_BY] = "close"
+        self.close_frame(frame, attrs)
+
+    def _close(self, status: str | None, error: str | None) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            open_work = bool(self._stack or self.open_tools)
+            for tool in list(self.open_tools.values()):
+                self.open_tools.pop(tool.key, None)
+                if tool.on_close is not None:
+                    _guarded(tool.on_close, tool)
+                else:
+                    self.end_span(tool.span, {c.CLOSED_BY: "close"})
+            while self._stack:
+                frame = self._stack[-1]
+                if frame.on_close is not None:
+                    _guarded(frame.on_close, frame)
+                if self._stack and self._stack[-1] is frame:  # on_close did not end it
+                    self.close_frame(frame, {c.CLOSED_BY: "close"})
+            self._closed = True
+            final = status or ("terminated" if open_work else "completed")
+            attrs: Attributes = {c.AGENT_STATUS: final}
+            if error:
+                attrs[c.AGENT_ERROR] = redact_text(error)
+            elif open_work:
+                attrs[c.AGENT_ERROR] = "closed with work still open"
+            self.end_span(self._agent_span, attrs, error if final == "failed" else None)
+        self.flush()
+
+    def _dropped(self, entry_type: str) -> str:
+        self.stats["dropped_after_close"] += 1
+        logger.warning(
+            "%s entry written after close() of instance %s; dropped", entry_type, self.instance_id
+        )
+        return new_id()
+
+    # ------------------------------------------------------------------
+    # Internals
+    # ------------------------------------------------------------------
+
+    def _compute_state(self) -> _State:
+        top = self._stack[-1] if self._stack else None
+        span = top.span if top is not None else self._agent_span
+        task_id = top.task_id if top is not None else None
+        skill_id = top.skill_id if top is not None else None
+        attrs = dict(self._base_attrs)
+        if task_id is not None:
+            attrs[c.TASK_ID] = task_id
+        if skill_id is not None:
+            attrs[c.SKILL_TRACE_ID] = skill_id
+        ctx = trace.set_span_in_context(span, self._root_context)
+        return _State(ctx, span, attrs, task_id, skill_id)
+
+    def _detach_from(self, index: int) -> None:
+        """Undo, newest first, the current-span attachments this thread made from ``index`` up."""
+        me = threading.get_ident()
+        for frame in reversed(self._stack[index:]):
+            if frame.token is not None and frame.thread_id == me:
+                otel_context.detach(frame.token)  # type: ignore[arg-type]
+                frame.token = None
+
+    def _reattach_from(self, index: int) -> None:
+        me = threading.get_ident()
+        for frame in self._stack[index:]:
+            if frame.token is None and frame.thread_id == me:
+                frame.token = otel_context.attach(
+                    trace.set_span_in_context(frame.span, self._root_context)
+                )
+
+    def start_span(self, name: str, ctx: Context, attrs: Attributes) -> Span:
+        try:
+            return self._tracer.start_span(name, context=ctx, attributes=attrs)
+        except Exception:
+            self._storage_error("span start")
+            return trace.INVALID_SPAN
+
+    def end_span(self, span: Span, attrs: Attributes, error: str | None = None) -> None:
+        try:
+            if attrs:
+                span.set_attributes(attrs)
+            if error:
+                span.set_status(Status(StatusCode.ERROR, redact_text(error)[:200]))
+            span.end()
+        except Exception:
+            self._storage_error("span end")
+
+    def _storage_error(self, what: str) -> None:
+        self.stats["storage_errors"] += 1
+        logger.warning("observability %s failed; continuing", what, exc_info=True)
+
+
+# ----------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------
+
+
+def coerce_entry(entry: TranscriptEntry | Mapping[str, Any]) -> TranscriptEntry:
+    """A validated ``TranscriptEntry`` from an entry or a plain mapping."""
+    if isinstance(entry, TranscriptEntry):
+        return entry
+    if isinstance(entry, Mapping):
+        return TranscriptEntry.model_validate(dict(entry))
+    raise ValueError(
+        f"entry must be a TranscriptEntry or a mapping, got {type(entry).__name__}: {entry!r}"
+    )
+
+
+def _phase_name(entry: TranscriptEntry) -> str:
+    return str(entry.details.get("phase") or "")
+
+
+def _skill_ref_json(entry: TranscriptEntry) -> str | None:
+    if entry.skill_ref is None:
+        return None
+    return entry.skill_ref.model_dump_json()
+
+
+def _guarded(fn: Callable[[Frame], None], frame: Frame) -> None:
+    try:
+        fn(frame)
+    except Exception:
+        logger.warning("closing %s %s failed", frame.kind, frame.key, exc_info=True)
+
+
+def _parent_context() -> Context:
+    """The current context, joined to the trace in ``TRACEPARENT``/``BAGGAGE`` when set."""
+    carrier = {k.lower(): os.environ[k] for k in _PROPAGATION_ENV if os.environ.get(k)}
+    current = otel_context.get_current()
+    if not carrier:
+        return current
+    return propagate.extract(carrier, context=current)
+
+
+def _baggage_str(key: str, ctx: Context) -> str | None:
+    value = baggage.get_baggage(key, ctx)
+    return str(value) if value not in (None, "") else None
+
+
+def _baggage_int(key: str, ctx: Context) -> int | None:
+    value = _baggage_str(key, ctx)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        logger.warning("ignoring baggage %s=%r: not an integer", key, value)
+        return None
