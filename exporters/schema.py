@@ -148,6 +148,8 @@ MIGRATIONS: Sequence[str] = (
     CREATE INDEX idx_assertions_exec ON assertion_results(execution_id, category, result);
     CREATE INDEX idx_assertions_chain ON assertion_results(chain_id);
     CREATE INDEX idx_assertions_task ON assertion_results(task_id, category, description);
+    -- the assertion an entry records (task paths, first-error context)
+    CREATE INDEX idx_assertions_entry ON assertion_results(transcript_entry_id);
 
     CREATE TABLE message_bus_log (
         id              TEXT PRIMARY KEY,          -- the transcript entry id it mirrors
