@@ -21,7 +21,6 @@ from . import cli_output as out
 
 #: Environment variable that shows tracebacks for unexpected errors.
 DEBUG_ENV = "OTEL_OBS_DEBUG"
-DEFAULT_DB = Path("database/observability.db")
 DEFAULT_TRANSCRIPTS = Path("transcripts")
 
 app = typer.Typer(
@@ -60,7 +59,9 @@ ExecArg = Annotated[str, typer.Argument(metavar="EXECUTION_ID", help="The execut
 
 def default_db() -> Path:
     """The library's default store: ``OTEL_OBS_DB`` or ``database/observability.db``."""
-    return Path(os.environ.get("OTEL_OBS_DB") or DEFAULT_DB)
+    from .observability_skills import default_db_path
+
+    return default_db_path()
 
 
 def default_transcripts_dir() -> Path:
@@ -208,19 +209,24 @@ def anomalies(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = 
 @app.command("trace-task")
 def trace_task(
     task_id: Annotated[str, typer.Argument(metavar="TASK_ID", help="The task id.")],
+    execution: Annotated[
+        str | None,
+        typer.Option("--execution", "-e", help="Only this execution (task ids recur)."),
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The complete execution path of one task (I001)."""
-    emit(skills_for(db).trace_task(task_id), as_json, title=f"Task {task_id}")
+    rows = skills_for(db).trace_task(task_id, execution_id=execution)
+    emit(rows, as_json, title=f"Task {task_id}")
 
 
 @app.command()
 def tools(db: DbOption = None, as_json: JsonOption = False) -> None:
     """The catalogue of the 39 SQL tools (no store needed)."""
-    from .cli_queries import tool_catalogue
+    from .observability_skills import ObservabilitySkills
 
-    rows = tool_catalogue()
+    rows = ObservabilitySkills.tools()
     if as_json:
         out.print_json(rows)
     else:

@@ -106,9 +106,9 @@ def record_table(record: Mapping[str, Any], title: str | None = None) -> None:
     _console().print(table)
 
 
-def note(text: str) -> None:
+def note(text: str, markup: bool = True) -> None:
     """A line for people after a table (stdout; never printed in JSON mode)."""
-    _console().print(text)
+    _console().print(text, markup=markup, highlight=False)
 
 
 def report(value: Any, title: str | None = None) -> None:
@@ -137,6 +137,6 @@ def report(value: Any, title: str | None = None) -> None:
             else:
                 note(f"[bold]{key}[/bold]")
                 for x in item:
-                    note(f"  • {_cell(x)}")
+                    note(f"  • {_cell(x)}", markup=False)
                 if not item:
                     note("  (none)")

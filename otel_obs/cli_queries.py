@@ -48,31 +48,6 @@ def list_executions(
         conn.close()
 
 
-def tool_catalogue() -> list[dict[str, Any]]:
-    """Every SQL tool: id, title, family, purpose, parameters and output columns."""
-    from .queries.registry import load_tools
-
-    return [
-        {
-            "id": tool.id,
-            "title": tool.title,
-            "family": tool.family,
-            "purpose": tool.purpose,
-            "parameters": [
-                {
-                    "name": p.name,
-                    "type": p.type,
-                    "required": p.required,
-                    "default": p.default,
-                }
-                for p in tool.params
-            ],
-            "returns": list(tool.returns),
-        }
-        for tool in load_tools().values()
-    ]
-
-
 def check_tool_call(tool_id: str, params: dict[str, str]) -> None:
     """Refuse an unknown tool id or a bad parameter before opening any store.
 

@@ -1,0 +1,37 @@
+# Two entry points, both working from a fresh clone with only Python 3:
+#   make demo   a simulated multi-agent build into database/observability.db
+#   make test   the test suite (the README's command: python -m pytest -q)
+# Each creates .venv when it is missing and (re)installs when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The venv's bin first on PATH, so `python` and `otel-obs` are the venv's.
+RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
+
+.PHONY: demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(RUN) otel-obs demo
+
+test: $(VENV)/.installed-test
+	$(RUN) python -m pytest -q
+
+lint: $(VENV)/.installed-test
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+clean:
+	rm -rf $(VENV) .ci-venv database transcripts .pytest_cache .ruff_cache

@@ -1,0 +1,388 @@
+"""``otel-obs demo``: a simulated multi-agent build recorded through the real producers.
+
+The orchestrator (this module, in the CLI's process) opens an ``execution``
+span, then for each wave a ``wave`` span, and starts that wave's workers as
+subprocesses (``python -m otel_obs.demo worker …``). The W3C context goes to
+them the standard way — ``opentelemetry.propagate.inject`` into the
+``TRACEPARENT`` / ``BAGGAGE`` environment variables, with the execution id,
+wave number and task list in baggage — so every worker's spans join one trace
+and land in one execution, exactly as a real orchestrator's workers would.
+
+The plan (``demo_plan``) is seeded; the faults it plants are what the
+diagnosis commands then find. Workers report finished tasks on stdout, which
+drives a Rich progress display on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from . import conventions as c
+from .demo_plan import FAILING_ASSERTION, FAULTS, DemoPlan, build_plan
+
+WORKER_TIMEOUT_S = 120.0
+
+
+class DemoError(RuntimeError):
+    """A worker process failed: the demo's store would not show what it promises."""
+
+
+def _workspace(plan: DemoPlan) -> Path:
+    """A scratch project the workers really write files into."""
+    root = Path(tempfile.mkdtemp(prefix="otel-obs-demo-"))
+    (root / "src").mkdir()
+    (root / "PLAN.md").write_text(
+        "# Build plan\n\n" + "\n".join(f"- {t.id}: {t.title}" for t in plan.tasks) + "\n"
+    )
+    (root / "requirements.txt").write_text("fastapi\nuvicorn\n")
+    plan.save(root / "plan.json")
+    return root
+
+
+def _pump(stream: IO[str], events: queue.Queue[dict[str, Any]]) -> None:
+    """Forward a worker's JSON progress lines to the orchestrator's queue."""
+    for line in stream:
+        try:
+            events.put(json.loads(line))
+        except ValueError:
+            continue
+
+
+def _wave_env(carrier: dict[str, str]) -> dict[str, str]:
+    """The worker environment: ours plus TRACEPARENT / BAGGAGE (upper-case, as env vars are)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TRACEPARENT", "TRACESTATE", "BAGGAGE")}
+    env.update({key.upper(): value for key, value in carrier.items()})
+    return env
+
+
+def run_demo(
+    workers: int = 3,
+    seed: int = 7,
+    db_path: Path = Path("database/observability.db"),
+    transcripts_dir: Path = Path("transcripts"),
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Run the simulated build into the store; return what happened and where it is."""
+    import uuid
+
+    from opentelemetry import baggage, propagate, trace
+
+    from .config import get_pipeline
+
+    plan = build_plan(seed, workers)
+    db_path = Path(db_path).resolve()
+    transcripts_dir = Path(transcripts_dir).resolve()
+    execution_id = f"demo-{uuid.uuid4().hex[:12]}"
+    pipeline = get_pipeline(db_path, transcripts_dir)
+    tracer = pipeline.tracer
+    workspace = _workspace(plan)
+    statuses: dict[str, str] = {}
+
+    exec_span = tracer.start_span(
+        c.span_name(c.KIND_EXECUTION, execution_id),
+        attributes={
+            c.KIND: c.KIND_EXECUTION,
+            c.EXECUTION_ID: execution_id,
+            c.TASK_LIST_ID: plan.task_list_id,
+        },
+    )
+    exec_ctx = trace.set_span_in_context(exec_span)
+    exec_ctx = baggage.set_baggage(c.EXECUTION_ID, execution_id, exec_ctx)
+    exec_ctx = baggage.set_baggage(c.TASK_LIST_ID, plan.task_list_id, exec_ctx)
+
+    progress = _Progress(show_progress, plan)
+    try:
+        with progress:
+            for number, wave in enumerate(plan.waves, start=1):
+                wave_span = tracer.start_span(
+                    c.span_name(c.KIND_WAVE, number),
+                    context=exec_ctx,
+                    attributes={
+                        c.KIND: c.KIND_WAVE,
+                        c.EXECUTION_ID: execution_id,
+                        c.TASK_LIST_ID: plan.task_list_id,
+                        c.WAVE_NUMBER: number,
+                    },
+                )
+                wave_ctx = trace.set_span_in_context(wave_span, exec_ctx)
+                wave_ctx = baggage.set_baggage(c.WAVE_NUMBER, str(number), wave_ctx)
+                carrier: dict[str, str] = {}
+                propagate.inject(carrier, context=wave_ctx)
+                try:
+                    _run_wave(
+                        number,
+                        [w.instance_id for w in wave],
+                        _wave_env(carrier),
+                        workspace,
+                        db_path,
+                        transcripts_dir,
+                        statuses,
+                        progress,
+                    )
+                finally:
+                    wave_span.set_attribute(c.EXECUTION_STATUS, "completed")
+                    wave_span.end()
+        failed = any(s != "completed" for s in statuses.values())
+        exec_span.set_attribute(c.EXECUTION_STATUS, "failed" if failed else "completed")
+    except BaseException:
+        exec_span.set_attribute(c.EXECUTION_STATUS, "failed")
+        raise
+    finally:
+        exec_span.end()
+        pipeline.flush()
+        shutil.rmtree(workspace, ignore_errors=True)
+
+    return _result(plan, execution_id, db_path, transcripts_dir, statuses)
+
+
+def _run_wave(
+    number: int,
+    instance_ids: list[str],
+    env: dict[str, str],
+    workspace: Path,
+    db_path: Path,
+    transcripts_dir: Path,
+    statuses: dict[str, str],
+    progress: _Progress,
+) -> None:
+    """Start one worker per instance, follow their progress, fail loudly if one fails."""
+    events: queue.Queue[dict[str, Any]] = queue.Queue()
+    procs: list[tuple[str, subprocess.Popen[str], IO[str]]] = []
+    for instance_id in instance_ids:
+        log = tempfile.TemporaryFile(mode="w+")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "otel_obs.demo",
+                "worker",
+                "--plan",
+                str(workspace / "plan.json"),
+                "--instance",
+                instance_id,
+                "--workspace",
+                str(workspace),
+                "--db",
+                str(db_path),
+                "--transcripts-dir",
+                str(transcripts_dir),
+            ],
+            env=env,
+            cwd=workspace,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        assert proc.stdout is not None
+        threading.Thread(target=_pump, args=(proc.stdout, events), daemon=True).start()
+        procs.append((instance_id, proc, log))
+
+    def drain(block: bool) -> None:
+        while True:
+            try:
+                event = events.get(timeout=0.05) if block else events.get_nowait()
+            except queue.Empty:
+                return
+            if event.get("event") == "task_done":
+                statuses[event["task_id"]] = event["status"]
+                progress.advance(number)
+            block = False
+
+    while any(proc.poll() is None for _, proc, _ in procs):
+        drain(block=True)
+    for _, proc, _ in procs:
+        proc.wait(timeout=WORKER_TIMEOUT_S)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    drain(block=False)
+
+    failures = []
+    for instance_id, proc, log in procs:
+        if proc.returncode != 0:
+            log.seek(0)
+            tail = log.read()[-2000:]
+            failures.append(f"worker {instance_id} exited with {proc.returncode}:\n{tail}")
+        log.close()
+    if failures:
+        sys.stderr.write("\n\n".join(failures) + "\n")
+        raise DemoError(f"{len(failures)} demo worker(s) failed in wave {number} (stderr above)")
+
+
+def _result(
+    plan: DemoPlan,
+    execution_id: str,
+    db_path: Path,
+    transcripts_dir: Path,
+    statuses: dict[str, str],
+) -> dict[str, Any]:
+    from .cli_output import to_jsonable
+    from .observability_skills import ObservabilitySkills
+
+    skills = ObservabilitySkills(str(db_path))
+    summary = skills.execution_summary(execution_id)
+    issues = skills.validate(execution_id)
+    errors = skills.find_errors(execution_id)
+    db_arg = "" if _is_default_db(db_path) else f" --db {db_path}"
+    tail_arg = (
+        "" if _is_default_transcripts(transcripts_dir) else f" --transcripts-dir {transcripts_dir}"
+    )
+    failing_task = plan.task_with(FAILING_ASSERTION).id
+    return {
+        "execution_id": execution_id,
+        "task_list_id": plan.task_list_id,
+        "seed": plan.seed,
+        "workers": plan.workers,
+        "db": str(db_path),
+        "transcripts_dir": str(transcripts_dir),
+        "transcript": str(transcripts_dir / execution_id / "transcript.jsonl"),
+        "waves": len(plan.waves),
+        "instances": [w.instance_id for w in plan.instances],
+        "tasks": {t.id: statuses.get(t.id, "unknown") for t in plan.tasks},
+        "faults": {fault: plan.task_with(fault).id for fault in FAULTS},
+        "summary": to_jsonable(summary),
+        "validation_issues": to_jsonable(issues),
+        "error_count": len(errors),
+        "next_commands": [
+            f"otel-obs summary {execution_id}{db_arg}",
+            f"otel-obs errors {execution_id}{db_arg}",
+            f"otel-obs blocked {execution_id}{db_arg}",
+            f"otel-obs anomalies {execution_id}{db_arg}",
+            f"otel-obs health {execution_id}{db_arg}",
+            f"otel-obs trace-task {failing_task}{db_arg}",
+            f"otel-obs tail {execution_id}{tail_arg}",
+            f"otel-obs tools{db_arg}",
+        ],
+    }
+
+
+def _is_default_db(path: Path) -> bool:
+    from .cli import default_db
+
+    return default_db().resolve() == path
+
+
+def _is_default_transcripts(path: Path) -> bool:
+    from .cli import default_transcripts_dir
+
+    return default_transcripts_dir().resolve() == path
+
+
+def print_result(result: dict[str, Any]) -> None:
+    """What a person wants after the run: ids, where things are, summary, validation, next steps."""
+    from . import cli_output as out
+
+    out.record_table(
+        {
+            "execution": result["execution_id"],
+            "task list": result["task_list_id"],
+            "instances": len(result["instances"]),
+            "waves": result["waves"],
+            "store": result["db"],
+            "transcript": result["transcript"],
+        },
+        title="Demo execution",
+    )
+    out.record_table(result["summary"] or {}, title="Summary")
+    issues = result["validation_issues"]
+    if issues:
+        out.rows_table(
+            [
+                {"check": i["check_id"], "severity": i["severity"], "description": i["description"]}
+                for i in issues
+            ],
+            title="Validation (the demo plants faults, so issues are expected)",
+        )
+    else:
+        out.note("Validation: no issues")
+    out.note("\n[bold]Next:[/bold]")
+    # Plain writes: a command must stay on one line to be copied, whatever the width.
+    sys.stdout.write("".join(f"  {command}\n" for command in result["next_commands"]))
+
+
+class _Progress:
+    """A Rich progress display on stderr, one bar per wave; silent when disabled."""
+
+    def __init__(self, enabled: bool, plan: DemoPlan) -> None:
+        self.enabled = enabled
+        self.plan = plan
+        self._bars: dict[int, Any] = {}
+        self._progress: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=Console(stderr=True),
+            )
+            self._progress.__enter__()
+            for number, wave in enumerate(self.plan.waves, start=1):
+                total = sum(len(w.tasks) for w in wave)
+                self._bars[number] = self._progress.add_task(
+                    f"wave {number} ({len(wave)} agents)", total=total
+                )
+        return self
+
+    def advance(self, wave: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._bars[wave])
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+
+# --------------------------------------------------------------------------
+# Worker entry point: python -m otel_obs.demo worker …
+# --------------------------------------------------------------------------
+
+
+def worker_main(argv: list[str] | None = None) -> int:
+    """Run one worker; the execution id comes from BAGGAGE, as a real worker's would."""
+    from opentelemetry import baggage, propagate
+
+    from .demo_worker import DemoWorker
+
+    parser = argparse.ArgumentParser(prog="python -m otel_obs.demo worker")
+    parser.add_argument("--plan", type=Path, required=True)
+    parser.add_argument("--instance", required=True)
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--transcripts-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    carrier = {k.lower(): v for k, v in os.environ.items() if k in ("TRACEPARENT", "BAGGAGE")}
+    execution_id = baggage.get_baggage(c.EXECUTION_ID, propagate.extract(carrier))
+    if not execution_id:
+        parser.error(f"no {c.EXECUTION_ID} in the BAGGAGE environment variable")
+    plan = DemoPlan.load(args.plan)
+    worker = DemoWorker(
+        plan,
+        plan.worker(args.instance),
+        args.workspace,
+        args.db,
+        args.transcripts_dir,
+    )
+    worker.run()
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["worker"]:
+        sys.stderr.write("usage: python -m otel_obs.demo worker --plan … (or run: otel-obs demo)\n")
+        sys.exit(2)
+    sys.exit(worker_main(sys.argv[2:]))
