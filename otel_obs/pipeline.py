@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span, Tracer
@@ -46,6 +46,7 @@ class Pipeline:
         *,
         db_path: Path | None = None,
         transcripts_dir: Path | None = None,
+        store: Any = None,
     ) -> None:
         from . import __version__
 
@@ -53,6 +54,8 @@ class Pipeline:
         self.sink = sink
         self.db_path = db_path
         self.transcripts_dir = transcripts_dir
+        #: The ``otel_obs.exporters.store.Store`` behind ``sink``, when there is one.
+        self.store = store
         self.tracer: Tracer = provider.get_tracer(INSTRUMENTATION_NAME, __version__)
 
     def add_event(
@@ -73,3 +76,10 @@ class Pipeline:
         if self.sink is None:
             return True
         return self.sink.force_flush(int(timeout_s * 1000))
+
+    def shutdown(self, timeout_s: float = 30.0) -> bool:
+        """Flush and close the store (idempotent); the tracer keeps working but stores nothing."""
+        done = self.flush(timeout_s)
+        if self.store is not None:
+            done = self.store.close(timeout_s) and done
+        return done

@@ -1,0 +1,49 @@
+"""A ``SpanExporter`` into the store: the batch path for finished spans (ingest, replay).
+
+Each finished span is mapped whole (:func:`.mapping.map_span`: start rows, its
+events, end rows) by the same mapping the live processor uses, so exporting
+spans the live path already stored changes nothing (invariant 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from .mapping import map_span
+from .store import Store
+
+
+class SqliteSpanExporter(SpanExporter):
+    """Maps finished spans into a :class:`Store`.
+
+    ``export`` queues (waiting for room rather than dropping when the queue is
+    full) and returns; ``force_flush`` waits until what was queued is stored.
+    The exporter closes the store at ``shutdown`` only if ``owns_store``.
+    """
+
+    def __init__(self, store: Store, *, owns_store: bool = False) -> None:
+        self.store = store
+        self._owns_store = owns_store
+        self._shut_down = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._shut_down or self.store.closed:
+            return SpanExportResult.FAILURE
+        for span in spans:
+            self.store.put((map_span, span), block=True)
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.store.flush(timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        if self._shut_down:
+            return
+        self._shut_down = True
+        if self._owns_store:
+            self.store.close()
+        else:
+            self.store.flush()

@@ -1,0 +1,887 @@
+"""Spans and span events in, table rows out: the one mapping every path shares.
+
+The live processor, the batch exporter, OTLP ingest and replay all call these
+functions, so a span lands in the same rows whichever way it arrives. The
+mapping reads only the attributes named in :mod:`otel_obs.conventions`, keeps
+no state and does no I/O: given the same span it returns the same rows, which
+is what makes re-delivery harmless (ids come from the producer's attributes).
+
+Rows come in two flavours:
+
+* *facts* (transcript entries, assertion results, message-bus rows, file
+  impacts, relationships, wave assignments) are written once: the store
+  inserts them with ``INSERT OR IGNORE`` and a second delivery changes nothing;
+* *entities* (executions, waves, agents, tasks, tool uses, skill traces,
+  assertion chains) have a life: a row written at a span's start is completed
+  at its end. Each carries a phase. A ``start`` row only fills what is still
+  empty (so a late re-delivery of a start never undoes an end); an ``end`` row
+  is the whole row and its non-null values win, so an end arriving without its
+  start still makes a complete row.
+
+Several mapped items merge into one :class:`Rows` by primary key with those
+same rules, so a tool use that starts and ends within one write batch becomes
+one row write, not an insert and an update.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol
+
+from otel_obs import conventions as c
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+
+START = "start"
+END = "end"
+
+#: Primary key columns of every table the mapping writes.
+KEYS: Mapping[str, tuple[str, ...]] = {
+    "task_list_execution_runs": ("id",),
+    "transcript_entries": ("id",),
+    "tool_uses": ("id",),
+    "skill_traces": ("id",),
+    "assertion_chains": ("id",),
+    "assertion_results": ("id",),
+    "message_bus_log": ("id",),
+    "tasks": ("execution_id", "id"),
+    "task_relationships": (
+        "execution_id",
+        "source_task_id",
+        "target_task_id",
+        "relationship_type",
+    ),
+    "task_file_impacts": ("id",),
+    "parallel_execution_waves": ("execution_id", "wave_number"),
+    "wave_task_assignments": ("execution_id", "wave_number", "task_id"),
+    "build_agent_instances": ("execution_id", "id"),
+}
+
+#: Tables whose rows are completed at a span's end (upserted by phase).
+ENTITY_TABLES: frozenset[str] = frozenset(
+    {
+        "task_list_execution_runs",
+        "parallel_execution_waves",
+        "build_agent_instances",
+        "tasks",
+        "tool_uses",
+        "skill_traces",
+        "assertion_chains",
+    }
+)
+
+#: Columns where the earliest value wins whatever the phase (several
+#: processes each "ensure" the same execution or wave with their own clock).
+EARLIEST_COLUMNS: frozenset[str] = frozenset({"started_at"})
+
+#: Entry types that are also messages on the bus (everything not carried by a span).
+BUS_ENTRY_TYPES: frozenset[str] = frozenset(
+    {
+        "decision",
+        "discovery",
+        "error",
+        "checkpoint",
+        "lock_acquire",
+        "lock_release",
+        "validation",
+    }
+)
+
+_START_ENTRY_BY_KIND = {
+    c.KIND_PHASE: "phase_start",
+    c.KIND_TASK: "task_start",
+    c.KIND_SKILL: "skill_invoke",
+    c.KIND_TOOL: "tool_use",
+}
+_END_ENTRY_BY_KIND = {
+    c.KIND_PHASE: "phase_end",
+    c.KIND_TASK: "task_end",
+    c.KIND_SKILL: "skill_complete",
+}
+_OPERATION_BY_CATEGORY = {"file_read": "READ", "file_write": "UPDATE"}
+_ENTRY_TYPE_SET = frozenset(c.ENTRY_TYPES)
+
+_START_ENTRY_KEYS = (
+    c.ENTRY_ID,
+    c.ENTRY_TYPE,
+    c.ENTRY_CATEGORY,
+    c.ENTRY_SUMMARY,
+    c.ENTRY_DETAILS,
+    c.ENTRY_SKILL_REF,
+    c.ENTRY_TOKEN_ESTIMATE,
+)
+_END_ENTRY_KEYS = (
+    c.END_ENTRY_ID,
+    c.END_ENTRY_TYPE,
+    c.END_ENTRY_CATEGORY,
+    c.END_ENTRY_SUMMARY,
+    c.END_ENTRY_DETAILS,
+    c.END_ENTRY_SKILL_REF,
+    c.END_ENTRY_TOKEN_ESTIMATE,
+)
+
+
+class SpanLike(Protocol):
+    """What the mapping reads from a span: an SDK ``ReadableSpan`` (live or ended) fits."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def attributes(self) -> Mapping[str, Any] | None: ...
+
+    @property
+    def context(self) -> Any: ...
+
+    @property
+    def start_time(self) -> int | None: ...
+
+    @property
+    def end_time(self) -> int | None: ...
+
+    @property
+    def events(self) -> Iterable[Any]: ...
+
+    @property
+    def resource(self) -> Any: ...
+
+
+@dataclass
+class Rows:
+    """Rows for the store, merged by primary key (see the module docstring).
+
+    ``tables`` maps a table to ``{primary key: [phase, row]}`` in the order the
+    rows were first met, which for transcript entries is the order in which
+    they get their sequence numbers. ``heartbeats`` holds, per (execution,
+    instance), the latest activity time and the task it was in (``None`` once
+    that task ended). ``touched_waves`` / ``touched_skills`` name the waves and
+    skill traces whose derived counts the store must recompute.
+
+    Merging takes ownership of the merged rows' dicts.
+    """
+
+    tables: dict[str, dict[Key, list[Any]]] = field(default_factory=dict)
+    heartbeats: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    touched_waves: set[tuple[str, int]] = field(default_factory=set)
+    touched_skills: set[str] = field(default_factory=set)
+
+    def add(self, table: str, row: Row, phase: str = START) -> None:
+        """Add one row, merging with a row of the same key already here."""
+        key = tuple([row[k] for k in KEYS[table]])
+        bucket = self.tables.get(table)
+        if bucket is None:
+            bucket = self.tables[table] = {}
+        current = bucket.get(key)
+        if current is None:
+            bucket[key] = [phase, row]
+            return
+        if table not in ENTITY_TABLES:
+            return  # a fact: the first delivery wins, later ones are the same fact
+        old = current[1]
+        if phase == END:
+            current[0] = END
+            for name, value in row.items():
+                if value is not None and not (
+                    name in EARLIEST_COLUMNS and old.get(name) is not None and old[name] <= value
+                ):
+                    old[name] = value
+        else:
+            for name, value in row.items():
+                if value is None:
+                    continue
+                known = old.get(name)
+                if known is None or (name in EARLIEST_COLUMNS and value < known):
+                    old[name] = value
+
+    def heartbeat(
+        self, execution_id: str, instance_id: str | None, ts: str, task_id: str | None
+    ) -> None:
+        """Record activity of an agent: the latest time and the task it was in."""
+        if not instance_id:
+            return
+        key = (execution_id, instance_id)
+        current = self.heartbeats.get(key)
+        if current is None:
+            self.heartbeats[key] = [ts, task_id]
+        elif ts >= current[0]:
+            current[0] = ts
+            current[1] = task_id
+
+    def merge(self, other: Rows) -> Rows:
+        """Fold ``other`` into this one (its rows come after ours)."""
+        for table, bucket in other.tables.items():
+            for phase, row in bucket.values():
+                self.add(table, row, phase)
+        for (execution_id, instance_id), (ts, task_id) in other.heartbeats.items():
+            self.heartbeat(execution_id, instance_id, ts, task_id)
+        self.touched_waves |= other.touched_waves
+        self.touched_skills |= other.touched_skills
+        return self
+
+    def rows(self, table: str) -> list[Row]:
+        """The rows for ``table``, in the order they were first added."""
+        return [row for _, row in self.tables.get(table, {}).values()]
+
+    def phase(self, table: str, key: Key) -> str | None:
+        """The phase of the row with ``key`` in ``table`` (None if absent)."""
+        entry = self.tables.get(table, {}).get(key)
+        return None if entry is None else entry[0]
+
+    def __len__(self) -> int:
+        return sum(len(bucket) for bucket in self.tables.values())
+
+    def __bool__(self) -> bool:
+        return bool(self.tables) or bool(self.heartbeats)
+
+
+# --------------------------------------------------------------------------
+# small pure helpers
+# --------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _second_prefix(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def iso_from_ns(ns: int) -> str:
+    """Nanoseconds since the epoch as the store's one timestamp format."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return f"{_second_prefix(seconds)}.{rest // 1000:06d}Z"
+
+
+def _ms(start_ns: int | None, end_ns: int | None) -> float | None:
+    if start_ns is None or end_ns is None:
+        return None
+    return (end_ns - start_ns) / 1_000_000
+
+
+def json_object_text(raw: Any) -> str | None:
+    """``raw`` as the text of a JSON object, so SQL ``json_extract`` never meets bad JSON.
+
+    Producers send details as JSON text; anything else (plain text, a JSON
+    list, a malformed string) is kept under ``{"value": ...}`` rather than lost.
+    """
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return json.dumps({"value": raw})
+        if isinstance(parsed, dict):
+            # one line per entry in the JSONL file: re-dump pretty-printed text
+            return raw if "\n" not in raw and "\r" not in raw else json.dumps(parsed)
+        return json.dumps({"value": parsed})
+    if isinstance(raw, Mapping):
+        return json.dumps(dict(raw), default=str)
+    return json.dumps({"value": raw}, default=str)
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _str_list(value: Any) -> list[str]:
+    """A sequence attribute (or JSON / comma text of one) as a list of strings."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return [str(v) for v in json.loads(text) if v not in (None, "")]
+            except ValueError:
+                pass
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return [str(v) for v in value if v not in (None, "")]
+
+
+def _hex_ids(span_context: Any) -> tuple[str | None, str | None]:
+    if span_context is None:
+        return None, None
+    return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
+
+
+def _label(span: SpanLike, prefix: str) -> str | None:
+    name = span.name or ""
+    return name[len(prefix) :] if name.startswith(prefix) else None
+
+
+def _resource_attr(span: SpanLike, key: str) -> Any:
+    resource = getattr(span, "resource", None)
+    return None if resource is None else resource.attributes.get(key)
+
+
+class _Ctx:
+    """The context every row of one span needs, read once from its attributes."""
+
+    __slots__ = (
+        "attrs",
+        "execution_id",
+        "instance_id",
+        "task_id",
+        "wave",
+        "task_list_id",
+        "skill_trace_id",
+        "kind",
+        "trace_id",
+        "span_id",
+    )
+
+    def __init__(self, attrs: Mapping[str, Any], span_context: Any) -> None:
+        self.attrs = attrs
+        get = attrs.get
+        self.execution_id: str | None = get(c.EXECUTION_ID) or None
+        self.instance_id: str | None = get(c.INSTANCE_ID) or None
+        self.task_id: str | None = get(c.TASK_ID) or None
+        wave = get(c.WAVE_NUMBER)
+        self.wave: int | None = wave if type(wave) is int else _int(wave)
+        self.task_list_id: str | None = get(c.TASK_LIST_ID) or None
+        self.kind: str | None = get(c.KIND)
+        skill = get(c.SKILL_ID) if self.kind == c.KIND_SKILL else None
+        self.skill_trace_id: str | None = skill or get(c.SKILL_TRACE_ID) or None
+        self.trace_id, self.span_id = _hex_ids(span_context)
+
+
+def _context_of(span_or_context: Any) -> _Ctx:
+    if isinstance(span_or_context, Mapping):
+        return _Ctx(span_or_context, None)
+    attrs = span_or_context.attributes or {}
+    return _Ctx(attrs, getattr(span_or_context, "context", None))
+
+
+def _ensure(rows: Rows, ctx: _Ctx, ts: str, service_name: str | None = None) -> None:
+    """Every row implies its execution (and wave) exists: create them if absent."""
+    rows.add(
+        "task_list_execution_runs",
+        {
+            "id": ctx.execution_id,
+            "task_list_id": ctx.task_list_id,
+            "started_at": ts,
+            "trace_id": ctx.trace_id,
+            "service_name": service_name,
+        },
+    )
+    if ctx.wave is not None:
+        rows.add(
+            "parallel_execution_waves",
+            {"execution_id": ctx.execution_id, "wave_number": ctx.wave, "started_at": ts},
+        )
+
+
+def _entry(
+    rows: Rows,
+    ctx: _Ctx,
+    attrs: Mapping[str, Any],
+    keys: tuple[str, ...],
+    entry_type: str,
+    ts: str,
+    *,
+    task_id: str | None,
+    duration_ms: float | None = None,
+    tool_use_id: str | None = None,
+) -> Row:
+    """One transcript entry (and its message-bus row when it is a message)."""
+    get = attrs.get
+    entry_id, _, category, summary, details, skill_ref, tokens = (get(k) for k in keys)
+    details_text = json_object_text(details) or "{}"
+    row = {
+        "id": str(entry_id),
+        "execution_id": ctx.execution_id,
+        "timestamp": ts,
+        "instance_id": ctx.instance_id,
+        "wave_number": ctx.wave,
+        "task_id": task_id,
+        "entry_type": entry_type,
+        "category": category or c.DEFAULT_CATEGORY.get(entry_type, "action"),
+        "summary": summary or "",
+        "details": details_text,
+        "skill_ref": json_object_text(skill_ref),
+        "skill_trace_id": ctx.skill_trace_id,
+        "tool_use_id": tool_use_id,
+        "duration_ms": duration_ms,
+        "token_estimate": _int(tokens),
+        "trace_id": ctx.trace_id,
+        "span_id": ctx.span_id,
+    }
+    rows.add("transcript_entries", row)
+    if entry_type in BUS_ENTRY_TYPES:
+        rows.add(
+            "message_bus_log",
+            {
+                "id": row["id"],
+                "execution_id": ctx.execution_id,
+                "event_type": entry_type,
+                "source": ctx.instance_id,
+                "task_id": task_id,
+                "correlation_id": get(c.CORRELATION_ID) or task_id or ctx.execution_id,
+                "payload": details_text,
+                "timestamp": ts,
+            },
+        )
+    return row
+
+
+# --------------------------------------------------------------------------
+# entity rows, one function per kind: the whole row for an end, the
+# start-time part for a start
+# --------------------------------------------------------------------------
+
+
+def _tool_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
+    get = ctx.attrs.get
+    tool = get(c.GEN_AI_TOOL_NAME) or _label(span, "execute_tool ") or "unknown"
+    row: Row = {
+        "id": str(get(c.GEN_AI_TOOL_CALL_ID) or get(c.ENTRY_ID) or ctx.span_id),
+        "execution_id": ctx.execution_id,
+        "transcript_entry_id": get(c.ENTRY_ID),
+        "instance_id": ctx.instance_id,
+        "wave_number": ctx.wave,
+        "task_id": ctx.task_id,
+        "tool": tool,
+        "tool_category": get(c.TOOL_CATEGORY) or c.tool_category(tool),
+        "input": get(c.TOOL_INPUT),
+        "input_summary": get(c.TOOL_INPUT_SUMMARY),
+        "file_path": get(c.FILE_PATH),
+        "within_skill": get(c.TOOL_WITHIN_SKILL) or ctx.skill_trace_id,
+        "start_time": start,
+        "trace_id": ctx.trace_id,
+        "span_id": ctx.span_id,
+    }
+    if end is not None:
+        status = get(c.TOOL_RESULT_STATUS)
+        is_error = bool(get(c.TOOL_IS_ERROR))
+        error_message = get(c.TOOL_ERROR_MESSAGE)
+        if not status:
+            if get(c.CLOSED_BY):
+                status, is_error = "error", True
+                error_message = error_message or f"ended by {get(c.CLOSED_BY)} without a result"
+            else:
+                status = "error" if is_error else "done"
+        row.update(
+            result_status=status,
+            is_error=int(is_error or status == "error"),
+            is_blocked=int(status == "blocked"),
+            block_reason=get(c.TOOL_BLOCK_REASON),
+            error_message=error_message,
+            output=get(c.TOOL_OUTPUT),
+            output_summary=get(c.TOOL_OUTPUT_SUMMARY),
+            end_time=end,
+            duration_ms=_ms(span.start_time, span.end_time),
+        )
+    return row
+
+
+def _skill_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
+    get = ctx.attrs.get
+    row: Row = {
+        "id": str(get(c.SKILL_ID) or ctx.span_id),
+        "execution_id": ctx.execution_id,
+        "instance_id": ctx.instance_id,
+        "task_id": ctx.task_id,
+        "skill_name": get(c.SKILL_NAME) or _label(span, "skill ") or "unknown",
+        "skill_file": get(c.SKILL_FILE),
+        "line_number": _int(get(c.SKILL_LINE)),
+        "section_title": get(c.SKILL_SECTION),
+        "parent_trace_id": get(c.SKILL_PARENT_ID),
+        "start_time": start,
+        "trace_id": ctx.trace_id,
+        "span_id": ctx.span_id,
+    }
+    if end is not None:
+        status = get(c.SKILL_STATUS) or ("failed" if get(c.SKILL_ERROR) else "success")
+        row.update(
+            status=status,
+            error=get(c.SKILL_ERROR),
+            end_time=end,
+            duration_ms=_ms(span.start_time, span.end_time),
+        )
+    return row
+
+
+def _chain_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
+    get = ctx.attrs.get
+    row: Row = {
+        "id": str(get(c.CHAIN_ID) or ctx.span_id),
+        "execution_id": ctx.execution_id,
+        "task_id": ctx.task_id,
+        "instance_id": ctx.instance_id,
+        "description": get(c.CHAIN_DESCRIPTION) or _label(span, "assertion_chain ") or "",
+        "start_time": start,
+        "trace_id": ctx.trace_id,
+        "span_id": ctx.span_id,
+    }
+    if end is not None:
+        row.update(_chain_verdict(span, get))
+        row.update(end_time=end, duration_ms=_ms(span.start_time, span.end_time))
+    return row
+
+
+def _chain_verdict(span: SpanLike, get: Any) -> Row:
+    """The chain's counts and result: the producer's, else counted from its assertion events."""
+    tally = {"pass": 0, "fail": 0, "skip": 0}
+    first_failure = get(c.CHAIN_FIRST_FAILURE_ID)
+    for event in span.events or ():
+        if event.name != c.EVENT_PREFIX + "assertion":
+            continue
+        attributes = event.attributes or {}
+        result = attributes.get(c.ASSERTION_RESULT)
+        if result in tally:
+            tally[result] += 1
+        if result == "fail" and first_failure is None:
+            first_failure = attributes.get(c.ASSERTION_ID)
+    passed = _int(get(c.CHAIN_PASS_COUNT))
+    failed = _int(get(c.CHAIN_FAIL_COUNT))
+    skipped = _int(get(c.CHAIN_SKIP_COUNT))
+    passed = tally["pass"] if passed is None else passed
+    failed = tally["fail"] if failed is None else failed
+    skipped = tally["skip"] if skipped is None else skipped
+    verdict = get(c.CHAIN_OVERALL_RESULT) or ("fail" if failed else "pass" if passed else "skip")
+    return {
+        "overall_result": verdict,
+        "pass_count": passed,
+        "fail_count": failed,
+        "skip_count": skipped,
+        "first_failure_id": first_failure,
+    }
+
+
+def _task_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
+    get = ctx.attrs.get
+    row: Row = {
+        "id": ctx.task_id,
+        "execution_id": ctx.execution_id,
+        "title": get(c.TASK_TITLE),
+        "action": get(c.TASK_ACTION),
+        "file": get(c.TASK_FILE),
+        "status": "in_progress",
+        "instance_id": ctx.instance_id,
+        "wave_number": ctx.wave,
+        "started_at": start,
+        "trace_id": ctx.trace_id,
+        "span_id": ctx.span_id,
+    }
+    if end is not None:
+        row.update(
+            status=get(c.TASK_STATUS) or ("failed" if get(c.TASK_ERROR) else "completed"),
+            completed_at=end,
+            duration_ms=_ms(span.start_time, span.end_time),
+            error=get(c.TASK_ERROR),
+        )
+    return row
+
+
+def _agent_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
+    get = ctx.attrs.get
+    row: Row = {
+        "id": ctx.instance_id,
+        "execution_id": ctx.execution_id,
+        "wave_number": ctx.wave,
+        "pid": _int(get(c.AGENT_PID) or _resource_attr(span, "process.pid")),
+        "hostname": get(c.AGENT_HOSTNAME) or _resource_attr(span, "host.name"),
+        "status": "executing",
+        "spawned_at": start,
+        "last_heartbeat_at": start,
+        "trace_id": ctx.trace_id,
+        "span_id": ctx.span_id,
+    }
+    if end is not None:
+        row.update(
+            status=get(c.AGENT_STATUS) or ("failed" if get(c.AGENT_ERROR) else "completed"),
+            last_heartbeat_at=end,
+            terminated_at=end,
+            error=get(c.AGENT_ERROR),
+        )
+    return row
+
+
+def _wave_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
+    row: Row = {
+        "execution_id": ctx.execution_id,
+        "wave_number": ctx.wave,
+        "status": "running",
+        "started_at": start,
+        "trace_id": ctx.trace_id,
+        "span_id": ctx.span_id,
+    }
+    if end is not None:
+        row.update(status="completed", completed_at=end)
+    return row
+
+
+def _execution_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
+    get = ctx.attrs.get
+    row: Row = {
+        "id": ctx.execution_id,
+        "task_list_id": ctx.task_list_id,
+        "status": "running",
+        "started_at": start,
+        "trace_id": ctx.trace_id,
+        "service_name": _resource_attr(span, "service.name"),
+    }
+    if end is not None:
+        row.update(status=get(c.EXECUTION_STATUS) or "completed", completed_at=end)
+    return row
+
+
+_ENTITY_BY_KIND = {
+    c.KIND_TOOL: ("tool_uses", _tool_row),
+    c.KIND_SKILL: ("skill_traces", _skill_row),
+    c.KIND_CHAIN: ("assertion_chains", _chain_row),
+    c.KIND_TASK: ("tasks", _task_row),
+    c.KIND_AGENT: ("build_agent_instances", _agent_row),
+    c.KIND_WAVE: ("parallel_execution_waves", _wave_row),
+    c.KIND_EXECUTION: ("task_list_execution_runs", _execution_row),
+}
+
+
+def _entity(rows: Rows, span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row | None:
+    """The span's own entity row (start part, or the whole row once it ended)."""
+    spec = _ENTITY_BY_KIND.get(ctx.kind)  # type: ignore[arg-type]
+    if spec is None:
+        return None
+    table, build = spec
+    row = build(span, ctx, start, end)
+    if any(row[k] is None for k in KEYS[table]):
+        return None  # e.g. a task span without a task id: nothing to key it by
+    rows.add(table, row, START if end is None else END)
+    if ctx.kind == c.KIND_SKILL:
+        rows.touched_skills.add(row["id"])
+    elif ctx.kind == c.KIND_TOOL and row["within_skill"]:
+        rows.touched_skills.add(row["within_skill"])
+    elif ctx.wave is not None and ctx.kind in (c.KIND_TASK, c.KIND_AGENT, c.KIND_WAVE):
+        rows.touched_waves.add((ctx.execution_id, ctx.wave))  # type: ignore[arg-type]
+    return row
+
+
+# --------------------------------------------------------------------------
+# the public mapping
+# --------------------------------------------------------------------------
+
+
+def map_span_start(span: SpanLike, rows: Rows | None = None) -> Rows:
+    """Rows a span implies as soon as it starts (so a crash still leaves them)."""
+    rows = Rows() if rows is None else rows
+    attrs = span.attributes or {}
+    ctx = _Ctx(attrs, span.context)
+    if not ctx.execution_id or span.start_time is None:
+        return rows
+    start = iso_from_ns(span.start_time)
+    _ensure(rows, ctx, start, _resource_attr(span, "service.name"))
+    entity = _entity(rows, span, ctx, start, None)
+    if attrs.get(c.ENTRY_ID):
+        entry_type = attrs.get(c.ENTRY_TYPE) or _START_ENTRY_BY_KIND.get(ctx.kind, "")
+        if entry_type in _ENTRY_TYPE_SET:
+            tool_use_id = entity["id"] if entity and ctx.kind == c.KIND_TOOL else None
+            _entry(
+                rows,
+                ctx,
+                attrs,
+                _START_ENTRY_KEYS,
+                entry_type,
+                start,
+                task_id=ctx.task_id,
+                duration_ms=_float(attrs.get(c.ENTRY_DURATION_MS)),
+                tool_use_id=tool_use_id,
+            )
+    if ctx.kind == c.KIND_TOOL and entity is not None:
+        _tool_file_impact(rows, ctx, entity, start)
+    elif ctx.kind == c.KIND_TASK and ctx.task_id:
+        _task_facts(rows, ctx, start)
+    rows.heartbeat(ctx.execution_id, ctx.instance_id, start, ctx.task_id)
+    return rows
+
+
+def map_span_end(span: SpanLike, rows: Rows | None = None) -> Rows:
+    """Rows a span completes when it ends: its whole entity row and its end entry.
+
+    The span's events are not included (see :func:`map_span`); the live path
+    stores them as they happen.
+    """
+    rows = Rows() if rows is None else rows
+    attrs = span.attributes or {}
+    ctx = _Ctx(attrs, span.context)
+    if not ctx.execution_id or span.start_time is None or span.end_time is None:
+        return rows
+    start = iso_from_ns(span.start_time)
+    end = iso_from_ns(span.end_time)
+    _ensure(rows, ctx, start, _resource_attr(span, "service.name"))
+    _entity(rows, span, ctx, start, end)
+    if attrs.get(c.END_ENTRY_ID):
+        entry_type = attrs.get(c.END_ENTRY_TYPE) or _END_ENTRY_BY_KIND.get(ctx.kind, "")
+        if entry_type in _ENTRY_TYPE_SET:
+            _entry(
+                rows,
+                ctx,
+                attrs,
+                _END_ENTRY_KEYS,
+                entry_type,
+                end,
+                task_id=ctx.task_id,
+                duration_ms=_ms(span.start_time, span.end_time),
+            )
+    ended_task = ctx.kind == c.KIND_TASK
+    rows.heartbeat(ctx.execution_id, ctx.instance_id, end, None if ended_task else ctx.task_id)
+    return rows
+
+
+def map_event(
+    span_or_context: SpanLike | Mapping[str, Any],
+    name: str,
+    attributes: Mapping[str, Any] | None,
+    timestamp_ns: int,
+    rows: Rows | None = None,
+) -> Rows:
+    """Rows of one span event: a transcript entry when it is ``obs.<entry_type>``.
+
+    ``span_or_context`` is the span the event belongs to (its context
+    attributes say which execution, agent, task and wave) or a mapping of
+    those context attributes. An ``obs.assertion`` event also becomes an
+    ``assertion_results`` row; other events (``exception`` …) map to nothing.
+    """
+    rows = Rows() if rows is None else rows
+    if not name.startswith(c.EVENT_PREFIX):
+        return rows
+    attrs = attributes or {}
+    entry_type = attrs.get(c.ENTRY_TYPE) or name[len(c.EVENT_PREFIX) :]
+    if entry_type not in _ENTRY_TYPE_SET:
+        return rows
+    ctx = _context_of(span_or_context)
+    if not ctx.execution_id:
+        return rows
+    ts = iso_from_ns(timestamp_ns)
+    task_id = attrs.get(c.TASK_ID) or ctx.task_id
+    if not attrs.get(c.ENTRY_ID):
+        attrs = {**attrs, c.ENTRY_ID: f"ev-{ctx.span_id or 'none'}-{timestamp_ns}-{entry_type}"}
+    _ensure(rows, ctx, ts)
+    entry = _entry(
+        rows,
+        ctx,
+        attrs,
+        _START_ENTRY_KEYS,
+        entry_type,
+        ts,
+        task_id=task_id,
+        duration_ms=_float(attrs.get(c.ENTRY_DURATION_MS)),
+    )
+    if entry_type == "assertion" and attrs.get(c.ASSERTION_RESULT):
+        rows.add(
+            "assertion_results",
+            {
+                "id": str(attrs.get(c.ASSERTION_ID) or entry["id"]),
+                "execution_id": ctx.execution_id,
+                "task_id": task_id,
+                "chain_id": attrs.get(c.CHAIN_ID),
+                "instance_id": ctx.instance_id,
+                "category": attrs.get(c.ASSERTION_CATEGORY) or "custom",
+                "description": attrs.get(c.ASSERTION_DESCRIPTION) or "",
+                "result": attrs.get(c.ASSERTION_RESULT),
+                "evidence": json_object_text(attrs.get(c.ASSERTION_EVIDENCE)),
+                "tool_use_id": attrs.get(c.ASSERTION_TOOL_USE_ID),
+                "transcript_entry_id": entry["id"],
+                "timestamp": ts,
+                "duration_ms": _float(attrs.get(c.ASSERTION_DURATION_MS)),
+            },
+        )
+    rows.heartbeat(ctx.execution_id, ctx.instance_id, ts, task_id)
+    return rows
+
+
+def map_events(span: SpanLike, rows: Rows | None = None) -> Rows:
+    """Rows of every event recorded on ``span``."""
+    rows = Rows() if rows is None else rows
+    for event in span.events or ():
+        map_event(span, event.name, event.attributes, event.timestamp, rows)
+    return rows
+
+
+def map_span(span: SpanLike, rows: Rows | None = None) -> Rows:
+    """Everything a finished span says: start rows, its events, end rows (batch/replay path)."""
+    rows = map_span_start(span, rows)
+    map_events(span, rows)
+    return map_span_end(span, rows)
+
+
+def _tool_file_impact(rows: Rows, ctx: _Ctx, tool: Row, ts: str) -> None:
+    path = tool["file_path"]
+    if not path:
+        return
+    operation = ctx.attrs.get(c.FILE_OPERATION) or _OPERATION_BY_CATEGORY.get(tool["tool_category"])
+    if operation not in c.FILE_OPERATIONS:
+        return
+    rows.add(
+        "task_file_impacts",
+        {
+            "id": tool["id"],
+            "execution_id": ctx.execution_id,
+            "task_id": ctx.task_id,
+            "file_path": path,
+            "operation": operation,
+            "tool_use_id": tool["id"],
+            "instance_id": ctx.instance_id,
+            "wave_number": ctx.wave,
+            "timestamp": ts,
+        },
+    )
+
+
+def _task_facts(rows: Rows, ctx: _Ctx, ts: str) -> None:
+    """What a task declares when it starts: dependencies, its file, its wave."""
+    get = ctx.attrs.get
+    for target in _str_list(get(c.TASK_DEPENDS_ON)):
+        rows.add(
+            "task_relationships",
+            {
+                "execution_id": ctx.execution_id,
+                "source_task_id": ctx.task_id,
+                "target_task_id": target,
+                "relationship_type": "depends_on",
+            },
+        )
+    path, action = get(c.TASK_FILE), get(c.TASK_ACTION)
+    if path and action in c.TASK_ACTIONS:
+        rows.add(
+            "task_file_impacts",
+            {
+                "id": f"task:{ctx.execution_id}:{ctx.task_id}",
+                "execution_id": ctx.execution_id,
+                "task_id": ctx.task_id,
+                "file_path": path,
+                "operation": action,
+                "tool_use_id": None,
+                "instance_id": ctx.instance_id,
+                "wave_number": ctx.wave,
+                "timestamp": ts,
+            },
+        )
+    if ctx.wave is not None:
+        rows.add(
+            "wave_task_assignments",
+            {
+                "execution_id": ctx.execution_id,
+                "wave_number": ctx.wave,
+                "task_id": ctx.task_id,
+                "instance_id": ctx.instance_id,
+                "assigned_at": ts,
+            },
+        )

@@ -1,0 +1,113 @@
+"""Span processors: the live path from the SDK into the store, and context propagation.
+
+:class:`TranscriptSpanProcessor` is what makes the store live: start rows are
+queued at ``on_start`` (so a span that never ends is still visible), events
+as they are added (``on_event``, called by :class:`otel_obs.pipeline.Pipeline`),
+end rows at ``on_end``. It only queues; mapping and writing happen on the
+store's writer thread, which keeps the agent's cost per span to an append.
+
+:class:`ContextSpanProcessor` copies the context attributes
+(:data:`otel_obs.conventions.CONTEXT_KEYS`) from the parent span, else from
+W3C baggage, onto each new span, so every span — the application's own spans
+nested under a task included — can be mapped alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from opentelemetry import baggage, trace
+from opentelemetry.context import Context
+from opentelemetry.processor.baggage import BaggageSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from otel_obs import conventions as c
+
+from .mapping import Rows, map_event, map_events, map_span_end, map_span_start
+from .store import Store
+
+_INT_KEYS = frozenset({c.WAVE_NUMBER})
+
+
+def _map_finished(span: ReadableSpan, rows: Rows) -> None:
+    """A span's end: its events (already-stored ones are skipped by id), then its end rows."""
+    if span.events:
+        map_events(span, rows)
+    map_span_end(span, rows)
+
+
+class TranscriptSpanProcessor(SpanProcessor):
+    """Feeds spans and events into a :class:`Store` as they happen.
+
+    Implements the ``EventSink`` protocol of :mod:`otel_obs.pipeline`.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._put: Callable[[tuple[Any, ...]], bool] = store.put
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self._put((map_span_start, span))
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self._put((_map_finished, span))
+
+    def on_event(
+        self,
+        span: Any,
+        name: str,
+        attributes: Mapping[str, Any],
+        timestamp_ns: int,
+    ) -> None:
+        """Store an event now rather than when its span ends."""
+        self._put((map_event, span, name, dict(attributes), timestamp_ns))
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.store.flush(timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        self.store.close()
+
+
+class ContextSpanProcessor(SpanProcessor):
+    """Fills a new span's missing context attributes: parent span first, then baggage.
+
+    ``defaults`` (e.g. a configured task list id) apply when neither has the key.
+    Explicit attributes set by the producer always win.
+    """
+
+    def __init__(self, defaults: Mapping[str, Any] | None = None) -> None:
+        self._defaults = {k: v for k, v in (defaults or {}).items() if v is not None}
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        own = span.attributes or {}
+        missing = [key for key in c.CONTEXT_KEYS if own.get(key) is None]
+        if not missing:
+            return
+        parent = trace.get_current_span(parent_context)
+        inherited: Mapping[str, Any] = {}
+        if isinstance(parent, ReadableSpan) and parent.is_recording():
+            inherited = parent.attributes or {}
+        bag = baggage.get_all(parent_context)
+        for key in missing:
+            value = inherited.get(key)
+            if value is None:
+                value = bag.get(key)
+                if value is not None and key in _INT_KEYS:
+                    try:
+                        value = int(value)  # baggage values are strings
+                    except (TypeError, ValueError):
+                        continue
+            if value is None:
+                value = self._defaults.get(key)
+            if value is not None:
+                span.set_attribute(key, value)
+
+
+def obs_baggage_processor() -> BaggageSpanProcessor:
+    """Copies the other ``obs.*`` baggage entries onto spans (context keys are ours above)."""
+    context_keys = frozenset(c.CONTEXT_KEYS)
+    return BaggageSpanProcessor(
+        lambda key: key.startswith(c.EVENT_PREFIX) and key not in context_keys
+    )

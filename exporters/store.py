@@ -1,0 +1,638 @@
+"""The store: one SQLite file (WAL) plus JSONL transcripts, written by one thread.
+
+Agent threads only append to a queue; a single writer thread per store maps
+what they queued into rows (:mod:`.mapping`) and writes each batch in one
+``BEGIN IMMEDIATE`` transaction. Batching is what makes the store cheap for the
+agent and fast overall: one commit per batch, one ``executemany`` per table and
+column set, and a tool use that starts and ends within a batch written once.
+
+Sequence numbers are handed out here, inside the write transaction, as
+``max(sequence) + 1`` of the execution, in queue order; several processes
+writing one execution therefore interleave batches but never share or skip a
+number. An entry already stored (same id) is ignored by ``INSERT OR IGNORE``
+before it takes a number, so re-delivery leaves no gap.
+
+Storage trouble never reaches the agent: each kind of failure is logged once,
+counted in :meth:`Store.stats`, and the writer keeps going. When SQLite is
+unusable the transcript lines still go to JSONL (with a null sequence).
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import fcntl
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from . import mapping, schema
+from .mapping import END, ENTITY_TABLES, KEYS, Rows
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FLUSH_INTERVAL_MS = 100
+DEFAULT_QUEUE_CAPACITY = 100_000
+DEFAULT_BATCH_ITEMS = 20_000
+DEFAULT_BUSY_TIMEOUT_MS = 10_000
+#: How long an unusable database is left alone before the writer tries it again.
+REOPEN_INTERVAL_S = 2.0
+TRANSCRIPT_FILE = "transcript.jsonl"
+
+#: Tables in the order a batch writes them (entries last among the facts so
+#: that everything they mention exists first; no foreign keys depend on it).
+WRITE_ORDER: tuple[str, ...] = (
+    "task_list_execution_runs",
+    "parallel_execution_waves",
+    "build_agent_instances",
+    "tasks",
+    "task_relationships",
+    "wave_task_assignments",
+    "skill_traces",
+    "tool_uses",
+    "task_file_impacts",
+    "assertion_chains",
+    "assertion_results",
+    "message_bus_log",
+    "transcript_entries",
+)
+
+#: A queued item: a mapping function and its leading arguments; the writer
+#: calls ``item[0](*item[1:], rows)``.
+Item = tuple[Any, ...]
+
+# Timestamps written by the store share one fixed-width format, so text order is
+# time order and exact to the microsecond (julianday() rounds to ~50 µs, too
+# coarse to order two events of one agent).
+_HEARTBEAT_SQL = """
+UPDATE build_agent_instances SET
+    last_heartbeat_at = max(last_heartbeat_at, ?1),
+    current_task_id = CASE WHEN ?1 >= last_heartbeat_at THEN ?2 ELSE current_task_id END
+WHERE execution_id = ?3 AND id = ?4
+"""
+
+_WAVE_COUNT_SQL = """
+UPDATE parallel_execution_waves SET task_count = (
+    SELECT count(*) FROM wave_task_assignments
+    WHERE execution_id = ?1 AND wave_number = ?2)
+WHERE execution_id = ?1 AND wave_number = ?2
+"""
+
+_WAVE_STATISTICS_SQL = """
+INSERT OR REPLACE INTO wave_statistics (
+    execution_id, wave_number, task_count, completed_count, failed_count, blocked_count,
+    agent_count, started_at, completed_at, duration_ms, mean_task_ms)
+SELECT w.execution_id, w.wave_number, w.task_count,
+    (SELECT count(*) FROM tasks WHERE execution_id = ?1 AND wave_number = ?2
+        AND status = 'completed'),
+    (SELECT count(*) FROM tasks WHERE execution_id = ?1 AND wave_number = ?2
+        AND status = 'failed'),
+    (SELECT count(*) FROM tasks WHERE execution_id = ?1 AND wave_number = ?2
+        AND status = 'blocked'),
+    (SELECT count(*) FROM (
+        SELECT instance_id FROM tasks WHERE execution_id = ?1 AND wave_number = ?2
+            AND instance_id IS NOT NULL
+        UNION SELECT id FROM build_agent_instances WHERE execution_id = ?1
+            AND wave_number = ?2)),
+    w.started_at, w.completed_at,
+    CASE WHEN w.completed_at IS NOT NULL
+         THEN (julianday(w.completed_at) - julianday(w.started_at)) * 86400000.0 END,
+    (SELECT avg(duration_ms) FROM tasks WHERE execution_id = ?1 AND wave_number = ?2
+        AND duration_ms IS NOT NULL)
+FROM parallel_execution_waves w WHERE w.execution_id = ?1 AND w.wave_number = ?2
+"""
+
+_SKILL_COUNT_SQL = """
+UPDATE skill_traces SET tool_use_count = (SELECT count(*) FROM tool_uses WHERE within_skill = ?1)
+WHERE id = ?1
+"""
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def transcript_path(transcripts_dir: Path, execution_id: str) -> Path:
+    """Where an execution's JSONL transcript lives (the id made safe as a folder name)."""
+    name = _SAFE_NAME.sub("_", execution_id) or "_"
+    if name in (".", ".."):
+        name = "_"
+    return transcripts_dir / name / TRANSCRIPT_FILE
+
+
+class Store:
+    """A SQLite + JSONL store fed through a queue and written by one background thread.
+
+    ``put`` is all an agent thread ever does; it never blocks (unless asked to)
+    and never raises for storage reasons. ``flush`` waits until everything put
+    before it is committed to SQLite and appended to JSONL.
+    """
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        transcripts_dir: str | os.PathLike[str],
+        *,
+        flush_interval_ms: int = DEFAULT_FLUSH_INTERVAL_MS,
+        queue_capacity: int = DEFAULT_QUEUE_CAPACITY,
+        batch_items: int = DEFAULT_BATCH_ITEMS,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    ) -> None:
+        for name, value in (
+            ("flush_interval_ms", flush_interval_ms),
+            ("queue_capacity", queue_capacity),
+            ("batch_items", batch_items),
+            ("busy_timeout_ms", busy_timeout_ms),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.db_path = Path(db_path)
+        self.transcripts_dir = Path(transcripts_dir)
+        self._interval_s = flush_interval_ms / 1000
+        self._capacity = queue_capacity
+        self._batch_items = batch_items
+        self._busy_timeout_ms = busy_timeout_ms
+        self._queue: collections.deque[Any] = collections.deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._db_identity: tuple[int, int] | None = None
+        self._next_open_attempt = 0.0
+        self._sql_cache: dict[tuple[str, str, tuple[str, ...]], str] = {}
+        self._warned: set[str] = set()
+        self._stats: dict[str, Any] = {
+            "items": 0,
+            "batches": 0,
+            "rows_written": 0,
+            "entries_written": 0,
+            "jsonl_lines": 0,
+            "failures": 0,
+            "failures_by_kind": {},
+            "dropped_rows": 0,
+            "queue_overflow": 0,
+            "after_close": 0,
+            "mapping_errors": 0,
+        }
+        self._thread = threading.Thread(
+            target=self._run, name=f"otel-obs-store:{self.db_path.name}", daemon=True
+        )
+        self._thread.start()
+        atexit.register(self.close)
+
+    # ------------------------------------------------------------------
+    # agent side
+    # ------------------------------------------------------------------
+
+    def put(self, item: Item, block: bool = False) -> bool:
+        """Queue ``item`` for the writer; False when the queue was full (counted).
+
+        With ``block`` (the batch/replay path) a full queue waits for the
+        writer instead of dropping.
+        """
+        queue = self._queue
+        if self._stopping:
+            self._stats["after_close"] += 1
+            return False
+        if len(queue) >= self._capacity:
+            if block and not self._closed:
+                while len(queue) >= self._capacity and self._thread.is_alive():
+                    self._wake.set()
+                    time.sleep(self._interval_s / 10)
+            else:
+                self._stats["queue_overflow"] += 1
+                self._warn_once("queue_overflow", "store queue full (%d items); dropping")
+                return False
+        queue.append(item)
+        if len(queue) >= self._batch_items and not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def put_rows(self, rows: Rows) -> bool:
+        """Queue rows already mapped elsewhere (OTLP ingest, tests)."""
+        return self.put((_merge_rows, rows))
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until everything queued before this call is stored; False on timeout."""
+        if not self._thread.is_alive():
+            return not self._queue
+        marker = threading.Event()
+        self._queue.append(marker)
+        self._wake.set()
+        return marker.wait(timeout_s)
+
+    def close(self, timeout_s: float = 30.0) -> bool:
+        """Flush, stop the writer and close the database; safe to call twice."""
+        with self._close_lock:
+            if self._closed:
+                return True
+            self._closed = True
+        try:
+            atexit.unregister(self.close)
+        except Exception:  # pragma: no cover - interpreter shutting down
+            pass
+        done = self.flush(timeout_s)
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout_s)
+        return done
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: what was written, what failed (by kind) and what was dropped."""
+        out = dict(self._stats)
+        out["failures_by_kind"] = dict(self._stats["failures_by_kind"])
+        out["queue_depth"] = len(self._queue)
+        out["sqlite_ok"] = self._conn is not None
+        return out
+
+    # ------------------------------------------------------------------
+    # writer thread
+    # ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._connection()
+        except Exception:  # pragma: no cover - _connection already counts
+            logger.exception("otel-obs store: opening the database failed")
+        while True:
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            try:
+                self._drain()
+            except Exception:  # pragma: no cover - a bug must not stop the writer
+                logger.exception("otel-obs store: writer error")
+            if self._stopping and not self._queue:
+                break
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:  # pragma: no cover
+                pass
+            self._conn = None
+
+    def _drain(self) -> None:
+        queue = self._queue
+        popleft = queue.popleft
+        while queue:
+            rows = Rows()
+            markers: list[threading.Event] = []
+            count = 0
+            limit = self._batch_items
+            while queue and count < limit:
+                item = popleft()
+                if type(item) is threading.Event:
+                    markers.append(item)
+                    continue
+                count += 1
+                try:
+                    item[0](*item[1:], rows)
+                except Exception as exc:
+                    self._stats["mapping_errors"] += 1
+                    self._warn_once("mapping", "could not map a queued span: %r", exc)
+            self._stats["items"] += count
+            if rows:
+                self._write(rows)
+            for marker in markers:
+                marker.set()
+
+    # ------------------------------------------------------------------
+    # SQLite
+    # ------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection | None:
+        """The open connection, reopening it if the file vanished; None when unusable."""
+        if self._conn is not None:
+            identity = _file_identity(self.db_path)
+            if identity == self._db_identity:
+                return self._conn
+            self._fail("vanished", f"database file {self.db_path} vanished or was replaced")
+            try:
+                self._conn.close()
+            except sqlite3.Error:  # pragma: no cover
+                pass
+            self._conn = None
+            self._next_open_attempt = 0.0
+        now = time.monotonic()
+        if now < self._next_open_attempt:
+            return None
+        self._next_open_attempt = now + REOPEN_INTERVAL_S
+        conn = None
+        try:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.db_path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self._busy_timeout_ms / 1000,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            schema.migrate(conn)
+        except (OSError, sqlite3.Error) as exc:
+            if conn is not None:
+                conn.close()
+            self._fail(_failure_kind(exc), f"cannot open {self.db_path}: {exc}")
+            return None
+        self._conn = conn
+        self._db_identity = _file_identity(self.db_path)
+        return conn
+
+    def _write(self, rows: Rows) -> None:
+        entries = rows.tables.get("transcript_entries", {})
+        conn = self._connection()
+        numbered: dict[str, int | None] | None = None
+        if conn is not None:
+            try:
+                numbered = self._write_sqlite(conn, rows)
+            except (sqlite3.Error, OSError) as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                self._fail(_failure_kind(exc), f"write to {self.db_path} failed: {exc}", len(rows))
+                if _failure_kind(exc) in ("readonly", "io", "corrupt"):
+                    self._drop_connection()
+        if numbered is None and entries:
+            # SQLite unusable: keep the transcript anyway, without sequence numbers.
+            lines = _jsonl_lines((row for _, row in entries.values()), self.transcripts_dir)
+            self._append_jsonl(lines)
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:  # pragma: no cover
+                pass
+        self._conn = None
+
+    def _write_sqlite(self, conn: sqlite3.Connection, rows: Rows) -> dict[str, int | None]:
+        """Write one batch in one transaction; return the new entries' sequences by id."""
+        tables = rows.tables
+        entries = tables.get("transcript_entries")
+        conn.execute("BEGIN IMMEDIATE")
+        written = 0
+        before: dict[str, int] = {}
+        if entries:
+            for execution_id in {row["execution_id"] for _, row in entries.values()}:
+                before[execution_id] = conn.execute(
+                    "SELECT COALESCE(MAX(sequence), 0) FROM transcript_entries"
+                    " WHERE execution_id = ?",
+                    (execution_id,),
+                ).fetchone()[0]
+        for table in WRITE_ORDER:
+            bucket = tables.get(table)
+            if not bucket:
+                continue
+            groups: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+            for phase, row in bucket.values():
+                key = (phase, tuple(row))
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = []
+                group.append(tuple(row.values()))
+            for (phase, columns), params in groups.items():
+                conn.executemany(self._sql(table, phase, columns), params)
+                written += len(params)
+        if rows.heartbeats:
+            conn.executemany(
+                _HEARTBEAT_SQL,
+                [
+                    (ts, task_id, execution_id, instance_id)
+                    for (execution_id, instance_id), (ts, task_id) in rows.heartbeats.items()
+                ],
+            )
+        if rows.touched_waves:
+            waves = sorted(rows.touched_waves)
+            conn.executemany(_WAVE_COUNT_SQL, waves)
+            conn.executemany(_WAVE_STATISTICS_SQL, waves)
+        if rows.touched_skills:
+            conn.executemany(_SKILL_COUNT_SQL, [(s,) for s in sorted(rows.touched_skills)])
+        numbered: dict[str, int | None] = {}
+        lines_by_file: dict[Path, list[str]] = {}
+        if entries:
+            for execution_id, previous in before.items():
+                for entry_id, sequence in conn.execute(
+                    "SELECT id, sequence FROM transcript_entries"
+                    " WHERE execution_id = ? AND sequence > ? ORDER BY sequence",
+                    (execution_id, previous),
+                ):
+                    numbered[entry_id] = sequence
+            fresh = []
+            for key, (_, row) in entries.items():
+                sequence = numbered.get(key[0])
+                if sequence is not None:
+                    fresh.append({**row, "sequence": sequence})
+            fresh.sort(key=lambda r: (r["execution_id"], r["sequence"]))
+            lines_by_file = _jsonl_lines(fresh, self.transcripts_dir)
+        # Lock the transcript files before committing, so appends from several
+        # processes land in the files in sequence order.
+        handles = self._open_jsonl(lines_by_file)
+        try:
+            conn.execute("COMMIT")
+            self._stats["batches"] += 1
+            self._stats["rows_written"] += written
+            self._stats["entries_written"] += len(numbered)
+            self._write_handles(handles, lines_by_file)
+        finally:
+            _close_handles(handles)
+        return numbered
+
+    def _sql(self, table: str, phase: str, columns: tuple[str, ...]) -> str:
+        key = (table, phase, columns)
+        sql = self._sql_cache.get(key)
+        if sql is None:
+            sql = self._sql_cache[key] = _build_sql(table, phase, columns)
+        return sql
+
+    # ------------------------------------------------------------------
+    # JSONL
+    # ------------------------------------------------------------------
+
+    def _open_jsonl(self, lines_by_file: dict[Path, list[str]]) -> dict[Path, Any]:
+        handles: dict[Path, Any] = {}
+        for path in sorted(lines_by_file):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by caller
+            except OSError as exc:
+                self._fail("jsonl", f"cannot open transcript {path}: {exc}")
+                continue
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except OSError as exc:  # pragma: no cover - flock unsupported
+                self._warn_once("flock", "cannot lock %s: %s", path, exc)
+            handles[path] = handle
+        return handles
+
+    def _write_handles(
+        self, handles: dict[Path, Any], lines_by_file: dict[Path, list[str]]
+    ) -> None:
+        for path, handle in handles.items():
+            lines = lines_by_file[path]
+            try:
+                handle.write("".join(lines))
+                handle.flush()
+                self._stats["jsonl_lines"] += len(lines)
+            except OSError as exc:
+                self._fail("jsonl", f"cannot append to transcript {path}: {exc}", len(lines))
+
+    def _append_jsonl(self, lines_by_file: dict[Path, list[str]]) -> None:
+        handles = self._open_jsonl(lines_by_file)
+        try:
+            self._write_handles(handles, lines_by_file)
+        finally:
+            _close_handles(handles)
+
+    # ------------------------------------------------------------------
+    # failures
+    # ------------------------------------------------------------------
+
+    def _fail(self, kind: str, message: str, dropped: int = 0) -> None:
+        stats = self._stats
+        stats["failures"] += 1
+        stats["failures_by_kind"][kind] = stats["failures_by_kind"].get(kind, 0) + 1
+        stats["dropped_rows"] += dropped
+        self._warn_once(kind, "otel-obs store: %s", message)
+
+    def _warn_once(self, kind: str, message: str, *args: Any) -> None:
+        if kind in self._warned:
+            return
+        self._warned.add(kind)
+        logger.warning(message, *args)
+
+
+def _build_sql(table: str, phase: str, columns: tuple[str, ...]) -> str:
+    """The statement that writes rows of ``columns`` into ``table`` for ``phase``."""
+    names = ", ".join(columns)
+    if table == "transcript_entries":
+        # Numbered inside the transaction: the execution's next sequence.
+        # A duplicate id is ignored before the subquery's number is used.
+        execution = columns.index("execution_id") + 1
+        values = ", ".join(f"?{i}" for i in range(1, len(columns) + 1))
+        return (
+            f"INSERT OR IGNORE INTO transcript_entries ({names}, sequence) VALUES ({values}, "
+            f"(SELECT COALESCE(MAX(sequence), 0) + 1 FROM transcript_entries"
+            f" WHERE execution_id = ?{execution}))"
+        )
+    values = ", ".join("?" * len(columns))
+    if table not in ENTITY_TABLES:
+        return f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({values})"
+    keys = KEYS[table]
+    sets = []
+    for column in columns:
+        if column in keys:
+            continue
+        if column in mapping.EARLIEST_COLUMNS:
+            sets.append(
+                f"{column} = CASE WHEN {table}.{column} IS NULL OR excluded.{column}"
+                f" < {table}.{column} THEN excluded.{column} ELSE {table}.{column} END"
+            )
+        elif phase == END:
+            sets.append(f"{column} = COALESCE(excluded.{column}, {table}.{column})")
+        else:
+            sets.append(f"{column} = COALESCE({table}.{column}, excluded.{column})")
+    conflict = ", ".join(keys)
+    action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
+    return f"INSERT INTO {table} ({names}) VALUES ({values}) ON CONFLICT ({conflict}) {action}"
+
+
+_ENTRY_LINE_COLUMNS = (
+    "id",
+    "execution_id",
+    "sequence",
+    "timestamp",
+    "instance_id",
+    "wave_number",
+    "task_id",
+    "entry_type",
+    "category",
+    "summary",
+    "skill_trace_id",
+    "tool_use_id",
+    "duration_ms",
+    "token_estimate",
+    "trace_id",
+    "span_id",
+)
+
+
+def _jsonl_lines(rows: Iterable[dict[str, Any]], transcripts_dir: Path) -> dict[Path, list[str]]:
+    """JSONL lines for transcript rows, grouped by transcript file.
+
+    ``details`` and ``skill_ref`` are already JSON object text (the mapping
+    guarantees it), so they are spliced in as objects rather than parsed again.
+    """
+    out: dict[Path, list[str]] = {}
+    dumps = json.dumps
+    for row in rows:
+        head = {name: row.get(name) for name in _ENTRY_LINE_COLUMNS}
+        line = (
+            dumps(head, ensure_ascii=False)[:-1]
+            + ', "details": '
+            + (row.get("details") or "{}")
+            + ', "skill_ref": '
+            + (row.get("skill_ref") or "null")
+            + "}\n"
+        )
+        path = transcript_path(transcripts_dir, row["execution_id"])
+        lines = out.get(path)
+        if lines is None:
+            lines = out[path] = []
+        lines.append(line)
+    return out
+
+
+def _merge_rows(rows: Rows, into: Rows) -> None:
+    into.merge(rows)
+
+
+def _close_handles(handles: dict[Path, Any]) -> None:
+    for handle in handles.values():
+        try:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        except OSError:  # pragma: no cover
+            pass
+        try:
+            handle.close()
+        except OSError:  # pragma: no cover
+            pass
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _failure_kind(exc: BaseException) -> str:
+    """A short name for a storage failure, so each kind is warned about once."""
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        return "readonly"
+    if "locked" in text or "busy" in text:
+        return "locked"
+    if "full" in text:
+        return "disk_full"
+    if "disk i/o" in text or "i/o error" in text:
+        return "io"
+    if "malformed" in text or "not a database" in text:
+        return "corrupt"
+    if isinstance(exc, FileNotFoundError | NotADirectoryError) or "unable to open" in text:
+        return "unavailable"
+    return "error"
+
+
+__all__ = ["Item", "Store", "transcript_path"]

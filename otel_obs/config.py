@@ -1,0 +1,263 @@
+"""Wiring: one call that connects OpenTelemetry to the local store (and optionally OTLP).
+
+``configure()`` is for applications: it installs the transcript processor on
+the global tracer provider — adding to the application's own SDK provider when
+there is one, so its spans and exporters stay as they are. ``get_pipeline()``
+is what producers call: the configured pipeline, or a private one (its own
+provider, not global) for a store at other paths, which is how tests and tools
+write to a store of their own without touching the process's tracing.
+
+Paths default to ``database/observability.db`` and ``transcripts/`` relative to
+the working directory, overridden by ``OTEL_OBS_DB`` and
+``OTEL_OBS_TRANSCRIPTS_DIR``. An explicit database path without a transcripts
+folder keeps the transcripts next to it (``<db folder>/transcripts``), so a
+store given by one path stays in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from . import conventions as c
+from .exporters.processor import (
+    ContextSpanProcessor,
+    TranscriptSpanProcessor,
+    obs_baggage_processor,
+)
+from .exporters.store import DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_QUEUE_CAPACITY, Store
+from .pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DB_PATH = Path("database") / "observability.db"
+DEFAULT_TRANSCRIPTS_DIR = Path("transcripts")
+DEFAULT_SERVICE_NAME = "otel-obs"
+
+ENV_DB = "OTEL_OBS_DB"
+ENV_TRANSCRIPTS_DIR = "OTEL_OBS_TRANSCRIPTS_DIR"
+ENV_FLUSH_INTERVAL_MS = "OTEL_OBS_FLUSH_INTERVAL_MS"
+ENV_QUEUE_CAPACITY = "OTEL_OBS_QUEUE_CAPACITY"
+ENV_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+ENV_OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
+OTLP_PROTOCOLS = ("grpc", "http/protobuf")
+
+_lock = threading.RLock()
+_configured: Pipeline | None = None
+_private: dict[tuple[Path, Path], Pipeline] = {}
+
+
+def resolve_paths(
+    db_path: str | os.PathLike[str] | None = None,
+    transcripts_dir: str | os.PathLike[str] | None = None,
+) -> tuple[Path, Path]:
+    """The absolute store paths for these arguments, environment and defaults."""
+    explicit_db = db_path is not None
+    db = Path(db_path if explicit_db else os.environ.get(ENV_DB) or DEFAULT_DB_PATH)  # type: ignore[arg-type]
+    if transcripts_dir is not None:
+        transcripts = Path(transcripts_dir)
+    elif os.environ.get(ENV_TRANSCRIPTS_DIR):
+        transcripts = Path(os.environ[ENV_TRANSCRIPTS_DIR])
+    elif explicit_db:
+        transcripts = db.parent / DEFAULT_TRANSCRIPTS_DIR
+    else:
+        transcripts = DEFAULT_TRANSCRIPTS_DIR
+    return db.expanduser().resolve(), transcripts.expanduser().resolve()
+
+
+def _positive_int_setting(name: str, value: int | None, env: str, default: int) -> int:
+    if value is None:
+        raw = os.environ.get(env)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{env} must be a positive integer, got {raw!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _build_store(
+    db: Path, transcripts: Path, flush_interval_ms: int | None, queue_capacity: int | None
+) -> Store:
+    return Store(
+        db,
+        transcripts,
+        flush_interval_ms=_positive_int_setting(
+            "flush_interval_ms", flush_interval_ms, ENV_FLUSH_INTERVAL_MS, DEFAULT_FLUSH_INTERVAL_MS
+        ),
+        queue_capacity=_positive_int_setting(
+            "queue_capacity", queue_capacity, ENV_QUEUE_CAPACITY, DEFAULT_QUEUE_CAPACITY
+        ),
+    )
+
+
+def _install(provider: TracerProvider, store: Store, task_list_id: str | None) -> Pipeline:
+    """Add our processors to ``provider``; return the pipeline around them."""
+    defaults = {c.TASK_LIST_ID: task_list_id} if task_list_id else None
+    processor = TranscriptSpanProcessor(store)
+    provider.add_span_processor(ContextSpanProcessor(defaults))
+    provider.add_span_processor(obs_baggage_processor())
+    provider.add_span_processor(processor)
+    return Pipeline(
+        provider,
+        processor,
+        db_path=store.db_path,
+        transcripts_dir=store.transcripts_dir,
+        store=store,
+    )
+
+
+def _otlp_exporter(endpoint: str | None) -> SpanExporter:
+    """The OTLP span exporter for ``OTEL_EXPORTER_OTLP_PROTOCOL`` (gRPC unless http/protobuf)."""
+    protocol = (os.environ.get(ENV_OTLP_PROTOCOL) or "grpc").strip()
+    if protocol not in OTLP_PROTOCOLS:
+        raise ValueError(
+            f"{ENV_OTLP_PROTOCOL}={protocol!r} is not supported; valid: {', '.join(OTLP_PROTOCOLS)}"
+        )
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/traces"):
+            endpoint = endpoint.rstrip("/") + "/v1/traces"
+        return OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+        OTLPSpanExporter as GrpcExporter,
+    )
+
+    return GrpcExporter(endpoint=endpoint) if endpoint else GrpcExporter()
+
+
+def configure(
+    db_path: str | os.PathLike[str] | None = None,
+    transcripts_dir: str | os.PathLike[str] | None = None,
+    service_name: str | None = None,
+    task_list_id: str | None = None,
+    otlp_endpoint: str | None = None,
+    flush_interval_ms: int | None = None,
+    *,
+    queue_capacity: int | None = None,
+) -> Pipeline:
+    """Connect the global tracer provider to the store; return the pipeline.
+
+    If the global provider is already an SDK ``TracerProvider`` our processors
+    are added to it; otherwise a provider (resource ``service.name``, default
+    ``otel-obs``) is created and set global. With ``otlp_endpoint`` (or
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` when we create the provider) spans also go
+    out over OTLP. Calling again with the same paths returns the same
+    pipeline; with other paths the transcript processor moves to a new store
+    (the previous one is flushed and closed).
+    """
+    global _configured
+    db, transcripts = resolve_paths(db_path, transcripts_dir)
+    with _lock:
+        if _configured is not None:
+            if (_configured.db_path, _configured.transcripts_dir) == (db, transcripts):
+                return _configured
+            return _move_configured(db, transcripts, flush_interval_ms, queue_capacity)
+        store = _build_store(db, transcripts, flush_interval_ms, queue_capacity)
+        current = trace.get_tracer_provider()
+        created = not isinstance(current, TracerProvider)
+        if created:
+            resource = Resource.create({SERVICE_NAME: service_name or DEFAULT_SERVICE_NAME})
+            provider = TracerProvider(resource=resource)
+        else:
+            provider = current  # type: ignore[assignment]
+        pipeline = _install(provider, store, task_list_id)
+        endpoint = otlp_endpoint or (os.environ.get(ENV_OTLP_ENDPOINT) if created else None)
+        if endpoint:
+            provider.add_span_processor(
+                BatchSpanProcessor(_otlp_exporter(otlp_endpoint if otlp_endpoint else None))
+            )
+        if created:
+            trace.set_tracer_provider(provider)
+            if trace.get_tracer_provider() is not provider:
+                logger.warning(
+                    "otel-obs: the global tracer provider could not be replaced; "
+                    "spans of other tracers will not reach the store"
+                )
+        _configured = pipeline
+        return pipeline
+
+
+def _move_configured(
+    db: Path, transcripts: Path, flush_interval_ms: int | None, queue_capacity: int | None
+) -> Pipeline:
+    """Point the configured transcript processor at a store for new paths."""
+    global _configured
+    assert _configured is not None
+    old = _configured
+    store = _build_store(db, transcripts, flush_interval_ms, queue_capacity)
+    processor = old.sink
+    if isinstance(processor, TranscriptSpanProcessor):
+        processor.store = store
+        processor._put = store.put  # noqa: SLF001 - the processor's own fast path
+    if old.store is not None:
+        old.store.close()
+    _configured = Pipeline(
+        old.provider, processor, db_path=db, transcripts_dir=transcripts, store=store
+    )
+    return _configured
+
+
+def get_pipeline(
+    db_path: str | os.PathLike[str] | None = None,
+    transcripts_dir: str | os.PathLike[str] | None = None,
+) -> Pipeline:
+    """The pipeline producers write through.
+
+    With no paths: the configured pipeline (``configure()`` with defaults the
+    first time). With paths naming another store: a cached private pipeline
+    for them, with its own tracer provider (not the global one).
+    """
+    if db_path is None and transcripts_dir is None:
+        with _lock:
+            return _configured if _configured is not None else configure()
+    db, transcripts = resolve_paths(db_path, transcripts_dir)
+    with _lock:
+        if _configured is not None and (_configured.db_path, _configured.transcripts_dir) == (
+            db,
+            transcripts,
+        ):
+            return _configured
+        pipeline = _private.get((db, transcripts))
+        if pipeline is not None and not pipeline.store.closed:
+            return pipeline
+        resource = Resource.create({SERVICE_NAME: DEFAULT_SERVICE_NAME})
+        store = _build_store(db, transcripts, None, None)
+        pipeline = _install(TracerProvider(resource=resource), store, None)
+        _private[(db, transcripts)] = pipeline
+        return pipeline
+
+
+def configured_pipeline() -> Pipeline | None:
+    """The pipeline ``configure()`` made, if it has been called."""
+    return _configured
+
+
+def close_private_pipelines() -> None:
+    """Flush and close every private pipeline (each keeps a writer thread)."""
+    with _lock:
+        pipelines = list(_private.values())
+        _private.clear()
+    for pipeline in pipelines:
+        pipeline.shutdown()
+
+
+__all__: list[Any] = [
+    "configure",
+    "configured_pipeline",
+    "close_private_pipelines",
+    "get_pipeline",
+    "resolve_paths",
+]
