@@ -7,11 +7,12 @@
 -- purpose: How the runs of one task list compare: volume, errors, tool speed and assertion pass rate, oldest first.
 
 -- Executions of the task list are ordered by their start; the latest `limit` of them are
--- returned, oldest first, so a trend reads top to bottom. errors counts tool errors, error
+-- returned, oldest first, so a trend reads top to bottom. status follows A001: the run row's
+-- once its execution span ended, else from its agent instances. errors counts tool errors, error
 -- entries, failed assertions and failed skills (as A001); pass_rate is the percentage of the
 -- execution's assertions that passed (NULL when it has none).
 WITH latest_runs AS (
-    SELECT id, started_at, status
+    SELECT id, started_at, status, completed_at
     FROM task_list_execution_runs
     WHERE task_list_id = :task_list_id
     ORDER BY julianday(started_at) DESC
@@ -21,7 +22,20 @@ measured AS (
     SELECT
         r.id AS execution_id,
         r.started_at,
-        r.status,
+        CASE
+            WHEN r.completed_at IS NOT NULL THEN r.status
+            WHEN EXISTS (
+                SELECT 1 FROM build_agent_instances AS b
+                WHERE b.execution_id = r.id AND b.status = 'executing'
+            ) THEN 'running'
+            WHEN EXISTS (
+                SELECT 1 FROM build_agent_instances AS b
+                WHERE b.execution_id = r.id AND b.status IN ('failed', 'terminated')
+            ) THEN 'failed'
+            WHEN EXISTS (SELECT 1 FROM build_agent_instances AS b WHERE b.execution_id = r.id)
+                THEN 'completed'
+            ELSE r.status
+        END AS status,
         (SELECT COUNT(*) FROM transcript_entries AS e WHERE e.execution_id = r.id) AS entries,
         (SELECT COUNT(*) FROM tool_uses AS t WHERE t.execution_id = r.id) AS tool_uses,
         (

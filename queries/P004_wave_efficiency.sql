@@ -6,10 +6,11 @@
 -- purpose: How well each wave used its agents: busy task time against agents times wall-clock time.
 
 -- A wave's wall-clock span runs from its wave row's start (else its first task's start) to its
--- wave row's end (else its last task's end). agents are the distinct instances that ran its
--- tasks. busy_ms sums the durations of its finished tasks; utilisation_pct is
--- busy_ms / (agents * duration_ms), so 100 means every agent was busy the whole wave. Running
--- tasks have no duration yet and add nothing to busy_ms or mean_task_ms.
+-- wave row's end; when the wave row has no end (no orchestrator closed it), to its last task's
+-- end once every task of the wave has finished. A wave still running has no duration and no
+-- utilisation yet. agents are the distinct instances that ran its tasks. busy_ms sums the
+-- durations of its finished tasks; utilisation_pct is busy_ms / (agents * duration_ms), so 100
+-- means every agent was busy the whole wave.
 WITH wave_tasks AS (
     SELECT wave_number, instance_id, started_at, completed_at, duration_ms
     FROM tasks
@@ -22,6 +23,7 @@ per_wave AS (
         COUNT(*) AS tasks,
         MIN(julianday(started_at)) AS first_start,
         MAX(julianday(completed_at)) AS last_end,
+        SUM(completed_at IS NULL) AS unfinished,
         SUM(duration_ms) AS busy_ms,
         AVG(duration_ms) AS mean_task_ms
     FROM wave_tasks
@@ -29,10 +31,16 @@ per_wave AS (
 ),
 spans AS (
     SELECT
-        p.*,
+        p.wave_number,
+        p.agents,
+        p.tasks,
+        p.busy_ms,
+        p.mean_task_ms,
         (
-            COALESCE(julianday(w.completed_at), p.last_end)
-            - COALESCE(julianday(w.started_at), p.first_start)
+            COALESCE(
+                julianday(w.completed_at),
+                CASE WHEN p.unfinished = 0 THEN p.last_end END
+            ) - COALESCE(julianday(w.started_at), p.first_start)
         ) * 86400000.0 AS duration_ms
     FROM per_wave AS p
     LEFT JOIN parallel_execution_waves AS w
