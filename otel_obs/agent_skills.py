@@ -99,7 +99,7 @@ $EXECUTION_ID --json`.
             "with the tool uses and assertions attached. Use to understand what an agent "
             "actually did for a task that failed or took long."
         ),
-        command='otel-obs trace-task "${TASK_ID:?set TASK_ID to the task id}" --json',
+        command=f'otel-obs trace-task "${{TASK_ID:?set TASK_ID to the task id}}" -e {EXEC} --json',
         reading="""
 Set `TASK_ID` first (task ids appear in /obs-errors and /obs-summary output,
 and `otel-obs tool A002 --param execution_id=$EXECUTION_ID --json` lists tasks

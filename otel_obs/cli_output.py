@@ -58,10 +58,14 @@ def _cell(value: Any) -> str:
     return text if len(text) <= CELL_MAX else text[: CELL_MAX - 1] + "…"
 
 
+#: Width when stdout is not a terminal: wide enough that piped tables never fold ids.
+PIPE_WIDTH = 1000
+
+
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(soft_wrap=False)
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
 
 
 def rows_table(

@@ -258,7 +258,7 @@ def _result(
             f"otel-obs blocked {execution_id}{db_arg}",
             f"otel-obs anomalies {execution_id}{db_arg}",
             f"otel-obs health {execution_id}{db_arg}",
-            f"otel-obs trace-task {failing_task}{db_arg}",
+            f"otel-obs trace-task {failing_task} -e {execution_id}{db_arg}",
             f"otel-obs tail {execution_id}{tail_arg}",
             f"otel-obs tools{db_arg}",
         ],

@@ -55,6 +55,10 @@ DEPENDENCY_SETUP = SkillReference(
     section_title="Install what the module imports",
 )
 
+#: Simulated duration of each tool in milliseconds (jittered ±15%): steady enough per
+#: tool that the unusual-duration detector has a baseline to compare against.
+SIMULATED_MS = {"Read": 2.0, "Glob": 2.5, "Grep": 3.0, "Write": 4.0, "Edit": 3.0, "Bash": 6.0}
+INSTALL_TIMEOUT_MS = 60.0
 FAILED_TEST_OUTPUT = "1 failed: test_round_trip expected 2, got 3"
 BLOCK_REASON = "destructive command outside the workspace (rm -rf /) denied by the security hook"
 
@@ -116,6 +120,7 @@ class DemoWorker:
         is_error: bool = False,
         blocked: str | None = None,
         work: Any = None,
+        simulated_ms: float | None = None,
     ) -> str:
         """One tool use: start, a tiny simulated duration (and real work), then its result."""
         tool_id = f"toolu_{uuid.uuid4().hex[:24]}"
@@ -125,7 +130,8 @@ class DemoWorker:
             return tool_id
         if work is not None:
             work()
-        time.sleep(self.rng.uniform(0.0005, 0.003))
+        base = simulated_ms if simulated_ms is not None else SIMULATED_MS.get(name, 2.0)
+        time.sleep(base * self.rng.uniform(0.85, 1.15) / 1000)
         self.tools.log_end(
             tool_id, {"tool_use_id": tool_id, "content": output, "is_error": is_error}
         )
@@ -290,7 +296,7 @@ class DemoWorker:
                     path.write_text(body),
                 ),
             )
-            for index in range(self.rng.randint(3, 6)):
+            for index in range(self.rng.randint(4, 8)):
                 line = f"\n\ndef helper_{index}(value: int) -> int:\n    return value + {index}\n"
                 self._tool(
                     "Edit",
@@ -322,7 +328,7 @@ class DemoWorker:
                     test_path.write_text("def test_ready():\n    assert True\n"),
                 ),
             )
-            for _ in range(self.rng.randint(2, 4)):
+            for _ in range(self.rng.randint(3, 6)):
                 self._tool("Bash", {"command": f"python -m pytest -q {test_path.name}"}, "1 passed")
             self._tool("Grep", {"pattern": "TODO", "path": str(test_path.parent)}, "no matches")
 
@@ -336,6 +342,7 @@ class DemoWorker:
                 {"command": "pip install -r requirements.txt"},
                 f"ERROR: no version satisfies the requirement fastapi (attempt {attempt})",
                 is_error=True,
+                simulated_ms=INSTALL_TIMEOUT_MS,  # each attempt waits for the package index
             )
         message = f"dependency installation failed {CASCADE_FAILED_TOOLS} times; giving up"
         self.skills.trace_end(trace_id, "failed", message)

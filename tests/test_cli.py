@@ -225,7 +225,7 @@ def test_tool_runs_any_tool_by_id(demo: DemoStore):
     db = str(demo.db)
     param = f"execution_id={demo.execution_id}"
     rows = as_json(demo.cli("tool", "A002", "--param", param, "--db", db, "--json"))
-    by_status = {r["status"]: r["count"] for r in rows}
+    by_status = {r["status"]: r["task_count"] for r in rows}
     expected: dict[str, int] = {}
     for task in demo.plan.tasks:
         expected[task.expected_status] = expected.get(task.expected_status, 0) + 1
@@ -362,7 +362,8 @@ def test_skill_commands_run_as_written_on_the_demo_store(demo: DemoStore, tmp_pa
             if skill.name == "obs-summary":
                 assert data["execution_id"] == demo.execution_id
             elif skill.name == "obs-task-trace":
-                assert {r["task_id"] for r in data} == {task_id}
+                assert {r["execution_id"] for r in data} == {demo.execution_id}
+                assert data[0]["entry_type"] == "task_start"
             else:
                 assert data
 
