@@ -16,4 +16,4 @@ SELECT m.id, m.execution_id, m.event_type, m.source, m.task_id, m.correlation_id
        m.timestamp, m.payload
 FROM wanted AS w
 JOIN message_bus_log AS m ON m.correlation_id = w.correlation_id
-ORDER BY julianday(m.timestamp), m.id
+ORDER BY julianday(m.timestamp), m.timestamp, m.id

@@ -14,8 +14,10 @@ WITH assertions AS (
                 FROM tool_uses AS u
                 WHERE u.task_id = a.task_id
                   AND u.execution_id = a.execution_id
-                  AND julianday(u.start_time) <= julianday(a.timestamp)
-                ORDER BY julianday(u.start_time) DESC
+                  -- one timestamp format in the store, so text order is time order down
+                  -- to the microsecond (julianday() stops at the millisecond)
+                  AND u.start_time <= a.timestamp
+                ORDER BY u.start_time DESC
                 LIMIT 1)
            ) AS supporting_tool_use_id
     FROM assertion_results AS a
@@ -35,4 +37,4 @@ SELECT a.id AS assertion_id,
        a.timestamp
 FROM assertions AS a
 LEFT JOIN tool_uses AS u ON u.id = a.supporting_tool_use_id
-ORDER BY julianday(a.timestamp), a.id
+ORDER BY julianday(a.timestamp), a.timestamp, a.id

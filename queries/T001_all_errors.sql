@@ -23,8 +23,14 @@ assertion_failures AS (
     WHERE a.execution_id = :execution_id AND a.result = 'fail'
 ),
 skill_failures AS (
+    -- a skill's sequence is that of its skill_complete entry
     SELECT 'skill' AS source, s.id, COALESCE(s.end_time, s.start_time) AS timestamp,
-           NULL AS sequence, s.task_id, s.skill_name AS name, s.error AS message
+           (SELECT e.sequence
+            FROM transcript_entries AS e
+            WHERE e.execution_id = s.execution_id
+              AND e.entry_type = 'skill_complete'
+              AND e.skill_trace_id = s.id) AS sequence,
+           s.task_id, s.skill_name AS name, s.error AS message
     FROM skill_traces AS s
     WHERE s.execution_id = :execution_id AND s.status = 'failed'
 ),
@@ -43,4 +49,5 @@ all_errors AS (
 )
 SELECT source, id, timestamp, sequence, task_id, name, message
 FROM all_errors
-ORDER BY julianday(timestamp), sequence IS NULL, sequence, id
+-- julianday() resolves milliseconds; the store's one timestamp format orders the microseconds
+ORDER BY julianday(timestamp), timestamp, sequence IS NULL, sequence, id

@@ -20,4 +20,4 @@ LEFT JOIN skill_traces AS s ON s.id = u.within_skill
 LEFT JOIN transcript_entries AS e ON e.id = u.transcript_entry_id
 WHERE u.execution_id = :execution_id
   AND u.result_status = 'blocked'
-ORDER BY julianday(u.start_time), e.sequence, u.id
+ORDER BY julianday(u.start_time), u.start_time, e.sequence, u.id

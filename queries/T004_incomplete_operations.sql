@@ -32,4 +32,4 @@ aged AS (
 SELECT kind, id, name, task_id, instance_id, started_at, ROUND(age_s, 3) AS age_s
 FROM aged
 WHERE age_s >= :older_than_s
-ORDER BY julianday(started_at), kind, id
+ORDER BY julianday(started_at), started_at, kind, id

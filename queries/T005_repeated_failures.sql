@@ -20,7 +20,7 @@ WITH failures AS (
 ranked AS (
     SELECT *,
            ROW_NUMBER() OVER (
-               PARTITION BY tool, target ORDER BY julianday(failed_at) DESC
+               PARTITION BY tool, target ORDER BY julianday(failed_at) DESC, failed_at DESC
            ) AS newest_first
     FROM failures
 )

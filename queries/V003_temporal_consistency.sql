@@ -22,4 +22,4 @@ SELECT table_name, row_id, start_time, end_time, duration_ms
 FROM timed
 WHERE duration_ms < 0
    OR (end_time IS NOT NULL AND julianday(end_time) < julianday(start_time))
-ORDER BY table_name, julianday(start_time), row_id
+ORDER BY table_name, julianday(start_time), start_time, row_id

@@ -12,4 +12,4 @@ SELECT c.id AS chain_id,
 FROM assertion_chains AS c
 WHERE c.execution_id = :execution_id
   AND (c.end_time IS NULL OR c.overall_result IS NULL)
-ORDER BY julianday(c.start_time), c.id
+ORDER BY julianday(c.start_time), c.start_time, c.id

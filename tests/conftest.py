@@ -1,0 +1,65 @@
+"""Session-wide fixture stores (built once through the real producers; see scenarios.py).
+
+Tests only read these stores; a test that must break one works on
+``scenarios.copy_store`` of it in its own ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import scenarios
+
+
+@pytest.fixture(scope="session")
+def scenario_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("scenarios")
+
+
+@pytest.fixture(scope="session")
+def clean_run(scenario_dir) -> scenarios.CleanRun:
+    return scenarios.build_clean(scenario_dir / "clean")
+
+
+@pytest.fixture(scope="session")
+def failing_chain(scenario_dir) -> scenarios.FailingChain:
+    return scenarios.build_failing_chain(scenario_dir / "failing_chain")
+
+
+@pytest.fixture(scope="session")
+def blocked_command(scenario_dir) -> scenarios.BlockedCommand:
+    return scenarios.build_blocked_command(scenario_dir / "blocked_command")
+
+
+@pytest.fixture(scope="session")
+def error_cascade(scenario_dir) -> scenarios.ErrorCascade:
+    return scenarios.build_error_cascade(scenario_dir / "error_cascade")
+
+
+@pytest.fixture(scope="session")
+def orphans(scenario_dir) -> scenarios.Orphans:
+    return scenarios.build_orphans(scenario_dir / "orphans")
+
+
+@pytest.fixture(scope="session")
+def stuck_agent(scenario_dir) -> scenarios.StuckAgent:
+    return scenarios.build_stuck_agent(scenario_dir / "stuck_agent")
+
+
+@pytest.fixture(scope="session")
+def wave_conflicts(scenario_dir) -> scenarios.WaveConflicts:
+    return scenarios.build_wave_conflicts(scenario_dir / "wave_conflicts")
+
+
+@pytest.fixture(scope="session")
+def dependency_cycle(scenario_dir) -> scenarios.DependencyCycle:
+    return scenarios.build_dependency_cycle(scenario_dir / "dependency_cycle")
+
+
+@pytest.fixture(scope="session")
+def slow_tool(scenario_dir) -> scenarios.SlowTool:
+    return scenarios.build_slow_tool(scenario_dir / "slow_tool")
+
+
+@pytest.fixture(scope="session")
+def regression(scenario_dir) -> scenarios.Regression:
+    return scenarios.build_regression(scenario_dir / "regression")
