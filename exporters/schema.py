@@ -89,6 +89,8 @@ MIGRATIONS: Sequence[str] = (
     CREATE INDEX idx_tool_uses_exec_time ON tool_uses(execution_id, start_time);
     CREATE INDEX idx_tool_uses_task ON tool_uses(task_id, execution_id);
     CREATE INDEX idx_tool_uses_entry ON tool_uses(transcript_entry_id);
+    -- the tool uses of a skill trace (its tool_use_count is recounted per batch)
+    CREATE INDEX idx_tool_uses_skill ON tool_uses(within_skill);
 
     CREATE TABLE skill_traces (
         id               TEXT PRIMARY KEY,         -- the id trace_start returned

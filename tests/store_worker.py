@@ -1,0 +1,56 @@
+"""A worker process for the store's multi-process tests, using the real producers.
+
+``python store_worker.py sequence DB TRANSCRIPTS EXECUTION WORKER N GO_FILE``
+waits until GO_FILE exists (so all workers start together), then writes N
+numbered decisions, each followed by a tool use, inside one task, and closes.
+
+``python store_worker.py crash DB TRANSCRIPTS EXECUTION`` starts a task and a
+tool use, prints the wall-clock time they started as JSON, then sleeps until
+it is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from otel_obs.tool_use_logger import ToolUseLogger
+from otel_obs.transcript_writer import TranscriptWriter
+
+
+def sequence(db: str, transcripts: str, execution: str, worker: str, n: int, go: str) -> None:
+    writer = TranscriptWriter(execution, worker, db_path=db, transcripts_dir=transcripts)
+    tools = ToolUseLogger(writer)
+    deadline = time.monotonic() + 30
+    while not Path(go).exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    writer.write({"entry_type": "task_start", "task_id": f"{worker}-task"})
+    for i in range(n):
+        writer.write({"entry_type": "decision", "summary": f"{worker}:{i}", "details": {"i": i}})
+        tool_id = tools.log_start({"id": f"{worker}-tool-{i}", "name": "Read", "input": {}})
+        tools.log_end(tool_id, {"tool_use_id": tool_id, "content": "ok", "is_error": False})
+        time.sleep(0.008)  # spread over several write batches
+    writer.write({"entry_type": "task_end", "task_id": f"{worker}-task"})
+    writer.close()
+
+
+def crash(db: str, transcripts: str, execution: str) -> None:
+    writer = TranscriptWriter(execution, "doomed", db_path=db, transcripts_dir=transcripts)
+    tools = ToolUseLogger(writer)
+    started = time.time()
+    writer.write({"entry_type": "task_start", "task_id": "T-crash"})
+    tools.log_start({"id": "tool-crash", "name": "Bash", "input": {"command": "sleep 600"}})
+    print(json.dumps({"started": started}), flush=True)
+    time.sleep(600)
+
+
+if __name__ == "__main__":
+    mode, *args = sys.argv[1:]
+    if mode == "sequence":
+        sequence(args[0], args[1], args[2], args[3], int(args[4]), args[5])
+    elif mode == "crash":
+        crash(args[0], args[1], args[2])
+    else:
+        raise SystemExit(f"unknown mode {mode!r}; valid: sequence, crash")

@@ -1,0 +1,111 @@
+"""Several real processes on one store: sequence numbering and crash visibility."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from otel_obs.exporters.store import transcript_path
+
+WORKER = Path(__file__).with_name("store_worker.py")
+
+
+def query(db: Path, sql: str, *params) -> list[tuple]:
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def test_four_processes_writing_one_execution_get_sequences_1_to_n(tmp_path: Path):
+    db, transcripts, go = tmp_path / "obs.db", tmp_path / "transcripts", tmp_path / "go"
+    workers, per_worker = [f"w{k}" for k in range(4)], 50
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), "sequence", str(db), str(transcripts), "exec-mp"]
+            + [name, str(per_worker), str(go)],
+            stderr=subprocess.PIPE,
+        )
+        for name in workers
+    ]
+    time.sleep(0.3)
+    go.touch()
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+
+    rows = query(
+        db,
+        "SELECT sequence, entry_type, instance_id, summary FROM transcript_entries"
+        " WHERE execution_id = 'exec-mp' ORDER BY sequence",
+    )
+    # Per worker: task_start, n decisions, n tool uses, task_end.
+    expected = len(workers) * (2 + 2 * per_worker)
+    assert [r[0] for r in rows] == list(range(1, expected + 1))
+    for name in workers:
+        decisions = [r[3] for r in rows if r[2] == name and r[1] == "decision"]
+        assert decisions == [f"{name}:{i}" for i in range(per_worker)]
+        mine = [r[1] for r in rows if r[2] == name]
+        assert mine[0] == "task_start" and mine[-1] == "task_end"
+        assert mine[1:-1] == ["decision", "tool_use"] * per_worker
+    # The workers really ran at once: their entries interleave.
+    owners = [r[2] for r in rows]
+    switches = sum(1 for a, b in zip(owners, owners[1:], strict=False) if a != b)
+    assert switches > len(workers), switches
+    # The JSONL file holds the same numbers, each once.
+    lines = [
+        json.loads(x) for x in transcript_path(transcripts, "exec-mp").read_text().split("\n") if x
+    ]
+    assert sorted(line["sequence"] for line in lines) == list(range(1, expected + 1))
+    assert {(line["id"], line["sequence"]) for line in lines} == set(
+        query(db, "SELECT id, sequence FROM transcript_entries")
+    )
+    assert query(db, "SELECT count(*), sum(result_status = 'done') FROM tool_uses") == [
+        (len(workers) * per_worker, len(workers) * per_worker)
+    ]
+
+
+def test_a_killed_worker_leaves_its_open_task_and_tool_visible(tmp_path: Path):
+    db, transcripts = tmp_path / "obs.db", tmp_path / "transcripts"
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), "crash", str(db), str(transcripts), "exec-crash"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read().decode()
+        started = json.loads(line)["started"]
+        seen: list[tuple] = []
+        while time.time() < started + 1.0:
+            try:
+                seen = query(
+                    db,
+                    "SELECT t.status, u.result_status, u.end_time FROM tasks t"
+                    " JOIN tool_uses u ON u.task_id = t.id WHERE t.execution_id = 'exec-crash'",
+                )
+            except sqlite3.OperationalError:
+                seen = []  # the database or its tables are not there yet
+            if seen:
+                break
+            time.sleep(0.02)
+        assert seen == [("in_progress", None, None)], "not visible within a second of the start"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    # After the kill the store is intact and still shows the work as never finished.
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+    assert query(db, "SELECT status FROM tasks WHERE id = 'T-crash'") == [("in_progress",)]
+    assert query(db, "SELECT result_status FROM tool_uses WHERE id = 'tool-crash'") == [(None,)]
+    assert query(db, "SELECT status FROM build_agent_instances WHERE id = 'doomed'") == [
+        ("executing",)
+    ]
+    entries = {r[0] for r in query(db, "SELECT entry_type FROM transcript_entries")}
+    assert entries == {"task_start", "tool_use"}
