@@ -318,7 +318,7 @@ class AssertionRecorder:
         attrs = entry_attributes(
             new_id(),
             "assertion",
-            shorten(f"{category} {result}: {description}", 200),
+            shorten(f"{result.upper()} {description}", 200),
             details,
             duration_ms=duration_ms,
         )

@@ -61,7 +61,8 @@ _SALIENT_KEYS = (
 )
 _READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS"})
 _UPDATE_TOOLS = frozenset({"Edit", "MultiEdit", "NotebookEdit"})
-_RM_RE = re.compile(r"^\s*rm\s+(?:-[A-Za-z]+\s+)*(?P<path>[^\s;&|<>*?'\"`$]+)\s*$")
+# ``rm [-f] <one file>``: a plain single-file removal (not -r, no globs, not a directory).
+_RM_RE = re.compile(r"^\s*rm\s+(?:-f\s+)?(?P<path>[^\s;&|<>*?'\"`$-][^\s;&|<>*?'\"`$]*)\s*$")
 
 
 class ToolUseLogger:
@@ -233,7 +234,7 @@ def _file_facts(name: str, tool_input: Mapping[str, Any]) -> tuple[str | None, s
         command = tool_input.get("command")
         if isinstance(command, str):
             match = _RM_RE.match(command)
-            if match:
+            if match and not match.group("path").endswith("/"):
                 return match.group("path"), "DELETE"
     return None, None
 
