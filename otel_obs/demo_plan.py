@@ -25,8 +25,10 @@ UNRELEASED_LOCK = "unreleased_lock"
 FAULTS = (BLOCKED_COMMAND, UNRELEASED_LOCK, FAILING_ASSERTION, ERROR_CASCADE)
 #: Wave each fault is planted in: the first two in wave 1, the others in wave 2.
 FAULT_WAVE = {BLOCKED_COMMAND: 1, UNRELEASED_LOCK: 1, FAILING_ASSERTION: 2, ERROR_CASCADE: 2}
-#: How many errors the cascade produces in a row (failed installs + the error entry).
-CASCADE_FAILED_TOOLS = 3
+#: How many installs fail in a row in the cascade (then an error entry ends the task).
+#: Five, so that even if another worker's batch lands in the middle, one side still
+#: holds the three errors a cascade needs.
+CASCADE_FAILED_TOOLS = 5
 
 #: What a task in the cascade ends with: it fails, the others complete.
 FAILING_FAULTS = (FAILING_ASSERTION, ERROR_CASCADE)

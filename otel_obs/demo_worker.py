@@ -58,7 +58,6 @@ DEPENDENCY_SETUP = SkillReference(
 #: Simulated duration of each tool in milliseconds (jittered ±15%): steady enough per
 #: tool that the unusual-duration detector has a baseline to compare against.
 SIMULATED_MS = {"Read": 2.0, "Glob": 2.5, "Grep": 3.0, "Write": 4.0, "Edit": 3.0, "Bash": 6.0}
-INSTALL_TIMEOUT_MS = 60.0
 FAILED_TEST_OUTPUT = "1 failed: test_round_trip expected 2, got 3"
 BLOCK_REASON = "destructive command outside the workspace (rm -rf /) denied by the security hook"
 
@@ -334,6 +333,9 @@ class DemoWorker:
 
     def _dependency_cascade(self, task: DemoTask) -> str:
         """Installs that fail one after another, then the error that ends the task."""
+        # Store what came before, so the failures that follow are written together
+        # (one batch) rather than spread among other workers' entries.
+        self.writer.flush()
         trace_id = self.skills.trace_start(DEPENDENCY_SETUP)
         self._tool("Read", {"file_path": str(self._path("requirements.txt"))}, "fastapi\nuvicorn")
         for attempt in range(1, CASCADE_FAILED_TOOLS + 1):
@@ -342,7 +344,8 @@ class DemoWorker:
                 {"command": "pip install -r requirements.txt"},
                 f"ERROR: no version satisfies the requirement fastapi (attempt {attempt})",
                 is_error=True,
-                simulated_ms=INSTALL_TIMEOUT_MS,  # each attempt waits for the package index
+                # Quick failures, one after another: that is what makes it a cascade.
+                simulated_ms=1.0,
             )
         message = f"dependency installation failed {CASCADE_FAILED_TOOLS} times; giving up"
         self.skills.trace_end(trace_id, "failed", message)
