@@ -272,6 +272,8 @@ class FailingChain:
     task_assertions: list[str]
     failing_assertion_id: str
     assertion_ids: list[str]
+    #: the task's last tool use before its assertions (none is recorded with them)
+    supporting_tool_use_id: str
     failed_skill: str
     failed_skill_line: str
     succeeded_skill: str
@@ -377,6 +379,7 @@ def build_failing_chain(folder: Path) -> FailingChain:
         task_assertions=["pass", "fail", "pass"],
         failing_assertion_id=failed.id,
         assertion_ids=[passed1.id, failed.id, passed2.id],
+        supporting_tool_use_id="toolu_fail_missing",
         failed_skill="testing",
         failed_skill_line="skills/testing.md:42",
         succeeded_skill="code-generation",
