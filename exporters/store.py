@@ -363,6 +363,8 @@ class Store:
                 self._fail(_failure_kind(exc), f"write to {self.db_path} failed: {exc}", len(rows))
                 if _failure_kind(exc) in ("readonly", "io", "corrupt"):
                     self._drop_connection()
+        if conn is None:
+            self._stats["dropped_rows"] += len(rows)
         if numbered is None and entries:
             # SQLite unusable: keep the transcript anyway, without sequence numbers.
             lines = _jsonl_lines((row for _, row in entries.values()), self.transcripts_dir)
@@ -630,7 +632,9 @@ def _failure_kind(exc: BaseException) -> str:
         return "io"
     if "malformed" in text or "not a database" in text:
         return "corrupt"
-    if isinstance(exc, FileNotFoundError | NotADirectoryError) or "unable to open" in text:
+    if isinstance(exc, FileNotFoundError | NotADirectoryError | FileExistsError):
+        return "unavailable"
+    if "unable to open" in text:
         return "unavailable"
     return "error"
 
