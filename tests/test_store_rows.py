@@ -204,3 +204,38 @@ def test_close_flushes_and_is_idempotent(tmp_path: Path):
     again = get_pipeline(tmp_path / "c.db", tmp_path / "t")
     assert again is not pipe and not again.store.closed
     again.shutdown()
+
+
+def test_application_spans_under_a_task_inherit_its_context(pipeline):
+    f = SpanFactory(pipeline.tracer, "exec-app", AGENT, wave_number=1)
+    task = f.task("T1", "ts")
+    with current(task):
+        # The application's own span: no obs.* attributes of its own.
+        app = pipeline.tracer.start_span("GET /api/items")
+        pipeline.add_event(app, "obs.discovery", SpanFactory.entry_attrs("d1", "discovery"))
+        app.end()
+    f.end_task(task, "te")
+    assert pipeline.flush(10)
+    assert query(
+        pipeline.db_path,
+        "SELECT execution_id, instance_id, task_id, wave_number FROM transcript_entries"
+        " WHERE id = 'd1'",
+    ) == [("exec-app", AGENT, "T1", 1)]
+
+
+def test_baggage_fills_the_context_a_span_lacks_but_never_overrides_it(pipeline):
+    from opentelemetry import baggage
+
+    from otel_obs import conventions as c
+
+    ctx = baggage.set_baggage(c.EXECUTION_ID, "exec-bag")
+    ctx = baggage.set_baggage(c.WAVE_NUMBER, "3", ctx)
+    attrs = {c.KIND: c.KIND_TASK, c.INSTANCE_ID: AGENT}
+    pipeline.tracer.start_span("task B1", ctx, attributes={**attrs, c.TASK_ID: "B1"}).end()
+    own = {**attrs, c.TASK_ID: "B2", c.EXECUTION_ID: "exec-own"}
+    pipeline.tracer.start_span("task B2", ctx, attributes=own).end()
+    assert pipeline.flush(10)
+    assert sorted(query(pipeline.db_path, "SELECT id, execution_id, wave_number FROM tasks")) == [
+        ("B1", "exec-bag", 3),
+        ("B2", "exec-own", 3),
+    ]
