@@ -357,9 +357,9 @@ class ObservabilitySkills:
         """D005: locks never released, checkpoints never committed or rolled back."""
         return self.run("D005", execution_id=execution_id)
 
-    def circular_waits(self, execution_id: str | None = None) -> list[Row]:
-        """D006: dependency cycles among tasks, with their path."""
-        return self.run("D006", execution_id=execution_id)
+    def circular_waits(self, execution_id: str | None = None, max_length: int = 32) -> list[Row]:
+        """D006: dependency cycles among tasks (up to ``max_length`` long), with their path."""
+        return self.run("D006", execution_id=execution_id, max_length=max_length)
 
     def detect_anomalies(self, execution_id: str) -> AnomalyReport:
         """D001–D006 with their default thresholds, one list per check."""
