@@ -243,3 +243,46 @@ def test_a006_limit_keeps_the_latest_runs(skills):
 
 def test_a006_unknown_task_list_is_empty(skills):
     assert skills.run("A006", task_list_id="no-such-list") == []
+
+
+# the shared scenarios (conftest) ------------------------------------------------
+
+
+def test_a001_a002_on_the_shared_clean_run(clean_run):
+    with ObservabilitySkills(clean_run.db_path) as skills:
+        (summary,) = skills.run("A001", execution_id=clean_run.execution_id)
+        statuses = skills.run("A002", execution_id=clean_run.execution_id)
+    assert summary["task_list_id"] == clean_run.task_list_id
+    assert summary["status"] == "completed"
+    assert summary["tasks"] == len(clean_run.task_ids)
+    assert summary["tool_uses"] == sum(clean_run.tool_uses.values())
+    assert summary["assertions_passed"] == clean_run.assertion_count
+    assert (summary["skills"], summary["errors"], summary["blocked"]) == (1, 0, 0)
+    assert statuses == [
+        {
+            "status": "completed",
+            "task_count": len(clean_run.task_ids),
+            "percentage": 100.0,
+            "task_ids": ",".join(sorted(clean_run.task_ids)),
+        }
+    ]
+
+
+def test_a005_tail_of_the_shared_slow_tool(slow_tool):
+    with ObservabilitySkills(slow_tool.db_path) as skills:
+        rows = {r["tool"]: r for r in skills.run("A005", execution_id=slow_tool.execution_id)}
+    read = rows[slow_tool.tool]
+    calls = slow_tool.fast_calls + 1
+    assert read["calls"] == calls
+    # With ten calls, p90 is the 9th fastest (a fast one) and p99 the 10th (the slow one).
+    assert read["p90_ms"] < slow_tool.slow_ms <= read["p99_ms"] == read["max_ms"]
+    assert slow_tool.fast_ms <= read["p50_ms"] < slow_tool.slow_ms
+
+
+def test_a006_orders_the_shared_regression_runs_by_start(regression):
+    with ObservabilitySkills(regression.db_path) as skills:
+        rows = skills.run("A006", task_list_id=regression.task_list_id)
+    assert [(r["execution_id"], r["assertions"], r["pass_rate"]) for r in rows] == [
+        (regression.earlier_execution, 2, 100.0),
+        (regression.later_execution, 2, 50.0),
+    ]

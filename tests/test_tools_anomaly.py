@@ -9,6 +9,7 @@ each other in a circle) next to a clean execution that must show none of it.
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
@@ -253,3 +254,92 @@ def test_detect_anomalies_is_empty_for_a_clean_execution(skills):
     report = skills.detect_anomalies(sp.CLEAN_EXECUTION)
     assert not report.has_anomalies
     assert skills.detect_anomalies(sp.ANOMALY_EXECUTION).has_anomalies
+
+
+# the shared scenarios (conftest) ------------------------------------------------
+
+
+def test_d001_finds_the_slow_call_of_the_shared_scenario(slow_tool):
+    # Real sleeps: nine Reads of ~10 ms and one of ~100 ms (z close to 3).
+    with ObservabilitySkills(slow_tool.db_path) as skills:
+        rows = skills.run("D001", execution_id=slow_tool.execution_id)
+    assert [(r["tool_use_id"], r["tool"]) for r in rows] == [
+        (slow_tool.slow_tool_use_id, slow_tool.tool)
+    ]
+    assert rows[0]["duration_ms"] >= slow_tool.slow_ms
+
+
+def test_d002_finds_the_cascade_of_the_shared_scenario(error_cascade):
+    with ObservabilitySkills(error_cascade.db_path) as skills:
+        rows = skills.run("D002", execution_id=error_cascade.execution_id)
+    conn = sqlite3.connect(error_cascade.db_path)
+    try:
+        sequences = [
+            conn.execute(
+                "SELECT sequence FROM transcript_entries WHERE id = ?", (entry_id,)
+            ).fetchone()[0]
+            for entry_id in error_cascade.cascade_error_ids
+        ]
+    finally:
+        conn.close()
+    # The four errors in a row; the late error lies beyond the quiet tool uses,
+    # a run of one, not reported.
+    assert [
+        (r["first_sequence"], r["last_sequence"], r["errors"], r["sources"], r["task_ids"])
+        for r in rows
+    ] == [(sequences[0], sequences[-1], len(sequences), "error", error_cascade.task_id)]
+
+
+def test_d003_finds_the_regression_of_the_shared_scenario(regression):
+    with ObservabilitySkills(regression.db_path) as skills:
+        rows = skills.run("D003", execution_id=regression.later_execution)
+        assert skills.run("D003", execution_id=regression.earlier_execution) == []
+    assert [
+        (
+            r["task_id"],
+            r["category"],
+            r["description"],
+            r["assertion_id"],
+            r["previous_execution_id"],
+            r["previous_assertion_id"],
+        )
+        for r in rows
+    ] == [
+        (
+            regression.task_id,
+            regression.category,
+            regression.description,
+            regression.later_assertion_id,
+            regression.earlier_execution,
+            regression.earlier_assertion_id,
+        )
+    ]
+
+
+def test_d005_finds_the_orphans_of_the_shared_scenario(orphans):
+    with ObservabilitySkills(orphans.db_path) as skills:
+        rows = skills.run("D005", execution_id=orphans.execution_id)
+    assert [(r["resource_type"], r["resource_id"], r["instance_id"]) for r in rows] == [
+        ("lock", orphans.unreleased_lock, orphans.instance_id),
+        ("checkpoint", orphans.open_checkpoint, orphans.instance_id),
+    ]
+
+
+def test_d006_finds_the_cycle_of_the_shared_scenario(dependency_cycle):
+    with ObservabilitySkills(dependency_cycle.db_path) as skills:
+        rows = skills.run("D006", execution_id=dependency_cycle.execution_id)
+    # Walk the declared dependencies from the smallest task of the cycle.
+    start = min(dependency_cycle.cycle)
+    path, node = [start], dependency_cycle.depends_on[start][0]
+    while node != start:
+        path.append(node)
+        node = dependency_cycle.depends_on[node][0]
+    assert [(r["cycle_start"], r["cycle_length"], r["path"]) for r in rows] == [
+        (start, len(dependency_cycle.cycle), " -> ".join([*path, start]))
+    ]
+    assert dependency_cycle.outside not in rows[0]["path"]
+
+
+def test_anomaly_tools_are_quiet_on_the_shared_clean_run(clean_run):
+    with ObservabilitySkills(clean_run.db_path) as skills:
+        assert not skills.detect_anomalies(clean_run.execution_id).has_anomalies

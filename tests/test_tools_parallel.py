@@ -10,6 +10,7 @@ to the timeline of ``PARALLEL_TASKS`` / ``PARALLEL_AGENTS`` /
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from itertools import combinations
 
 import pytest
@@ -287,3 +288,52 @@ def test_parallel_health_reports_the_stuck_agent_and_conflicts(skills):
     assert not report.is_healthy
     assert [a["instance_id"] for a in report.stuck_agents] == ["w2a"]
     assert len(report.file_conflicts) == len(_expected_conflicts())
+
+
+# the shared scenarios (conftest) ------------------------------------------------
+
+
+def test_p002_finds_the_stuck_agent_of_the_shared_scenario(stuck_agent):
+    later = datetime.fromtimestamp(stuck_agent.built_at + 200, tz=timezone.utc)
+    with ObservabilitySkills(stuck_agent.db_path) as skills:
+        rows = skills.run("P002", execution_id=stuck_agent.execution_id, now=later)
+        # nothing has been quiet for 120 s right after the build
+        soon = datetime.fromtimestamp(stuck_agent.built_at + 60, tz=timezone.utc)
+        assert skills.run("P002", execution_id=stuck_agent.execution_id, now=soon) == []
+    assert [(r["instance_id"], r["wave_number"]) for r in rows] == [
+        (stuck_agent.stuck_instance, stuck_agent.wave)
+    ]
+    assert 199 < rows[0]["silent_s"] < 230
+
+
+def test_p003_finds_the_conflicts_of_the_shared_scenario(wave_conflicts):
+    with ObservabilitySkills(wave_conflicts.db_path) as skills:
+        rows = skills.run("P003", execution_id=wave_conflicts.execution_id)
+    got = {(r["wave_number"], r["file_path"], r["task_a"], r["task_b"]) for r in rows}
+    assert got == wave_conflicts.conflicts
+    assert len(rows) == len(got)  # each pair once
+
+
+def test_p001_counts_the_waves_of_the_shared_scenario(wave_conflicts):
+    with ObservabilitySkills(wave_conflicts.db_path) as skills:
+        rows = skills.run("P001", execution_id=wave_conflicts.execution_id)
+    tasks_per_wave = {
+        wave: sum(1 for w in wave_conflicts.waves.values() if w == wave) for wave in (1, 2)
+    }
+    assert [(r["wave_number"], r["tasks"]) for r in rows] == sorted(tasks_per_wave.items())
+    wave2 = rows[1]
+    assert (wave2["running"], wave2["blocked"]) == (1, 1)  # w-5 runs, w-4 blocked
+
+
+def test_parallel_tools_are_quiet_on_the_shared_clean_run(clean_run):
+    with ObservabilitySkills(clean_run.db_path) as skills:
+        far = datetime(2100, 1, 1, tzinfo=timezone.utc)
+        assert skills.run("P002", execution_id=clean_run.execution_id, now=far) == []
+        assert skills.run("P003", execution_id=clean_run.execution_id) == []
+        assert skills.run("P006", execution_id=clean_run.execution_id) == []
+        (wave,) = skills.run("P001", execution_id=clean_run.execution_id)
+        assert (wave["tasks"], wave["completed"], wave["progress_pct"]) == (
+            len(clean_run.task_ids),
+            len(clean_run.task_ids),
+            100.0,
+        )
