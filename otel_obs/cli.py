@@ -21,7 +21,6 @@ from . import cli_output as out
 
 #: Environment variable that shows tracebacks for unexpected errors.
 DEBUG_ENV = "OTEL_OBS_DEBUG"
-DEFAULT_TRANSCRIPTS = Path("transcripts")
 
 app = typer.Typer(
     name="otel-obs",
@@ -64,9 +63,16 @@ def default_db() -> Path:
     return default_db_path()
 
 
-def default_transcripts_dir() -> Path:
-    """The library's default transcripts folder: ``OTEL_OBS_TRANSCRIPTS_DIR`` or ``transcripts``."""
-    return Path(os.environ.get("OTEL_OBS_TRANSCRIPTS_DIR") or DEFAULT_TRANSCRIPTS)
+def store_paths(db: Path | None, transcripts_dir: Path | None) -> tuple[Path, Path]:
+    """Store and transcripts folder exactly as the library resolves them.
+
+    Arguments win, then ``OTEL_OBS_DB`` / ``OTEL_OBS_TRANSCRIPTS_DIR``, then the
+    defaults; a ``--db`` without ``--transcripts-dir`` keeps the transcripts
+    next to the database (``config.resolve_paths``).
+    """
+    from .config import resolve_paths
+
+    return resolve_paths(db, transcripts_dir)
 
 
 def existing_db(db: Path | None) -> Path:
@@ -275,7 +281,10 @@ def tail(
         Path | None,
         typer.Option(
             "--transcripts-dir",
-            help="Transcripts folder (default: $OTEL_OBS_TRANSCRIPTS_DIR or transcripts).",
+            help=(
+                "Transcripts folder (default: $OTEL_OBS_TRANSCRIPTS_DIR, else next to --db, "
+                "else transcripts)."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -285,14 +294,14 @@ def tail(
     """Print an execution's JSONL transcript: seq, time, instance, type, task, summary.
 
     With ``--json`` each entry is printed as one JSON object per line (JSON Lines).
-    ``--db`` is accepted for symmetry and unused: the transcript is the JSONL file.
+    The file is found as the library writes it: ``--transcripts-dir``, else
+    ``OTEL_OBS_TRANSCRIPTS_DIR``, else ``transcripts`` next to ``--db``, else ``transcripts``.
     """
     import json
 
     from .transcript_tail import format_entry, read_entries, transcript_path
 
-    folder = transcripts_dir if transcripts_dir is not None else default_transcripts_dir()
-    path = transcript_path(folder, execution_id)
+    path = transcript_path(store_paths(db, transcripts_dir)[1], execution_id)
     if not follow and not path.is_file():
         raise UsageProblem(
             f"EXECUTION_ID: no transcript for {execution_id!r} at {path} "
@@ -343,7 +352,10 @@ def demo(
         Path | None,
         typer.Option(
             "--transcripts-dir",
-            help="Transcripts folder (default: $OTEL_OBS_TRANSCRIPTS_DIR or transcripts).",
+            help=(
+                "Transcripts folder (default: $OTEL_OBS_TRANSCRIPTS_DIR, else next to --db, "
+                "else transcripts)."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -352,13 +364,12 @@ def demo(
     """Simulate a multi-agent build (waves of worker processes) into the store."""
     from .demo import run_demo
 
+    db_path, transcripts = store_paths(db, transcripts_dir)
     result = run_demo(
         workers=workers,
         seed=seed,
-        db_path=db if db is not None else default_db(),
-        transcripts_dir=transcripts_dir
-        if transcripts_dir is not None
-        else default_transcripts_dir(),
+        db_path=db_path,
+        transcripts_dir=transcripts,
         show_progress=not as_json,
     )
     if as_json:

@@ -31,6 +31,7 @@ from . import conventions as c
 from .demo_plan import FAILING_ASSERTION, FAULTS, DemoPlan, build_plan
 
 WORKER_TIMEOUT_S = 120.0
+SERVICE_NAME = "otel-obs-demo"
 
 
 class DemoError(RuntimeError):
@@ -77,13 +78,17 @@ def run_demo(
 
     from opentelemetry import baggage, propagate, trace
 
-    from .config import get_pipeline
+    from .config import configure
 
     plan = build_plan(seed, workers)
     db_path = Path(db_path).resolve()
     transcripts_dir = Path(transcripts_dir).resolve()
     execution_id = f"demo-{uuid.uuid4().hex[:12]}"
-    pipeline = get_pipeline(db_path, transcripts_dir)
+    # configure(), not a private pipeline: with OTEL_EXPORTER_OTLP_ENDPOINT set, the
+    # execution also goes out over OTLP (one trace in Jaeger / Tempo).
+    pipeline = configure(
+        db_path, transcripts_dir, service_name=SERVICE_NAME, task_list_id=plan.task_list_id
+    )
     tracer = pipeline.tracer
     workspace = _workspace(plan)
     statuses: dict[str, str] = {}
@@ -232,10 +237,7 @@ def _result(
     summary = skills.execution_summary(execution_id)
     issues = skills.validate(execution_id)
     errors = skills.find_errors(execution_id)
-    db_arg = "" if _is_default_db(db_path) else f" --db {db_path}"
-    tail_arg = (
-        "" if _is_default_transcripts(transcripts_dir) else f" --transcripts-dir {transcripts_dir}"
-    )
+    db_arg, tail_arg = _store_args(db_path, transcripts_dir)
     failing_task = plan.task_with(FAILING_ASSERTION).id
     return {
         "execution_id": execution_id,
@@ -265,16 +267,14 @@ def _result(
     }
 
 
-def _is_default_db(path: Path) -> bool:
-    from .cli import default_db
+def _store_args(db_path: Path, transcripts_dir: Path) -> tuple[str, str]:
+    """The ``--db`` / ``--transcripts-dir`` a follow-up command needs to find this store."""
+    from .config import resolve_paths
 
-    return default_db().resolve() == path
-
-
-def _is_default_transcripts(path: Path) -> bool:
-    from .cli import default_transcripts_dir
-
-    return default_transcripts_dir().resolve() == path
+    db_arg = "" if resolve_paths()[0] == db_path else f" --db {db_path}"
+    if resolve_paths(db_path if db_arg else None)[1] == transcripts_dir:
+        return db_arg, db_arg
+    return db_arg, f" --transcripts-dir {transcripts_dir}"
 
 
 def print_result(result: dict[str, Any]) -> None:
@@ -355,6 +355,7 @@ def worker_main(argv: list[str] | None = None) -> int:
     """Run one worker; the execution id comes from BAGGAGE, as a real worker's would."""
     from opentelemetry import baggage, propagate
 
+    from .config import configure
     from .demo_worker import DemoWorker
 
     parser = argparse.ArgumentParser(prog="python -m otel_obs.demo worker")
@@ -370,6 +371,7 @@ def worker_main(argv: list[str] | None = None) -> int:
     if not execution_id:
         parser.error(f"no {c.EXECUTION_ID} in the BAGGAGE environment variable")
     plan = DemoPlan.load(args.plan)
+    configure(args.db, args.transcripts_dir, service_name=SERVICE_NAME)
     worker = DemoWorker(
         plan,
         plan.worker(args.instance),
