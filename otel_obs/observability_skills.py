@@ -307,20 +307,20 @@ class ObservabilitySkills:
         efficiency = self.wave_efficiency(execution_id)
         issues: list[str] = []
         for wave in waves:
-            failed = int(wave.get("failed") or 0)
-            blocked = int(wave.get("blocked") or 0)
+            failed, blocked = int(wave["failed"] or 0), int(wave["blocked"] or 0)
             if failed or blocked:
                 issues.append(
-                    f"wave {wave.get('wave_number')}: {failed} failed, {blocked} blocked task(s)"
+                    f"wave {wave['wave_number']}: {failed} failed, {blocked} blocked task(s)"
                 )
         for agent in stuck:
-            issues.append(f"agent {_first(agent, 'instance_id', 'agent_id', 'id')} looks stuck")
+            issues.append(
+                f"agent {agent['instance_id']} silent for {agent['silent_s']:.0f} s "
+                f"(task {agent['current_task_id']})"
+            )
         for conflict in conflicts:
             issues.append(
-                f"wave {conflict.get('wave_number')}: tasks "
-                f"{_first(conflict, 'task_a', 'task_id_a', 'first_task_id')} and "
-                f"{_first(conflict, 'task_b', 'task_id_b', 'second_task_id')} both touch "
-                f"{conflict.get('file_path')}"
+                f"wave {conflict['wave_number']}: tasks {conflict['task_a']} and "
+                f"{conflict['task_b']} both touch {conflict['file_path']}"
             )
         return ParallelHealthReport(
             execution_id=execution_id,
@@ -372,13 +372,6 @@ class ObservabilitySkills:
             orphaned_resources=self.orphaned_resources(execution_id),
             circular_waits=self.circular_waits(execution_id),
         )
-
-
-def _first(row: Row, *keys: str) -> Any:
-    for key in keys:
-        if row.get(key) is not None:
-            return row[key]
-    return None
 
 
 # How each validation check's rows read as issues: (severity, row -> sentence).

@@ -85,7 +85,9 @@ class Agent:
         self.tools.log_blocked(tool_id, reason)
         return tool_id
 
-    def event(self, entry_type: str, summary: str = "", task_id: str | None = None, **details):
+    def event(
+        self, entry_type: str, summary: str = "", task_id: str | None = None, **details: Any
+    ) -> str:
         """Write an event entry (decision, error, lock, checkpoint …); return its id."""
         return self.writer.write(
             TranscriptEntry(
