@@ -75,8 +75,43 @@ def _replace(match: re.Match[str]) -> str:
     return REDACTED
 
 
+# Every pattern above needs one of these (lower-cased) fragments in the text.
+# Plain substring tests are far cheaper than the full pattern, and most tool
+# inputs and outputs contain none of them, so they skip the regex entirely.
+_TRIGGERS = (
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "bearer",
+    "cookie",
+    "credential",
+    "sk-",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "akia",
+    "xox",
+    "aiza",
+    "eyj",
+    "@",
+)
+
+
+def might_hold_secret(text: str) -> bool:
+    """False when ``text`` cannot match any secret pattern (a cheap pre-check)."""
+    return any(map(text.lower().__contains__, _TRIGGERS))
+
+
 def redact_text(text: str) -> str:
     """``text`` with every recognised secret replaced by ``[REDACTED]``."""
+    if not might_hold_secret(text):
+        return text
     redacted, count = _SECRET_RE.subn(_replace, text)
     if count:
         with _lock:
@@ -104,15 +139,19 @@ def tail_text(text: str, limit: int) -> str:
 
 def shorten(text: str, limit: int) -> str:
     """A one-line summary of at most ``limit`` characters (not counted: summaries are views)."""
-    text = " ".join(text.split())
+    text = " ".join(text[: limit * 2].split())
     if len(text) <= limit:
         return text
     return text[: limit - 1] + "…"
 
 
+# One encoder for every call: json.dumps with options builds a new one each time.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON; anything JSON cannot express becomes its ``str``."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
 
 
 def safe_json(value: Any, limit: int) -> str:

@@ -62,6 +62,7 @@ _SALIENT_KEYS = (
 _READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS"})
 _UPDATE_TOOLS = frozenset({"Edit", "MultiEdit", "NotebookEdit"})
 # ``rm [-f] <one file>``: a plain single-file removal (not -r, no globs, not a directory).
+_FILE_TOOLS = _READ_TOOLS | _UPDATE_TOOLS | {"Write", "Bash"}
 _RM_RE = re.compile(r"^\s*rm\s+(?:-f\s+)?(?P<path>[^\s;&|<>*?'\"`$-][^\s;&|<>*?'\"`$]*)\s*$")
 
 
@@ -90,22 +91,23 @@ class ToolUseLogger:
         input_json = safe_json(tool_input, INPUT_CAP)
         summary = shorten(_salient_text(tool_input, input_json), INPUT_SUMMARY_MAX)
         st = writer.state()
-        attrs = dict(st.attrs)
-        attrs[c.KIND] = c.KIND_TOOL
-        attrs[c.GEN_AI_OPERATION_NAME] = "execute_tool"
-        attrs[c.GEN_AI_TOOL_NAME] = name
-        attrs[c.GEN_AI_TOOL_CALL_ID] = tool_id
-        attrs[c.TOOL_CATEGORY] = c.tool_category(name)
-        attrs[c.TOOL_INPUT] = input_json
-        attrs[c.TOOL_INPUT_SUMMARY] = summary
-        attrs[c.ENTRY_ID] = new_id()
-        attrs[c.ENTRY_TYPE] = "tool_use"
-        attrs[c.ENTRY_CATEGORY] = "action"
-        attrs[c.ENTRY_SUMMARY] = shorten(f"{name}: {summary}", INPUT_SUMMARY_MAX)
-        attrs[c.ENTRY_DETAILS] = dumps({"tool": name, "tool_use_id": tool_id})
+        attrs = {
+            **st.attrs,
+            c.KIND: c.KIND_TOOL,
+            c.GEN_AI_OPERATION_NAME: "execute_tool",
+            c.GEN_AI_TOOL_NAME: name,
+            c.GEN_AI_TOOL_CALL_ID: tool_id,
+            c.TOOL_CATEGORY: c.tool_category(name),
+            c.TOOL_INPUT: input_json,
+            c.TOOL_INPUT_SUMMARY: summary,
+            c.ENTRY_ID: new_id(),
+            c.ENTRY_TYPE: "tool_use",
+            c.ENTRY_CATEGORY: "action",
+            c.ENTRY_SUMMARY: shorten(f"{name}: {summary}", INPUT_SUMMARY_MAX),
+        }
         if st.skill_id is not None:
             attrs[c.TOOL_WITHIN_SKILL] = st.skill_id
-        if isinstance(tool_input, Mapping):
+        if name in _FILE_TOOLS and isinstance(tool_input, Mapping):
             file_path, operation = _file_facts(name, tool_input)
             if file_path is not None:
                 attrs[c.FILE_PATH] = file_path
@@ -167,7 +169,7 @@ class ToolUseLogger:
 
 
 def _field(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):  # the exact-type test skips the ABC check
         return obj.get(name)
     return getattr(obj, name, None)
 

@@ -46,7 +46,6 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -77,8 +76,8 @@ Attributes = dict[str, AttributeValue]
 
 
 def new_id() -> str:
-    """A fresh id: 32 hex characters (``uuid4().hex`` is the cheap formatting)."""
-    return uuid.uuid4().hex
+    """A fresh random id: 32 hex characters, as random as ``uuid4().hex`` and cheaper."""
+    return os.urandom(16).hex()
 
 
 def entry_attributes(
