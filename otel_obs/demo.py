@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -203,10 +204,15 @@ def _run_wave(
                 progress.advance(number)
             block = False
 
+    deadline = time.monotonic() + WORKER_TIMEOUT_S
     while any(proc.poll() is None for _, proc, _ in procs):
         drain(block=True)
+        if time.monotonic() > deadline:
+            for _, proc, _ in procs:
+                if proc.poll() is None:
+                    proc.kill()  # our own child, by its handle
+                    proc.wait()
     for _, proc, _ in procs:
-        proc.wait(timeout=WORKER_TIMEOUT_S)
         assert proc.stdout is not None
         proc.stdout.close()
     drain(block=False)
