@@ -12,6 +12,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -278,6 +279,10 @@ def test_tail_follow_prints_entries_as_they_are_appended(tmp_path: Path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    # A tail that never prints must fail the test, not hang it: kill it after a while
+    # (readline then returns "").
+    watchdog = threading.Timer(20, proc.kill)
+    watchdog.start()
     try:
         time.sleep(0.3)  # the file does not exist yet: tail -f waits for it
         path.parent.mkdir(parents=True)
@@ -304,6 +309,7 @@ def test_tail_follow_prints_entries_as_they_are_appended(tmp_path: Path):
             handle.write('ry": "late"}\n')
         assert proc.stdout.readline().split()[0] == "3"
     finally:
+        watchdog.cancel()
         proc.terminate()
         proc.wait(timeout=5)
 
