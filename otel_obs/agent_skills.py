@@ -14,6 +14,7 @@ nothing to lose in a wheel and nothing to configure in packaging.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,9 @@ class AgentSkill:
         return (
             "---\n"
             f"name: {self.name}\n"
-            f"description: {self.description}\n"
+            # Double-quoted: descriptions hold ": ", which a plain YAML scalar cannot.
+            # A JSON string is a valid YAML double-quoted scalar.
+            f"description: {json.dumps(self.description, ensure_ascii=False)}\n"
             "---\n\n"
             f"# /{self.name}\n\n"
             f"{self.description}\n\n"

@@ -337,8 +337,10 @@ def test_skills_install_writes_skill_files(demo: DemoStore, tmp_path: Path):
     assert sorted(written) == sorted(str(target / n / "SKILL.md") for n in names)
     for name in names:
         text = (target / name / "SKILL.md").read_text()
-        front = re.match(r"---\nname: (.+)\ndescription: (.+)\n---\n", text)
-        assert front and front.group(1) == name and len(front.group(2)) > 40
+        front = re.match(r"---\nname: ([a-z-]+)\ndescription: (\".*\")\n---\n", text)
+        assert front and front.group(1) == name
+        # The description is a double-quoted scalar (it contains ": "); JSON reads it too.
+        assert len(json.loads(front.group(2))) > 40
         assert len(_bash_blocks(text)) == 1
     table = ok(run_cli("skills", "install", "--dir", str(tmp_path / "again"), cwd=tmp_path)).stdout
     assert "obs-validate" in table
