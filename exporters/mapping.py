@@ -26,6 +26,7 @@ one row write, not an insert and an update.
 from __future__ import annotations
 
 import json
+import operator
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,9 @@ KEYS: Mapping[str, tuple[str, ...]] = {
     "wave_task_assignments": ("execution_id", "wave_number", "task_id"),
     "build_agent_instances": ("execution_id", "id"),
 }
+
+#: The key of a row in :class:`Rows`: the primary key value, a tuple when it has several columns.
+KEY_OF: Mapping[str, Any] = {table: operator.itemgetter(*cols) for table, cols in KEYS.items()}
 
 #: Tables whose rows are completed at a span's end (upserted by phase).
 ENTITY_TABLES: frozenset[str] = frozenset(
@@ -165,14 +169,14 @@ class Rows:
     Merging takes ownership of the merged rows' dicts.
     """
 
-    tables: dict[str, dict[Key, list[Any]]] = field(default_factory=dict)
+    tables: dict[str, dict[Any, list[Any]]] = field(default_factory=dict)
     heartbeats: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     touched_waves: set[tuple[str, int]] = field(default_factory=set)
     touched_skills: set[str] = field(default_factory=set)
 
     def add(self, table: str, row: Row, phase: str = START) -> None:
         """Add one row, merging with a row of the same key already here."""
-        key = tuple([row[k] for k in KEYS[table]])
+        key = KEY_OF[table](row)
         bucket = self.tables.get(table)
         if bucket is None:
             bucket = self.tables[table] = {}
@@ -227,8 +231,8 @@ class Rows:
         """The rows for ``table``, in the order they were first added."""
         return [row for _, row in self.tables.get(table, {}).values()]
 
-    def phase(self, table: str, key: Key) -> str | None:
-        """The phase of the row with ``key`` in ``table`` (None if absent)."""
+    def phase(self, table: str, key: Any) -> str | None:
+        """The phase of the row with primary key ``key`` in ``table`` (None if absent)."""
         entry = self.tables.get(table, {}).get(key)
         return None if entry is None else entry[0]
 
@@ -327,9 +331,36 @@ def _label(span: SpanLike, prefix: str) -> str | None:
     return name[len(prefix) :] if name.startswith(prefix) else None
 
 
+def attributes_of(span: Any) -> dict[str, Any]:
+    """A plain-dict snapshot of a span's attributes.
+
+    The SDK hands attributes out through a read-only proxy over a locked
+    mapping, which costs a Python call per lookup; the mapping looks up some
+    forty keys per span, so it reads the SDK's underlying dict when there is
+    one. Copying a dict is atomic under the GIL, so this is safe on a span
+    another thread is still setting attributes on.
+    """
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(inner) is dict:
+        return inner.copy()
+    attrs = span.attributes
+    return dict(attrs) if attrs else {}
+
+
+_RESOURCE_FACTS: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
 def _resource_attr(span: SpanLike, key: str) -> Any:
     resource = getattr(span, "resource", None)
-    return None if resource is None else resource.attributes.get(key)
+    if resource is None:
+        return None
+    # A provider has one resource for all its spans: read its attributes once.
+    known = _RESOURCE_FACTS.get(id(resource))
+    if known is None or known[0] is not resource:
+        if len(_RESOURCE_FACTS) > 64:
+            _RESOURCE_FACTS.clear()
+        known = _RESOURCE_FACTS[id(resource)] = (resource, dict(resource.attributes))
+    return known[1].get(key)
 
 
 class _Ctx:
@@ -366,12 +397,23 @@ class _Ctx:
 def _context_of(span_or_context: Any) -> _Ctx:
     if isinstance(span_or_context, Mapping):
         return _Ctx(span_or_context, None)
-    attrs = span_or_context.attributes or {}
-    return _Ctx(attrs, getattr(span_or_context, "context", None))
+    return _Ctx(attributes_of(span_or_context), getattr(span_or_context, "context", None))
 
 
 def _ensure(rows: Rows, ctx: _Ctx, ts: str, service_name: str | None = None) -> None:
     """Every row implies its execution (and wave) exists: create them if absent."""
+    runs = rows.tables.get("task_list_execution_runs")
+    known = None if runs is None else runs.get(ctx.execution_id)
+    if ctx.wave is not None:
+        wave = rows.tables.get("parallel_execution_waves", {}).get((ctx.execution_id, ctx.wave))
+        if wave is None or wave[1]["started_at"] > ts:
+            known = None
+    if (
+        known is not None
+        and known[1]["started_at"] <= ts
+        and (ctx.task_list_id is None or known[1].get("task_list_id") is not None)
+    ):
+        return  # already ensured in this batch: nothing this row could add
     rows.add(
         "task_list_execution_runs",
         {
@@ -662,7 +704,8 @@ def _entity(rows: Rows, span: SpanLike, ctx: _Ctx, start: str, end: str | None) 
         return None
     table, build = spec
     row = build(span, ctx, start, end)
-    if any(row[k] is None for k in KEYS[table]):
+    key = KEY_OF[table](row)
+    if key is None or (type(key) is tuple and None in key):
         return None  # e.g. a task span without a task id: nothing to key it by
     rows.add(table, row, START if end is None else END)
     if ctx.kind == c.KIND_SKILL:
@@ -682,7 +725,7 @@ def _entity(rows: Rows, span: SpanLike, ctx: _Ctx, start: str, end: str | None) 
 def map_span_start(span: SpanLike, rows: Rows | None = None) -> Rows:
     """Rows a span implies as soon as it starts (so a crash still leaves them)."""
     rows = Rows() if rows is None else rows
-    attrs = span.attributes or {}
+    attrs = attributes_of(span)
     ctx = _Ctx(attrs, span.context)
     if not ctx.execution_id or span.start_time is None:
         return rows
@@ -719,7 +762,7 @@ def map_span_end(span: SpanLike, rows: Rows | None = None) -> Rows:
     stores them as they happen.
     """
     rows = Rows() if rows is None else rows
-    attrs = span.attributes or {}
+    attrs = attributes_of(span)
     ctx = _Ctx(attrs, span.context)
     if not ctx.execution_id or span.start_time is None or span.end_time is None:
         return rows

@@ -166,6 +166,7 @@ class Store:
         self._db_identity: tuple[int, int] | None = None
         self._next_open_attempt = 0.0
         self._sql_cache: dict[tuple[str, str, tuple[str, ...]], str] = {}
+        self._paths: dict[str, Path] = {}
         self._warned: set[str] = set()
         self._stats: dict[str, Any] = {
             "items": 0,
@@ -207,7 +208,9 @@ class Store:
                     time.sleep(self._interval_s / 10)
             else:
                 self._stats["queue_overflow"] += 1
-                self._warn_once("queue_overflow", "store queue full (%d items); dropping")
+                self._warn_once(
+                    "queue_overflow", "store queue full (%d items); dropping", self._capacity
+                )
                 return False
         queue.append(item)
         if len(queue) >= self._batch_items and not self._wake.is_set():
@@ -351,7 +354,7 @@ class Store:
     def _write(self, rows: Rows) -> None:
         entries = rows.tables.get("transcript_entries", {})
         conn = self._connection()
-        numbered: dict[str, int | None] | None = None
+        numbered: dict[str, int] | None = None
         if conn is not None:
             try:
                 numbered = self._write_sqlite(conn, rows)
@@ -367,7 +370,7 @@ class Store:
             self._stats["dropped_rows"] += len(rows)
         if numbered is None and entries:
             # SQLite unusable: keep the transcript anyway, without sequence numbers.
-            lines = _jsonl_lines((row for _, row in entries.values()), self.transcripts_dir)
+            lines = self._jsonl_lines((row, None) for _, row in entries.values())
             self._append_jsonl(lines)
 
     def _drop_connection(self) -> None:
@@ -378,33 +381,33 @@ class Store:
                 pass
         self._conn = None
 
-    def _write_sqlite(self, conn: sqlite3.Connection, rows: Rows) -> dict[str, int | None]:
+    def _write_sqlite(self, conn: sqlite3.Connection, rows: Rows) -> dict[str, int]:
         """Write one batch in one transaction; return the new entries' sequences by id."""
         tables = rows.tables
-        entries = tables.get("transcript_entries")
+        dumps = json.dumps
         conn.execute("BEGIN IMMEDIATE")
         written = 0
-        before: dict[str, int] = {}
-        if entries:
-            for execution_id in {row["execution_id"] for _, row in entries.values()}:
-                before[execution_id] = conn.execute(
-                    "SELECT COALESCE(MAX(sequence), 0) FROM transcript_entries"
-                    " WHERE execution_id = ?",
-                    (execution_id,),
-                ).fetchone()[0]
+        numbered: dict[str, int] = {}
         for table in WRITE_ORDER:
             bucket = tables.get(table)
             if not bucket:
                 continue
-            groups: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
-            for phase, row in bucket.values():
-                key = (phase, tuple(row))
-                group = groups.get(key)
-                if group is None:
-                    group = groups[key] = []
-                group.append(tuple(row.values()))
+            if table == "transcript_entries":
+                groups = _numbered_entries(conn, bucket, numbered)
+            else:
+                groups = {}
+                for phase, row in bucket.values():
+                    key = (phase, tuple(row))
+                    group = groups.get(key)
+                    if group is None:
+                        group = groups[key] = []
+                    group.append(tuple(row.values()))
             for (phase, columns), params in groups.items():
-                conn.executemany(self._sql(table, phase, columns), params)
+                # One statement per group over a JSON array, not executemany:
+                # SQLite then runs the whole group without the GIL, where
+                # executemany hands the GIL back and forth once per row and
+                # starves (and is starved by) the agent's threads.
+                conn.execute(self._sql(table, phase, columns), (dumps(params),))
                 written += len(params)
         if rows.heartbeats:
             conn.executemany(
@@ -420,23 +423,11 @@ class Store:
             conn.executemany(_WAVE_STATISTICS_SQL, waves)
         if rows.touched_skills:
             conn.executemany(_SKILL_COUNT_SQL, [(s,) for s in sorted(rows.touched_skills)])
-        numbered: dict[str, int | None] = {}
-        lines_by_file: dict[Path, list[str]] = {}
-        if entries:
-            for execution_id, previous in before.items():
-                for entry_id, sequence in conn.execute(
-                    "SELECT id, sequence FROM transcript_entries"
-                    " WHERE execution_id = ? AND sequence > ? ORDER BY sequence",
-                    (execution_id, previous),
-                ):
-                    numbered[entry_id] = sequence
-            fresh = []
-            for key, (_, row) in entries.items():
-                sequence = numbered.get(key[0])
-                if sequence is not None:
-                    fresh.append({**row, "sequence": sequence})
-            fresh.sort(key=lambda r: (r["execution_id"], r["sequence"]))
-            lines_by_file = _jsonl_lines(fresh, self.transcripts_dir)
+        lines_by_file = self._jsonl_lines(
+            (row, numbered[key])
+            for key, (_, row) in (tables.get("transcript_entries") or {}).items()
+            if key in numbered
+        )
         # Lock the transcript files before committing, so appends from several
         # processes land in the files in sequence order.
         handles = self._open_jsonl(lines_by_file)
@@ -460,6 +451,39 @@ class Store:
     # ------------------------------------------------------------------
     # JSONL
     # ------------------------------------------------------------------
+
+    def _jsonl_lines(
+        self, rows: Iterable[tuple[dict[str, Any], int | None]]
+    ) -> dict[Path, list[str]]:
+        """JSONL lines for (transcript row, sequence) pairs, grouped by transcript file.
+
+        ``details`` and ``skill_ref`` are already JSON object text (the mapping
+        guarantees it), so they are spliced in rather than parsed and dumped again.
+        """
+        out: dict[Path, list[str]] = {}
+        paths = self._paths
+        dumps = json.dumps
+        for row, sequence in rows:
+            get = row.get
+            head = {name: get(name) for name in _ENTRY_LINE_COLUMNS}
+            head["sequence"] = sequence
+            line = (
+                dumps(head, ensure_ascii=False)[:-1]
+                + ', "details": '
+                + (get("details") or "{}")
+                + ', "skill_ref": '
+                + (get("skill_ref") or "null")
+                + "}\n"
+            )
+            execution_id = row["execution_id"]
+            path = paths.get(execution_id)
+            if path is None:
+                path = paths[execution_id] = transcript_path(self.transcripts_dir, execution_id)
+            lines = out.get(path)
+            if lines is None:
+                lines = out[path] = []
+            lines.append(line)
+        return out
 
     def _open_jsonl(self, lines_by_file: dict[Path, list[str]]) -> dict[Path, Any]:
         handles: dict[Path, Any] = {}
@@ -514,22 +538,61 @@ class Store:
         logger.warning(message, *args)
 
 
-def _build_sql(table: str, phase: str, columns: tuple[str, ...]) -> str:
-    """The statement that writes rows of ``columns`` into ``table`` for ``phase``."""
-    names = ", ".join(columns)
-    if table == "transcript_entries":
-        # Numbered inside the transaction: the execution's next sequence.
-        # A duplicate id is ignored before the subquery's number is used.
-        execution = columns.index("execution_id") + 1
-        values = ", ".join(f"?{i}" for i in range(1, len(columns) + 1))
-        return (
-            f"INSERT OR IGNORE INTO transcript_entries ({names}, sequence) VALUES ({values}, "
-            f"(SELECT COALESCE(MAX(sequence), 0) + 1 FROM transcript_entries"
-            f" WHERE execution_id = ?{execution}))"
+def _numbered_entries(
+    conn: sqlite3.Connection, bucket: dict[Any, list[Any]], numbered: dict[str, int]
+) -> dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]]:
+    """Give the batch's new entries their sequence numbers, in queue order.
+
+    Runs inside the write transaction, so ``max(sequence)`` cannot move
+    under us even with other processes writing the same execution. Ids
+    already stored are left out first, so a re-delivery takes no number.
+    """
+    ids = list(bucket)
+    stored: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        stored.update(
+            r[0]
+            for r in conn.execute(f"SELECT id FROM transcript_entries WHERE id IN ({marks})", chunk)
         )
-    values = ", ".join("?" * len(columns))
+    last: dict[str, int] = {}
+    groups: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+    for entry_id, (phase, row) in bucket.items():
+        if entry_id in stored:
+            continue
+        execution_id = row["execution_id"]
+        sequence = last.get(execution_id)
+        if sequence is None:
+            sequence = conn.execute(
+                "SELECT COALESCE(MAX(sequence), 0) FROM transcript_entries WHERE execution_id = ?",
+                (execution_id,),
+            ).fetchone()[0]
+        sequence += 1
+        last[execution_id] = numbered[entry_id] = sequence
+        key = (phase, (*row, "sequence"))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = []
+        group.append((*row.values(), sequence))
+    return groups
+
+
+def _build_sql(table: str, phase: str, columns: tuple[str, ...]) -> str:
+    """The statement that writes a JSON array of rows of ``columns`` into ``table``.
+
+    Rows arrive as one JSON array of arrays (``?1``), unpacked by ``json_each``;
+    values keep their JSON types (text, integer, real, null).
+    """
+    names = ", ".join(columns)
+    source = ", ".join(f"value ->> {i}" for i in range(len(columns)))
+    select = f"SELECT {source} FROM json_each(?1)"
+    if table == "transcript_entries":
+        # Numbered just before (see _numbered_entries): a conflict here would
+        # be a bug, so it fails the batch loudly.
+        return f"INSERT INTO transcript_entries ({names}) {select}"
     if table not in ENTITY_TABLES:
-        return f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({values})"
+        return f"INSERT OR IGNORE INTO {table} ({names}) {select}"
     keys = KEYS[table]
     sets = []
     for column in columns:
@@ -546,7 +609,8 @@ def _build_sql(table: str, phase: str, columns: tuple[str, ...]) -> str:
             sets.append(f"{column} = COALESCE({table}.{column}, excluded.{column})")
     conflict = ", ".join(keys)
     action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
-    return f"INSERT INTO {table} ({names}) VALUES ({values}) ON CONFLICT ({conflict}) {action}"
+    # "WHERE true" lets SQLite's parser tell the upsert clause from a join.
+    return f"INSERT INTO {table} ({names}) {select} WHERE true ON CONFLICT ({conflict}) {action}"
 
 
 _ENTRY_LINE_COLUMNS = (
@@ -567,32 +631,6 @@ _ENTRY_LINE_COLUMNS = (
     "trace_id",
     "span_id",
 )
-
-
-def _jsonl_lines(rows: Iterable[dict[str, Any]], transcripts_dir: Path) -> dict[Path, list[str]]:
-    """JSONL lines for transcript rows, grouped by transcript file.
-
-    ``details`` and ``skill_ref`` are already JSON object text (the mapping
-    guarantees it), so they are spliced in as objects rather than parsed again.
-    """
-    out: dict[Path, list[str]] = {}
-    dumps = json.dumps
-    for row in rows:
-        head = {name: row.get(name) for name in _ENTRY_LINE_COLUMNS}
-        line = (
-            dumps(head, ensure_ascii=False)[:-1]
-            + ', "details": '
-            + (row.get("details") or "{}")
-            + ', "skill_ref": '
-            + (row.get("skill_ref") or "null")
-            + "}\n"
-        )
-        path = transcript_path(transcripts_dir, row["execution_id"])
-        lines = out.get(path)
-        if lines is None:
-            lines = out[path] = []
-        lines.append(line)
-    return out
 
 
 def _merge_rows(rows: Rows, into: Rows) -> None:

@@ -102,8 +102,12 @@ def _build_store(
     )
 
 
-def _install(provider: TracerProvider, store: Store, task_list_id: str | None) -> Pipeline:
-    """Add our processors to ``provider``; return the pipeline around them."""
+def attach(provider: TracerProvider, store: Store, task_list_id: str | None = None) -> Pipeline:
+    """Add our processors (context, baggage, transcript → ``store``) to ``provider``.
+
+    For a store with settings of its own (benchmarks, tools); ``configure`` and
+    ``get_pipeline`` use it too.
+    """
     defaults = {c.TASK_LIST_ID: task_list_id} if task_list_id else None
     processor = TranscriptSpanProcessor(store)
     provider.add_span_processor(ContextSpanProcessor(defaults))
@@ -173,7 +177,7 @@ def configure(
             provider = TracerProvider(resource=resource)
         else:
             provider = current  # type: ignore[assignment]
-        pipeline = _install(provider, store, task_list_id)
+        pipeline = attach(provider, store, task_list_id)
         endpoint = otlp_endpoint or (os.environ.get(ENV_OTLP_ENDPOINT) if created else None)
         if endpoint:
             provider.add_span_processor(
@@ -235,7 +239,7 @@ def get_pipeline(
             return pipeline
         resource = Resource.create({SERVICE_NAME: DEFAULT_SERVICE_NAME})
         store = _build_store(db, transcripts, None, None)
-        pipeline = _install(TracerProvider(resource=resource), store, None)
+        pipeline = attach(TracerProvider(resource=resource), store, None)
         _private[(db, transcripts)] = pipeline
         return pipeline
 
@@ -255,6 +259,7 @@ def close_private_pipelines() -> None:
 
 
 __all__: list[Any] = [
+    "attach",
     "configure",
     "configured_pipeline",
     "close_private_pipelines",
