@@ -13,6 +13,9 @@ parented to the top of that stack, whatever thread asks, and the top is also
 made the OpenTelemetry current span in the thread that opened it, so spans of
 other instrumentation nest under the task too.
 
+``task_end`` without a ``task_id`` ends the innermost open task, and
+``phase_end`` without ``details["phase"]`` the innermost open phase.
+
 Unbalanced ends never raise into the agent:
 
 - an end for something that is not open (``task_end`` of a task never started,
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -74,10 +78,17 @@ CLOSED_TOOL_ERROR = "closed by close() before log_end"
 
 Attributes = dict[str, AttributeValue]
 
+_random_bits = random.getrandbits
+
 
 def new_id() -> str:
-    """A fresh random id: 32 hex characters, as random as ``uuid4().hex`` and cheaper."""
-    return os.urandom(16).hex()
+    """A fresh random id of 32 hex characters.
+
+    Drawn like the SDK draws span ids (``random.getrandbits``, reseeded in a
+    forked child), not from ``os.urandom``: a system call releases the GIL, and
+    with the store's writer thread busy, getting it back can cost milliseconds.
+    """
+    return f"{_random_bits(128):032x}"
 
 
 def entry_attributes(
