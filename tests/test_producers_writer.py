@@ -391,3 +391,17 @@ def test_parallel_tool_calls_from_many_threads(traced):
     assert len(stored) == threads_n * per_thread
     assert {a[c.TASK_ID] for a in stored} == {"T1"}
     assert writer.open_tools == {}
+
+
+def test_ends_without_a_name_close_the_innermost(traced):
+    writer = make_writer(traced)
+    writer.write({"entry_type": "phase_start", "details": {"phase": "outer"}})
+    writer.write({"entry_type": "task_start", "task_id": "A"})
+    writer.write({"entry_type": "task_start", "task_id": "B"})
+    writer.write({"entry_type": "task_end"})
+    assert [s.name for s in traced.spans()] == ["task B"]
+    writer.write({"entry_type": "task_end"})
+    writer.write({"entry_type": "phase_end"})
+    assert [s.name for s in traced.spans()] == ["task B", "task A", "phase outer"]
+    writer.close()
+    assert traced.events("obs.error") == []
