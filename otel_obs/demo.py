@@ -239,10 +239,10 @@ def _result(
     from .cli_output import to_jsonable
     from .observability_skills import ObservabilitySkills
 
-    skills = ObservabilitySkills(str(db_path))
-    summary = skills.execution_summary(execution_id)
-    issues = skills.validate(execution_id)
-    errors = skills.find_errors(execution_id)
+    with ObservabilitySkills(str(db_path)) as skills:
+        summary = skills.execution_summary(execution_id)
+        issues = skills.validate(execution_id)
+        errors = skills.find_errors(execution_id)
     db_arg, tail_arg = _store_args(db_path, transcripts_dir)
     failing_task = plan.task_with(FAILING_ASSERTION).id
     return {
