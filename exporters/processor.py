@@ -73,8 +73,9 @@ class TranscriptSpanProcessor(SpanProcessor):
 class ContextSpanProcessor(SpanProcessor):
     """Fills a new span's missing context attributes: parent span first, then baggage.
 
-    ``defaults`` (e.g. a configured task list id) apply when neither has the key.
-    Explicit attributes set by the producer always win.
+    This is for spans the producers did not make (the application's own spans
+    nested under a task). ``defaults`` (e.g. a configured task list id) apply
+    when neither has the key, to every span. Explicit attributes always win.
     """
 
     def __init__(self, defaults: Mapping[str, Any] | None = None) -> None:
@@ -82,6 +83,15 @@ class ContextSpanProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         own = span.attributes or {}
+        if c.KIND in own:
+            # A producer's span states its whole context itself: what it leaves out is
+            # absent on purpose (no enclosing skill, no task), and inheriting it from
+            # whatever span happens to be current in this thread — another writer's,
+            # even another execution's — would be wrong. Only configured defaults apply.
+            for key, value in self._defaults.items():
+                if own.get(key) is None:
+                    span.set_attribute(key, value)
+            return
         missing = [key for key in c.CONTEXT_KEYS if own.get(key) is None]
         if not missing:
             return

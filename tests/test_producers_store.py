@@ -237,3 +237,31 @@ def test_a_killed_worker_leaves_its_open_work_visible_within_a_second(store):
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+def test_a_second_writer_in_the_same_thread_inherits_nothing_from_the_first(store):
+    """Two agents in one thread: the second's rows name no skill or task of the first."""
+    first = writer_for(store, "exec-A", "agent-A")
+    second = writer_for(store, "exec-B", "agent-B")
+    skill = SkillTracer(first, ToolUseLogger(first))
+    with first.task("TA", "outer work"):
+        skill_id = skill.trace_start({"skill_name": "codegen"})
+        late = writer_for(store, "exec-C", "agent-C")  # created while A's skill is current
+        tools = ToolUseLogger(late)
+        with late.task("TC", "inner work"):
+            tid = tools.log_start({"id": "toolu_c", "name": "Read", "input": {"path": "x"}})
+            tools.log_end(tid, {"tool_use_id": tid, "content": "ok", "is_error": False})
+        skill.trace_end(skill_id, "success")
+    for writer in (first, second, late):
+        writer.close()
+    db, _ = store
+    (tool,) = rows(db, "SELECT * FROM tool_uses WHERE id = 'toolu_c'")
+    assert tool["execution_id"] == "exec-C"
+    assert tool["within_skill"] is None
+    assert tool["task_id"] == "TC"
+    leaked = rows(
+        db,
+        "SELECT id, entry_type FROM transcript_entries"
+        " WHERE execution_id = 'exec-C' AND (skill_trace_id IS NOT NULL OR task_id = 'TA')",
+    )
+    assert leaked == []
