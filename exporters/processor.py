@@ -73,9 +73,10 @@ class TranscriptSpanProcessor(SpanProcessor):
 class ContextSpanProcessor(SpanProcessor):
     """Fills a new span's missing context attributes: parent span first, then baggage.
 
-    This is for spans the producers did not make (the application's own spans
-    nested under a task). ``defaults`` (e.g. a configured task list id) apply
-    when neither has the key, to every span. Explicit attributes always win.
+    Parent inheritance is for spans the producers did not make (the
+    application's own spans nested under a task); spans with ``obs.kind`` take
+    only baggage and ``defaults`` (e.g. a configured task list id). Explicit
+    attributes always win.
     """
 
     def __init__(self, defaults: Mapping[str, Any] | None = None) -> None:
@@ -83,22 +84,18 @@ class ContextSpanProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         own = span.attributes or {}
-        if c.KIND in own:
-            # A producer's span states its whole context itself: what it leaves out is
-            # absent on purpose (no enclosing skill, no task), and inheriting it from
-            # whatever span happens to be current in this thread — another writer's,
-            # even another execution's — would be wrong. Only configured defaults apply.
-            for key, value in self._defaults.items():
-                if own.get(key) is None:
-                    span.set_attribute(key, value)
-            return
         missing = [key for key in c.CONTEXT_KEYS if own.get(key) is None]
         if not missing:
             return
-        parent = trace.get_current_span(parent_context)
         inherited: Mapping[str, Any] = {}
-        if isinstance(parent, ReadableSpan) and parent.is_recording():
-            inherited = parent.attributes or {}
+        if c.KIND not in own:
+            # Only the application's own spans inherit from their parent. A producer's
+            # span states its context itself, and what it leaves out (no enclosing
+            # skill, no task) is absent on purpose: the span current in this thread may
+            # belong to another writer, even another execution.
+            parent = trace.get_current_span(parent_context)
+            if isinstance(parent, ReadableSpan) and parent.is_recording():
+                inherited = parent.attributes or {}
         bag = baggage.get_all(parent_context)
         for key in missing:
             value = inherited.get(key)
