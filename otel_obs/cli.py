@@ -86,11 +86,24 @@ def existing_db(db: Path | None) -> Path:
     return path
 
 
-def skills_for(db: Path | None) -> Any:
-    """An ``ObservabilitySkills`` on an existing store (read-only connections)."""
+def skills_for(db: Path | None, execution_id: str | None = None) -> Any:
+    """An ``ObservabilitySkills`` on an existing store (read-only connections).
+
+    With ``execution_id``, the execution must be in the store: the library
+    answers an unknown id with empty results (right for a program asking about
+    a run that may not have started), but on the command line an empty table
+    for a mistyped id reads as "all clear", so it is a usage error instead.
+    """
+    from .cli_queries import execution_exists
     from .observability_skills import ObservabilitySkills
 
-    return ObservabilitySkills(str(existing_db(db)))
+    path = existing_db(db)
+    if execution_id is not None and not execution_exists(path, execution_id):
+        raise UsageProblem(
+            f"EXECUTION_ID: no execution {execution_id!r} in {path} "
+            "(list them with 'otel-obs executions')"
+        )
+    return ObservabilitySkills(str(path))
 
 
 def emit(value: Any, as_json: bool, title: str | None = None) -> None:
@@ -151,14 +164,14 @@ def executions(
 @app.command()
 def summary(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Status, duration and counts of one execution (A001)."""
-    result = skills_for(db).execution_summary(execution_id)
+    result = skills_for(db, execution_id).execution_summary(execution_id)
     emit(result or {}, as_json, title=f"Execution {execution_id}")
 
 
 @app.command()
 def validate(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Check the data of an execution (V001–V007); exit 1 when issues are found."""
-    issues = skills_for(db).validate(execution_id)
+    issues = skills_for(db, execution_id).validate(execution_id)
     emit(issues, as_json, title=f"Validation issues of {execution_id}")
     if not as_json:
         out.note("valid: no issues" if not issues else f"{len(issues)} issue(s)")
@@ -169,7 +182,7 @@ def validate(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = F
 @app.command()
 def errors(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Every error of an execution in time order, root cause first marked (T001)."""
-    records = skills_for(db).find_errors(execution_id)
+    records = skills_for(db, execution_id).find_errors(execution_id)
     emit(records, as_json, title=f"Errors of {execution_id}")
     if records:
         raise typer.Exit(1)
@@ -178,7 +191,11 @@ def errors(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = Fal
 @app.command()
 def blocked(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Security-blocked tool uses with their reasons (T002)."""
-    emit(skills_for(db).find_blocked(execution_id), as_json, title=f"Blocked in {execution_id}")
+    emit(
+        skills_for(db, execution_id).find_blocked(execution_id),
+        as_json,
+        title=f"Blocked in {execution_id}",
+    )
 
 
 @app.command()
@@ -192,7 +209,7 @@ def incomplete(
     ] = None,
 ) -> None:
     """Operations started and never ended (T004)."""
-    skills = skills_for(db)
+    skills = skills_for(db, execution_id)
     if older_than_s is None:
         result = skills.find_incomplete(execution_id)
     else:
@@ -203,13 +220,15 @@ def incomplete(
 @app.command()
 def health(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Health of a parallel execution: waves, stuck agents, conflicts (P001–P004)."""
-    emit(skills_for(db).parallel_health(execution_id), as_json, title="Parallel health")
+    emit(
+        skills_for(db, execution_id).parallel_health(execution_id), as_json, title="Parallel health"
+    )
 
 
 @app.command()
 def anomalies(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Unusual durations, error cascades, regressions, spikes, orphans, cycles (D001–D006)."""
-    emit(skills_for(db).detect_anomalies(execution_id), as_json, title="Anomalies")
+    emit(skills_for(db, execution_id).detect_anomalies(execution_id), as_json, title="Anomalies")
 
 
 @app.command("trace-task")

@@ -48,6 +48,18 @@ def list_executions(
         conn.close()
 
 
+def execution_exists(db_path: Path, execution_id: str) -> bool:
+    """Whether the store has recorded anything of ``execution_id``."""
+    conn = read_only(db_path)
+    try:
+        found = conn.execute(
+            "SELECT 1 FROM task_list_execution_runs WHERE id = ?", (execution_id,)
+        ).fetchone()
+        return found is not None
+    finally:
+        conn.close()
+
+
 def check_tool_call(tool_id: str, params: dict[str, str]) -> None:
     """Refuse an unknown tool id or a bad parameter before opening any store.
 

@@ -106,7 +106,9 @@ def test_summary(demo: DemoStore):
     assert summary["assertions_failed"] == 1
     table = ok(demo.cli("summary", demo.execution_id, "--db", db)).stdout
     assert demo.execution_id in table and "tool_uses" in table
-    assert as_json(demo.cli("summary", "no-such-execution", "--db", db, "--json")) == {}
+    # A mistyped id is bad usage, not an empty "all clear" table.
+    bad_usage(demo.cli("summary", "no-such-execution", "--db", db, "--json"), "no-such-execution")
+    bad_usage(demo.cli("summary", "no-such-execution", "--db", db), "no-such-execution")
     bad_usage(demo.cli("summary", demo.execution_id, "--db", db, "--format", "x"), "--format")
 
 
@@ -123,8 +125,8 @@ def test_validate_exits_1_and_names_the_unreleased_lock(demo: DemoStore):
     assert lock_file in json.dumps(issues[0])
     table = ok(demo.cli("validate", demo.execution_id, "--db", db), code=1).stdout
     assert "V004" in table and "1 issue" in table
-    # An execution with no rows has nothing wrong with it.
-    assert as_json(demo.cli("validate", "no-such-execution", "--db", db, "--json")) == []
+    # An unknown execution is named, not reported as valid.
+    bad_usage(demo.cli("validate", "no-such-execution", "--db", db, "--json"), "no-such-execution")
     bad_usage(demo.cli("validate", "--db", db), "EXECUTION_ID")
 
 
@@ -140,7 +142,7 @@ def test_errors_exits_1_with_the_root_cause_first(demo: DemoStore):
     assert any(r["task_id"] == failing and r["source"] == "assertion" for r in records)
     table = ok(demo.cli("errors", demo.execution_id, "--db", db), code=1).stdout
     assert cascade in table and failing in table
-    assert as_json(demo.cli("errors", "no-such-execution", "--db", db, "--json")) == []
+    bad_usage(demo.cli("errors", "no-such-execution", "--db", db, "--json"), "no-such-execution")
     bad_usage(demo.cli("errors", demo.execution_id, "extra", "--db", db), "extra")
 
 
