@@ -220,10 +220,18 @@ class ObservabilitySkills:
         return self.run("I004", execution_id=execution_id, limit=limit)
 
     def related_events(
-        self, correlation_id: str | None = None, event_id: str | None = None
+        self,
+        correlation_id: str | None = None,
+        event_id: str | None = None,
+        execution_id: str | None = None,
     ) -> list[Row]:
-        """I005: message-bus rows sharing a correlation id (given, or an event's)."""
-        return self.run("I005", correlation_id=correlation_id, event_id=event_id)
+        """I005: message-bus rows sharing a correlation id (given, or an event's).
+
+        Scoped to ``execution_id``, else to the execution of ``event_id``.
+        """
+        return self.run(
+            "I005", correlation_id=correlation_id, event_id=event_id, execution_id=execution_id
+        )
 
     def decision_points(self, execution_id: str) -> list[Row]:
         """I006: decisions with options, choice, reasoning and the entry before."""

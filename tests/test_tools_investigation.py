@@ -168,3 +168,25 @@ def test_i007_is_empty_without_assertions(blocked_command):
     skills = ObservabilitySkills(blocked_command.db_path)
     assert skills.assertion_evidence(blocked_command.execution_id) == []
     assert skills.assertion_evidence("no-such-exec") == []
+
+
+def test_i005_keeps_an_events_correlation_inside_its_execution(tmp_path):
+    """Two executions reuse task T1 (the default correlation): an event finds only its own run."""
+    from otel_obs import TranscriptEntry, TranscriptWriter
+
+    db, transcripts = tmp_path / "obs.db", tmp_path / "transcripts"
+    decisions = {}
+    for execution in ("exec-1", "exec-2"):
+        writer = TranscriptWriter(execution, "agent", db_path=db, transcripts_dir=transcripts)
+        with writer.task("T1", "same task, two runs"):
+            decisions[execution] = writer.write(
+                TranscriptEntry(entry_type="decision", details={"options": ["a"], "chosen": "a"})
+            )
+        writer.close()
+    skills = ObservabilitySkills(db)
+    for execution, decision in decisions.items():
+        rows = skills.related_events(event_id=decision)
+        assert [(r["id"], r["execution_id"]) for r in rows] == [(decision, execution)]
+    assert {r["id"] for r in skills.related_events(correlation_id="T1")} == set(decisions.values())
+    scoped = skills.related_events(correlation_id="T1", execution_id="exec-2")
+    assert [r["id"] for r in scoped] == [decisions["exec-2"]]
