@@ -1,4 +1,5 @@
-"""Session-wide fixture stores (built once through the real producers; see scenarios.py).
+"""Shared fixtures: an inspectable SDK pipeline for the producers' tests, and
+session-wide fixture stores (built once through the real producers; see scenarios.py).
 
 Tests only read these stores; a test that must break one works on
 ``scenarios.copy_store`` of it in its own ``tmp_path``.
@@ -8,6 +9,23 @@ from __future__ import annotations
 
 import pytest
 import scenarios
+from producer_support import Traced
+
+from otel_obs.transcript_writer import TranscriptWriter
+
+
+@pytest.fixture
+def traced() -> Traced:
+    """A real SDK pipeline whose finished spans the producers' tests inspect."""
+    return Traced()
+
+
+@pytest.fixture
+def writer(traced: Traced):
+    """A writer on ``traced``, closed after the test."""
+    w = TranscriptWriter("exec-1", "agent-1", pipeline=traced.pipeline)
+    yield w
+    w.close()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from producer_support import StatusServer, Traced, span_id
 from otel_obs import conventions as c
 from otel_obs.assertion_recorder import AssertionRecorder
 from otel_obs.models import AssertionResult, ChainResult
-from otel_obs.transcript_writer import TranscriptWriter
 
 PY = sys.executable
 EXIT = f"{PY} -c 'import sys; sys.exit(int(sys.argv[1]))'"
@@ -23,18 +22,6 @@ EXIT = f"{PY} -c 'import sys; sys.exit(int(sys.argv[1]))'"
 def no_proxy(monkeypatch):
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def traced() -> Traced:
-    return Traced()
-
-
-@pytest.fixture
-def writer(traced):
-    w = TranscriptWriter("exec-1", "agent-1", pipeline=traced.pipeline)
-    yield w
-    w.close()
 
 
 def recorder(writer, tmp_path, **kw) -> AssertionRecorder:

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
-from producer_support import Traced, parent_id, span_id
+from producer_support import parent_id, span_id
 
 from otel_obs import conventions as c
 from otel_obs.models import SkillReference
 from otel_obs.skill_tracer import SkillTracer
 from otel_obs.tool_use_logger import ToolUseLogger
-from otel_obs.transcript_writer import CLOSED_SKILL_ERROR, TranscriptWriter
+from otel_obs.transcript_writer import CLOSED_SKILL_ERROR
 
 
 @dataclass
@@ -25,18 +25,6 @@ class SpecSkillReference:
     skill_file: str
     line_number: int
     section_title: str
-
-
-@pytest.fixture
-def traced() -> Traced:
-    return Traced()
-
-
-@pytest.fixture
-def writer(traced):
-    w = TranscriptWriter("exec-1", "agent-1", pipeline=traced.pipeline)
-    yield w
-    w.close()
 
 
 @pytest.fixture

@@ -36,18 +36,6 @@ class SdkToolResultBlock:
 
 
 @pytest.fixture
-def traced() -> Traced:
-    return Traced()
-
-
-@pytest.fixture
-def writer(traced):
-    w = TranscriptWriter("exec-1", "agent-1", pipeline=traced.pipeline)
-    yield w
-    w.close()
-
-
-@pytest.fixture
 def tools(writer) -> ToolUseLogger:
     return ToolUseLogger(writer)
 

@@ -18,11 +18,6 @@ from otel_obs.tool_use_logger import ToolUseLogger
 from otel_obs.transcript_writer import CLOSED_TASK_ERROR, TranscriptWriter
 
 
-@pytest.fixture
-def traced() -> Traced:
-    return Traced()
-
-
 def make_writer(traced: Traced, **kw) -> TranscriptWriter:
     kw.setdefault("pipeline", traced.pipeline)
     return TranscriptWriter(
