@@ -42,3 +42,30 @@ def test_schema_refuses_a_newer_database(tmp_path):
 )
 def test_tool_category_from_name(tool, category):
     assert conventions.tool_category(tool) == category
+
+
+def test_every_public_name_imports_from_the_top_package():
+    import otel_obs
+
+    expected = {
+        "TranscriptWriter",
+        "ToolUseLogger",
+        "SkillTracer",
+        "AssertionRecorder",
+        "TranscriptEntry",
+        "SkillReference",
+        "AssertionResult",
+        "ChainResult",
+        "configure",
+        "ObservabilitySkills",
+        "obs_validate",
+        "obs_errors",
+        "obs_parallel_health",
+        "obs_anomalies",
+        "obs_summary",
+    }
+    assert expected <= set(otel_obs.__all__)
+    for name in otel_obs.__all__:
+        assert getattr(otel_obs, name) is not None, name
+    with pytest.raises(AttributeError, match="no_such_name"):
+        otel_obs.no_such_name  # noqa: B018

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_obs import AssertionRecorder, SkillTracer, ToolUseLogger, TranscriptWriter
-from otel_obs.models import TranscriptEntry
+from otel_obs.models import SkillReference, TranscriptEntry
 
 # --------------------------------------------------------------------------
 # What the spec leaves to the worker
@@ -132,13 +132,25 @@ class BuildAgentWorker:
 # --------------------------------------------------------------------------
 
 
+SKILL = SkillReference(
+    skill_name="code-generation",
+    skill_file="skills/code-generation.md",
+    line_number=12,
+    section_title="Write the module",
+)
+
+
 def run_worker() -> None:
-    """What the subprocess runs: two tool uses and two tasks, then close."""
+    """What the subprocess runs: tool uses that succeed, are blocked and fail; two tasks."""
     worker = BuildAgentWorker("exec-spec", "worker-1")
+    # Inside a skill: its tool uses are recorded as within it.
+    skill_id = worker.skill_tracer.trace_start(SKILL)
     worker.handle_tool_use(
         ToolUseBlock("toolu_1", "Write", {"file_path": "notes.md", "content": "hi"})
     )
+    worker.skill_tracer.trace_end(skill_id, "success")
     worker.handle_tool_use(ToolUseBlock("toolu_2", "Bash", {"command": "rm -rf /"}))
+    worker.handle_tool_use(ToolUseBlock("toolu_3", "WebFetch", {"url": "http://127.0.0.1:9"}))
     # The example's task body is a placeholder, so the CREATE task's file never appears.
     worker.execute_task(Task("T1", "Create the API", "CREATE", "src/api.ts"))
     worker.execute_task(Task("T2", "Tidy the README", "UPDATE", "README.md"))
@@ -175,6 +187,9 @@ def test_the_spec_example_runs_and_lands_in_the_store(tmp_path):
     entries = q("SELECT entry_type, task_id, summary, sequence FROM transcript_entries")
     assert [e["sequence"] for e in entries] == list(range(1, len(entries) + 1))
     assert [(e["entry_type"], e["task_id"]) for e in entries] == [
+        ("skill_invoke", None),
+        ("tool_use", None),
+        ("skill_complete", None),
         ("tool_use", None),
         ("tool_use", None),
         ("task_start", "T1"),
@@ -187,13 +202,50 @@ def test_the_spec_example_runs_and_lands_in_the_store(tmp_path):
         ("assertion", "T2"),
         ("task_end", "T2"),
     ]
-    assert entries[6]["summary"] == "Task completed: fail"
-    assert entries[10]["summary"] == "Task completed: skip"
+    assert entries[9]["summary"] == "Task completed: fail"
+    assert entries[13]["summary"] == "Task completed: skip"
 
     tools = {t["id"]: t for t in q("SELECT * FROM tool_uses")}
-    assert tools["toolu_1"]["result_status"] == "done"
-    assert tools["toolu_2"]["result_status"] == "blocked"
+    assert {i: t["result_status"] for i, t in tools.items()} == {
+        "toolu_1": "done",
+        "toolu_2": "blocked",
+        "toolu_3": "error",
+    }
     assert tools["toolu_2"]["block_reason"] == get_block_reason()
+    assert tools["toolu_3"]["is_error"] == 1
+    assert tools["toolu_3"]["error_message"] == "unknown tool WebFetch"
+    assert {i: t["tool_category"] for i, t in tools.items()} == {
+        "toolu_1": "file_write",
+        "toolu_2": "shell",
+        "toolu_3": "network",
+    }
+    # Every tool use links to its own tool_use transcript entry.
+    linked = q(
+        "SELECT u.id, e.entry_type, e.tool_use_id FROM tool_uses u"
+        " JOIN transcript_entries e ON e.id = u.transcript_entry_id ORDER BY e.sequence"
+    )
+    assert linked == [
+        {"id": i, "entry_type": "tool_use", "tool_use_id": i}
+        for i in ("toolu_1", "toolu_2", "toolu_3")
+    ]
+    (skill,) = q("SELECT * FROM skill_traces")
+    assert (skill["skill_name"], skill["skill_file"], skill["line_number"]) == (
+        SKILL.skill_name,
+        SKILL.skill_file,
+        SKILL.line_number,
+    )
+    assert (skill["section_title"], skill["status"], skill["tool_use_count"]) == (
+        SKILL.section_title,
+        "success",
+        1,
+    )
+    assert {i: t["within_skill"] for i, t in tools.items()} == {
+        "toolu_1": skill["id"],
+        "toolu_2": None,
+        "toolu_3": None,
+    }
+    impacts = q("SELECT file_path, operation, tool_use_id FROM task_file_impacts")
+    assert impacts == [{"file_path": "notes.md", "operation": "CREATE", "tool_use_id": "toolu_1"}]
 
     results = q("SELECT task_id, category, result, evidence FROM assertion_results ORDER BY rowid")
     assert [(r["task_id"], r["category"], r["result"]) for r in results] == [
@@ -204,11 +256,27 @@ def test_the_spec_example_runs_and_lands_in_the_store(tmp_path):
         ("T2", "lint_passes", "skip"),
     ]
     assert "npx" in json.loads(results[1]["evidence"])["error"]
-    chains = q("SELECT task_id, overall_result, fail_count, skip_count FROM assertion_chains")
-    assert sorted(chains, key=lambda r: r["task_id"]) == [
+    chains = q(
+        "SELECT id, task_id, overall_result, fail_count, skip_count, first_failure_id"
+        " FROM assertion_chains ORDER BY task_id"
+    )
+    chain_ids = {chain.pop("id"): chain["task_id"] for chain in chains}
+    first_failure = chains[0].pop("first_failure_id")
+    assert chains[1].pop("first_failure_id") is None
+    assert chains == [
         {"task_id": "T1", "overall_result": "fail", "fail_count": 1, "skip_count": 2},
         {"task_id": "T2", "overall_result": "skip", "fail_count": 0, "skip_count": 2},
     ]
+    # Each assertion belongs to its task's chain, and T1's chain names its failure.
+    by_chain = q("SELECT id, chain_id, task_id, result FROM assertion_results ORDER BY rowid")
+    assert all(chain_ids[r["chain_id"]] == r["task_id"] for r in by_chain)
+    assert first_failure == next(r["id"] for r in by_chain if r["result"] == "fail")
+    # task_start without details: a task row with the default end status.
+    tasks = q("SELECT id, status, started_at, completed_at FROM tasks ORDER BY id")
+    assert [(t["id"], t["status"]) for t in tasks] == [("T1", "completed"), ("T2", "completed")]
+    assert all(t["completed_at"] >= t["started_at"] for t in tasks)
+    (run,) = q("SELECT id, started_at FROM task_list_execution_runs")
+    assert run["id"] == "exec-spec"
     assert q("SELECT id, status FROM build_agent_instances") == [
         {"id": "worker-1", "status": "completed"}
     ]
