@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_obs import conventions as c
 
-from .mapping import Rows, map_event, map_events, map_span_end, map_span_start
+from .mapping import Rows, attributes_of, map_event, map_events, map_span_end, map_span_start
 from .store import Store
 
 _INT_KEYS = frozenset({c.WAVE_NUMBER})
@@ -83,21 +83,34 @@ class ContextSpanProcessor(SpanProcessor):
         self._defaults = {k: v for k, v in (defaults or {}).items() if v is not None}
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        own = span.attributes or {}
-        missing = [key for key in c.CONTEXT_KEYS if own.get(key) is None]
-        if not missing:
+        own = attributes_of(span)
+        if c.KIND in own:
+            # A producer's span: the hot path. It states its context itself, and
+            # what it leaves out (no enclosing skill, no task) is absent on
+            # purpose: the span current in this thread may belong to another
+            # writer, even another execution. Only baggage and defaults apply.
+            bag = baggage.get_all(parent_context)
+            if not bag and not self._defaults:
+                return
+            self._fill(span, own, {}, bag)
             return
+        # The application's own spans inherit from their parent first.
+        parent = trace.get_current_span(parent_context)
         inherited: Mapping[str, Any] = {}
-        if c.KIND not in own:
-            # Only the application's own spans inherit from their parent. A producer's
-            # span states its context itself, and what it leaves out (no enclosing
-            # skill, no task) is absent on purpose: the span current in this thread may
-            # belong to another writer, even another execution.
-            parent = trace.get_current_span(parent_context)
-            if isinstance(parent, ReadableSpan) and parent.is_recording():
-                inherited = parent.attributes or {}
-        bag = baggage.get_all(parent_context)
-        for key in missing:
+        if isinstance(parent, ReadableSpan) and parent.is_recording():
+            inherited = parent.attributes or {}
+        self._fill(span, own, inherited, baggage.get_all(parent_context))
+
+    def _fill(
+        self,
+        span: Span,
+        own: Mapping[str, Any],
+        inherited: Mapping[str, Any],
+        bag: Mapping[str, Any],
+    ) -> None:
+        for key in c.CONTEXT_KEYS:
+            if own.get(key) is not None:
+                continue
             value = inherited.get(key)
             if value is None:
                 value = bag.get(key)

@@ -68,6 +68,14 @@ CONTEXT_KEYS: Final = (
 # with an entry (phase_end, task_end, skill_complete) carries that under
 # ``obs.end_entry.*``, set just before the span ends. Ids are made by the
 # producer, so mapping the same span twice yields the same rows.
+#
+# Tool spans (``obs.kind=tool``, the hot path) may leave their entry out: every
+# attribute costs the agent's thread about half a microsecond, and the entry
+# follows from the rest of the span. The mapping then takes type ``tool_use``,
+# category ``action``, summary "<gen_ai.tool.name>: <obs.tool.input_summary>"
+# (shortened to 200 characters) and an id derived from the tool use id
+# (``exporters.mapping.tool_entry_id``). A tool span that does carry
+# ``obs.entry.*`` (older producers, other paths) is mapped from them as before.
 # --------------------------------------------------------------------------
 
 ENTRY_ID: Final = "obs.entry.id"
@@ -139,14 +147,19 @@ TOOL_CATEGORY: Final = "obs.tool.category"
 TOOL_INPUT: Final = "obs.tool.input"  # JSON, redacted and capped
 TOOL_INPUT_SUMMARY: Final = "obs.tool.input_summary"  # <= 200 chars
 TOOL_OUTPUT: Final = "obs.tool.output"  # redacted and capped
+# optional: the mapping shortens TOOL_OUTPUT to 500 chars when it is absent
 TOOL_OUTPUT_SUMMARY: Final = "obs.tool.output_summary"  # <= 500 chars
 TOOL_RESULT_STATUS: Final = "obs.tool.result_status"  # done / error / blocked
+# optional: true when TOOL_RESULT_STATUS is "error" (the mapping derives it when absent)
 TOOL_IS_ERROR: Final = "obs.tool.is_error"
 TOOL_BLOCK_REASON: Final = "obs.tool.block_reason"
 TOOL_ERROR_MESSAGE: Final = "obs.tool.error_message"
 TOOL_WITHIN_SKILL: Final = "obs.tool.within_skill"  # skill trace id
 FILE_PATH: Final = "obs.file.path"  # file tools: the file touched
 FILE_OPERATION: Final = "obs.file.operation"  # READ / CREATE / UPDATE / DELETE
+#: The file operation a tool span means when it names a file but no operation, by
+#: tool category (spans of other producers may leave FILE_OPERATION out).
+DEFAULT_FILE_OPERATION: Final = {"file_read": "READ", "file_write": "UPDATE"}
 
 # assertion chain
 CHAIN_ID: Final = "obs.chain.id"

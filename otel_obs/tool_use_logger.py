@@ -89,8 +89,9 @@ class ToolUseLogger:
             tool_id = f"{tool_id}-{new_id()[:8]}"
 
         input_json = safe_json(tool_input, INPUT_CAP)
-        summary = shorten(_salient_text(tool_input, input_json), INPUT_SUMMARY_MAX)
         st = writer.state()
+        # The tool_use entry (id, type, category, summary) is not repeated here:
+        # the mapping derives it from these attributes (see conventions.py).
         attrs = {
             **st.attrs,
             c.KIND: c.KIND_TOOL,
@@ -99,11 +100,7 @@ class ToolUseLogger:
             c.GEN_AI_TOOL_CALL_ID: tool_id,
             c.TOOL_CATEGORY: c.tool_category(name),
             c.TOOL_INPUT: input_json,
-            c.TOOL_INPUT_SUMMARY: summary,
-            c.ENTRY_ID: new_id(),
-            c.ENTRY_TYPE: "tool_use",
-            c.ENTRY_CATEGORY: "action",
-            c.ENTRY_SUMMARY: shorten(f"{name}: {summary}", INPUT_SUMMARY_MAX),
+            c.TOOL_INPUT_SUMMARY: shorten(_salient_text(tool_input, input_json), INPUT_SUMMARY_MAX),
         }
         if st.skill_id is not None:
             attrs[c.TOOL_WITHIN_SKILL] = st.skill_id
@@ -132,12 +129,9 @@ class ToolUseLogger:
             return
         content, is_error = _result_fields(tool_result_block)
         text = redact_text(_cut(content_text(content), OUTPUT_CAP))
-        attrs = {
-            c.TOOL_RESULT_STATUS: "error" if is_error else "done",
-            c.TOOL_IS_ERROR: is_error,
-            c.TOOL_OUTPUT: text,
-            c.TOOL_OUTPUT_SUMMARY: shorten(text, OUTPUT_SUMMARY_MAX),
-        }
+        # obs.tool.is_error and obs.tool.output_summary follow from these two;
+        # the mapping derives them (see conventions.py).
+        attrs = {c.TOOL_RESULT_STATUS: "error" if is_error else "done", c.TOOL_OUTPUT: text}
         error = None
         if is_error:
             error = text[:ERROR_MESSAGE_CAP] or "tool reported an error"

@@ -14,6 +14,7 @@ from producer_support import Traced, parent_id, span_id
 
 from otel_obs import conventions as c
 from otel_obs import redaction
+from otel_obs.exporters.mapping import map_span
 from otel_obs.skill_tracer import SkillTracer
 from otel_obs.tool_use_logger import INPUT_SUMMARY_MAX, OUTPUT_SUMMARY_MAX, ToolUseLogger
 from otel_obs.transcript_writer import TranscriptWriter
@@ -45,6 +46,14 @@ def finish(traced: Traced, writer: TranscriptWriter):
     return traced.kind(c.KIND_TOOL)
 
 
+def mapped(tool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tool_uses and tool_use entry rows the mapping makes of a tool span."""
+    rows = map_span(tool)
+    [entry] = [r for r in rows.rows("transcript_entries") if r["entry_type"] == "tool_use"]
+    [row] = rows.rows("tool_uses")
+    return row, entry
+
+
 def test_tool_span_follows_genai_conventions_and_is_not_current(traced, writer, tools):
     writer.write({"entry_type": "task_start", "task_id": "T1"})
     before = trace.get_current_span()
@@ -60,13 +69,12 @@ def test_tool_span_follows_genai_conventions_and_is_not_current(traced, writer, 
     assert tool.attributes[c.GEN_AI_TOOL_CALL_ID] == "toolu_01"
     assert tool.attributes[c.TOOL_CATEGORY] == "file_read"
     assert tool.attributes[c.TOOL_RESULT_STATUS] == "done"
-    assert tool.attributes[c.TOOL_IS_ERROR] is False
     assert tool.attributes[c.TOOL_OUTPUT] == "a.py:3: TODO"
     assert tool.attributes[c.TOOL_INPUT_SUMMARY] == "TODO"
     assert json.loads(tool.attributes[c.TOOL_INPUT]) == {"pattern": "TODO"}
-    assert tool.attributes[c.ENTRY_TYPE] == "tool_use"
-    assert tool.attributes[c.ENTRY_CATEGORY] == "action"
-    assert len(tool.attributes[c.ENTRY_ID]) == 32
+    # What the mapping derives is left off the agent's hot path (conventions.py).
+    derived = (c.TOOL_IS_ERROR, c.TOOL_OUTPUT_SUMMARY, c.ENTRY_ID, c.ENTRY_TYPE, c.ENTRY_SUMMARY)
+    assert not set(derived) & set(tool.attributes)
     assert tool.attributes[c.TASK_ID] == "T1"
     assert parent_id(tool) == span_id(traced.one(c.KIND_TASK))
 
@@ -121,7 +129,7 @@ def test_error_result_maps_to_error_with_message(traced, writer, tools):
     tools.log_end(tool_id, {"content": "command failed: exit 1", "is_error": True})
     [tool] = finish(traced, writer)
     assert tool.attributes[c.TOOL_RESULT_STATUS] == "error"
-    assert tool.attributes[c.TOOL_IS_ERROR] is True
+    assert mapped(tool)[0]["is_error"] == 1
     assert tool.attributes[c.TOOL_ERROR_MESSAGE] == "command failed: exit 1"
     assert tool.status.status_code == StatusCode.ERROR
 
@@ -131,7 +139,6 @@ def test_blocked_maps_to_blocked_with_reason(traced, writer, tools):
     tools.log_blocked(tool_id, "rm -rf outside the workspace")
     [tool] = finish(traced, writer)
     assert tool.attributes[c.TOOL_RESULT_STATUS] == "blocked"
-    assert tool.attributes[c.TOOL_IS_ERROR] is False
     assert tool.attributes[c.TOOL_BLOCK_REASON] == "rm -rf outside the workspace"
     assert c.TOOL_OUTPUT not in tool.attributes
 
@@ -144,8 +151,9 @@ def test_summaries_are_capped_and_long_output_is_truncated_and_counted(traced, w
     tools.log_end(tool_id, {"content": long_output})
     [tool] = finish(traced, writer)
     assert len(tool.attributes[c.TOOL_INPUT_SUMMARY]) == INPUT_SUMMARY_MAX
-    assert len(tool.attributes[c.ENTRY_SUMMARY]) <= INPUT_SUMMARY_MAX
-    assert len(tool.attributes[c.TOOL_OUTPUT_SUMMARY]) == OUTPUT_SUMMARY_MAX
+    row, entry = mapped(tool)
+    assert len(entry["summary"]) <= INPUT_SUMMARY_MAX
+    assert len(row["output_summary"]) == OUTPUT_SUMMARY_MAX
     output = tool.attributes[c.TOOL_OUTPUT]
     assert output.startswith("y" * redaction.OUTPUT_CAP)
     assert output.endswith("[truncated 5000 chars]")
@@ -162,9 +170,12 @@ def test_secrets_in_inputs_and_outputs_are_redacted(traced, writer, tools):
     )
     tools.log_end(tool_id, {"content": "ok, token: ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
     [tool] = finish(traced, writer)
-    for key in (c.TOOL_INPUT, c.TOOL_INPUT_SUMMARY, c.ENTRY_SUMMARY):
-        assert "abcdefgh12345678" not in tool.attributes[key], key
-        assert "[REDACTED]" in tool.attributes[key], key
+    summary = mapped(tool)[1]["summary"]
+    for key, text in [(k, tool.attributes[k]) for k in (c.TOOL_INPUT, c.TOOL_INPUT_SUMMARY)] + [
+        ("entry summary", summary)
+    ]:
+        assert "abcdefgh12345678" not in text, key
+        assert "[REDACTED]" in text, key
     assert "ghp_aaaa" not in tool.attributes[c.TOOL_OUTPUT]
 
 
