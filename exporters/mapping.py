@@ -932,6 +932,15 @@ def map_events(span: SpanLike, rows: Rows | None = None) -> Rows:
     return rows
 
 
+def map_span_finished(span: SpanLike, rows: Rows | None = None) -> Rows:
+    """What the live path maps when a span ends: its events (stored ones are skipped by id)
+    and its end rows."""
+    rows = Rows() if rows is None else rows
+    if span.events:
+        map_events(span, rows)
+    return map_span_end(span, rows)
+
+
 def map_span(span: SpanLike, rows: Rows | None = None) -> Rows:
     """Everything a finished span says: start rows, its events, end rows (batch/replay path)."""
     rows = map_span_start(span, rows)

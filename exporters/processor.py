@@ -24,17 +24,13 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_obs import conventions as c
 
-from .mapping import Rows, attributes_of, map_event, map_events, map_span_end, map_span_start
+from .mapping import attributes_of, map_event, map_span_finished, map_span_start
 from .store import Store
 
+#: What the transcript processor feeds: the in-process store or the writer-process client.
+StoreLike = Any
+
 _INT_KEYS = frozenset({c.WAVE_NUMBER})
-
-
-def _map_finished(span: ReadableSpan, rows: Rows) -> None:
-    """A span's end: its events (already-stored ones are skipped by id), then its end rows."""
-    if span.events:
-        map_events(span, rows)
-    map_span_end(span, rows)
 
 
 class TranscriptSpanProcessor(SpanProcessor):
@@ -43,7 +39,7 @@ class TranscriptSpanProcessor(SpanProcessor):
     Implements the ``EventSink`` protocol of :mod:`otel_obs.pipeline`.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store | StoreLike) -> None:
         self.store = store
         self._put: Callable[[tuple[Any, ...]], bool] = store.put
 
@@ -51,7 +47,7 @@ class TranscriptSpanProcessor(SpanProcessor):
         self._put((map_span_start, span))
 
     def on_end(self, span: ReadableSpan) -> None:
-        self._put((_map_finished, span))
+        self._put((map_span_finished, span))
 
     def on_event(
         self,

@@ -33,8 +33,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from otel_obs import conventions as c
+
 from . import mapping, schema
-from .mapping import END, ENTITY_TABLES, KEYS, Rows
+from .mapping import (
+    END,
+    ENTITY_TABLES,
+    KEYS,
+    Rows,
+    map_span_finished,
+    map_span_start,
+    map_span_start_end,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +52,8 @@ DEFAULT_FLUSH_INTERVAL_MS = 100
 DEFAULT_QUEUE_CAPACITY = 100_000
 DEFAULT_BATCH_ITEMS = 20_000
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
+#: How long ``put`` waits for room in a full queue before it drops (and counts) the item.
+DEFAULT_BLOCK_TIMEOUT_MS = 5_000
 #: How long an unusable database is left alone before the writer tries it again.
 REOPEN_INTERVAL_S = 2.0
 TRANSCRIPT_FILE = "transcript.jsonl"
@@ -142,6 +154,8 @@ class Store:
         queue_capacity: int = DEFAULT_QUEUE_CAPACITY,
         batch_items: int = DEFAULT_BATCH_ITEMS,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        block_timeout_ms: int = DEFAULT_BLOCK_TIMEOUT_MS,
+        background: bool = True,
     ) -> None:
         for name, value in (
             ("flush_interval_ms", flush_interval_ms),
@@ -151,14 +165,25 @@ class Store:
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if (
+            not isinstance(block_timeout_ms, int)
+            or isinstance(block_timeout_ms, bool)
+            or block_timeout_ms < 0
+        ):
+            raise ValueError(
+                f"block_timeout_ms must be a non-negative integer, got {block_timeout_ms!r}"
+            )
         self.db_path = Path(db_path)
         self.transcripts_dir = Path(transcripts_dir)
         self._interval_s = flush_interval_ms / 1000
         self._capacity = queue_capacity
         self._batch_items = batch_items
         self._busy_timeout_ms = busy_timeout_ms
+        self._block_timeout_s = block_timeout_ms / 1000
         self._queue: collections.deque[Any] = collections.deque()
         self._wake = threading.Event()
+        #: Set by the writer each time it takes a batch off the queue (room for waiters).
+        self._room = threading.Event()
         self._stopping = False
         self._closed = False
         self._close_lock = threading.Lock()
@@ -178,44 +203,73 @@ class Store:
             "failures_by_kind": {},
             "dropped_rows": 0,
             "queue_overflow": 0,
+            "queue_waits": 0,
+            "queue_wait_s": 0.0,
             "after_close": 0,
             "mapping_errors": 0,
         }
+        self._background = background
         self._thread = threading.Thread(
             target=self._run, name=f"otel-obs-store:{self.db_path.name}", daemon=True
         )
-        self._thread.start()
-        atexit.register(self.close)
+        if background:
+            self._thread.start()
+            atexit.register(self.close)
 
     # ------------------------------------------------------------------
     # agent side
     # ------------------------------------------------------------------
 
     def put(self, item: Item, block: bool = False) -> bool:
-        """Queue ``item`` for the writer; False when the queue was full (counted).
+        """Queue ``item`` for the writer; False when it was dropped (counted).
 
-        With ``block`` (the batch/replay path) a full queue waits for the
-        writer instead of dropping.
+        A full queue makes the caller wait for room — up to ``block_timeout_ms``,
+        or for as long as the writer lives with ``block`` (the batch/replay
+        path) — and only then drops the item. Waiting slows a producer that
+        outruns the disk instead of losing its work; the bound keeps a stuck
+        disk from hanging the agent.
         """
         queue = self._queue
         if self._stopping:
             self._stats["after_close"] += 1
             return False
-        if len(queue) >= self._capacity:
-            if block and not self._closed:
-                while len(queue) >= self._capacity and self._thread.is_alive():
-                    self._wake.set()
-                    time.sleep(self._interval_s / 10)
-            else:
-                self._stats["queue_overflow"] += 1
-                self._warn_once(
-                    "queue_overflow", "store queue full (%d items); dropping", self._capacity
-                )
-                return False
+        if len(queue) >= self._capacity and not self._wait_for_room(block):
+            self._stats["queue_overflow"] += 1
+            self._warn_once(
+                "queue_overflow", "store queue full (%d items); dropping", self._capacity
+            )
+            return False
         queue.append(item)
         if len(queue) >= self._batch_items and not self._wake.is_set():
             self._wake.set()
         return True
+
+    def _wait_for_room(self, forever: bool) -> bool:
+        """Wait until the queue has room; False when the wait ran out (or cannot succeed)."""
+        if self._closed and not forever:
+            return False
+        timeout = self._block_timeout_s
+        if timeout <= 0 and not forever:
+            return False
+        started = time.monotonic()
+        deadline = started + timeout
+        queue, room, capacity = self._queue, self._room, self._capacity
+        self._stats["queue_waits"] += 1
+        try:
+            while len(queue) >= capacity:
+                if not self._thread.is_alive() or self._stopping:
+                    return False
+                room.clear()
+                self._wake.set()
+                if len(queue) < capacity:
+                    break
+                left = deadline - time.monotonic()
+                if not forever and left <= 0:
+                    return False
+                room.wait(0.05 if forever else min(left, 0.05))
+            return True
+        finally:
+            self._stats["queue_wait_s"] += time.monotonic() - started
 
     def put_rows(self, rows: Rows) -> bool:
         """Queue rows already mapped elsewhere (OTLP ingest, tests)."""
@@ -223,6 +277,8 @@ class Store:
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until everything queued before this call is stored; False on timeout."""
+        if not self._background:
+            return True
         if not self._thread.is_alive():
             return not self._queue
         marker = threading.Event()
@@ -240,6 +296,10 @@ class Store:
             atexit.unregister(self.close)
         except Exception:  # pragma: no cover - interpreter shutting down
             pass
+        if not self._background:
+            self._stopping = True
+            self._drop_connection()
+            return True
         done = self.flush(timeout_s)
         self._stopping = True
         self._wake.set()
@@ -287,26 +347,46 @@ class Store:
         queue = self._queue
         popleft = queue.popleft
         while queue:
-            rows = Rows()
-            markers: list[threading.Event] = []
+            items: list[Any] = []
             count = 0
             limit = self._batch_items
             while queue and count < limit:
                 item = popleft()
-                if type(item) is threading.Event:
-                    markers.append(item)
-                    continue
+                items.append(item)
                 count += 1
-                try:
-                    item[0](*item[1:], rows)
-                except Exception as exc:
-                    self._stats["mapping_errors"] += 1
-                    self._warn_once("mapping", "could not map a queued span: %r", exc)
-            self._stats["items"] += count
-            if rows:
-                self._write(rows)
-            for marker in markers:
-                marker.set()
+            self._room.set()
+            self.write_items(items)
+
+    def write_items(self, items: list[Any]) -> None:
+        """Map ``items`` (queued tuples and flush markers) into one batch and write it.
+
+        The writer thread calls this for each batch it takes off the queue; a
+        writer process calls it directly for each batch it receives. Markers
+        (anything with a ``set()``, e.g. a ``threading.Event``) are set once
+        everything before them is written.
+        """
+        rows = Rows()
+        markers: list[Any] = []
+        count = 0
+        for item in coalesce(items):
+            if type(item) is not tuple:
+                markers.append(item)
+                continue
+            count += 1
+            try:
+                item[0](*item[1:], rows)
+            except Exception as exc:
+                self._stats["mapping_errors"] += 1
+                self._warn_once("mapping", "could not map a queued span: %r", exc)
+        self._stats["items"] += count
+        if rows:
+            self._write(rows)
+        for marker in markers:
+            marker.set()
+
+    def close_connection(self) -> None:
+        """Close the database connection (for a store without a writer thread)."""
+        self._drop_connection()
 
     # ------------------------------------------------------------------
     # SQLite
@@ -536,6 +616,45 @@ class Store:
             return
         self._warned.add(kind)
         logger.warning(message, *args)
+
+
+def coalesce(items: list[Any]) -> list[Any]:
+    """``items`` with each tool span whose start and end are both here mapped once.
+
+    The start item becomes :func:`.mapping.map_span_start_end` (same rows, about
+    half the work) and the end item goes. Only tool spans without events
+    qualify: their end adds no transcript entry, so mapping all of it at the
+    start's place changes no sequence number.
+    """
+    ends: dict[int, int] = {}
+    for index, item in enumerate(items):
+        if type(item) is tuple and item[0] is map_span_finished and len(item) == 2:
+            ends[id(item[1])] = index
+    if not ends:
+        return items
+    out: list[Any] = []
+    skip: set[int] = set()
+    for index, item in enumerate(items):
+        if index in skip:
+            continue
+        if type(item) is tuple and item[0] is map_span_start and len(item) == 2:
+            span = item[1]
+            end_index = ends.get(id(span))
+            if end_index is not None and end_index > index and _is_plain_tool(span):
+                out.append((map_span_start_end, span))
+                skip.add(end_index)
+                continue
+        out.append(item)
+    return out
+
+
+def _is_plain_tool(span: Any) -> bool:
+    if span.events:
+        return False
+    attrs = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if attrs is None:
+        attrs = span.attributes or {}
+    return attrs.get(c.KIND) == c.KIND_TOOL
 
 
 def _numbered_entries(
