@@ -1,22 +1,22 @@
 """The store against its floor: agent-thread cost and end-to-end throughput of tool uses.
 
-Measured in one run (medians of repeated short runs):
+Measured in one run (medians of repeated runs where it says so):
 
 (a) a bare OpenTelemetry span start/end pair with a BatchSpanProcessor and a
     no-op exporter: µs per pair, the yardstick for the agent's cost;
 (b) the raw floor: the same rows (one ``tool_uses`` and one
     ``transcript_entries`` row per tool use) inserted with ``executemany`` into
     the same schema and indexes, WAL and ``synchronous=NORMAL``;
-(c) end to end through the store (``get_pipeline`` on a temporary database):
-    per tool use, the agent thread's cost, and throughput until ``flush``
-    returns. Driven two ways: ``producers`` (``ToolUseLogger.log_start`` /
-    ``log_end`` with a ``TranscriptWriter``) and ``spans`` (spans with the same
-    attributes started directly, isolating the store from the producers' own
-    cost);
-(d) the writer alone: tool-use spans queued up front, time until flushed.
+(c) end to end through the store, for each writer mode (``thread``: mapping
+    and writing on a thread of the agent's process; ``process``: in a writer
+    process), 20,000 and 200,000 tool uses through ``ToolUseLogger.log_start``
+    / ``log_end``: the agent thread's cost per tool use as wall time and as
+    thread CPU time (``time.thread_time``: what the producers themselves
+    spend, without waiting for the GIL), and tool uses per second until
+    ``flush`` returns, with what was stored and dropped.
 
-Targets: agent-thread cost ≤ 3× the bare pair; end-to-end throughput ≥ 50% of
-the raw floor.
+Targets: (T1) agent-thread cost ≤ 3× the bare pair; (T2) end-to-end
+throughput ≥ 50% of the raw floor; (T3) nothing dropped in the long run.
 
     python benchmarks/bench_store.py [--n 20000] [--big 200000] [--repeat 3]
 """
@@ -36,18 +36,16 @@ from pathlib import Path
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
-    SimpleSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer
 
 from otel_obs import conventions as c
-from otel_obs.config import attach, get_pipeline
+from otel_obs.config import attach
 from otel_obs.exporters import schema
-from otel_obs.exporters.mapping import map_span_end, map_span_start
 from otel_obs.exporters.store import Store
+from otel_obs.exporters.writer_process import ProcessStore
 from otel_obs.tool_use_logger import ToolUseLogger
 from otel_obs.transcript_writer import TranscriptWriter
 
@@ -152,88 +150,40 @@ def floor_tool_uses_per_s(n: int, batch: int = 5000) -> float:
 # (c) ------------------------------------------------------------------------
 
 
-def through_store(n: int, driver: str, writer_idle: bool = False) -> dict[str, float]:
-    """Agent-thread µs per tool use, and tool uses per second until flushed.
-
-    ``writer_idle`` holds the writer back until the loop is done (a long flush
-    interval and a queue big enough for all): the agent's cost without the
-    writer thread competing for the GIL.
-    """
+def through_store(n: int, writer: str) -> dict[str, float]:
+    """Agent-thread µs per tool use (wall and CPU), and tool uses per second until flushed."""
     with tempfile.TemporaryDirectory() as tmp:
-        if writer_idle:
-            store = Store(
-                Path(tmp) / "obs.db",
-                Path(tmp) / "transcripts",
-                flush_interval_ms=600_000,
-                batch_items=4 * n,
-                queue_capacity=4 * n,
-            )
-            pipeline = attach(TracerProvider(), store)
-        else:
-            pipeline = get_pipeline(Path(tmp) / "obs.db", Path(tmp) / "transcripts")
+        store_kind = ProcessStore if writer == "process" else Store
+        store = store_kind(Path(tmp) / "obs.db", Path(tmp) / "transcripts")
+        pipeline = attach(TracerProvider(), store)
+        writer_ = TranscriptWriter("bench", "agent-1", pipeline=pipeline)
+        writer_.write({"entry_type": "task_start", "task_id": "T1"})
         pipeline.flush()
-        writer = TranscriptWriter("bench", "agent-1", pipeline=pipeline)
-        writer.write({"entry_type": "task_start", "task_id": "T1"})
-        pipeline.flush()
-        if driver == "producers":
-            tools = ToolUseLogger(writer)
-
-            def one(i: int) -> None:
-                tool_id = tools.log_start(
-                    {"id": f"toolu_{i}", "name": "Read", "input": BLOCK_INPUT}
-                )
-                tools.log_end(tool_id, {"content": RESULT_TEXT, "is_error": False})
-
-        else:
-            tracer = pipeline.tracer
-
-            def one(i: int) -> None:
-                tool_span(tracer, i)
-
+        tools = ToolUseLogger(writer_)
+        log_start, log_end = tools.log_start, tools.log_end
+        result = {"content": RESULT_TEXT, "is_error": False}
         started = time.perf_counter()
+        cpu_started = time.thread_time()
         for i in range(n):
-            one(i)
+            log_end(log_start({"id": f"toolu_{i}", "name": "Read", "input": BLOCK_INPUT}), result)
+        cpu_s = time.thread_time() - cpu_started
         agent_s = time.perf_counter() - started
         ok = pipeline.flush(600)
         total_s = time.perf_counter() - started
         stats = pipeline.store.stats()
-        stored = sqlite3.connect(pipeline.db_path).execute("SELECT count(*) FROM tool_uses")
-        count = stored.fetchone()[0]
-        writer.close()
+        conn = sqlite3.connect(pipeline.db_path)
+        count = conn.execute("SELECT count(*) FROM tool_uses").fetchone()[0]
+        conn.close()
+        writer_.close()
         pipeline.shutdown()
     return {
         "agent_us": agent_s / n * 1e6,
+        "cpu_us": cpu_s / n * 1e6,
         "per_s": n / total_s,
         "stored": count,
         "dropped": stats["queue_overflow"],
         "flushed": ok,
     }
-
-
-# (d) ------------------------------------------------------------------------
-
-
-def writer_alone_per_s(n: int) -> float:
-    """Spans already recorded, queued at once: how fast the writer maps and stores them."""
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("bench")
-    for i in range(n):
-        tool_span(tracer, i)
-    spans = memory.get_finished_spans()
-    with tempfile.TemporaryDirectory() as tmp:
-        pipeline = get_pipeline(Path(tmp) / "obs.db", Path(tmp) / "transcripts")
-        pipeline.flush()
-        store = pipeline.store
-        started = time.perf_counter()
-        for span in spans:
-            store.put((map_span_start, span), block=True)
-            store.put((map_span_end, span), block=True)
-        store.flush(600)
-        elapsed = time.perf_counter() - started
-        pipeline.shutdown()
-    return n / elapsed
 
 
 def main() -> None:
@@ -243,42 +193,50 @@ def main() -> None:
         "--big", type=int, default=200_000, help="tool uses in the long run (0: skip)"
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--writers", default="thread,process", help="writer modes to run")
     args = parser.parse_args()
 
     bare = median_of(lambda: bare_pair_us(args.n), args.repeat)
     floor = median_of(lambda: floor_tool_uses_per_s(args.n), args.repeat)
-    writer_only = median_of(lambda: writer_alone_per_s(args.n), args.repeat)
     print(f"(a) bare span pair, BatchSpanProcessor: {bare:8.2f} µs")
     print(f"(b) raw floor: {floor:10.0f} tool uses/s  ({2 * floor:.0f} rows/s)")
-    print(f"(d) writer alone (queued spans → flushed): {writer_only:8.0f} tool uses/s"
-          f"  = {writer_only / floor:.0%} of floor")  # fmt: skip
     print()
     header = (
-        f"{'driver':<10} {'tool uses':>9} {'agent µs':>9} {'× bare':>7} {'tool uses/s':>12}"
-        f" {'% floor':>8} {'stored':>8} {'dropped':>8}"
+        f"{'writer':<8} {'tool uses':>9} {'agent µs':>9} {'× bare':>7} {'cpu µs':>7}"
+        f" {'× bare':>7} {'tool uses/s':>12} {'% floor':>8} {'stored':>8} {'dropped':>8}"
     )
     print(header)
     print("-" * len(header))
-    plan = [
-        ("spans", args.n, args.repeat, False),
-        ("spans", args.big, 1, False),
-        ("producers", args.n, args.repeat, False),
-        ("producers", args.big, 1, False),
-        ("spans*", args.n, args.repeat, True),
-        ("producers*", args.n, args.repeat, True),
-    ]
-    for driver, n, repeat, idle in plan:
-        if n:
-            runs = [through_store(n, driver.rstrip("*"), idle) for _ in range(repeat)]
+    verdicts: list[tuple[str, bool]] = []
+    for writer in args.writers.split(","):
+        for n, repeat in ((args.n, args.repeat), (args.big, 1)):
+            if not n:
+                continue
+            runs = [through_store(n, writer) for _ in range(repeat)]
             agent = statistics.median(r["agent_us"] for r in runs)
+            cpu = statistics.median(r["cpu_us"] for r in runs)
             per_s = statistics.median(r["per_s"] for r in runs)
+            stored = min(r["stored"] for r in runs)
+            dropped = max(r["dropped"] for r in runs)
             print(
-                f"{driver:<10} {n:>9} {agent:>9.2f} {agent / bare:>7.2f} {per_s:>12.0f}"
-                f" {per_s / floor:>8.0%} {runs[-1]['stored']:>8} {runs[-1]['dropped']:>8}"
+                f"{writer:<8} {n:>9} {agent:>9.2f} {agent / bare:>7.2f} {cpu:>7.2f}"
+                f" {cpu / bare:>7.2f} {per_s:>12.0f} {per_s / floor:>8.0%} {stored:>8}"
+                f" {dropped:>8}",
+                flush=True,
             )
-    print("* writer held back until the loop ends: agent cost without GIL contention")
+            tag = f"{writer} {n}"
+            verdicts.append((f"T1 {tag}: agent wall ≤ 3.00× bare ({agent / bare:.2f}×)",
+                             agent <= 3 * bare))  # fmt: skip
+            verdicts.append((f"T1 {tag}: agent CPU ≤ 3.00× bare ({cpu / bare:.2f}×)",
+                             cpu <= 3 * bare))  # fmt: skip
+            verdicts.append((f"T2 {tag}: ≥ 50% of floor ({per_s / floor:.0%})",
+                             per_s >= 0.5 * floor))  # fmt: skip
+            if n == args.big:
+                verdicts.append((f"T3 {tag}: nothing dropped, all stored ({stored}/{n})",
+                                 dropped == 0 and stored == n))  # fmt: skip
     print()
-    print("targets: agent µs ≤ 3.00 × bare; tool uses/s ≥ 50% of floor")
+    for text, ok in verdicts:
+        print(f"{'PASS' if ok else 'FAIL'}  {text}")
 
 
 if __name__ == "__main__":

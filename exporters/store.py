@@ -190,7 +190,10 @@ class Store:
         self._conn: sqlite3.Connection | None = None
         self._db_identity: tuple[int, int] | None = None
         self._next_open_attempt = 0.0
-        self._sql_cache: dict[tuple[str, str, tuple[str, ...]], str] = {}
+        self._sql_cache: dict[tuple[str, str, tuple[str, ...], bool], str] = {}
+        # With no agent thread in this process to starve (a writer process),
+        # executemany's bound parameters beat a JSON array that SQLite must parse.
+        self._executemany = not background
         self._paths: dict[str, Path] = {}
         self._warned: set[str] = set()
         self._stats: dict[str, Any] = {
@@ -487,7 +490,10 @@ class Store:
                 # SQLite then runs the whole group without the GIL, where
                 # executemany hands the GIL back and forth once per row and
                 # starves (and is starved by) the agent's threads.
-                conn.execute(self._sql(table, phase, columns), (dumps(params),))
+                if self._executemany:
+                    conn.executemany(self._sql(table, phase, columns, True), params)
+                else:
+                    conn.execute(self._sql(table, phase, columns, False), (dumps(params),))
                 written += len(params)
         if rows.heartbeats:
             conn.executemany(
@@ -521,11 +527,11 @@ class Store:
             _close_handles(handles)
         return numbered
 
-    def _sql(self, table: str, phase: str, columns: tuple[str, ...]) -> str:
-        key = (table, phase, columns)
+    def _sql(self, table: str, phase: str, columns: tuple[str, ...], bound: bool) -> str:
+        key = (table, phase, columns, bound)
         sql = self._sql_cache.get(key)
         if sql is None:
-            sql = self._sql_cache[key] = _build_sql(table, phase, columns)
+            sql = self._sql_cache[key] = _build_sql(table, phase, columns, bound)
         return sql
 
     # ------------------------------------------------------------------
@@ -626,10 +632,13 @@ def coalesce(items: list[Any]) -> list[Any]:
     qualify: their end adds no transcript entry, so mapping all of it at the
     start's place changes no sequence number.
     """
+    # The SDK hands on_end a new ReadableSpan, not the span on_start saw: match by span id.
     ends: dict[int, int] = {}
     for index, item in enumerate(items):
         if type(item) is tuple and item[0] is map_span_finished and len(item) == 2:
-            ends[id(item[1])] = index
+            context = item[1].context
+            if context is not None:
+                ends[context.span_id] = index
     if not ends:
         return items
     out: list[Any] = []
@@ -638,12 +647,14 @@ def coalesce(items: list[Any]) -> list[Any]:
         if index in skip:
             continue
         if type(item) is tuple and item[0] is map_span_start and len(item) == 2:
-            span = item[1]
-            end_index = ends.get(id(span))
-            if end_index is not None and end_index > index and _is_plain_tool(span):
-                out.append((map_span_start_end, span))
-                skip.add(end_index)
-                continue
+            context = item[1].context
+            end_index = None if context is None else ends.get(context.span_id)
+            if end_index is not None and end_index > index:
+                ended = items[end_index][1]
+                if _is_plain_tool(ended):
+                    out.append((map_span_start_end, ended))
+                    skip.add(end_index)
+                    continue
         out.append(item)
     return out
 
@@ -697,15 +708,19 @@ def _numbered_entries(
     return groups
 
 
-def _build_sql(table: str, phase: str, columns: tuple[str, ...]) -> str:
-    """The statement that writes a JSON array of rows of ``columns`` into ``table``.
+def _build_sql(table: str, phase: str, columns: tuple[str, ...], bound: bool = False) -> str:
+    """The statement that writes rows of ``columns`` into ``table``.
 
-    Rows arrive as one JSON array of arrays (``?1``), unpacked by ``json_each``;
-    values keep their JSON types (text, integer, real, null).
+    Rows arrive as one JSON array of arrays (``?1``), unpacked by ``json_each``
+    (values keep their JSON types: text, integer, real, null) or, with
+    ``bound``, one row of parameters per execution (``executemany``).
     """
     names = ", ".join(columns)
-    source = ", ".join(f"value ->> {i}" for i in range(len(columns)))
-    select = f"SELECT {source} FROM json_each(?1)"
+    if bound:
+        select = f"VALUES ({', '.join('?' * len(columns))})"
+    else:
+        source = ", ".join(f"value ->> {i}" for i in range(len(columns)))
+        select = f"SELECT {source} FROM json_each(?1)"
     if table == "transcript_entries":
         # Numbered just before (see _numbered_entries): a conflict here would
         # be a bug, so it fails the batch loudly.
@@ -729,7 +744,9 @@ def _build_sql(table: str, phase: str, columns: tuple[str, ...]) -> str:
     conflict = ", ".join(keys)
     action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
     # "WHERE true" lets SQLite's parser tell the upsert clause from a join.
-    return f"INSERT INTO {table} ({names}) {select} WHERE true ON CONFLICT ({conflict}) {action}"
+    # "WHERE true" lets SQLite's parser tell the upsert clause from a join.
+    where = "" if bound else " WHERE true"
+    return f"INSERT INTO {table} ({names}) {select}{where} ON CONFLICT ({conflict}) {action}"
 
 
 _ENTRY_LINE_COLUMNS = (

@@ -34,6 +34,7 @@ from .exporters.processor import (
     obs_baggage_processor,
 )
 from .exporters.store import DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_QUEUE_CAPACITY, Store
+from .exporters.writer_process import ProcessStore
 from .pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -46,13 +47,18 @@ ENV_DB = "OTEL_OBS_DB"
 ENV_TRANSCRIPTS_DIR = "OTEL_OBS_TRANSCRIPTS_DIR"
 ENV_FLUSH_INTERVAL_MS = "OTEL_OBS_FLUSH_INTERVAL_MS"
 ENV_QUEUE_CAPACITY = "OTEL_OBS_QUEUE_CAPACITY"
+ENV_WRITER = "OTEL_OBS_WRITER"
+#: Where the store's mapping and writing run: a thread of this process (the
+#: default) or a writer process of its own (see exporters/writer_process.py).
+WRITERS = ("thread", "process")
+DEFAULT_WRITER = "thread"
 ENV_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 ENV_OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
 
 _lock = threading.RLock()
 _configured: Pipeline | None = None
-_private: dict[tuple[Path, Path], Pipeline] = {}
+_private: dict[tuple[Path, Path, str], Pipeline] = {}
 
 
 def resolve_paths(
@@ -87,10 +93,27 @@ def _positive_int_setting(name: str, value: int | None, env: str, default: int) 
     return value
 
 
+def resolve_writer(writer: str | None = None) -> str:
+    """The writer mode for this argument, else ``OTEL_OBS_WRITER``, else ``thread``."""
+    if writer is None:
+        writer = (os.environ.get(ENV_WRITER) or DEFAULT_WRITER).strip()
+        source = ENV_WRITER
+    else:
+        source = "writer"
+    if writer not in WRITERS:
+        raise ValueError(f"{source}={writer!r} is not a writer mode; valid: {', '.join(WRITERS)}")
+    return writer
+
+
 def _build_store(
-    db: Path, transcripts: Path, flush_interval_ms: int | None, queue_capacity: int | None
-) -> Store:
-    return Store(
+    db: Path,
+    transcripts: Path,
+    flush_interval_ms: int | None,
+    queue_capacity: int | None,
+    writer: str = DEFAULT_WRITER,
+) -> Store | ProcessStore:
+    kind = ProcessStore if writer == "process" else Store
+    return kind(
         db,
         transcripts,
         flush_interval_ms=_positive_int_setting(
@@ -102,7 +125,9 @@ def _build_store(
     )
 
 
-def attach(provider: TracerProvider, store: Store, task_list_id: str | None = None) -> Pipeline:
+def attach(
+    provider: TracerProvider, store: Store | ProcessStore, task_list_id: str | None = None
+) -> Pipeline:
     """Add our processors (context, baggage, transcript → ``store``) to ``provider``.
 
     For a store with settings of its own (benchmarks, tools); ``configure`` and
@@ -151,8 +176,14 @@ def configure(
     flush_interval_ms: int | None = None,
     *,
     queue_capacity: int | None = None,
+    writer: str | None = None,
 ) -> Pipeline:
     """Connect the global tracer provider to the store; return the pipeline.
+
+    ``writer`` (or ``OTEL_OBS_WRITER``) is ``thread`` (default: mapping and
+    writing on a background thread of this process) or ``process`` (a writer
+    process of its own, so the store's work does not compete with the agent's
+    threads for the GIL; falls back to ``thread`` if that process fails).
 
     If the global provider is already an SDK ``TracerProvider`` our processors
     are added to it; otherwise a provider (resource ``service.name``, default
@@ -164,12 +195,13 @@ def configure(
     """
     global _configured
     db, transcripts = resolve_paths(db_path, transcripts_dir)
+    mode = resolve_writer(writer)
     with _lock:
         if _configured is not None:
             if (_configured.db_path, _configured.transcripts_dir) == (db, transcripts):
                 return _configured
-            return _move_configured(db, transcripts, flush_interval_ms, queue_capacity)
-        store = _build_store(db, transcripts, flush_interval_ms, queue_capacity)
+            return _move_configured(db, transcripts, flush_interval_ms, queue_capacity, mode)
+        store = _build_store(db, transcripts, flush_interval_ms, queue_capacity, mode)
         current = trace.get_tracer_provider()
         created = not isinstance(current, TracerProvider)
         if created:
@@ -195,13 +227,17 @@ def configure(
 
 
 def _move_configured(
-    db: Path, transcripts: Path, flush_interval_ms: int | None, queue_capacity: int | None
+    db: Path,
+    transcripts: Path,
+    flush_interval_ms: int | None,
+    queue_capacity: int | None,
+    writer: str,
 ) -> Pipeline:
     """Point the configured transcript processor at a store for new paths."""
     global _configured
     assert _configured is not None
     old = _configured
-    store = _build_store(db, transcripts, flush_interval_ms, queue_capacity)
+    store = _build_store(db, transcripts, flush_interval_ms, queue_capacity, writer)
     processor = old.sink
     if isinstance(processor, TranscriptSpanProcessor):
         processor.store = store
@@ -217,30 +253,34 @@ def _move_configured(
 def get_pipeline(
     db_path: str | os.PathLike[str] | None = None,
     transcripts_dir: str | os.PathLike[str] | None = None,
+    *,
+    writer: str | None = None,
 ) -> Pipeline:
     """The pipeline producers write through.
 
     With no paths: the configured pipeline (``configure()`` with defaults the
     first time). With paths naming another store: a cached private pipeline
-    for them, with its own tracer provider (not the global one).
+    for them (one per writer mode, see :func:`configure`), with its own tracer
+    provider (not the global one).
     """
     if db_path is None and transcripts_dir is None:
         with _lock:
-            return _configured if _configured is not None else configure()
+            return _configured if _configured is not None else configure(writer=writer)
     db, transcripts = resolve_paths(db_path, transcripts_dir)
+    mode = resolve_writer(writer)
     with _lock:
         if _configured is not None and (_configured.db_path, _configured.transcripts_dir) == (
             db,
             transcripts,
         ):
             return _configured
-        pipeline = _private.get((db, transcripts))
+        pipeline = _private.get((db, transcripts, mode))
         if pipeline is not None and not pipeline.store.closed:
             return pipeline
         resource = Resource.create({SERVICE_NAME: DEFAULT_SERVICE_NAME})
-        store = _build_store(db, transcripts, None, None)
+        store = _build_store(db, transcripts, None, None, mode)
         pipeline = attach(TracerProvider(resource=resource), store, None)
-        _private[(db, transcripts)] = pipeline
+        _private[(db, transcripts, mode)] = pipeline
         return pipeline
 
 
@@ -265,4 +305,5 @@ __all__: list[Any] = [
     "close_private_pipelines",
     "get_pipeline",
     "resolve_paths",
+    "resolve_writer",
 ]

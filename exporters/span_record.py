@@ -1,0 +1,198 @@
+"""Plain, picklable snapshots of spans: what crosses the pipe to a writer process.
+
+A live SDK span holds locks and a tracer provider and cannot be pickled. The
+mapping reads only a few of its fields (``name``, ``attributes``, ``context``,
+``start_time``, ``end_time``, ``events``, ``resource``), so a
+:class:`SpanRecord` carries exactly those, and :mod:`.mapping` maps a record as
+it maps a span: the writer process runs the one mapping, not a copy of it.
+
+On the pipe a record travels as a plain tuple (:meth:`Recorder.wire`): tuples
+and dicts pickle and unpickle in C, where objects would cost a Python call
+each way. A provider's one resource is one dict shared by the records of a
+batch, which pickle writes once per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+#: A record on the pipe: (name, attributes, (trace_id, span_id) | None, start_time,
+#: end_time, ((event name, attributes, timestamp), ...), resource attributes | None).
+WireRecord = tuple[Any, ...]
+
+
+class RecordContext:
+    """The ids of a span, as the mapping reads them from ``span.context``."""
+
+    __slots__ = ("trace_id", "span_id")
+
+    def __init__(self, trace_id: int, span_id: int) -> None:
+        self.trace_id = trace_id
+        self.span_id = span_id
+
+
+class RecordEvent:
+    __slots__ = ("name", "attributes", "timestamp")
+
+    def __init__(self, name: str, attributes: Mapping[str, Any], timestamp: int) -> None:
+        self.name = name
+        self.attributes = attributes
+        self.timestamp = timestamp
+
+
+class RecordResource:
+    __slots__ = ("attributes",)
+
+    def __init__(self, attributes: Mapping[str, Any]) -> None:
+        self.attributes = attributes
+
+
+class SpanRecord:
+    """A span as the mapping sees it, frozen at the moment it was recorded."""
+
+    __slots__ = ("name", "attributes", "context", "start_time", "end_time", "events", "resource")
+
+    def __init__(
+        self,
+        name: str,
+        attributes: Mapping[str, Any],
+        context: RecordContext | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        events: tuple[RecordEvent, ...] = (),
+        resource: RecordResource | None = None,
+    ) -> None:
+        self.name = name
+        self.attributes = attributes
+        self.context = context
+        self.start_time = start_time
+        self.end_time = end_time
+        self.events = events
+        self.resource = resource
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Records met outside the wire format (a fail-over, tests) still pickle.
+        return (_rebuild, (_to_wire(self),))
+
+
+class Recorder:
+    """Turns spans into wire records; the writer process turns them back into records."""
+
+    def __init__(self) -> None:
+        self._resources: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._records: dict[int, RecordResource] = {}
+
+    def wire(self, span: Any) -> WireRecord:
+        """A snapshot of ``span`` (an SDK span, live or ended) as a plain tuple."""
+        inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+        if type(inner) is dict:
+            attributes = inner.copy()  # atomic under the GIL, like mapping.attributes_of
+        else:
+            attrs = span.attributes
+            attributes = dict(attrs) if attrs else {}
+        ctx = span.context
+        events = span.events
+        return (
+            span.name,
+            attributes,
+            None if ctx is None else (ctx.trace_id, ctx.span_id),
+            span.start_time,
+            span.end_time,
+            tuple((e.name, dict(e.attributes or {}), e.timestamp) for e in events)
+            if events
+            else (),
+            self._resource(getattr(span, "resource", None)),
+        )
+
+    def _resource(self, resource: Any) -> dict[str, Any] | None:
+        if resource is None:
+            return None
+        known = self._resources.get(id(resource))
+        if known is None or known[0] is not resource:
+            if len(self._resources) > 64:
+                self._resources.clear()
+            known = (resource, dict(resource.attributes))
+            self._resources[id(resource)] = known
+        return known[1]
+
+    def record(self, wire: WireRecord) -> SpanRecord:
+        """The record a wire tuple stands for (one resource object per resource dict)."""
+        name, attributes, ids, start, end, events, resource = wire
+        shared = None
+        if resource is not None:
+            shared = self._records.get(id(resource))
+            if shared is None or shared.attributes is not resource:
+                if len(self._records) > 64:
+                    self._records.clear()
+                shared = self._records[id(resource)] = RecordResource(resource)
+        return SpanRecord(
+            name,
+            attributes,
+            None if ids is None else RecordContext(*ids),
+            start,
+            end,
+            tuple(RecordEvent(*e) for e in events) if events else (),
+            shared,
+        )
+
+
+def _to_wire(record: SpanRecord) -> WireRecord:
+    ctx = record.context
+    return (
+        record.name,
+        dict(record.attributes),
+        None if ctx is None else (ctx.trace_id, ctx.span_id),
+        record.start_time,
+        record.end_time,
+        tuple((e.name, dict(e.attributes), e.timestamp) for e in record.events),
+        None if record.resource is None else dict(record.resource.attributes),
+    )
+
+
+def _rebuild(wire: WireRecord) -> SpanRecord:
+    return Recorder().record(wire)
+
+
+def is_span(value: Any) -> bool:
+    """True for what must become a record before it can be pickled (an SDK span)."""
+    return isinstance(value, ReadableSpan)
+
+
+def to_wire_item(recorder: Recorder, item: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A queued ``(function, *args)`` as ``(function, mask, *args)``, spans as wire tuples.
+
+    Bit ``i`` of ``mask`` says that argument ``i`` is a wire record.
+    """
+    mask = 0
+    args = list(item[1:])
+    for index, part in enumerate(args):
+        if isinstance(part, ReadableSpan):
+            args[index] = recorder.wire(part)
+            mask |= 1 << index
+    return (item[0], mask, *args)
+
+
+def from_wire_item(recorder: Recorder, item: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The ``(function, *args)`` a wire item stands for, records rebuilt."""
+    fn, mask, *args = item
+    if mask:
+        for index in range(len(args)):
+            if mask >> index & 1:
+                args[index] = recorder.record(args[index])
+    return (fn, *args)
+
+
+__all__ = [
+    "RecordContext",
+    "RecordEvent",
+    "RecordResource",
+    "Recorder",
+    "SpanRecord",
+    "WireRecord",
+    "from_wire_item",
+    "is_span",
+    "to_wire_item",
+]

@@ -1,0 +1,589 @@
+"""The store written by a separate process: the agent's process only snapshots and ships.
+
+In one process, everything the store does in Python (mapping, JSONL) holds the
+GIL the agent's threads need, so the agent's cost and the store's throughput
+limit each other. :class:`ProcessStore` has the interface of
+:class:`.store.Store` (``put``, ``put_rows``, ``flush``, ``close``, ``stats``),
+but its background thread only turns queued spans into picklable
+:class:`.span_record.SpanRecord` snapshots and writes batches to a pipe. A
+writer process (``python -m otel_obs.exporters.writer_process``) reads them and
+hands them to a :class:`.store.Store` of its own, without a writer thread:
+same mapping, same batches, same sequence numbering inside the write
+transaction, so every invariant of the store holds unchanged.
+
+The pipe carries length-prefixed pickles, agent → writer: ``("batch", n,
+items)`` and ``("flush", token)``; writer → agent: ``("ack", n)`` once batch
+``n`` is written and ``("flushed", token, stats)``. A batch stays with the
+agent until it is acknowledged.
+
+Failure never reaches the agent. If the writer process cannot start or dies
+(its pipe breaks or closes), the failure is counted, and the store falls back
+to an in-process :class:`.store.Store` (a writer thread), into which every
+unacknowledged batch is put again: re-delivery is harmless (ingest is
+idempotent), loss is not. The writer process never outlives the agent: when
+the agent's process ends — even by SIGKILL — the pipe's write end closes, the
+writer sees end-of-file, writes what it has received, and exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import gc
+import json
+import logging
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .mapping import Rows
+from .span_record import Recorder, from_wire_item, to_wire_item
+from .store import (
+    DEFAULT_BATCH_ITEMS,
+    DEFAULT_BLOCK_TIMEOUT_MS,
+    DEFAULT_BUSY_TIMEOUT_MS,
+    DEFAULT_FLUSH_INTERVAL_MS,
+    DEFAULT_QUEUE_CAPACITY,
+    Item,
+    Store,
+    _merge_rows,
+    coalesce,
+)
+
+logger = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("!I")
+#: How long ``close`` waits for the writer process to exit after end-of-file.
+EXIT_TIMEOUT_S = 30.0
+
+
+class _FlushMarker:
+    """A flush waiting for the writer process: set when everything before it is written."""
+
+    __slots__ = ("event", "token")
+
+    def __init__(self, token: int) -> None:
+        self.token = token
+        self.event = threading.Event()
+
+    def set(self) -> None:
+        self.event.set()
+
+
+class ProcessStore:
+    """A store whose mapping and writing run in a writer process (see the module docstring)."""
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        transcripts_dir: str | os.PathLike[str],
+        *,
+        flush_interval_ms: int = DEFAULT_FLUSH_INTERVAL_MS,
+        queue_capacity: int = DEFAULT_QUEUE_CAPACITY,
+        batch_items: int = DEFAULT_BATCH_ITEMS,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        block_timeout_ms: int = DEFAULT_BLOCK_TIMEOUT_MS,
+    ) -> None:
+        for name, value in (
+            ("flush_interval_ms", flush_interval_ms),
+            ("queue_capacity", queue_capacity),
+            ("batch_items", batch_items),
+            ("busy_timeout_ms", busy_timeout_ms),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if (
+            not isinstance(block_timeout_ms, int)
+            or isinstance(block_timeout_ms, bool)
+            or block_timeout_ms < 0
+        ):
+            raise ValueError(
+                f"block_timeout_ms must be a non-negative integer, got {block_timeout_ms!r}"
+            )
+        self.db_path = Path(db_path)
+        self.transcripts_dir = Path(transcripts_dir)
+        self._settings = {
+            "flush_interval_ms": flush_interval_ms,
+            "queue_capacity": queue_capacity,
+            "batch_items": batch_items,
+            "busy_timeout_ms": busy_timeout_ms,
+            "block_timeout_ms": block_timeout_ms,
+        }
+        self._interval_s = flush_interval_ms / 1000
+        self._capacity = queue_capacity
+        self._batch_items = batch_items
+        self._block_timeout_s = block_timeout_ms / 1000
+        self._queue: collections.deque[Any] = collections.deque()
+        self._wake = threading.Event()
+        self._room = threading.Event()
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._recorder = Recorder()
+        self._batch_no = 0
+        #: Batches sent and not yet acknowledged, by number (put again on a fail-over).
+        self._unacked: dict[int, list[Any]] = {}
+        self._waiting: dict[int, _FlushMarker] = {}
+        self._next_token = 0
+        self._fallback: Store | None = None
+        self._writer_stats: dict[str, Any] = {}
+        self._warned: set[str] = set()
+        self._stats: dict[str, Any] = {
+            "items": 0,
+            "queue_overflow": 0,
+            "queue_waits": 0,
+            "queue_wait_s": 0.0,
+            "after_close": 0,
+            "mapping_errors": 0,
+            "batches_sent": 0,
+            "writer_process_failures": 0,
+        }
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._out = None
+        try:
+            self._proc = _spawn(self.db_path, self.transcripts_dir, self._settings)
+            self._out = self._proc.stdin
+        except (OSError, ValueError) as exc:
+            self._fail_over(f"cannot start the writer process: {exc}")
+        self._reader = threading.Thread(
+            target=self._read_replies, name="otel-obs-writer-replies", daemon=True
+        )
+        if self._proc is not None:
+            self._reader.start()
+        self._thread = threading.Thread(
+            target=self._run, name=f"otel-obs-sender:{self.db_path.name}", daemon=True
+        )
+        self._thread.start()
+        atexit.register(self.close)
+
+    # ------------------------------------------------------------------
+    # agent side: the interface of Store
+    # ------------------------------------------------------------------
+
+    def put(self, item: Item, block: bool = False) -> bool:
+        """Queue ``item``; False when it was dropped (counted). Waits for room like Store.put."""
+        fallback = self._fallback
+        if fallback is not None:
+            return fallback.put(item, block)
+        queue = self._queue
+        if self._stopping:
+            self._stats["after_close"] += 1
+            return False
+        if len(queue) >= self._capacity and not self._wait_for_room(block):
+            self._stats["queue_overflow"] += 1
+            self._warn_once(
+                "queue_overflow", "store queue full (%d items); dropping", self._capacity
+            )
+            return False
+        queue.append(item)
+        if len(queue) >= self._batch_items and not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def put_rows(self, rows: Rows) -> bool:
+        """Queue rows already mapped elsewhere (OTLP ingest, tests)."""
+        return self.put((_merge_rows, rows))
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until everything queued before this call is in SQLite and JSONL."""
+        fallback = self._fallback
+        if fallback is not None:
+            return fallback.flush(timeout_s)
+        if not self._thread.is_alive():
+            return not self._queue
+        with self._lock:
+            self._next_token += 1
+            marker = _FlushMarker(self._next_token)
+        self._queue.append(marker)
+        self._wake.set()
+        done = marker.event.wait(timeout_s)
+        fallback = self._fallback
+        if fallback is not None:
+            # The writer process failed while we waited: the fallback has it all now.
+            return fallback.flush(timeout_s)
+        return done
+
+    def close(self, timeout_s: float = 30.0) -> bool:
+        """Flush, end the writer process (end-of-file on its pipe), stop; safe to call twice."""
+        with self._close_lock:
+            if self._closed:
+                return True
+            self._closed = True
+        try:
+            atexit.unregister(self.close)
+        except Exception:  # pragma: no cover - interpreter shutting down
+            pass
+        done = self.flush(timeout_s)
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout_s)
+        self._end_process(timeout_s)
+        if self._fallback is not None:
+            done = self._fallback.close(timeout_s) and done
+        return done
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's pid (None when it could not start)."""
+        return self._proc.pid if self._proc is not None else None
+
+    def stats(self) -> dict[str, Any]:
+        """The writer process's counters (as of its last flush) with the agent side's."""
+        out: dict[str, Any] = {
+            "items": 0,
+            "batches": 0,
+            "rows_written": 0,
+            "entries_written": 0,
+            "jsonl_lines": 0,
+            "failures": 0,
+            "failures_by_kind": {},
+            "dropped_rows": 0,
+        }
+        for source in (self._writer_stats, self._fallback.stats() if self._fallback else {}):
+            for key, value in source.items():
+                if key == "failures_by_kind":
+                    for kind, n in value.items():
+                        out[key][kind] = out[key].get(kind, 0) + n
+                elif isinstance(value, int | float) and not isinstance(value, bool):
+                    out[key] = out.get(key, 0) + value
+        for key, value in self._stats.items():
+            if key != "items":
+                out[key] = out.get(key, 0) + value
+        failures = self._stats["writer_process_failures"]
+        if failures:
+            out["failures"] += failures
+            out["failures_by_kind"]["writer_process"] = failures
+        out["queue_depth"] = len(self._queue)
+        out["sqlite_ok"] = (
+            self._fallback.stats()["sqlite_ok"]
+            if self._fallback is not None
+            else bool(self._writer_stats.get("sqlite_ok", True))
+        )
+        out["writer"] = "thread" if self._fallback is not None else "process"
+        return out
+
+    # ------------------------------------------------------------------
+    # sender thread
+    # ------------------------------------------------------------------
+
+    def _wait_for_room(self, forever: bool) -> bool:
+        if self._closed and not forever:
+            return False
+        timeout = self._block_timeout_s
+        if timeout <= 0 and not forever:
+            return False
+        started = time.monotonic()
+        deadline = started + timeout
+        queue, room, capacity = self._queue, self._room, self._capacity
+        self._stats["queue_waits"] += 1
+        try:
+            while len(queue) >= capacity:
+                if self._fallback is not None:
+                    return True  # put() goes on into the fallback store
+                if not self._thread.is_alive() or self._stopping:
+                    return False
+                room.clear()
+                self._wake.set()
+                if len(queue) < capacity:
+                    break
+                left = deadline - time.monotonic()
+                if not forever and left <= 0:
+                    return False
+                room.wait(0.05 if forever else min(left, 0.05))
+            return True
+        finally:
+            self._stats["queue_wait_s"] += time.monotonic() - started
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            try:
+                self._drain()
+            except Exception:  # pragma: no cover - a bug must not stop the sender
+                logger.exception("otel-obs store: sender error")
+            if self._stopping and not self._queue:
+                break
+
+    def _drain(self) -> None:
+        queue = self._queue
+        popleft = queue.popleft
+        while queue:
+            items: list[Any] = []
+            while queue and len(items) < self._batch_items:
+                items.append(popleft())
+            self._room.set()
+            if self._fallback is not None:
+                self._hand_to_fallback(items)
+                continue
+            batch: list[Any] = []
+            for item in coalesce(items):
+                if type(item) is tuple:
+                    batch.append(self._convert(item))
+                    continue
+                if batch:
+                    self._send_batch(batch)
+                    batch = []
+                self._send_flush(item)
+            if batch:
+                self._send_batch(batch)
+
+    def _convert(self, item: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The item with its spans replaced by wire records (everything else is plain data)."""
+        return to_wire_item(self._recorder, item)
+
+    def _send_batch(self, batch: list[Any]) -> None:
+        with self._lock:
+            fallback = self._fallback
+            if fallback is None:
+                self._batch_no += 1
+                number = self._batch_no
+                # Registered before it is written: a fail-over from now on puts it again.
+                self._unacked[number] = batch
+        if fallback is not None:
+            self._hand_to_fallback([from_wire_item(self._recorder, item) for item in batch])
+            return
+        try:
+            payload = pickle.dumps(("batch", number, batch), pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            batch = self._unacked[number] = self._picklable(batch)
+            payload = pickle.dumps(("batch", number, batch), pickle.HIGHEST_PROTOCOL)
+        self._stats["items"] += len(batch)
+        self._stats["batches_sent"] += 1
+        self._write(payload)
+
+    def _picklable(self, batch: list[Any]) -> list[Any]:
+        """The items of ``batch`` that can be pickled; the others are counted as mapping errors."""
+        kept = []
+        for item in batch:
+            try:
+                pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:
+                self._stats["mapping_errors"] += 1
+                self._warn_once("pickle", "could not send a queued item: %r", exc)
+                continue
+            kept.append(item)
+        return kept
+
+    def _send_flush(self, marker: Any) -> None:
+        if not isinstance(marker, _FlushMarker):
+            marker.set()
+            return
+        with self._lock:
+            if self._fallback is None:
+                self._waiting[marker.token] = marker
+        if self._fallback is not None:
+            self._hand_to_fallback([marker])
+            return
+        self._write(pickle.dumps(("flush", marker.token), pickle.HIGHEST_PROTOCOL))
+
+    def _write(self, payload: bytes) -> None:
+        out = self._out
+        if out is None or self._fallback is not None:
+            self._fail_over("the writer process is gone")
+            return
+        try:
+            out.write(_HEADER.pack(len(payload)))
+            out.write(payload)
+            out.flush()
+        except (OSError, ValueError) as exc:
+            self._fail_over(f"writing to the writer process failed: {exc}")
+
+    # ------------------------------------------------------------------
+    # replies
+    # ------------------------------------------------------------------
+
+    def _read_replies(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        stream = self._proc.stdout
+        while True:
+            message = _read_frame(stream)
+            if message is None:
+                break
+            kind = message[0]
+            if kind == "ack":
+                self._unacked.pop(message[1], None)
+            elif kind == "flushed":
+                self._writer_stats = message[2]
+                marker = self._waiting.pop(message[1], None)
+                if marker is not None:
+                    marker.set()
+        if not self._stopping:
+            self._fail_over("the writer process ended")
+
+    # ------------------------------------------------------------------
+    # failure: an in-process store takes over
+    # ------------------------------------------------------------------
+
+    def _fail_over(self, reason: str) -> None:
+        with self._lock:
+            if self._fallback is not None:
+                return
+            self._stats["writer_process_failures"] += 1
+            logger.warning("otel-obs store: %s; writing from this process instead", reason)
+            fallback = Store(self.db_path, self.transcripts_dir, **self._settings)
+            pending = [self._unacked[n] for n in sorted(self._unacked)]
+            self._unacked.clear()
+            for batch in pending:
+                for item in batch:
+                    fallback.put(from_wire_item(self._recorder, item), block=True)
+            self._fallback = fallback
+            waiting = list(self._waiting.values())
+            self._waiting.clear()
+        if waiting:
+            fallback.flush()
+        for marker in waiting:
+            marker.set()
+        self._room.set()
+
+    def _hand_to_fallback(self, items: list[Any]) -> None:
+        assert self._fallback is not None
+        for item in items:
+            if type(item) is tuple:
+                self._fallback.put(item, block=True)
+            else:
+                self._fallback.flush()
+                item.set()
+
+    def _end_process(self, timeout_s: float) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()  # end-of-file: the writer writes what it has and exits
+        except OSError:
+            pass
+        try:
+            proc.wait(min(timeout_s, EXIT_TIMEOUT_S))
+        except subprocess.TimeoutExpired:
+            logger.warning("otel-obs writer process %d did not exit; killing it", proc.pid)
+            proc.kill()
+            proc.wait()
+        self._reader.join(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def _warn_once(self, kind: str, message: str, *args: Any) -> None:
+        if kind in self._warned:
+            return
+        self._warned.add(kind)
+        logger.warning(message, *args)
+
+
+# ----------------------------------------------------------------------
+# the pipe
+# ----------------------------------------------------------------------
+
+
+def _spawn(db: Path, transcripts: Path, settings: dict[str, int]) -> subprocess.Popen[bytes]:
+    config = json.dumps({"db": str(db), "transcripts": str(transcripts), **settings})
+    return subprocess.Popen(
+        [sys.executable, "-m", "otel_obs.exporters.writer_process", config],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        close_fds=True,
+        start_new_session=False,
+    )
+
+
+def _read_exact(stream: Any, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = stream.read(size)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(stream: Any) -> Any:
+    """The next pickled message on ``stream``; None at end-of-file (or a torn frame)."""
+    try:
+        header = _read_exact(stream, _HEADER.size)
+        if header is None:
+            return None
+        payload = _read_exact(stream, _HEADER.unpack(header)[0])
+        if payload is None:
+            return None
+        return pickle.loads(payload)
+    except (OSError, ValueError, pickle.UnpicklingError, EOFError):
+        return None
+
+
+def _send(stream: Any, message: Any) -> None:
+    payload = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(payload)))
+    stream.write(payload)
+    stream.flush()
+
+
+# ----------------------------------------------------------------------
+# the writer process
+# ----------------------------------------------------------------------
+
+
+def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
+    """Write what arrives on ``stream_in`` until end-of-file, then close the store."""
+    store = Store(
+        config["db"],
+        config["transcripts"],
+        batch_items=int(config.get("batch_items", DEFAULT_BATCH_ITEMS)),
+        busy_timeout_ms=int(config.get("busy_timeout_ms", DEFAULT_BUSY_TIMEOUT_MS)),
+        background=False,
+    )
+    recorder = Recorder()
+    replies_ok = True
+    # Unpickling and mapping a batch allocate many containers and free them all
+    # when it is written: the cyclic collector, left on, would rescan the growing
+    # batch again and again (most of the writer's time). Collect once per batch.
+    gc.freeze()
+    gc.disable()
+    while True:
+        message = _read_frame(stream_in)
+        if message is None:
+            break
+        kind, message_no = message[0], message[1]
+        if kind == "batch":
+            store.write_items([from_wire_item(recorder, item) for item in message[2]])
+            del message
+            gc.collect(1)
+            reply: Any = ("ack", message_no)
+        elif kind == "flush":
+            reply = ("flushed", message_no, store.stats())
+        else:
+            continue
+        if replies_ok:
+            try:
+                _send(stream_out, reply)
+            except OSError:
+                replies_ok = False  # the agent is gone: keep writing what it sent
+    store.close()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        raise SystemExit("usage: python -m otel_obs.exporters.writer_process CONFIG_JSON")
+    # Ctrl-C goes to the whole process group; the writer ends on end-of-file
+    # instead, after writing what the agent sent.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format="otel-obs writer: %(message)s")
+    serve(json.loads(argv[0]), sys.stdin.buffer, sys.stdout.buffer)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
