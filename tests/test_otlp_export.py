@@ -1,0 +1,191 @@
+"""OTLP export to a real receiver on 127.0.0.1, over gRPC and HTTP, beside the local store.
+
+A worker process configured only through the standard ``OTEL_EXPORTER_OTLP_*``
+variables sends its spans to a loopback OTLP receiver (the real exporter, the
+real protobuf messages); the same worker without an endpoint gives the same
+local store. Export is optional and never changes what is stored.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import grpc
+import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+WORKER = textwrap.dedent(
+    """
+    from otel_obs import ToolUseLogger, TranscriptWriter, configure
+
+    configure()
+    writer = TranscriptWriter("exec-otlp", "agent-1")
+    tools = ToolUseLogger(writer)
+    with writer.task("T1", "export me", action="UPDATE", file="src/app.py"):
+        tid = tools.log_start({"id": "toolu_1", "name": "Bash", "input": {"command": "echo hi"}})
+        tools.log_end(tid, {"tool_use_id": tid, "content": "hi", "is_error": False})
+        writer.write({"entry_type": "decision", "summary": "ship it", "details": {"chosen": "a"}})
+    writer.close()
+    """
+)
+
+
+class Received:
+    """Spans a receiver got, flattened out of their resource and scope envelopes."""
+
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+        self.lock = threading.Lock()
+
+    def take(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
+        with self.lock:
+            for resource_spans in request.resource_spans:
+                for scope_spans in resource_spans.scope_spans:
+                    self.spans.extend(scope_spans.spans)
+
+
+@pytest.fixture
+def grpc_receiver() -> Iterator[tuple[str, Received]]:
+    received = Received()
+
+    class Service(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request, context):  # noqa: N802 - the generated service's name
+            received.take(request)
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}", received
+    finally:
+        server.stop(None)
+
+
+@pytest.fixture
+def http_receiver() -> Iterator[tuple[str, Received]]:
+    received = Received()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            request = trace_service_pb2.ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            received.take(request)
+            reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_worker(folder: Path, **otlp: str) -> Path:
+    """Run the worker in a process of its own; return its database."""
+    folder.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEPARENT"))}
+    env.pop("BAGGAGE", None)
+    env.update(otlp)
+    env["OTEL_OBS_DB"] = str(folder / "obs.db")
+    env["OTEL_OBS_TRANSCRIPTS_DIR"] = str(folder / "transcripts")
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        env.pop(var, None)
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return folder / "obs.db"
+
+
+def stored(db: Path) -> dict[str, list[tuple]]:
+    """What a store says, without the values that differ between any two runs."""
+    conn = sqlite3.connect(db)
+    try:
+        return {
+            "entries": conn.execute(
+                "SELECT sequence, entry_type, task_id, summary, details FROM transcript_entries"
+                " ORDER BY sequence"
+            ).fetchall(),
+            "tools": conn.execute(
+                "SELECT id, tool, tool_category, result_status, output_summary, task_id"
+                " FROM tool_uses"
+            ).fetchall(),
+            "tasks": conn.execute("SELECT id, status, action, file FROM tasks").fetchall(),
+            "agents": conn.execute("SELECT id, status FROM build_agent_instances").fetchall(),
+            "impacts": conn.execute(
+                "SELECT file_path, operation FROM task_file_impacts ORDER BY file_path"
+            ).fetchall(),
+        }
+    finally:
+        conn.close()
+
+
+def attributes(span: Span) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for kv in span.attributes:
+        which = kv.value.WhichOneof("value")
+        values[kv.key] = getattr(kv.value, which) if which else None
+    return values
+
+
+@pytest.mark.parametrize(
+    ("receiver", "protocol"), [("grpc_receiver", "grpc"), ("http_receiver", "http/protobuf")]
+)
+def test_spans_reach_an_otlp_receiver_and_the_store_is_unchanged(
+    request: pytest.FixtureRequest, tmp_path: Path, receiver: str, protocol: str
+) -> None:
+    endpoint, received = request.getfixturevalue(receiver)
+    exported = run_worker(
+        tmp_path / "exported",
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
+    )
+    local_only = run_worker(tmp_path / "local")
+
+    by_name = {span.name: span for span in received.spans}
+    assert {"invoke_agent agent-1", "task T1", "execute_tool Bash"} <= set(by_name)
+    tool = attributes(by_name["execute_tool Bash"])
+    assert tool["gen_ai.operation.name"] == "execute_tool"
+    assert tool["gen_ai.tool.name"] == "Bash"
+    assert tool["gen_ai.tool.call.id"] == "toolu_1"
+    assert tool["obs.tool.result_status"] == "done"
+    assert tool["obs.execution_id"] == "exec-otlp"
+    # The decision went out as an event of the task span.
+    assert [e.name for e in by_name["task T1"].events] == ["obs.decision"]
+    # One trace, and it is the one the store recorded.
+    assert len({span.trace_id for span in received.spans}) == 1
+    conn = sqlite3.connect(exported)
+    (trace_id,) = conn.execute("SELECT trace_id FROM tool_uses WHERE id = 'toolu_1'").fetchone()
+    conn.close()
+    assert trace_id == received.spans[0].trace_id.hex()
+
+    assert stored(exported) == stored(local_only)
+    assert stored(exported)["entries"], "the worker stored nothing"
