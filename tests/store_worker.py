@@ -42,7 +42,8 @@ def crash(db: str, transcripts: str, execution: str) -> None:
     started = time.time()
     writer.write({"entry_type": "task_start", "task_id": "T-crash"})
     tools.log_start({"id": "tool-crash", "name": "Bash", "input": {"command": "sleep 600"}})
-    print(json.dumps({"started": started}), flush=True)
+    pid = getattr(writer.pipeline.store, "writer_pid", None)  # set in writer-process mode
+    print(json.dumps({"started": started, "writer_pid": pid}), flush=True)
     time.sleep(600)
 
 

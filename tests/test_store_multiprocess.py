@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -10,9 +11,18 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from otel_obs.exporters.store import transcript_path
 
 WORKER = Path(__file__).with_name("store_worker.py")
+
+#: Every test here runs with the store's writer on a thread and in a writer process.
+pytestmark = pytest.mark.parametrize("writer", ["thread", "process"])
+
+
+def worker_env(writer: str) -> dict[str, str]:
+    return {**os.environ, "OTEL_OBS_WRITER": writer}
 
 
 def query(db: Path, sql: str, *params) -> list[tuple]:
@@ -23,7 +33,7 @@ def query(db: Path, sql: str, *params) -> list[tuple]:
         conn.close()
 
 
-def test_four_processes_writing_one_execution_get_sequences_1_to_n(tmp_path: Path):
+def test_four_processes_writing_one_execution_get_sequences_1_to_n(tmp_path: Path, writer: str):
     db, transcripts, go = tmp_path / "obs.db", tmp_path / "transcripts", tmp_path / "go"
     workers, per_worker = [f"w{k}" for k in range(4)], 50
     procs = [
@@ -31,6 +41,7 @@ def test_four_processes_writing_one_execution_get_sequences_1_to_n(tmp_path: Pat
             [sys.executable, str(WORKER), "sequence", str(db), str(transcripts), "exec-mp"]
             + [name, str(per_worker), str(go)],
             stderr=subprocess.PIPE,
+            env=worker_env(writer),
         )
         for name in workers
     ]
@@ -71,17 +82,19 @@ def test_four_processes_writing_one_execution_get_sequences_1_to_n(tmp_path: Pat
     ]
 
 
-def test_a_killed_worker_leaves_its_open_task_and_tool_visible(tmp_path: Path):
+def test_a_killed_worker_leaves_its_open_task_and_tool_visible(tmp_path: Path, writer: str):
     db, transcripts = tmp_path / "obs.db", tmp_path / "transcripts"
     proc = subprocess.Popen(
         [sys.executable, str(WORKER), "crash", str(db), str(transcripts), "exec-crash"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=worker_env(writer),
     )
     try:
         line = proc.stdout.readline()
         assert line, proc.stderr.read().decode()
-        started = json.loads(line)["started"]
+        report = json.loads(line)
+        started, writer_pid = report["started"], report["writer_pid"]
         seen: list[tuple] = []
         while time.time() < started + 1.0:
             try:
@@ -100,6 +113,13 @@ def test_a_killed_worker_leaves_its_open_task_and_tool_visible(tmp_path: Path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
+    if writer == "process":
+        # No orphan: end-of-file on its pipe ends the writer process.
+        assert writer_pid is not None
+        deadline = time.time() + 10
+        while process_alive(writer_pid) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not process_alive(writer_pid), "the writer process outlived its agent"
     # After the kill the store is intact and still shows the work as never finished.
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
     assert query(db, "SELECT status FROM tasks WHERE id = 'T-crash'") == [("in_progress",)]
@@ -109,3 +129,12 @@ def test_a_killed_worker_leaves_its_open_task_and_tool_visible(tmp_path: Path):
     ]
     entries = {r[0] for r in query(db, "SELECT entry_type FROM transcript_entries")}
     assert entries == {"task_start", "tool_use"}
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
