@@ -27,9 +27,6 @@ from otel_obs import conventions as c
 from .mapping import attributes_of, map_event, map_span_finished, map_span_start
 from .store import Store
 
-#: What the transcript processor feeds: the in-process store or the writer-process client.
-StoreLike = Any
-
 _INT_KEYS = frozenset({c.WAVE_NUMBER})
 
 
@@ -39,7 +36,8 @@ class TranscriptSpanProcessor(SpanProcessor):
     Implements the ``EventSink`` protocol of :mod:`otel_obs.pipeline`.
     """
 
-    def __init__(self, store: Store | StoreLike) -> None:
+    def __init__(self, store: Store) -> None:
+        # ``store`` may also be a writer_process.ProcessStore (the same interface).
         self.store = store
         self._put: Callable[[tuple[Any, ...]], bool] = store.put
 

@@ -744,7 +744,6 @@ def _build_sql(table: str, phase: str, columns: tuple[str, ...], bound: bool = F
     conflict = ", ".join(keys)
     action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
     # "WHERE true" lets SQLite's parser tell the upsert clause from a join.
-    # "WHERE true" lets SQLite's parser tell the upsert clause from a join.
     where = "" if bound else " WHERE true"
     return f"INSERT INTO {table} ({names}) {select}{where} ON CONFLICT ({conflict}) {action}"
 
