@@ -135,8 +135,7 @@ def attach(
     """
     defaults = {c.TASK_LIST_ID: task_list_id} if task_list_id else None
     processor = TranscriptSpanProcessor(store)
-    provider.add_span_processor(ContextSpanProcessor(defaults))
-    provider.add_span_processor(obs_baggage_processor())
+    provider.add_span_processor(ContextSpanProcessor(defaults, obs_baggage_processor()))
     provider.add_span_processor(processor)
     return Pipeline(
         provider,

@@ -104,19 +104,24 @@ _TRIGGERS = (
 
 
 def might_hold_secret(text: str) -> bool:
-    """False when ``text`` cannot match any secret pattern (a cheap pre-check)."""
-    return any(map(text.lower().__contains__, _TRIGGERS))
+    """False when ``text`` cannot match any secret pattern (a cheap pre-check).
+
+    A plain loop: on the short texts of a tool use it is about twice as fast
+    as ``any(map(...))`` (no iterator objects to build) and far faster than one
+    case-insensitive regex over the triggers.
+    """
+    lowered = text.lower()
+    for trigger in _TRIGGERS:
+        if trigger in lowered:
+            return True
+    return False
 
 
 def redact_text(text: str) -> str:
     """``text`` with every recognised secret replaced by ``[REDACTED]``."""
     if not might_hold_secret(text):
         return text
-    redacted, count = _SECRET_RE.subn(_replace, text)
-    if count:
-        with _lock:
-            _stats["redactions"] += count
-    return redacted
+    return _redact_suspect(text)
 
 
 def cap_text(text: str, limit: int) -> str:
@@ -160,7 +165,33 @@ def safe_json(value: Any, limit: int) -> str:
     A cut JSON text would not parse, so an oversized payload is replaced by an
     object holding its head and the original size.
     """
-    text = redact_text(dumps(value))
+    return safe_json_checked(value, limit)[0]
+
+
+def safe_json_checked(value: Any, limit: int) -> tuple[str, bool]:
+    """:func:`safe_json`, and whether the JSON could hold a secret before redaction.
+
+    False means no string inside ``value`` can either (each one appears in the
+    JSON with only quotes, backslashes and control characters escaped, and no
+    secret trigger contains those), so a caller may use such strings without
+    redacting them again: one pre-check per payload instead of one per field.
+    """
+    text = dumps(value)
+    suspect = might_hold_secret(text)
+    if suspect:
+        text = _redact_suspect(text)
+    return _cap_json(text, limit), suspect
+
+
+def _redact_suspect(text: str) -> str:
+    redacted, count = _SECRET_RE.subn(_replace, text)
+    if count:
+        with _lock:
+            _stats["redactions"] += count
+    return redacted
+
+
+def _cap_json(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     dropped = len(text) - limit

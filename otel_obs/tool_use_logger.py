@@ -37,7 +37,7 @@ from .redaction import (
     cap_text,
     dumps,
     redact_text,
-    safe_json,
+    safe_json_checked,
     shorten,
 )
 from .transcript_writer import CLOSED_TOOL_ERROR, Frame, TranscriptWriter, new_id
@@ -88,7 +88,10 @@ class ToolUseLogger:
             )
             tool_id = f"{tool_id}-{new_id()[:8]}"
 
-        input_json = safe_json(tool_input, INPUT_CAP)
+        input_json, suspect = safe_json_checked(tool_input, INPUT_CAP)
+        # A plain dict's strings are all inside its JSON, just checked: none of
+        # them needs redacting unless that JSON did.
+        salient = _salient_text(tool_input, input_json, suspect or type(tool_input) is not dict)
         st = writer.state()
         # The tool_use entry (id, type, category, summary) is not repeated here:
         # the mapping derives it from these attributes (see conventions.py).
@@ -100,7 +103,7 @@ class ToolUseLogger:
             c.GEN_AI_TOOL_CALL_ID: tool_id,
             c.TOOL_CATEGORY: c.tool_category(name),
             c.TOOL_INPUT: input_json,
-            c.TOOL_INPUT_SUMMARY: shorten(_salient_text(tool_input, input_json), INPUT_SUMMARY_MAX),
+            c.TOOL_INPUT_SUMMARY: shorten(salient, INPUT_SUMMARY_MAX),
         }
         if st.skill_id is not None:
             attrs[c.TOOL_WITHIN_SKILL] = st.skill_id
@@ -205,21 +208,27 @@ def _cut(text: str, limit: int) -> str:
     return cap_text(text, limit)
 
 
-def _salient_text(tool_input: Any, input_json: str) -> str:
-    """The one input field a reader wants to see (the command, the file), else the JSON."""
+def _salient_text(tool_input: Any, input_json: str, redact: bool = True) -> str:
+    """The one input field a reader wants to see (the command, the file), else the JSON.
+
+    ``redact`` False: the caller knows the field cannot hold a secret.
+    """
     if isinstance(tool_input, Mapping):
         for key in _SALIENT_KEYS:
             value = tool_input.get(key)
             if isinstance(value, str) and value:
-                return redact_text(value)
+                return redact_text(value) if redact else value
     return input_json
 
 
 def _file_facts(name: str, tool_input: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """The file a file tool touches and how (READ / CREATE / UPDATE / DELETE)."""
     if name in _READ_TOOLS or name == "Write" or name in _UPDATE_TOOLS:
-        path = next((v for k in _FILE_KEYS if isinstance(v := tool_input.get(k), str) and v), None)
-        if path is None:
+        for key in _FILE_KEYS:
+            path = tool_input.get(key)
+            if isinstance(path, str) and path:
+                break
+        else:
             return None, None
         if name in _READ_TOOLS:
             return path, "READ"
