@@ -7,13 +7,20 @@ mapping reads only a few of its fields (``name``, ``attributes``, ``context``,
 it maps a span: the writer process runs the one mapping, not a copy of it.
 
 On the pipe a record travels as a plain tuple (:meth:`Recorder.wire`): tuples
-and dicts pickle and unpickle in C, where objects would cost a Python call
-each way. A provider's one resource is one dict shared by the records of a
-batch, which pickle writes once per batch.
+and dicts pickle and unpickle in C. A provider's one resource is one dict
+shared by the records of a batch, which pickle writes once per batch.
+
+Queued items are pickled as they are (:func:`dumps_items`): the pickler turns
+each span into its wire tuple at the moment it writes it, so no converted copy
+of a batch is ever held. Objects that live for a moment only are free for the
+cyclic collector; a batch of converted records held until pickled was the
+largest part of the sender's time (collections scanning it, again and again).
 """
 
 from __future__ import annotations
 
+import io
+import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,7 +101,7 @@ class Recorder:
             attrs = span.attributes
             attributes = dict(attrs) if attrs else {}
         ctx = span.context
-        events = span.events
+        events = events_of(span)
         return (
             span.name,
             attributes,
@@ -156,33 +163,49 @@ def _rebuild(wire: WireRecord) -> SpanRecord:
     return Recorder().record(wire)
 
 
-def is_span(value: Any) -> bool:
-    """True for what must become a record before it can be pickled (an SDK span)."""
-    return isinstance(value, ReadableSpan)
+def events_of(span: Any) -> Any:
+    """A span's events without copying them (its ``events`` property copies under a lock).
 
-
-def to_wire_item(recorder: Recorder, item: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A queued ``(function, *args)`` as ``(function, mask, *args)``, spans as wire tuples.
-
-    Bit ``i`` of ``mask`` says that argument ``i`` is a wire record.
+    An SDK span keeps them in a ``BoundedList`` over a deque; reading the deque
+    (empty for almost every span) is one attribute lookup. Other spans and
+    records answer through ``events``.
     """
-    mask = 0
-    args = list(item[1:])
-    for index, part in enumerate(args):
-        if isinstance(part, ReadableSpan):
-            args[index] = recorder.wire(part)
-            mask |= 1 << index
-    return (item[0], mask, *args)
+    inner = getattr(getattr(span, "_events", None), "_dq", None)
+    if inner is not None:
+        return inner
+    return span.events
 
 
-def from_wire_item(recorder: Recorder, item: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The ``(function, *args)`` a wire item stands for, records rebuilt."""
-    fn, mask, *args = item
-    if mask:
-        for index in range(len(args)):
-            if mask >> index & 1:
-                args[index] = recorder.record(args[index])
-    return (fn, *args)
+class SpanPickler(pickle.Pickler):
+    """Pickles queued items unchanged, except that each SDK span goes as its record.
+
+    Unpickled, a span is a :class:`SpanRecord` (see :func:`record_from_wire`).
+    """
+
+    def __init__(self, file: Any, recorder: Recorder) -> None:
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self._wire = recorder.wire
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, ReadableSpan):
+            return (record_from_wire, (self._wire(obj),))
+        return NotImplemented
+
+
+def dumps_items(recorder: Recorder, message: Any) -> bytes:
+    """``message`` pickled with every SDK span in it as a record (see :class:`SpanPickler`)."""
+    buffer = io.BytesIO()
+    SpanPickler(buffer, recorder).dump(message)
+    return buffer.getvalue()
+
+
+#: The receiving side's recorder: one resource object per resource dict it meets.
+_RECEIVER = Recorder()
+
+
+def record_from_wire(wire: WireRecord) -> SpanRecord:
+    """The record a span was pickled as (called by the unpickler)."""
+    return _RECEIVER.record(wire)
 
 
 __all__ = [
@@ -191,8 +214,9 @@ __all__ = [
     "RecordResource",
     "Recorder",
     "SpanRecord",
+    "SpanPickler",
     "WireRecord",
-    "from_wire_item",
-    "is_span",
-    "to_wire_item",
+    "dumps_items",
+    "events_of",
+    "record_from_wire",
 ]

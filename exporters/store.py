@@ -45,6 +45,7 @@ from .mapping import (
     map_span_start,
     map_span_start_end,
 )
+from .span_record import events_of
 
 logger = logging.getLogger(__name__)
 
@@ -660,7 +661,7 @@ def coalesce(items: list[Any]) -> list[Any]:
 
 
 def _is_plain_tool(span: Any) -> bool:
-    if span.events:
+    if events_of(span):
         return False
     attrs = getattr(getattr(span, "_attributes", None), "_dict", None)
     if attrs is None:

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .mapping import Rows
-from .span_record import Recorder, from_wire_item, to_wire_item
+from .span_record import Recorder, dumps_items
 from .store import (
     DEFAULT_BATCH_ITEMS,
     DEFAULT_BLOCK_TIMEOUT_MS,
@@ -60,6 +60,11 @@ from .store import (
 logger = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("!I")
+#: The sender takes the queue once this many items wait (or every flush
+#: interval): spans then leave the agent's process within milliseconds, before
+#: the cyclic collector has promoted them to its oldest generation, where each
+#: full collection would scan them all again.
+SEND_ITEMS = 512
 #: How long ``close`` waits for the writer process to exit after end-of-file.
 EXIT_TIMEOUT_S = 30.0
 
@@ -119,6 +124,7 @@ class ProcessStore:
         self._interval_s = flush_interval_ms / 1000
         self._capacity = queue_capacity
         self._batch_items = batch_items
+        self._send_items = min(batch_items, SEND_ITEMS)
         self._block_timeout_s = block_timeout_ms / 1000
         self._queue: collections.deque[Any] = collections.deque()
         self._wake = threading.Event()
@@ -130,7 +136,7 @@ class ProcessStore:
         self._recorder = Recorder()
         self._batch_no = 0
         #: Batches sent and not yet acknowledged, by number (put again on a fail-over).
-        self._unacked: dict[int, list[Any]] = {}
+        self._unacked: dict[int, bytes] = {}
         self._waiting: dict[int, _FlushMarker] = {}
         self._next_token = 0
         self._fallback: Store | None = None
@@ -184,7 +190,7 @@ class ProcessStore:
             )
             return False
         queue.append(item)
-        if len(queue) >= self._batch_items and not self._wake.is_set():
+        if len(queue) >= self._send_items and not self._wake.is_set():
             self._wake.set()
         return True
 
@@ -331,7 +337,7 @@ class ProcessStore:
             batch: list[Any] = []
             for item in coalesce(items):
                 if type(item) is tuple:
-                    batch.append(self._convert(item))
+                    batch.append(item)
                     continue
                 if batch:
                     self._send_batch(batch)
@@ -340,26 +346,24 @@ class ProcessStore:
             if batch:
                 self._send_batch(batch)
 
-    def _convert(self, item: tuple[Any, ...]) -> tuple[Any, ...]:
-        """The item with its spans replaced by wire records (everything else is plain data)."""
-        return to_wire_item(self._recorder, item)
-
     def _send_batch(self, batch: list[Any]) -> None:
+        with self._lock:
+            self._batch_no += 1
+            number = self._batch_no
+        try:
+            payload = dumps_items(self._recorder, ("batch", number, batch))
+        except Exception:
+            batch = self._picklable(batch)
+            payload = dumps_items(self._recorder, ("batch", number, batch))
         with self._lock:
             fallback = self._fallback
             if fallback is None:
-                self._batch_no += 1
-                number = self._batch_no
-                # Registered before it is written: a fail-over from now on puts it again.
-                self._unacked[number] = batch
+                # Kept as the pickle until acknowledged (a fail-over unpickles it):
+                # bytes are no work for the cyclic collector, the records would be.
+                self._unacked[number] = payload
         if fallback is not None:
-            self._hand_to_fallback([from_wire_item(self._recorder, item) for item in batch])
+            self._hand_to_fallback(batch)
             return
-        try:
-            payload = pickle.dumps(("batch", number, batch), pickle.HIGHEST_PROTOCOL)
-        except Exception:
-            batch = self._unacked[number] = self._picklable(batch)
-            payload = pickle.dumps(("batch", number, batch), pickle.HIGHEST_PROTOCOL)
         self._stats["items"] += len(batch)
         self._stats["batches_sent"] += 1
         self._write(payload)
@@ -369,7 +373,7 @@ class ProcessStore:
         kept = []
         for item in batch:
             try:
-                pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
+                dumps_items(self._recorder, item)
             except Exception as exc:
                 self._stats["mapping_errors"] += 1
                 self._warn_once("pickle", "could not send a queued item: %r", exc)
@@ -434,11 +438,11 @@ class ProcessStore:
             self._stats["writer_process_failures"] += 1
             logger.warning("otel-obs store: %s; writing from this process instead", reason)
             fallback = Store(self.db_path, self.transcripts_dir, **self._settings)
-            pending = [self._unacked[n] for n in sorted(self._unacked)]
+            pending = [pickle.loads(self._unacked[n])[2] for n in sorted(self._unacked)]
             self._unacked.clear()
             for batch in pending:
                 for item in batch:
-                    fallback.put(from_wire_item(self._recorder, item), block=True)
+                    fallback.put(item, block=True)
             self._fallback = fallback
             waiting = list(self._waiting.values())
             self._waiting.clear()
@@ -545,7 +549,6 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
         busy_timeout_ms=int(config.get("busy_timeout_ms", DEFAULT_BUSY_TIMEOUT_MS)),
         background=False,
     )
-    recorder = Recorder()
     replies_ok = True
     # Unpickling and mapping a batch allocate many containers and free them all
     # when it is written: the cyclic collector, left on, would rescan the growing
@@ -558,7 +561,7 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
             break
         kind, message_no = message[0], message[1]
         if kind == "batch":
-            store.write_items([from_wire_item(recorder, item) for item in message[2]])
+            store.write_items(message[2])
             del message
             gc.collect(1)
             reply: Any = ("ack", message_no)
