@@ -20,7 +20,6 @@ unusable the transcript lines still go to JSONL (with a null sequence).
 from __future__ import annotations
 
 import atexit
-import collections
 import fcntl
 import json
 import logging
@@ -46,6 +45,7 @@ from .mapping import (
     map_span_start_end,
 )
 from .span_record import events_of
+from .store_queue import Item, QueueFront
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +76,6 @@ WRITE_ORDER: tuple[str, ...] = (
     "message_bus_log",
     "transcript_entries",
 )
-
-#: A queued item: a mapping function and its leading arguments; the writer
-#: calls ``item[0](*item[1:], rows)``.
-Item = tuple[Any, ...]
 
 # Timestamps written by the store share one fixed-width format, so text order is
 # time order and exact to the microsecond (julianday() rounds to ~50 µs, too
@@ -138,7 +134,7 @@ def transcript_path(transcripts_dir: Path, execution_id: str) -> Path:
     return transcripts_dir / name / TRANSCRIPT_FILE
 
 
-class Store:
+class Store(QueueFront):
     """A SQLite + JSONL store fed through a queue and written by one background thread.
 
     ``put`` is all an agent thread ever does; it never blocks (unless asked to)
@@ -158,36 +154,17 @@ class Store:
         block_timeout_ms: int = DEFAULT_BLOCK_TIMEOUT_MS,
         background: bool = True,
     ) -> None:
-        for name, value in (
-            ("flush_interval_ms", flush_interval_ms),
-            ("queue_capacity", queue_capacity),
-            ("batch_items", batch_items),
-            ("busy_timeout_ms", busy_timeout_ms),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if (
-            not isinstance(block_timeout_ms, int)
-            or isinstance(block_timeout_ms, bool)
-            or block_timeout_ms < 0
-        ):
-            raise ValueError(
-                f"block_timeout_ms must be a non-negative integer, got {block_timeout_ms!r}"
-            )
+        self._init_queue(
+            flush_interval_ms=flush_interval_ms,
+            queue_capacity=queue_capacity,
+            batch_items=batch_items,
+            busy_timeout_ms=busy_timeout_ms,
+            block_timeout_ms=block_timeout_ms,
+            wake_items=batch_items,
+        )
         self.db_path = Path(db_path)
         self.transcripts_dir = Path(transcripts_dir)
-        self._interval_s = flush_interval_ms / 1000
-        self._capacity = queue_capacity
-        self._batch_items = batch_items
         self._busy_timeout_ms = busy_timeout_ms
-        self._block_timeout_s = block_timeout_ms / 1000
-        self._queue: collections.deque[Any] = collections.deque()
-        self._wake = threading.Event()
-        #: Set by the writer each time it takes a batch off the queue (room for waiters).
-        self._room = threading.Event()
-        self._stopping = False
-        self._closed = False
-        self._close_lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._db_identity: tuple[int, int] | None = None
         self._next_open_attempt = 0.0
@@ -196,7 +173,6 @@ class Store:
         # executemany's bound parameters beat a JSON array that SQLite must parse.
         self._executemany = not background
         self._paths: dict[str, Path] = {}
-        self._warned: set[str] = set()
         self._stats: dict[str, Any] = {
             "items": 0,
             "batches": 0,
@@ -206,10 +182,7 @@ class Store:
             "failures": 0,
             "failures_by_kind": {},
             "dropped_rows": 0,
-            "queue_overflow": 0,
-            "queue_waits": 0,
-            "queue_wait_s": 0.0,
-            "after_close": 0,
+            **self._queue_stats(),
             "mapping_errors": 0,
         }
         self._background = background
@@ -223,61 +196,6 @@ class Store:
     # ------------------------------------------------------------------
     # agent side
     # ------------------------------------------------------------------
-
-    def put(self, item: Item, block: bool = False) -> bool:
-        """Queue ``item`` for the writer; False when it was dropped (counted).
-
-        A full queue makes the caller wait for room — up to ``block_timeout_ms``,
-        or for as long as the writer lives with ``block`` (the batch/replay
-        path) — and only then drops the item. Waiting slows a producer that
-        outruns the disk instead of losing its work; the bound keeps a stuck
-        disk from hanging the agent.
-        """
-        queue = self._queue
-        if self._stopping:
-            self._stats["after_close"] += 1
-            return False
-        if len(queue) >= self._capacity and not self._wait_for_room(block):
-            self._stats["queue_overflow"] += 1
-            self._warn_once(
-                "queue_overflow", "store queue full (%d items); dropping", self._capacity
-            )
-            return False
-        queue.append(item)
-        if len(queue) >= self._batch_items and not self._wake.is_set():
-            self._wake.set()
-        return True
-
-    def _wait_for_room(self, forever: bool) -> bool:
-        """Wait until the queue has room; False when the wait ran out (or cannot succeed)."""
-        if self._closed and not forever:
-            return False
-        timeout = self._block_timeout_s
-        if timeout <= 0 and not forever:
-            return False
-        started = time.monotonic()
-        deadline = started + timeout
-        queue, room, capacity = self._queue, self._room, self._capacity
-        self._stats["queue_waits"] += 1
-        try:
-            while len(queue) >= capacity:
-                if not self._thread.is_alive() or self._stopping:
-                    return False
-                room.clear()
-                self._wake.set()
-                if len(queue) < capacity:
-                    break
-                left = deadline - time.monotonic()
-                if not forever and left <= 0:
-                    return False
-                room.wait(0.05 if forever else min(left, 0.05))
-            return True
-        finally:
-            self._stats["queue_wait_s"] += time.monotonic() - started
-
-    def put_rows(self, rows: Rows) -> bool:
-        """Queue rows already mapped elsewhere (OTLP ingest, tests)."""
-        return self.put((_merge_rows, rows))
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until everything queued before this call is stored; False on timeout."""
@@ -309,10 +227,6 @@ class Store:
         self._wake.set()
         self._thread.join(timeout_s)
         return done
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def stats(self) -> dict[str, Any]:
         """Counters: what was written, what failed (by kind) and what was dropped."""
@@ -618,12 +532,6 @@ class Store:
         stats["dropped_rows"] += dropped
         self._warn_once(kind, "otel-obs store: %s", message)
 
-    def _warn_once(self, kind: str, message: str, *args: Any) -> None:
-        if kind in self._warned:
-            return
-        self._warned.add(kind)
-        logger.warning(message, *args)
-
 
 def coalesce(items: list[Any]) -> list[Any]:
     """``items`` with each tool span whose start and end are both here mapped once.
@@ -767,10 +675,6 @@ _ENTRY_LINE_COLUMNS = (
     "trace_id",
     "span_id",
 )
-
-
-def _merge_rows(rows: Rows, into: Rows) -> None:
-    into.merge(rows)
 
 
 def _close_handles(handles: dict[Path, Any]) -> None:

@@ -28,7 +28,6 @@ writer sees end-of-file, writes what it has received, and exits.
 from __future__ import annotations
 
 import atexit
-import collections
 import gc
 import json
 import logging
@@ -39,11 +38,9 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from .mapping import Rows
 from .span_record import Recorder, dumps_items
 from .store import (
     DEFAULT_BATCH_ITEMS,
@@ -51,11 +48,10 @@ from .store import (
     DEFAULT_BUSY_TIMEOUT_MS,
     DEFAULT_FLUSH_INTERVAL_MS,
     DEFAULT_QUEUE_CAPACITY,
-    Item,
     Store,
-    _merge_rows,
     coalesce,
 )
+from .store_queue import Item, QueueFront
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +78,7 @@ class _FlushMarker:
         self.event.set()
 
 
-class ProcessStore:
+class ProcessStore(QueueFront):
     """A store whose mapping and writing run in a writer process (see the module docstring)."""
 
     def __init__(
@@ -96,22 +92,14 @@ class ProcessStore:
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
         block_timeout_ms: int = DEFAULT_BLOCK_TIMEOUT_MS,
     ) -> None:
-        for name, value in (
-            ("flush_interval_ms", flush_interval_ms),
-            ("queue_capacity", queue_capacity),
-            ("batch_items", batch_items),
-            ("busy_timeout_ms", busy_timeout_ms),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if (
-            not isinstance(block_timeout_ms, int)
-            or isinstance(block_timeout_ms, bool)
-            or block_timeout_ms < 0
-        ):
-            raise ValueError(
-                f"block_timeout_ms must be a non-negative integer, got {block_timeout_ms!r}"
-            )
+        self._init_queue(
+            flush_interval_ms=flush_interval_ms,
+            queue_capacity=queue_capacity,
+            batch_items=batch_items,
+            busy_timeout_ms=busy_timeout_ms,
+            block_timeout_ms=block_timeout_ms,
+            wake_items=SEND_ITEMS,
+        )
         self.db_path = Path(db_path)
         self.transcripts_dir = Path(transcripts_dir)
         self._settings = {
@@ -121,18 +109,7 @@ class ProcessStore:
             "busy_timeout_ms": busy_timeout_ms,
             "block_timeout_ms": block_timeout_ms,
         }
-        self._interval_s = flush_interval_ms / 1000
-        self._capacity = queue_capacity
-        self._batch_items = batch_items
-        self._send_items = min(batch_items, SEND_ITEMS)
-        self._block_timeout_s = block_timeout_ms / 1000
-        self._queue: collections.deque[Any] = collections.deque()
-        self._wake = threading.Event()
-        self._room = threading.Event()
         self._lock = threading.Lock()
-        self._stopping = False
-        self._closed = False
-        self._close_lock = threading.Lock()
         self._recorder = Recorder()
         self._batch_no = 0
         #: Batches sent and not yet acknowledged, by number (put again on a fail-over).
@@ -141,13 +118,9 @@ class ProcessStore:
         self._next_token = 0
         self._fallback: Store | None = None
         self._writer_stats: dict[str, Any] = {}
-        self._warned: set[str] = set()
         self._stats: dict[str, Any] = {
             "items": 0,
-            "queue_overflow": 0,
-            "queue_waits": 0,
-            "queue_wait_s": 0.0,
-            "after_close": 0,
+            **self._queue_stats(),
             "mapping_errors": 0,
             "batches_sent": 0,
             "writer_process_failures": 0,
@@ -179,24 +152,7 @@ class ProcessStore:
         fallback = self._fallback
         if fallback is not None:
             return fallback.put(item, block)
-        queue = self._queue
-        if self._stopping:
-            self._stats["after_close"] += 1
-            return False
-        if len(queue) >= self._capacity and not self._wait_for_room(block):
-            self._stats["queue_overflow"] += 1
-            self._warn_once(
-                "queue_overflow", "store queue full (%d items); dropping", self._capacity
-            )
-            return False
-        queue.append(item)
-        if len(queue) >= self._send_items and not self._wake.is_set():
-            self._wake.set()
-        return True
-
-    def put_rows(self, rows: Rows) -> bool:
-        """Queue rows already mapped elsewhere (OTLP ingest, tests)."""
-        return self.put((_merge_rows, rows))
+        return QueueFront.put(self, item, block)
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until everything queued before this call is in SQLite and JSONL."""
@@ -235,10 +191,6 @@ class ProcessStore:
         if self._fallback is not None:
             done = self._fallback.close(timeout_s) and done
         return done
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     @property
     def writer_pid(self) -> int | None:
@@ -284,33 +236,8 @@ class ProcessStore:
     # sender thread
     # ------------------------------------------------------------------
 
-    def _wait_for_room(self, forever: bool) -> bool:
-        if self._closed and not forever:
-            return False
-        timeout = self._block_timeout_s
-        if timeout <= 0 and not forever:
-            return False
-        started = time.monotonic()
-        deadline = started + timeout
-        queue, room, capacity = self._queue, self._room, self._capacity
-        self._stats["queue_waits"] += 1
-        try:
-            while len(queue) >= capacity:
-                if self._fallback is not None:
-                    return True  # put() goes on into the fallback store
-                if not self._thread.is_alive() or self._stopping:
-                    return False
-                room.clear()
-                self._wake.set()
-                if len(queue) < capacity:
-                    break
-                left = deadline - time.monotonic()
-                if not forever and left <= 0:
-                    return False
-                room.wait(0.05 if forever else min(left, 0.05))
-            return True
-        finally:
-            self._stats["queue_wait_s"] += time.monotonic() - started
+    def _handed_over(self) -> bool:
+        return self._fallback is not None
 
     def _run(self) -> None:
         while True:
@@ -479,12 +406,6 @@ class ProcessStore:
         self._reader.join(5)
         if proc.stdout is not None:
             proc.stdout.close()
-
-    def _warn_once(self, kind: str, message: str, *args: Any) -> None:
-        if kind in self._warned:
-            return
-        self._warned.add(kind)
-        logger.warning(message, *args)
 
 
 # ----------------------------------------------------------------------

@@ -1,0 +1,173 @@
+"""The agent side every store shares: a bounded queue in front of one consumer thread.
+
+:class:`.store.Store` (its consumer maps and writes) and
+:class:`.writer_process.ProcessStore` (its consumer ships to a writer process)
+differ only behind the queue. What an agent thread does — validate the
+settings once, append, wake the consumer, wait a bounded time for room in a
+full queue, count what it had to drop — is this one class, so the two cannot
+drift apart.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Any
+
+from .mapping import Rows
+
+logger = logging.getLogger(__name__)
+
+#: A queued item: a mapping function and its leading arguments; the writer
+#: calls ``item[0](*item[1:], rows)``.
+Item = tuple[Any, ...]
+
+_POSITIVE_SETTINGS = ("flush_interval_ms", "queue_capacity", "batch_items", "busy_timeout_ms")
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """Raise ValueError for a setting that is not a positive integer.
+
+    ``block_timeout_ms`` may also be 0 (drop at once when the queue is full).
+    """
+    for name in _POSITIVE_SETTINGS:
+        value = settings[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    block = settings["block_timeout_ms"]
+    if not isinstance(block, int) or isinstance(block, bool) or block < 0:
+        raise ValueError(f"block_timeout_ms must be a non-negative integer, got {block!r}")
+
+
+class QueueFront:
+    """A bounded queue, the events that wake its consumer and its waiters, and ``put``.
+
+    A subclass calls :meth:`_init_queue` first and starts ``self._thread``
+    (the consumer), which takes items off ``self._queue``, sets
+    ``self._room`` each time it does, and runs while ``self._stopping`` is
+    false or items remain.
+    """
+
+    _thread: threading.Thread
+
+    def _init_queue(
+        self,
+        *,
+        flush_interval_ms: int,
+        queue_capacity: int,
+        batch_items: int,
+        busy_timeout_ms: int,
+        block_timeout_ms: int,
+        wake_items: int,
+    ) -> None:
+        """Check the settings and set up the queue; the consumer wakes at ``wake_items``."""
+        check_settings(
+            {
+                "flush_interval_ms": flush_interval_ms,
+                "queue_capacity": queue_capacity,
+                "batch_items": batch_items,
+                "busy_timeout_ms": busy_timeout_ms,
+                "block_timeout_ms": block_timeout_ms,
+            }
+        )
+        self._interval_s = flush_interval_ms / 1000
+        self._capacity = queue_capacity
+        self._batch_items = batch_items
+        self._wake_items = min(wake_items, batch_items)
+        self._block_timeout_s = block_timeout_ms / 1000
+        self._queue: collections.deque[Any] = collections.deque()
+        self._wake = threading.Event()
+        #: Set by the consumer each time it takes items off the queue (room for waiters).
+        self._room = threading.Event()
+        self._stopping = False
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._warned: set[str] = set()
+
+    @staticmethod
+    def _queue_stats() -> dict[str, Any]:
+        """The counters ``put`` keeps, at zero (part of each store's ``stats``)."""
+        return {"queue_overflow": 0, "queue_waits": 0, "queue_wait_s": 0.0, "after_close": 0}
+
+    def put(self, item: Item, block: bool = False) -> bool:
+        """Queue ``item`` for the consumer; False when it was dropped (counted).
+
+        A full queue makes the caller wait for room — up to ``block_timeout_ms``,
+        or for as long as the consumer lives with ``block`` (the batch/replay
+        path) — and only then drops the item. Waiting slows a producer that
+        outruns the disk instead of losing its work; the bound keeps a stuck
+        disk from hanging the agent.
+        """
+        queue = self._queue
+        if self._stopping:
+            self._stats["after_close"] += 1
+            return False
+        if len(queue) >= self._capacity and not self._wait_for_room(block):
+            self._stats["queue_overflow"] += 1
+            self._warn_once(
+                "queue_overflow", "store queue full (%d items); dropping", self._capacity
+            )
+            return False
+        queue.append(item)
+        if len(queue) >= self._wake_items and not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def put_rows(self, rows: Rows) -> bool:
+        """Queue rows already mapped elsewhere (OTLP ingest, tests)."""
+        return self.put((merge_rows, rows))
+
+    def _handed_over(self) -> bool:
+        """True once another store has taken over this one's items (``put`` goes there)."""
+        return False
+
+    def _wait_for_room(self, forever: bool) -> bool:
+        """Wait until the queue has room; False when the wait ran out (or cannot succeed)."""
+        if self._closed and not forever:
+            return False
+        timeout = self._block_timeout_s
+        if timeout <= 0 and not forever:
+            return False
+        started = time.monotonic()
+        deadline = started + timeout
+        queue, room, capacity = self._queue, self._room, self._capacity
+        self._stats["queue_waits"] += 1
+        try:
+            while len(queue) >= capacity:
+                if self._handed_over():
+                    return True  # put() goes on into the store that took over
+                if not self._thread.is_alive() or self._stopping:
+                    return False
+                room.clear()
+                self._wake.set()
+                if len(queue) < capacity:
+                    break
+                left = deadline - time.monotonic()
+                if not forever and left <= 0:
+                    return False
+                room.wait(0.05 if forever else min(left, 0.05))
+            return True
+        finally:
+            self._stats["queue_wait_s"] += time.monotonic() - started
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _warn_once(self, kind: str, message: str, *args: Any) -> None:
+        if kind in self._warned:
+            return
+        self._warned.add(kind)
+        logger.warning(message, *args)
+
+    _stats: dict[str, Any]
+
+
+def merge_rows(rows: Rows, into: Rows) -> None:
+    """The mapping function of a :meth:`QueueFront.put_rows` item."""
+    into.merge(rows)
+
+
+__all__ = ["Item", "QueueFront", "check_settings", "merge_rows"]
