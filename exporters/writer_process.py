@@ -28,11 +28,13 @@ writer sees end-of-file, writes what it has received, and exits.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import gc
 import json
 import logging
 import os
 import pickle
+import select
 import signal
 import struct
 import subprocess
@@ -61,6 +63,8 @@ _HEADER = struct.Struct("!I")
 #: the cyclic collector has promoted them to its oldest generation, where each
 #: full collection would scan them all again.
 SEND_ITEMS = 512
+#: The pipe buffer asked for (1 MiB, Linux's default limit for unprivileged processes).
+PIPE_BYTES = 1 << 20
 #: How long ``close`` waits for the writer process to exit after end-of-file.
 EXIT_TIMEOUT_S = 30.0
 
@@ -415,13 +419,31 @@ class ProcessStore(QueueFront):
 
 def _spawn(db: Path, transcripts: Path, settings: dict[str, int]) -> subprocess.Popen[bytes]:
     config = json.dumps({"db": str(db), "transcripts": str(transcripts), **settings})
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "otel_obs.exporters.writer_process", config],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         close_fds=True,
         start_new_session=False,
     )
+    if proc.stdin is not None:
+        _grow_pipe(proc.stdin.fileno())
+    return proc
+
+
+def _grow_pipe(fd: int) -> None:
+    """Let the pipe hold what the sender sends while the writer commits (Linux; else as is).
+
+    With the default 64 KiB a busy writer blocks the sender after a few
+    hundred tool uses, and the spans wait in the agent's queue instead.
+    """
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", 1031 if sys.platform.startswith("linux") else None)
+    if set_size is None:
+        return
+    try:
+        fcntl.fcntl(fd, set_size, PIPE_BYTES)
+    except OSError:
+        pass  # above the system's limit: the default size still works
 
 
 def _read_exact(stream: Any, size: int) -> bytes | None:
@@ -461,15 +483,98 @@ def _send(stream: Any, message: Any) -> None:
 # ----------------------------------------------------------------------
 
 
+class FrameReader:
+    """Reads the agent's frames from a pipe, taking every complete frame already there.
+
+    The writer's cost per batch (a transaction, a commit, the JSONL appends) is
+    largely fixed, so while it writes one batch the next frames queue up in the
+    pipe, and :meth:`messages` hands them over together: under load the
+    batches grow to fit it, instead of staying as small as the sender sent them.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = bytearray()
+        self._eof = False
+
+    def messages(self, max_items: int) -> list[Any] | None:
+        """At least one message (waiting for it), plus all complete ones already sent.
+
+        Stops adding once the batches taken hold ``max_items`` items. None at
+        end-of-file, or at a frame that cannot be read (a torn or corrupt one).
+        """
+        out: list[Any] = []
+        items = 0
+        while True:
+            message = self._next_complete()
+            if message is _TORN:
+                self._eof = True
+                break
+            if message is not None:
+                out.append(message)
+                if message[0] == "batch":
+                    items += len(message[2])
+                    if items >= max_items:
+                        break
+                continue
+            if self._eof or (out and not self._readable()):
+                break
+            if not self._fill():
+                break
+        return out or None
+
+    def _readable(self) -> bool:
+        try:
+            return bool(select.select([self._fd], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
+    def _fill(self) -> bool:
+        try:
+            chunk = os.read(self._fd, 1 << 20)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._eof = True
+            return False
+        self._buffer += chunk
+        return True
+
+    def _next_complete(self) -> Any:
+        buffer = self._buffer
+        if len(buffer) < _HEADER.size:
+            return None
+        size = _HEADER.unpack_from(buffer)[0]
+        end = _HEADER.size + size
+        if len(buffer) < end:
+            return None
+        try:
+            message = pickle.loads(memoryview(buffer)[_HEADER.size : end])
+        except Exception:
+            return _TORN
+        del buffer[:end]
+        return message
+
+
+_TORN = object()
+
+
 def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
-    """Write what arrives on ``stream_in`` until end-of-file, then close the store."""
+    """Write what arrives on ``stream_in`` until end-of-file, then close the store.
+
+    The batches that are waiting in the pipe together are written as one
+    (see :class:`FrameReader`); each is acknowledged once it is written, and a
+    flush is answered once everything before it is.
+    """
+    batch_items = int(config.get("batch_items", DEFAULT_BATCH_ITEMS))
     store = Store(
         config["db"],
         config["transcripts"],
-        batch_items=int(config.get("batch_items", DEFAULT_BATCH_ITEMS)),
+        batch_items=batch_items,
         busy_timeout_ms=int(config.get("busy_timeout_ms", DEFAULT_BUSY_TIMEOUT_MS)),
         background=False,
     )
+    reader = FrameReader(stream_in.fileno())
     replies_ok = True
     # Unpickling and mapping a batch allocate many containers and free them all
     # when it is written: the cyclic collector, left on, would rescan the growing
@@ -477,22 +582,33 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
     gc.freeze()
     gc.disable()
     while True:
-        message = _read_frame(stream_in)
-        if message is None:
+        messages = reader.messages(batch_items)
+        if messages is None:
             break
-        kind, message_no = message[0], message[1]
-        if kind == "batch":
-            store.write_items(message[2])
-            del message
-            gc.collect(1)
-            reply: Any = ("ack", message_no)
-        elif kind == "flush":
-            reply = ("flushed", message_no, store.stats())
-        else:
-            continue
+        items: list[Any] = []
+        written: list[int] = []
+        replies: list[Any] = []
+        for message in messages:
+            kind = message[0]
+            if kind == "batch":
+                items.extend(message[2])
+                written.append(message[1])
+            elif kind == "flush":
+                if items:
+                    store.write_items(items)
+                    items = []
+                replies.extend(("ack", number) for number in written)
+                written = []
+                replies.append(("flushed", message[1], store.stats()))
+        if items:
+            store.write_items(items)
+        replies.extend(("ack", number) for number in written)
+        del messages, items
+        gc.collect(1)
         if replies_ok:
             try:
-                _send(stream_out, reply)
+                for reply in replies:
+                    _send(stream_out, reply)
             except OSError:
                 replies_ok = False  # the agent is gone: keep writing what it sent
     store.close()
