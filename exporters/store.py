@@ -463,13 +463,13 @@ class Store(QueueFront):
         """
         out: dict[Path, list[str]] = {}
         paths = self._paths
-        dumps = json.dumps
+        dumps = _LINE_ENCODER.encode
         for row, sequence in rows:
             get = row.get
             head = {name: get(name) for name in _ENTRY_LINE_COLUMNS}
             head["sequence"] = sequence
             line = (
-                dumps(head, ensure_ascii=False)[:-1]
+                dumps(head)[:-1]
                 + ', "details": '
                 + (get("details") or "{}")
                 + ', "skill_ref": '
@@ -656,6 +656,9 @@ def _build_sql(table: str, phase: str, columns: tuple[str, ...], bound: bool = F
     where = "" if bound else " WHERE true"
     return f"INSERT INTO {table} ({names}) {select}{where} ON CONFLICT ({conflict}) {action}"
 
+
+#: ``json.dumps(..., ensure_ascii=False)`` without building an encoder per line.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 _ENTRY_LINE_COLUMNS = (
     "id",
