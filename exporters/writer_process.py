@@ -28,6 +28,7 @@ writer sees end-of-file, writes what it has received, and exits.
 from __future__ import annotations
 
 import atexit
+import collections
 import fcntl
 import gc
 import json
@@ -65,6 +66,8 @@ _HEADER = struct.Struct("!I")
 SEND_ITEMS = 512
 #: The pipe buffer asked for (1 MiB, Linux's default limit for unprivileged processes).
 PIPE_BYTES = 1 << 20
+#: How often a sender waiting for room in the pipe also takes new spans off the queue.
+WRITABLE_POLL_S = 0.005
 #: How long ``close`` waits for the writer process to exit after end-of-file.
 EXIT_TIMEOUT_S = 30.0
 
@@ -130,10 +133,15 @@ class ProcessStore(QueueFront):
             "writer_process_failures": 0,
         }
         self._proc: subprocess.Popen[bytes] | None = None
-        self._out = None
+        #: The pipe to the writer process, non-blocking, and the frames waiting for it.
+        self._fd: int | None = None
+        self._outgoing: collections.deque[tuple[memoryview, int]] = collections.deque()
+        self._outgoing_items = 0
         try:
             self._proc = _spawn(self.db_path, self.transcripts_dir, self._settings)
-            self._out = self._proc.stdin
+            if self._proc.stdin is not None:
+                self._fd = self._proc.stdin.fileno()
+                os.set_blocking(self._fd, False)
         except (OSError, ValueError) as exc:
             self._fail_over(f"cannot start the writer process: {exc}")
         self._reader = threading.Thread(
@@ -245,19 +253,32 @@ class ProcessStore(QueueFront):
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(self._interval_s)
+            if self._outgoing:
+                # The pipe is full: wait for it, and keep turning queued spans
+                # into bytes meanwhile (see _drain).
+                self._wait_writable(WRITABLE_POLL_S)
+            else:
+                self._wake.wait(self._interval_s)
             self._wake.clear()
             try:
                 self._drain()
             except Exception:  # pragma: no cover - a bug must not stop the sender
                 logger.exception("otel-obs store: sender error")
-            if self._stopping and not self._queue:
+            if self._stopping and not self._queue and not self._outgoing:
                 break
 
     def _drain(self) -> None:
+        """Send what is queued, as far as the pipe takes it; pickle the rest ahead.
+
+        While the writer process is behind, the pipe fills; the batches the
+        sender pickles then wait here as bytes (no work for the cyclic
+        collector) instead of as spans in the queue, up to ``queue_capacity``
+        items, beyond which the queue itself fills and ``put`` waits.
+        """
         queue = self._queue
         popleft = queue.popleft
-        while queue:
+        self._pump()
+        while queue and self._outgoing_items < self._capacity:
             items: list[Any] = []
             while queue and len(items) < self._batch_items:
                 items.append(popleft())
@@ -297,7 +318,7 @@ class ProcessStore(QueueFront):
             return
         self._stats["items"] += len(batch)
         self._stats["batches_sent"] += 1
-        self._write(payload)
+        self._write(payload, len(batch))
 
     def _picklable(self, batch: list[Any]) -> list[Any]:
         """The items of ``batch`` that can be pickled; the others are counted as mapping errors."""
@@ -324,17 +345,47 @@ class ProcessStore(QueueFront):
             return
         self._write(pickle.dumps(("flush", marker.token), pickle.HIGHEST_PROTOCOL))
 
-    def _write(self, payload: bytes) -> None:
-        out = self._out
-        if out is None or self._fallback is not None:
+    def _write(self, payload: bytes, items: int = 0) -> None:
+        """Queue a frame for the pipe and write what the pipe takes now (never blocks)."""
+        if self._fd is None or self._fallback is not None:
             self._fail_over("the writer process is gone")
             return
+        self._outgoing.append((memoryview(_HEADER.pack(len(payload)) + payload), items))
+        self._outgoing_items += items
+        self._pump()
+
+    def _pump(self) -> None:
+        """Write queued frames until the pipe is full (the pipe is non-blocking)."""
+        outgoing, fd = self._outgoing, self._fd
+        if self._fallback is not None:
+            # Failed over: every frame here is also unacknowledged, so the
+            # fallback store has its items already.
+            outgoing.clear()
+            self._outgoing_items = 0
+            return
+        while outgoing and fd is not None:
+            chunk, items = outgoing[0]
+            try:
+                written = os.write(fd, chunk)
+            except BlockingIOError:
+                return
+            except (OSError, ValueError) as exc:
+                self._fail_over(f"writing to the writer process failed: {exc}")
+                return
+            if written < len(chunk):
+                outgoing[0] = (chunk[written:], items)
+                continue
+            outgoing.popleft()
+            self._outgoing_items -= items
+
+    def _wait_writable(self, timeout_s: float) -> None:
+        fd = self._fd
+        if fd is None:
+            return
         try:
-            out.write(_HEADER.pack(len(payload)))
-            out.write(payload)
-            out.flush()
-        except (OSError, ValueError) as exc:
-            self._fail_over(f"writing to the writer process failed: {exc}")
+            select.select([], [fd], [], timeout_s)
+        except (OSError, ValueError):
+            pass
 
     # ------------------------------------------------------------------
     # replies

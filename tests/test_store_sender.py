@@ -77,3 +77,34 @@ def test_batches_in_flight_when_the_writer_process_dies_are_stored_once(tmp_path
     assert sequences == list(range(1, entries + 1))
     assert conn.execute("SELECT count(*) FROM tool_uses").fetchone() == (n_tools,)
     conn.close()
+
+
+def test_a_writer_process_that_stalls_loses_nothing_and_keeps_order(tmp_path: Path):
+    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=20)
+    pid = store.writer_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # the pipe fills; frames wait, partly written, in the sender
+    try:
+        pipeline = attach(TracerProvider(), store)
+        first = emit(pipeline, "exec-s", 8 * SEND_ITEMS)
+        time.sleep(0.2)  # the sender pickles ahead while the pipe stays full
+        second = emit(pipeline, "exec-s2", SEND_ITEMS)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert pipeline.flush(60)
+    stats = store.stats()
+    store.close()
+    assert stats["writer_process_failures"] == 0 and stats["writer"] == "process"
+    assert stats["queue_overflow"] == 0
+    conn = sqlite3.connect(tmp_path / "obs.db")
+    for execution, expected in (("exec-s", first), ("exec-s2", second)):
+        sequences = [
+            r[0]
+            for r in conn.execute(
+                "SELECT sequence FROM transcript_entries WHERE execution_id = ? ORDER BY 1",
+                (execution,),
+            )
+        ]
+        assert sequences == list(range(1, expected + 1)), execution
+    assert conn.execute("SELECT count(*) FROM tool_uses").fetchone() == (9 * SEND_ITEMS,)
+    conn.close()
