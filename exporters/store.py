@@ -55,6 +55,9 @@ DEFAULT_BATCH_ITEMS = 20_000
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 #: How long ``put`` waits for room in a full queue before it drops (and counts) the item.
 DEFAULT_BLOCK_TIMEOUT_MS = 5_000
+#: SQLite page cache of a store without a writer thread (a writer process), in KiB;
+#: others keep SQLite's default (2 MiB) inside the agent's process.
+DEDICATED_CACHE_KIB = 65_536
 #: How long an unusable database is left alone before the writer tries it again.
 REOPEN_INTERVAL_S = 2.0
 TRANSCRIPT_FILE = "transcript.jsonl"
@@ -339,6 +342,10 @@ class Store(QueueFront):
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            if not self._background:
+                # A store that is all its process does (a writer process): the
+                # index pages of a large store stay cached instead of re-read.
+                conn.execute(f"PRAGMA cache_size = -{DEDICATED_CACHE_KIB}")
             schema.migrate(conn)
         except (OSError, sqlite3.Error) as exc:
             if conn is not None:
