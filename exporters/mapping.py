@@ -448,11 +448,23 @@ def _entry(
     task_id: str | None,
     duration_ms: float | None = None,
     tool_use_id: str | None = None,
+    entry_id: Any = None,
+    summary: Any = None,
 ) -> Row:
-    """One transcript entry (and its message-bus row when it is a message)."""
+    """One transcript entry (and its message-bus row when it is a message).
+
+    ``entry_id`` and ``summary``, when given, stand in for the span's own
+    (a tool span's derived ones), so its attributes need not be copied.
+    """
     get = attrs.get
-    entry_id, _, category, summary, details, skill_ref, tokens = (get(k) for k in keys)
-    details_text = json_object_text(details) or "{}"
+    if entry_id is None:
+        entry_id = get(keys[0])
+    if summary is None:
+        summary = get(keys[3])
+    category = get(keys[2])
+    skill_ref = get(keys[5])
+    tokens = get(keys[6])
+    details_text = json_object_text(get(keys[4])) or "{}"
     row = {
         "id": str(entry_id),
         "execution_id": ctx.execution_id,
@@ -744,6 +756,7 @@ def tool_entry_id(tool_use_id: str) -> str:
 
 def _start_entry(rows: Rows, ctx: _Ctx, attrs: Mapping[str, Any], entity: Row | None, start: str):
     """The span's opening transcript entry, if it has one (tool spans always do)."""
+    entry_id = summary = None
     if ctx.kind == c.KIND_TOOL:
         if entity is None:
             return
@@ -753,7 +766,7 @@ def _start_entry(rows: Rows, ctx: _Ctx, attrs: Mapping[str, Any], entity: Row | 
             if summary is None:
                 shown = attrs.get(c.TOOL_INPUT_SUMMARY) or ""
                 summary = shorten(f"{entity['tool']}: {shown}", TOOL_SUMMARY_MAX)
-            attrs = {**attrs, c.ENTRY_ID: entity["transcript_entry_id"], c.ENTRY_SUMMARY: summary}
+            entry_id = entity["transcript_entry_id"]
         entry_type = attrs.get(c.ENTRY_TYPE) or "tool_use"
         tool_use_id = entity["id"]
     elif attrs.get(c.ENTRY_ID):
@@ -772,6 +785,8 @@ def _start_entry(rows: Rows, ctx: _Ctx, attrs: Mapping[str, Any], entity: Row | 
             task_id=ctx.task_id,
             duration_ms=_float(attrs.get(c.ENTRY_DURATION_MS)),
             tool_use_id=tool_use_id,
+            entry_id=entry_id,
+            summary=summary,
         )
 
 
