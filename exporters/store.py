@@ -257,12 +257,7 @@ class Store(QueueFront):
                 logger.exception("otel-obs store: writer error")
             if self._stopping and not self._queue:
                 break
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except sqlite3.Error:  # pragma: no cover
-                pass
-            self._conn = None
+        self._drop_connection()
 
     def _drain(self) -> None:
         queue = self._queue

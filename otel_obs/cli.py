@@ -48,6 +48,17 @@ DbOption = Annotated[
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print exact JSON on stdout (nothing else).")
 ]
+TranscriptsDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--transcripts-dir",
+        help=(
+            "Transcripts folder (default: $OTEL_OBS_TRANSCRIPTS_DIR, else next to --db, "
+            "else transcripts)."
+        ),
+        show_default=False,
+    ),
+]
 ExecArg = Annotated[str, typer.Argument(metavar="EXECUTION_ID", help="The execution id.")]
 
 
@@ -296,17 +307,7 @@ def tail(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new entries.")
     ] = False,
-    transcripts_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--transcripts-dir",
-            help=(
-                "Transcripts folder (default: $OTEL_OBS_TRANSCRIPTS_DIR, else next to --db, "
-                "else transcripts)."
-            ),
-            show_default=False,
-        ),
-    ] = None,
+    transcripts_dir: TranscriptsDirOption = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -367,17 +368,7 @@ def demo(
     workers: Annotated[int, typer.Option(help="Worker processes per wave.", min=1, max=16)] = 3,
     seed: Annotated[int, typer.Option(help="Makes the run reproducible.")] = 7,
     db: DbOption = None,
-    transcripts_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--transcripts-dir",
-            help=(
-                "Transcripts folder (default: $OTEL_OBS_TRANSCRIPTS_DIR, else next to --db, "
-                "else transcripts)."
-            ),
-            show_default=False,
-        ),
-    ] = None,
+    transcripts_dir: TranscriptsDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Simulate a multi-agent build (waves of worker processes) into the store."""

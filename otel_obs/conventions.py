@@ -95,6 +95,27 @@ END_ENTRY_DETAILS: Final = "obs.end_entry.details"
 END_ENTRY_SKILL_REF: Final = "obs.end_entry.skill_ref"
 END_ENTRY_TOKEN_ESTIMATE: Final = "obs.end_entry.token_estimate"
 
+#: The entry fields of a span's start and end entry, in the same order, so one
+#: function can write either and one can read either.
+START_ENTRY_KEYS: Final = (
+    ENTRY_ID,
+    ENTRY_TYPE,
+    ENTRY_CATEGORY,
+    ENTRY_SUMMARY,
+    ENTRY_DETAILS,
+    ENTRY_SKILL_REF,
+    ENTRY_TOKEN_ESTIMATE,
+)
+END_ENTRY_KEYS: Final = (
+    END_ENTRY_ID,
+    END_ENTRY_TYPE,
+    END_ENTRY_CATEGORY,
+    END_ENTRY_SUMMARY,
+    END_ENTRY_DETAILS,
+    END_ENTRY_SKILL_REF,
+    END_ENTRY_TOKEN_ESTIMATE,
+)
+
 # Span events: the event name is ``obs.<entry_type>`` (``obs.decision``,
 # ``obs.error`` …) and its attributes are the ENTRY_* keys above (plus
 # ENTRY_DURATION_MS). An event may override the span's task with TASK_ID.

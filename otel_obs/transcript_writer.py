@@ -125,24 +125,8 @@ def entry_attributes(
     return attrs
 
 
-_START_KEYS = (
-    c.ENTRY_ID,
-    c.ENTRY_TYPE,
-    c.ENTRY_CATEGORY,
-    c.ENTRY_SUMMARY,
-    c.ENTRY_DETAILS,
-    c.ENTRY_SKILL_REF,
-    c.ENTRY_TOKEN_ESTIMATE,
-)
-_END_KEYS = (
-    c.END_ENTRY_ID,
-    c.END_ENTRY_TYPE,
-    c.END_ENTRY_CATEGORY,
-    c.END_ENTRY_SUMMARY,
-    c.END_ENTRY_DETAILS,
-    c.END_ENTRY_SKILL_REF,
-    c.END_ENTRY_TOKEN_ESTIMATE,
-)
+_START_KEYS = c.START_ENTRY_KEYS
+_END_KEYS = c.END_ENTRY_KEYS
 
 
 @dataclass(eq=False)
@@ -304,42 +288,59 @@ class TranscriptWriter:
         start = dict(details)
         if title:
             start["title"] = title
-        self.write(TranscriptEntry(entry_type="task_start", task_id=task_id, details=start))
-        try:
-            yield task_id
-        except BaseException as exc:
-            if self.find_frame(c.KIND_TASK, task_id) is None:
-                raise
-            self.write(
-                TranscriptEntry(
-                    entry_type="task_end",
-                    task_id=task_id,
-                    summary=f"Task {task_id} failed",
-                    details={"status": "failed", "error": f"{type(exc).__name__}: {exc}"},
-                )
+
+        def end(error: str | None) -> TranscriptEntry:
+            if error is None:
+                return TranscriptEntry(entry_type="task_end", task_id=task_id)
+            return TranscriptEntry(
+                entry_type="task_end",
+                task_id=task_id,
+                summary=f"Task {task_id} failed",
+                details={"status": "failed", "error": error},
             )
-            raise
-        if self.find_frame(c.KIND_TASK, task_id) is not None:
-            self.write(TranscriptEntry(entry_type="task_end", task_id=task_id))
+
+        with self._scope(
+            c.KIND_TASK,
+            task_id,
+            TranscriptEntry(entry_type="task_start", task_id=task_id, details=start),
+            end,
+        ):
+            yield task_id
 
     @contextmanager
     def phase(self, name: str, **details: Any) -> Iterator[str]:
         """``phase_start`` … ``phase_end``; an exception is noted on the end and re-raised."""
-        self.write(TranscriptEntry(entry_type="phase_start", details={**details, "phase": name}))
-        try:
+
+        def end(error: str | None) -> TranscriptEntry:
+            extra = {} if error is None else {"error": error}
+            return TranscriptEntry(entry_type="phase_end", details={"phase": name, **extra})
+
+        with self._scope(
+            c.KIND_PHASE,
+            name,
+            TranscriptEntry(entry_type="phase_start", details={**details, "phase": name}),
+            end,
+        ):
             yield name
+
+    @contextmanager
+    def _scope(
+        self,
+        kind: str,
+        key: str,
+        start: TranscriptEntry,
+        end: Callable[[str | None], TranscriptEntry],
+    ) -> Iterator[None]:
+        """Write ``start``, run the body, write ``end(error)`` unless the body ended it."""
+        self.write(start)
+        try:
+            yield
         except BaseException as exc:
-            if self.find_frame(c.KIND_PHASE, name) is None:
-                raise
-            self.write(
-                TranscriptEntry(
-                    entry_type="phase_end",
-                    details={"phase": name, "error": f"{type(exc).__name__}: {exc}"},
-                )
-            )
+            if self.find_frame(kind, key) is not None:
+                self.write(end(f"{type(exc).__name__}: {exc}"))
             raise
-        if self.find_frame(c.KIND_PHASE, name) is not None:
-            self.write(TranscriptEntry(entry_type="phase_end", details={"phase": name}))
+        if self.find_frame(kind, key) is not None:
+            self.write(end(None))
 
     # ------------------------------------------------------------------
     # What the other producers build on
