@@ -46,6 +46,7 @@ from .mapping import (
 )
 from .span_record import events_of
 from .store_queue import Item, QueueFront
+from .wal_checkpoint import Checkpointer
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,7 @@ class Store(QueueFront):
         self.transcripts_dir = Path(transcripts_dir)
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
+        self._checkpointer: Checkpointer | None = None
         self._db_identity: tuple[int, int] | None = None
         self._next_open_attempt = 0.0
         self._sql_cache: dict[tuple[str, str, tuple[str, ...], bool], str] = {}
@@ -315,11 +317,7 @@ class Store(QueueFront):
             if identity == self._db_identity:
                 return self._conn
             self._fail("vanished", f"database file {self.db_path} vanished or was replaced")
-            try:
-                self._conn.close()
-            except sqlite3.Error:  # pragma: no cover
-                pass
-            self._conn = None
+            self._drop_connection()
             self._next_open_attempt = 0.0
         now = time.monotonic()
         if now < self._next_open_attempt:
@@ -341,6 +339,8 @@ class Store(QueueFront):
                 # A store that is all its process does (a writer process): the
                 # index pages of a large store stay cached instead of re-read.
                 conn.execute(f"PRAGMA cache_size = -{DEDICATED_CACHE_KIB}")
+                # Checkpoints run on a thread of their own (see wal_checkpoint).
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
             schema.migrate(conn)
         except (OSError, sqlite3.Error) as exc:
             if conn is not None:
@@ -349,6 +349,8 @@ class Store(QueueFront):
             return None
         self._conn = conn
         self._db_identity = _file_identity(self.db_path)
+        if not self._background:
+            self._checkpointer = Checkpointer(self.db_path, self._busy_timeout_ms)
         return conn
 
     def _write(self, rows: Rows) -> None:
@@ -368,12 +370,28 @@ class Store(QueueFront):
                     self._drop_connection()
         if conn is None:
             self._stats["dropped_rows"] += len(rows)
+        elif numbered is not None:
+            self._catch_up_checkpoint(conn)
         if numbered is None and entries:
             # SQLite unusable: keep the transcript anyway, without sequence numbers.
             lines = self._jsonl_lines((row, None) for _, row in entries.values())
             self._append_jsonl(lines)
 
+    def _catch_up_checkpoint(self, conn: sqlite3.Connection) -> None:
+        """Checkpoint in line when the checkpoint thread falls behind a writer that never pauses."""
+        checkpointer = self._checkpointer
+        if checkpointer is None or not checkpointer.behind():
+            return
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # the data is committed; the WAL is merely long
+            self._warn_once("checkpoint", "otel-obs store: checkpoint failed: %s", exc)
+        checkpointer.caught_up()
+
     def _drop_connection(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         if self._conn is not None:
             try:
                 self._conn.close()
@@ -439,6 +457,8 @@ class Store(QueueFront):
             self._stats["batches"] += 1
             self._stats["rows_written"] += written
             self._stats["entries_written"] += len(numbered)
+            if self._checkpointer is not None:
+                self._checkpointer.wrote(written)
             self._write_handles(handles, lines_by_file)
         finally:
             _close_handles(handles)
