@@ -28,7 +28,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -485,10 +485,11 @@ class Store(QueueFront):
         """
         out: dict[Path, list[str]] = {}
         paths = self._paths
-        dumps = _LINE_ENCODER.encode
+        dumps = _encode_line
+        columns = _ENTRY_LINE_COLUMNS
         for row, sequence in rows:
             get = row.get
-            head = {name: get(name) for name in _ENTRY_LINE_COLUMNS}
+            head = dict(zip(columns, map(get, columns), strict=True))
             head["sequence"] = sequence
             line = (
                 dumps(head)[:-1]
@@ -681,6 +682,37 @@ def _build_sql(table: str, phase: str, columns: tuple[str, ...], bound: bool = F
 
 #: ``json.dumps(..., ensure_ascii=False)`` without building an encoder per line.
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+def _line_encoder() -> Callable[[dict[str, Any]], str]:
+    """``_LINE_ENCODER.encode``, calling the C encoder directly when there is one.
+
+    ``JSONEncoder.encode`` builds a new C encoder object for every call (a few
+    Python calls and a dozen arguments); one built here and reused writes the
+    same text for a fraction of a microsecond less per transcript line.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return _LINE_ENCODER.encode
+    encode = make(
+        None,  # no circular-reference check: a line's values are scalars
+        _LINE_ENCODER.default,
+        json.encoder.encode_basestring,  # ensure_ascii=False
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+
+    def encode_line(head: dict[str, Any]) -> str:
+        return "".join(encode(head, 0))
+
+    return encode_line
+
+
+_encode_line = _line_encoder()
 
 _ENTRY_LINE_COLUMNS = (
     "id",
