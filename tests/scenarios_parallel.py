@@ -25,14 +25,10 @@ from typing import Any
 from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
 from opentelemetry.trace import Span
+from scenarios import Agent
 
 from otel_obs import (
-    AssertionRecorder,
     SkillReference,
-    SkillTracer,
-    ToolUseLogger,
-    TranscriptEntry,
-    TranscriptWriter,
 )
 from otel_obs import conventions as c
 
@@ -91,16 +87,10 @@ class Store:
         self.flush()
 
 
-@dataclass
-class Worker:
-    """One agent instance with the four producers of the spec."""
+class Worker(Agent):
+    """A scenario agent whose tool uses take generated ids (these scenarios never name them)."""
 
-    writer: TranscriptWriter
-    tools: ToolUseLogger
-    skills: SkillTracer
-    assertions: AssertionRecorder
-
-    def tool(
+    def use_tool(
         self,
         name: str,
         tool_input: dict[str, Any] | None = None,
@@ -119,30 +109,9 @@ class Worker:
             )
         return tool_id
 
-    def event(self, entry_type: str, summary: str = "", **details: Any) -> str:
-        """One event entry on whatever is open (error, lock, checkpoint …); its id."""
-        return self.writer.write(
-            TranscriptEntry(entry_type=entry_type, summary=summary, details=details)
-        )
-
     def start_task(self, task_id: str, title: str = "", **details: Any) -> str:
-        """``task_start`` (details: action, file, depends_on); the entry id."""
-        return self.writer.write(
-            TranscriptEntry(
-                entry_type="task_start",
-                task_id=task_id,
-                summary=f"Starting {task_id}",
-                details={"title": title or task_id, **details},
-            )
-        )
-
-    def end_task(self, task_id: str, status: str = "completed", error: str | None = None) -> str:
-        details: dict[str, Any] = {"status": status}
-        if error:
-            details["error"] = error
-        return self.writer.write(
-            TranscriptEntry(entry_type="task_end", task_id=task_id, details=details)
-        )
+        """``task_start`` titled after the task when no title is given; the entry id."""
+        return super().start_task(task_id, title or task_id, **details)
 
     def check(self, task_id: str, category: str, description: str, passes: bool) -> str:
         """One custom assertion whose command really runs (``true`` or ``false``); its id."""
@@ -162,18 +131,7 @@ def worker(
     task_list_id: str | None = None,
 ) -> Worker:
     """A worker writing into ``store`` (its agent span starts now)."""
-    writer = TranscriptWriter(
-        execution_id,
-        instance_id,
-        wave_number=wave,
-        task_list_id=task_list_id,
-        db_path=store.db_path,
-        transcripts_dir=store.transcripts_dir,
-    )
-    tools = ToolUseLogger(writer)
-    return Worker(
-        writer, tools, SkillTracer(writer, tools), AssertionRecorder(writer, execution_id)
-    )
+    return Worker(store, execution_id, instance_id, wave=wave, task_list_id=task_list_id)
 
 
 class Orchestrator:
@@ -287,9 +245,9 @@ def build_parallel(store: Store) -> None:
             w.start_task(task_id, action=action, file=path)
             # The file tool matches the declared action (a CREATE declares only).
             if action == "UPDATE":
-                w.tool("Edit", {"file_path": path, "old_string": "a", "new_string": "b"})
+                w.use_tool("Edit", {"file_path": path, "old_string": "a", "new_string": "b"})
             elif action == "READ":
-                w.tool("Read", {"file_path": path})
+                w.use_tool("Read", {"file_path": path})
             w.end_task(task_id, status, error="could not parse" if status == "failed" else None)
         w.writer.close()
     orchestrator.end(wave1)
@@ -390,7 +348,7 @@ def build_aggregation(store: Store) -> AggregationFacts:
     with w.writer.phase("build"):
         w.start_task("A-1", action="CREATE", file="src/a.py")
         chain = w.assertions.start_chain("A-1", "Validate CREATE")
-        reads = [w.tool("Read", {"file_path": "src/a.py"}) for _ in READ_DURATIONS]
+        reads = [w.use_tool("Read", {"file_path": "src/a.py"}) for _ in READ_DURATIONS]
         w.check("A-1", "file_created", "a exists", True)
         w.check("A-1", "file_created", "b exists", True)
         w.check("A-1", "tests_pass", "unit tests", True)
@@ -399,7 +357,7 @@ def build_aggregation(store: Store) -> AggregationFacts:
 
         second_hour = w.start_task("A-2", action="UPDATE", file="src/b.py")
         chain = w.assertions.start_chain("A-2", "Validate UPDATE")
-        bash_error = w.tool("Bash", {"command": "make"}, error=True)
+        bash_error = w.use_tool("Bash", {"command": "make"}, error=True)
         w.event("error", "build broke", message="make failed", error_type="BuildError")
         w.check("A-2", "tests_pass", "integration tests", False)
         w.check("A-2", "lint_passes", "lint", False)
@@ -407,7 +365,7 @@ def build_aggregation(store: Store) -> AggregationFacts:
         w.end_task("A-2", "failed", error="build broke")
 
         w.start_task("A-3", action="DELETE", file="src/c.py")
-        bash_blocked = w.tool("Bash", {"command": "rm -rf /"}, blocked="destructive command")
+        bash_blocked = w.use_tool("Bash", {"command": "rm -rf /"}, blocked="destructive command")
         w.end_task("A-3", "blocked")
 
         w.start_task("A-4")
@@ -417,7 +375,7 @@ def build_aggregation(store: Store) -> AggregationFacts:
         gen = w.skills.trace_start(
             SkillReference(skill_name="gen", skill_file="skills/gen.md", line_number=3)
         )
-        grep = w.tool("Grep", {"pattern": "TODO"})
+        grep = w.use_tool("Grep", {"pattern": "TODO"})
         w.skills.trace_end(gen, "success")
         lint = w.skills.trace_start(
             SkillReference(skill_name="lint", skill_file="skills/lint.md", line_number=9)
@@ -537,7 +495,7 @@ def build_regressions(store: Store) -> None:
         w.start_task("R-1", action="UPDATE", file="src/app.py")
         tool_ids = [
             (
-                w.tool(
+                w.use_tool(
                     name, {"command": "make"} if name == "Bash" else {"file_path": "a"}, error=error
                 ),
                 duration,
@@ -594,7 +552,7 @@ def build_anomalies(store: Store) -> AnomalyFacts:
     for name, values in (("Read", SLOW_READS), ("Grep", EVEN_GREPS), ("Bash", FEW_BASH)):
         for value in values:
             tool_input = {"command": "ls"} if name == "Bash" else {"file_path": "src/x.py"}
-            tool_id = w.tool(name, tool_input)
+            tool_id = w.use_tool(name, tool_input)
             durations[tool_id] = value
             if name == "Read" and value == max(SLOW_READS):
                 slow_read = tool_id
@@ -603,7 +561,7 @@ def build_anomalies(store: Store) -> AnomalyFacts:
     # A cascade of four: error entry, failed tool, failed assertion, error entry.
     w.start_task("D-2")
     first = w.event("error", "config missing", message="no config", error_type="ConfigError")
-    w.tool("Bash", {"command": "make"}, error=True)
+    w.use_tool("Bash", {"command": "make"}, error=True)
     w.check("D-2", "tests_pass", "smoke", False)
     last = w.event("error", "giving up", message="aborting", error_type="Abort")
     # Twelve quiet entries, then two errors close together: a run too short to count.
@@ -725,8 +683,8 @@ def build_clean(store: Store) -> None:
         w.start_task(task_id, action="UPDATE", file=path)
         chain = w.assertions.start_chain(task_id, "Validate")
         w.event("lock_acquire", "lock", file_path=path)
-        w.tool("Read", {"file_path": path})
-        w.tool("Edit", {"file_path": path, "old_string": "a", "new_string": "b"})
+        w.use_tool("Read", {"file_path": path})
+        w.use_tool("Edit", {"file_path": path, "old_string": "a", "new_string": "b"})
         w.event("checkpoint", "save", checkpoint_id=f"cp-{task_id}", action="create")
         w.event("checkpoint", "keep", checkpoint_id=f"cp-{task_id}", action="commit")
         w.event("lock_release", "unlock", file_path=path)
