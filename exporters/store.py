@@ -23,6 +23,7 @@ import atexit
 import fcntl
 import json
 import logging
+import operator
 import os
 import re
 import sqlite3
@@ -413,13 +414,7 @@ class Store(QueueFront):
             if table == "transcript_entries":
                 groups = _numbered_entries(conn, bucket, numbered)
             else:
-                groups = {}
-                for phase, row in bucket.values():
-                    key = (phase, tuple(row))
-                    group = groups.get(key)
-                    if group is None:
-                        group = groups[key] = []
-                    group.append(tuple(row.values()))
+                groups = _grouped(bucket)
             for (phase, columns), params in groups.items():
                 # One statement per group over a JSON array, not executemany:
                 # SQLite then runs the whole group without the GIL, where
@@ -485,20 +480,20 @@ class Store(QueueFront):
         """
         out: dict[Path, list[str]] = {}
         paths = self._paths
-        dumps = _encode_line
-        columns = _ENTRY_LINE_COLUMNS
+        text, scalar, values_of, template = _encode_text, _encode_scalar, _line_values, _LINE
         for row, sequence in rows:
+            # Each value encoded on its own (strings by one C call) into a
+            # prebuilt template: the same text as the encoder writes for a dict
+            # of these keys, without building that dict for every line.
+            values = [
+                text(value) if type(value) is str else "null" if value is None else scalar(value)
+                for value in values_of(row)
+            ]
+            values.insert(2, "null" if sequence is None else scalar(sequence))
             get = row.get
-            head = dict(zip(columns, map(get, columns), strict=True))
-            head["sequence"] = sequence
-            line = (
-                dumps(head)[:-1]
-                + ', "details": '
-                + (get("details") or "{}")
-                + ', "skill_ref": '
-                + (get("skill_ref") or "null")
-                + "}\n"
-            )
+            values.append(get("details") or "{}")
+            values.append(get("skill_ref") or "null")
+            line = template % tuple(values)
             execution_id = row["execution_id"]
             path = paths.get(execution_id)
             if path is None:
@@ -620,6 +615,8 @@ def _numbered_entries(
         )
     last: dict[str, int] = {}
     groups: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+    key: tuple[str, tuple[str, ...]] = ("", ())
+    group: list[tuple[Any, ...]] = []
     for entry_id, (phase, row) in bucket.items():
         if entry_id in stored:
             continue
@@ -632,11 +629,28 @@ def _numbered_entries(
             ).fetchone()[0]
         sequence += 1
         last[execution_id] = numbered[entry_id] = sequence
-        key = (phase, (*row, "sequence"))
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = []
+        names = tuple(row)
+        if phase != key[0] or names != key[1]:
+            # Entries mostly share one column order: look the group up only
+            # when it changes (the names compare by identity).
+            key = (phase, names)
+            group = groups.setdefault((phase, (*names, "sequence")), [])
         group.append((*row.values(), sequence))
+    return groups
+
+
+def _grouped(bucket: dict[Any, list[Any]]) -> dict[tuple[str, tuple[str, ...]], list[Any]]:
+    """A table's rows as parameter tuples, grouped by phase and column order (one statement
+    each). Consecutive rows mostly share both, so the group is looked up when they change."""
+    groups: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
+    key: tuple[str, tuple[str, ...]] = ("", ())
+    group: list[Any] = []
+    for phase, row in bucket.values():
+        names = tuple(row)
+        if phase != key[0] or names != key[1]:
+            key = (phase, names)
+            group = groups.setdefault(key, [])
+        group.append(tuple(row.values()))
     return groups
 
 
@@ -684,12 +698,12 @@ def _build_sql(table: str, phase: str, columns: tuple[str, ...], bound: bool = F
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
-def _line_encoder() -> Callable[[dict[str, Any]], str]:
-    """``_LINE_ENCODER.encode``, calling the C encoder directly when there is one.
+def _scalar_encoder() -> Callable[[Any], str]:
+    """``_LINE_ENCODER.encode`` of one value, calling the C encoder directly when there is one.
 
     ``JSONEncoder.encode`` builds a new C encoder object for every call (a few
     Python calls and a dozen arguments); one built here and reused writes the
-    same text for a fraction of a microsecond less per transcript line.
+    same text for a fraction of a microsecond less per value.
     """
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # pragma: no cover - CPython always has it
@@ -706,13 +720,15 @@ def _line_encoder() -> Callable[[dict[str, Any]], str]:
         True,
     )
 
-    def encode_line(head: dict[str, Any]) -> str:
-        return "".join(encode(head, 0))
+    def encode_value(value: Any) -> str:
+        return "".join(encode(value, 0))
 
-    return encode_line
+    return encode_value
 
 
-_encode_line = _line_encoder()
+#: One JSON value as ``_LINE_ENCODER`` writes it; strings go straight to the C string encoder.
+_encode_scalar = _scalar_encoder()
+_encode_text: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 _ENTRY_LINE_COLUMNS = (
     "id",
@@ -731,6 +747,27 @@ _ENTRY_LINE_COLUMNS = (
     "token_estimate",
     "trace_id",
     "span_id",
+)
+#: A transcript row's line values in line order, without ``sequence`` (third, numbered apart).
+_LINE_VALUES = operator.itemgetter(*(name for name in _ENTRY_LINE_COLUMNS if name != "sequence"))
+
+
+def _line_values(row: dict[str, Any]) -> Any:
+    """A transcript row's line values (None for a column the row lacks)."""
+    try:
+        return _LINE_VALUES(row)
+    except KeyError:
+        return tuple(row.get(name) for name in _ENTRY_LINE_COLUMNS if name != "sequence")
+
+
+#: A transcript line with a ``%s`` per value: the columns, then ``details`` and ``skill_ref``
+#: (JSON object text already, spliced as they are).
+_LINE = (
+    "{"
+    + ", ".join(
+        f"{json.dumps(name)}: %s" for name in (*_ENTRY_LINE_COLUMNS, "details", "skill_ref")
+    )
+    + "}\n"
 )
 
 
