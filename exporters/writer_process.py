@@ -11,9 +11,10 @@ hands them to a :class:`.store.Store` of its own, without a writer thread:
 same mapping, same batches, same sequence numbering inside the write
 transaction, so every invariant of the store holds unchanged.
 
-The pipe carries length-prefixed pickles, agent → writer: ``("batch", n,
-items)`` and ``("flush", token)``; writer → agent: ``("ack", n)`` once batch
-``n`` is written and ``("flushed", token, stats)``. A batch stays with the
+The pipe carries length-prefixed frames, agent → writer: ``("batch", n,
+items)`` (marshalled or pickled, see :mod:`.span_record`) and ``("flush",
+token)``; writer → agent: ``("ack", n)`` once batch ``n`` is written and
+``("flushed", token, stats)``. A batch stays with the
 agent until it is acknowledged.
 
 Failure never reaches the agent. If the writer process cannot start or dies
@@ -44,7 +45,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .span_record import Recorder, dumps_items
+from .span_record import Recorder, dumps_batch, dumps_items, loads_message
 from .store import (
     DEFAULT_BATCH_ITEMS,
     DEFAULT_BLOCK_TIMEOUT_MS,
@@ -303,14 +304,14 @@ class ProcessStore(QueueFront):
             self._batch_no += 1
             number = self._batch_no
         try:
-            payload = dumps_items(self._recorder, ("batch", number, batch))
+            payload = dumps_batch(self._recorder, number, batch)
         except Exception:
             batch = self._picklable(batch)
-            payload = dumps_items(self._recorder, ("batch", number, batch))
+            payload = dumps_batch(self._recorder, number, batch)
         with self._lock:
             fallback = self._fallback
             if fallback is None:
-                # Kept as the pickle until acknowledged (a fail-over unpickles it):
+                # Kept as the frame until acknowledged (a fail-over decodes it):
                 # bytes are no work for the cyclic collector, the records would be.
                 self._unacked[number] = payload
         if fallback is not None:
@@ -420,7 +421,7 @@ class ProcessStore(QueueFront):
             self._stats["writer_process_failures"] += 1
             logger.warning("otel-obs store: %s; writing from this process instead", reason)
             fallback = Store(self.db_path, self.transcripts_dir, **self._settings)
-            pending = [pickle.loads(self._unacked[n])[2] for n in sorted(self._unacked)]
+            pending = [loads_message(self._unacked[n])[2] for n in sorted(self._unacked)]
             self._unacked.clear()
             for batch in pending:
                 for item in batch:
@@ -600,7 +601,7 @@ class FrameReader:
         if len(buffer) < end:
             return None
         try:
-            message = pickle.loads(memoryview(buffer)[_HEADER.size : end])
+            message = loads_message(memoryview(buffer)[_HEADER.size : end])
         except Exception:
             return _TORN
         del buffer[:end]

@@ -1,0 +1,85 @@
+"""Batches on the writer pipe: marshalled when plain, pickled otherwise; both read back alike."""
+
+from __future__ import annotations
+
+from opentelemetry.sdk.trace import TracerProvider
+
+from otel_obs import conventions as c
+from otel_obs.exporters.mapping import (
+    Rows,
+    map_event,
+    map_span_finished,
+    map_span_start,
+    map_span_start_end,
+)
+from otel_obs.exporters.span_record import (
+    MARSHAL_TAG,
+    Recorder,
+    SpanRecord,
+    dumps_batch,
+    loads_message,
+)
+from otel_obs.exporters.store_queue import merge_rows
+
+
+class Label(str):
+    """A str subclass: valid as an attribute value to Python, not to marshal."""
+
+
+def spans():
+    tracer = TracerProvider().get_tracer("t")
+    attrs = {c.KIND: c.KIND_TOOL, c.EXECUTION_ID: "e", "n": 3, "ok": True, "x": 1.5}
+    tool = tracer.start_span("execute_tool Read", attributes=attrs)
+    started = (map_span_start, tool)
+    tool.set_attribute("seq", ("a", "b"))
+    tool.add_event("obs.decision", {"why": "because"}, timestamp=42)
+    tool.end()
+    return tool, [
+        started,
+        (map_span_finished, tool),
+        (map_span_start_end, tool),
+        (map_event, tool, "obs.decision", {c.ENTRY_ID: "d1"}, 99),
+    ]
+
+
+def check_items(items, originals, span) -> None:
+    for decoded, original in zip(items, originals, strict=True):
+        assert decoded[0] is original[0]
+        record = decoded[1]
+        assert isinstance(record, SpanRecord)
+        assert dict(record.attributes) == dict(span.attributes)
+        assert (record.context.trace_id, record.context.span_id) == (
+            span.context.trace_id,
+            span.context.span_id,
+        )
+        assert (record.start_time, record.end_time) == (span.start_time, span.end_time)
+        assert [(e.name, dict(e.attributes), e.timestamp) for e in record.events] == [
+            ("obs.decision", {"why": "because"}, 42)
+        ]
+        assert record.resource.attributes == dict(span.resource.attributes)
+        assert decoded[2:] == original[2:]
+
+
+def test_a_batch_of_span_items_goes_marshalled_and_reads_back_as_records():
+    span, items = spans()
+    payload = dumps_batch(Recorder(), 5, items)
+    assert payload[:1] == MARSHAL_TAG
+    kind, number, decoded = loads_message(memoryview(payload))
+    assert (kind, number) == ("batch", 5)
+    check_items(decoded, items, span)
+    # One resource object for the batch, as the mapping's per-resource cache expects.
+    assert len({id(item[1].resource) for item in decoded}) == 1
+
+
+def test_a_batch_marshal_cannot_carry_is_pickled_and_reads_back_the_same():
+    span, items = spans()
+    rows = Rows()
+    rows.heartbeat("e", "agent-1", "2026-01-02T03:04:05.000000Z", None)
+    for extra in [(merge_rows, rows), (map_event, span, "obs.decision", {"k": Label("v")}, 7)]:
+        payload = dumps_batch(Recorder(), 6, [*items, extra])
+        assert payload[:1] != MARSHAL_TAG
+        kind, number, decoded = loads_message(payload)
+        assert (kind, number) == ("batch", 6)
+        check_items(decoded[:-1], items, span)
+        assert decoded[-1][0] is extra[0]
+    assert decoded[-1][3] == {"k": "v"}
