@@ -245,8 +245,8 @@ def _second_prefix(seconds: int) -> str:
 
 def iso_from_ns(ns: int) -> str:
     """Nanoseconds since the epoch as the store's one timestamp format."""
-    seconds, rest = divmod(ns, 1_000_000_000)
-    return f"{_second_prefix(seconds)}.{rest // 1000:06d}Z"
+    seconds, micros = divmod(ns // 1000, 1_000_000)
+    return "%s.%06dZ" % (_second_prefix(seconds), micros)  # noqa: UP031 - the fastest form
 
 
 def _ms(start_ns: int | None, end_ns: int | None) -> float | None:
@@ -527,17 +527,17 @@ def _tool_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
         summary = get(c.TOOL_OUTPUT_SUMMARY)
         if summary is None and output is not None:
             summary = shorten(output, OUTPUT_SUMMARY_MAX)
-        row.update(
-            result_status=status,
-            is_error=int(is_error or status == "error"),
-            is_blocked=int(status == "blocked"),
-            block_reason=get(c.TOOL_BLOCK_REASON),
-            error_message=error_message,
-            output=output,
-            output_summary=summary,
-            end_time=end,
-            duration_ms=_ms(span.start_time, span.end_time),
-        )
+        # Item by item: a keyword update builds a dict of its own first (the
+        # writer maps every tool use through here).
+        row["result_status"] = status
+        row["is_error"] = int(is_error or status == "error")
+        row["is_blocked"] = int(status == "blocked")
+        row["block_reason"] = get(c.TOOL_BLOCK_REASON)
+        row["error_message"] = error_message
+        row["output"] = output
+        row["output_summary"] = summary
+        row["end_time"] = end
+        row["duration_ms"] = _ms(span.start_time, span.end_time)
     return row
 
 
