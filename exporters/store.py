@@ -494,6 +494,10 @@ class Store(QueueFront):
             values.append(get("details") or "{}")
             values.append(get("skill_ref") or "null")
             line = template % tuple(values)
+            if "\u2028" in line or "\u2029" in line:
+                # Valid JSON either way, but line-splitting readers (str.splitlines,
+                # editors) break a record at these separators: escape them.
+                line = line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
             execution_id = row["execution_id"]
             path = paths.get(execution_id)
             if path is None:

@@ -11,7 +11,7 @@ from otel_obs.config import get_pipeline
 from otel_obs.exporters.store import transcript_path
 
 #: Text that JSON must escape or that a template could misread.
-AWKWARD = 'quote " backslash \\ newline \n tab \t percent %s %% unicode é ✓ \u2028 nul-ish \x01'
+AWKWARD = 'quote " backslash \\ newline \n tab \t percent %s %% é ✓ \u2028 \u2029 nul-ish \x01'
 
 
 def test_every_jsonl_line_equals_its_sqlite_row(tmp_path: Path):
@@ -65,9 +65,11 @@ def test_every_jsonl_line_equals_its_sqlite_row(tmp_path: Path):
         )
     ]
     conn.close()
-    # Lines end at "\n" only: U+2028 inside a value stays raw (ensure_ascii=False).
     text = transcript_path(pipe.transcripts_dir, "exec-lines").read_text(encoding="utf-8")
-    lines = text.split("\n")[:-1]
+    # Line separators inside values are escaped, so any line-splitting reader sees one
+    # record per line.
+    assert "\u2028" not in text and "\u2029" not in text
+    lines = text.splitlines()
     pipe.shutdown()
     assert len(lines) == len(table) == 3
     for line, row in zip(lines, table, strict=True):
