@@ -776,21 +776,7 @@ def _start_entry(rows: Rows, ctx: _Ctx, attrs: Mapping[str, Any], entity: Row | 
 
 def map_span_start(span: SpanLike, rows: Rows | None = None) -> Rows:
     """Rows a span implies as soon as it starts (so a crash still leaves them)."""
-    rows = Rows() if rows is None else rows
-    attrs = attributes_of(span)
-    ctx = _Ctx(attrs, span.context)
-    if not ctx.execution_id or span.start_time is None:
-        return rows
-    start = iso_from_ns(span.start_time)
-    _ensure(rows, ctx, start, _resource_attr(span, "service.name"))
-    entity = _entity(rows, span, ctx, start, None)
-    _start_entry(rows, ctx, attrs, entity, start)
-    if ctx.kind == c.KIND_TOOL and entity is not None:
-        _tool_file_impact(rows, ctx, entity, start)
-    elif ctx.kind == c.KIND_TASK and ctx.task_id:
-        _task_facts(rows, ctx, start)
-    rows.heartbeat(ctx.execution_id, ctx.instance_id, start, ctx.task_id)
-    return rows
+    return _map_lifecycle(span, Rows() if rows is None else rows, start=True, end=False)
 
 
 def map_span_end(span: SpanLike, rows: Rows | None = None) -> Rows:
@@ -799,18 +785,44 @@ def map_span_end(span: SpanLike, rows: Rows | None = None) -> Rows:
     The span's events are not included (see :func:`map_span`); the live path
     stores them as they happen.
     """
+    return _map_lifecycle(span, Rows() if rows is None else rows, start=False, end=True)
+
+
+def map_span_start_end(span: SpanLike, rows: Rows | None = None) -> Rows:
+    """``map_span_start`` then ``map_span_end`` of one finished span, in one pass.
+
+    The same rows as the two calls (the entity row is written whole, at its end
+    phase, which is what the start row merged with the end row is), for about
+    half the work: the writer uses it when a span's start and end are in one
+    batch. Events are left out, as in :func:`map_span_end`.
+    """
     rows = Rows() if rows is None else rows
+    return _map_lifecycle(span, rows, start=True, end=span.end_time is not None)
+
+
+def _map_lifecycle(span: SpanLike, rows: Rows, *, start: bool, end: bool) -> Rows:
+    """The start rows, the end rows, or both, of one span: the one body of the three above."""
     attrs = attributes_of(span)
     ctx = _Ctx(attrs, span.context)
-    if not ctx.execution_id or span.start_time is None or span.end_time is None:
+    if not ctx.execution_id or span.start_time is None or (end and span.end_time is None):
         return rows
-    start = iso_from_ns(span.start_time)
-    end = iso_from_ns(span.end_time)
-    _ensure(rows, ctx, start, _resource_attr(span, "service.name"))
-    _entity(rows, span, ctx, start, end)
-    _end_entry(rows, ctx, attrs, span, end)
-    ended_task = ctx.kind == c.KIND_TASK
-    rows.heartbeat(ctx.execution_id, ctx.instance_id, end, None if ended_task else ctx.task_id)
+    started = iso_from_ns(span.start_time)
+    ended = iso_from_ns(span.end_time) if end and span.end_time is not None else None
+    _ensure(rows, ctx, started, _resource_attr(span, "service.name"))
+    entity = _entity(rows, span, ctx, started, ended)
+    if start:
+        _start_entry(rows, ctx, attrs, entity, started)
+        if ctx.kind == c.KIND_TOOL and entity is not None:
+            _tool_file_impact(rows, ctx, entity, started)
+        elif ctx.kind == c.KIND_TASK and ctx.task_id:
+            _task_facts(rows, ctx, started)
+        rows.heartbeat(ctx.execution_id, ctx.instance_id, started, ctx.task_id)
+    if ended is not None:
+        _end_entry(rows, ctx, attrs, span, ended)
+        ended_task = ctx.kind == c.KIND_TASK
+        rows.heartbeat(
+            ctx.execution_id, ctx.instance_id, ended, None if ended_task else ctx.task_id
+        )
     return rows
 
 
@@ -828,37 +840,6 @@ def _end_entry(rows: Rows, ctx: _Ctx, attrs: Mapping[str, Any], span: SpanLike, 
                 task_id=ctx.task_id,
                 duration_ms=_ms(span.start_time, span.end_time),
             )
-
-
-def map_span_start_end(span: SpanLike, rows: Rows | None = None) -> Rows:
-    """``map_span_start`` then ``map_span_end`` of one finished span, in one pass.
-
-    The same rows as the two calls (the entity row is written whole, at its end
-    phase, which is what the start row merged with the end row is), for about
-    half the work: the writer uses it when a span's start and end are in one
-    batch. Events are left out, as in :func:`map_span_end`.
-    """
-    rows = Rows() if rows is None else rows
-    if span.end_time is None:
-        return map_span_start(span, rows)
-    attrs = attributes_of(span)
-    ctx = _Ctx(attrs, span.context)
-    if not ctx.execution_id or span.start_time is None:
-        return rows
-    start = iso_from_ns(span.start_time)
-    end = iso_from_ns(span.end_time)
-    _ensure(rows, ctx, start, _resource_attr(span, "service.name"))
-    entity = _entity(rows, span, ctx, start, end)
-    _start_entry(rows, ctx, attrs, entity, start)
-    if ctx.kind == c.KIND_TOOL and entity is not None:
-        _tool_file_impact(rows, ctx, entity, start)
-    elif ctx.kind == c.KIND_TASK and ctx.task_id:
-        _task_facts(rows, ctx, start)
-    rows.heartbeat(ctx.execution_id, ctx.instance_id, start, ctx.task_id)
-    _end_entry(rows, ctx, attrs, span, end)
-    ended_task = ctx.kind == c.KIND_TASK
-    rows.heartbeat(ctx.execution_id, ctx.instance_id, end, None if ended_task else ctx.task_id)
-    return rows
 
 
 def map_event(
