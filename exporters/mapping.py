@@ -274,17 +274,24 @@ def json_object_text(raw: Any) -> str | None:
     if raw is None or raw == "":
         return None
     if isinstance(raw, str):
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            return json.dumps({"value": raw})
-        if isinstance(parsed, dict):
-            # one line per entry in the JSONL file: re-dump pretty-printed text
-            return raw if "\n" not in raw and "\r" not in raw else json.dumps(parsed)
-        return json.dumps({"value": parsed})
+        return _object_text_of_str(raw)
     if isinstance(raw, Mapping):
         return json.dumps(dict(raw), default=str)
     return json.dumps({"value": raw}, default=str)
+
+
+@lru_cache(maxsize=1024)
+def _object_text_of_str(raw: str) -> str:
+    """:func:`json_object_text` of a string. Remembered: producers send the same details
+    text again and again (a tool's fixed details), and parsing it is most of the cost."""
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return json.dumps({"value": raw})
+    if isinstance(parsed, dict):
+        # one line per entry in the JSONL file: re-dump pretty-printed text
+        return raw if "\n" not in raw and "\r" not in raw else json.dumps(parsed)
+    return json.dumps({"value": parsed})
 
 
 def _int(value: Any) -> int | None:

@@ -10,6 +10,7 @@ keys, phases, column order and values, heartbeats, touched skills and waves.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from otel_obs import conventions as c
 from otel_obs.exporters.mapping import (
     Rows,
     iso_from_ns,
+    json_object_text,
     map_span_finished,
     map_span_start,
     map_span_start_end,
@@ -207,3 +209,10 @@ def test_the_writer_maps_a_tool_span_met_whole_in_one_batch_by_the_fast_path():
     assert coalesce([(map_span_start, span), (map_span_finished, done)]) == [
         (map_tool_start_end, done)
     ]
+
+
+@pytest.mark.parametrize("raw", ['{"tool": "Read"}', '{\n "a": 1\n}', "[1]", "plain", "{bad"])
+def test_details_text_met_again_reads_as_it_did_the_first_time(raw: str):
+    first, again = json_object_text(raw), json_object_text("".join(list(raw)))
+    assert first == again and "\n" not in first
+    assert isinstance(json.loads(first), dict)
