@@ -43,6 +43,7 @@ from .mapping import (
     Rows,
     map_span_finished,
     map_span_start,
+    map_span_start_end,
     map_tool_start_end,
 )
 from .span_record import events_of
@@ -292,8 +293,11 @@ class Store(QueueFront):
                 markers.append(item)
                 continue
             count += 1
+            function = item[0]
+            if function is map_span_start_end:
+                function = map_tool_start_end  # its rows, for less work (see coalesce)
             try:
-                item[0](*item[1:], rows)
+                function(*item[1:], rows)
             except Exception as exc:
                 self._stats["mapping_errors"] += 1
                 self._warn_once("mapping", "could not map a queued span: %r", exc)
@@ -558,11 +562,13 @@ class Store(QueueFront):
 def coalesce(items: list[Any]) -> list[Any]:
     """``items`` with each tool span whose start and end are both here mapped once.
 
-    The start item becomes :func:`.mapping.map_tool_start_end` (the rows of
-    :func:`.mapping.map_span_start_end`, for about half the work of two items)
-    and the end item goes. Only tool spans without events qualify: their end
-    adds no transcript entry, so mapping all of it at the start's place
-    changes no sequence number.
+    The start item becomes :func:`.mapping.map_span_start_end` (same rows, about
+    half the work) and the end item goes; :meth:`Store.write_items` maps it by
+    its fast path, :func:`.mapping.map_tool_start_end`. (The item keeps the
+    generic function's name: a sender coalesces before the pipe, whose wire
+    format names the functions it carries.) Only tool spans without events
+    qualify: their end adds no transcript entry, so mapping all of it at the
+    start's place changes no sequence number.
     """
     # The SDK hands on_end a new ReadableSpan, not the span on_start saw: match by span id.
     ends: dict[int, int] = {}
@@ -584,7 +590,7 @@ def coalesce(items: list[Any]) -> list[Any]:
             if end_index is not None and end_index > index:
                 ended = items[end_index][1]
                 if _is_plain_tool(ended):
-                    out.append((map_tool_start_end, ended))
+                    out.append((map_span_start_end, ended))
                     skip.add(end_index)
                     continue
         out.append(item)

@@ -28,7 +28,7 @@ from otel_obs.exporters.mapping import (
     map_span_start_end,
     map_tool_start_end,
 )
-from otel_obs.exporters.span_record import Recorder, SpanRecord
+from otel_obs.exporters.span_record import MARSHAL_TAG, Recorder, SpanRecord, dumps_batch
 from otel_obs.exporters.store import coalesce
 
 HUGE = "x" * 70_000 + "\n" + "line two\n" * 5_000
@@ -199,16 +199,17 @@ def test_an_end_stamped_before_its_start_keeps_the_generic_heartbeat():
         assert fast.heartbeats == {("exec-f", "agent-1"): [iso_from_ns(max(start, end)), "T1"]}
 
 
-def test_the_writer_maps_a_tool_span_met_whole_in_one_batch_by_the_fast_path():
+def test_a_tool_span_met_whole_in_one_batch_is_coalesced_and_still_marshalled():
     provider, memory = _provider()
     span = provider.get_tracer("t").start_span(
         "execute_tool Read", attributes={**CONTEXTS[0], c.KIND: c.KIND_TOOL, **TOOLS[0]}
     )
     span.end()
     [done] = memory.get_finished_spans()
-    assert coalesce([(map_span_start, span), (map_span_finished, done)]) == [
-        (map_tool_start_end, done)
-    ]
+    coalesced = coalesce([(map_span_start, span), (map_span_finished, done)])
+    assert coalesced == [(map_span_start_end, done)]
+    # The pipe's fast wire format carries it (a pickled fallback costs both ends).
+    assert dumps_batch(Recorder(), 1, coalesced)[:1] == MARSHAL_TAG
 
 
 @pytest.mark.parametrize("raw", ['{"tool": "Read"}', '{\n "a": 1\n}', "[1]", "plain", "{bad"])
