@@ -1,7 +1,8 @@
 """A worker process for the store's multi-process tests, using the real producers.
 
 ``python store_worker.py sequence DB TRANSCRIPTS EXECUTION WORKER N GO_FILE``
-waits until GO_FILE exists (so all workers start together), then writes N
+creates ``GO_FILE.WORKER.ready`` and waits until GO_FILE exists (so all
+workers start together, however long each took to start), then writes N
 numbered decisions, each followed by a tool use, inside one task, and closes.
 
 ``python store_worker.py crash DB TRANSCRIPTS EXECUTION`` starts a task and a
@@ -23,6 +24,8 @@ from otel_obs.transcript_writer import TranscriptWriter
 def sequence(db: str, transcripts: str, execution: str, worker: str, n: int, go: str) -> None:
     writer = TranscriptWriter(execution, worker, db_path=db, transcripts_dir=transcripts)
     tools = ToolUseLogger(writer)
+    # Say "ready" (imports done, writer open), then wait for the common start.
+    Path(f"{go}.{worker}.ready").touch()
     deadline = time.monotonic() + 30
     while not Path(go).exists() and time.monotonic() < deadline:
         time.sleep(0.005)

@@ -45,7 +45,12 @@ def test_four_processes_writing_one_execution_get_sequences_1_to_n(tmp_path: Pat
         )
         for name in workers
     ]
-    time.sleep(0.3)
+    # Start them together once every one is ready: under load a process can take
+    # seconds to import, and a late one would not overlap the others at all.
+    ready = [tmp_path / f"go.{name}.ready" for name in workers]
+    deadline = time.monotonic() + 60
+    while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+        time.sleep(0.01)
     go.touch()
     for proc in procs:
         _, err = proc.communicate(timeout=60)
