@@ -81,10 +81,14 @@ class Store:
         assert get_pipeline(self.db_path, self.transcripts_dir).flush()
 
     def close(self) -> None:
+        """End the agents left running, flush, and shut the store's private pipeline down."""
+        from otel_obs.config import get_pipeline
+
         for closer in reversed(self.closers):
             closer()
         self.closers.clear()
         self.flush()
+        get_pipeline(self.db_path, self.transcripts_dir).shutdown()
 
 
 class Worker(Agent):

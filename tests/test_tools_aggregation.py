@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import scenarios_parallel as sp
 
-from otel_obs.config import get_pipeline
 from otel_obs.observability_skills import ObservabilitySkills
 
 
@@ -28,7 +27,6 @@ def built(
     sp.build_clean(store)
     yield store, facts
     store.close()
-    get_pipeline(store.db_path, store.transcripts_dir).shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import pytest
 import scenarios_parallel as sp
 
-from otel_obs.config import get_pipeline
 from otel_obs.observability_skills import ObservabilitySkills
 
 UNKNOWN = {"execution_id": "no-such-execution"}
@@ -34,7 +33,6 @@ def built(
     sp.build_clean(store)
     yield store, facts
     store.close()
-    get_pipeline(store.db_path, store.transcripts_dir).shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from itertools import combinations
 import pytest
 import scenarios_parallel as sp
 
-from otel_obs.config import get_pipeline
 from otel_obs.observability_skills import ObservabilitySkills
 
 EXECUTION = sp.PARALLEL_EXECUTION
@@ -34,7 +33,6 @@ def skills(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObservabilitySk
     with ObservabilitySkills(store.db_path) as skills:
         yield skills
     store.close()
-    get_pipeline(store.db_path, store.transcripts_dir).shutdown()
 
 
 def _tasks(wave: int | None = None) -> list[tuple]:
