@@ -247,11 +247,20 @@ class Store(QueueFront):
     # writer thread
     # ------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def open(self) -> bool:
+        """Create the file and its schema now, not at the first write; False when unusable.
+
+        A reader may open the store as soon as it is configured (and flushed).
+        Failures are counted like any other, never raised.
+        """
         try:
-            self._connection()
+            return self._connection() is not None
         except Exception:  # pragma: no cover - _connection already counts
             logger.exception("otel-obs store: opening the database failed")
+            return False
+
+    def _run(self) -> None:
+        self.open()
         while True:
             self._wake.wait(self._interval_s)
             self._wake.clear()

@@ -626,6 +626,7 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
         busy_timeout_ms=int(config.get("busy_timeout_ms", DEFAULT_BUSY_TIMEOUT_MS)),
         background=False,
     )
+    store.open()
     reader = FrameReader(stream_in.fileno())
     replies_ok = True
     # Unpickling and mapping a batch allocate many containers and free them all

@@ -48,10 +48,11 @@ ENV_TRANSCRIPTS_DIR = "OTEL_OBS_TRANSCRIPTS_DIR"
 ENV_FLUSH_INTERVAL_MS = "OTEL_OBS_FLUSH_INTERVAL_MS"
 ENV_QUEUE_CAPACITY = "OTEL_OBS_QUEUE_CAPACITY"
 ENV_WRITER = "OTEL_OBS_WRITER"
-#: Where the store's mapping and writing run: a thread of this process (the
-#: default) or a writer process of its own (see exporters/writer_process.py).
+#: Where the store's mapping and writing run: a writer process of its own (the
+#: default: the agent's threads keep the GIL, see exporters/writer_process.py)
+#: or a thread of this process (no second process, at a higher cost per span).
 WRITERS = ("thread", "process")
-DEFAULT_WRITER = "thread"
+DEFAULT_WRITER = "process"
 ENV_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 ENV_OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
@@ -94,7 +95,7 @@ def _positive_int_setting(name: str, value: int | None, env: str, default: int) 
 
 
 def resolve_writer(writer: str | None = None) -> str:
-    """The writer mode for this argument, else ``OTEL_OBS_WRITER``, else ``thread``."""
+    """The writer mode for this argument, else ``OTEL_OBS_WRITER``, else ``process``."""
     if writer is None:
         writer = (os.environ.get(ENV_WRITER) or DEFAULT_WRITER).strip()
         source = ENV_WRITER
@@ -179,10 +180,12 @@ def configure(
 ) -> Pipeline:
     """Connect the global tracer provider to the store; return the pipeline.
 
-    ``writer`` (or ``OTEL_OBS_WRITER``) is ``thread`` (default: mapping and
-    writing on a background thread of this process) or ``process`` (a writer
-    process of its own, so the store's work does not compete with the agent's
-    threads for the GIL; falls back to ``thread`` if that process fails).
+    ``writer`` (or ``OTEL_OBS_WRITER``) is ``process`` (default: mapping and
+    writing in a writer process of its own, so the store's work does not
+    compete with the agent's threads for the GIL; falls back to ``thread`` if
+    that process cannot start or dies) or ``thread`` (a background thread of
+    this process: no second process, but the agent pays about twice as much
+    per span and the store keeps up with fewer tool uses per second).
 
     If the global provider is already an SDK ``TracerProvider`` our processors
     are added to it; otherwise a provider (resource ``service.name``, default
@@ -289,7 +292,7 @@ def configured_pipeline() -> Pipeline | None:
 
 
 def close_private_pipelines() -> None:
-    """Flush and close every private pipeline (each keeps a writer thread)."""
+    """Flush and close every private pipeline (each keeps a writer process or thread)."""
     with _lock:
         pipelines = list(_private.values())
         _private.clear()

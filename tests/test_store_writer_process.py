@@ -143,10 +143,10 @@ def test_read_only_database_directory_in_the_writer_process(tmp_path: Path):
 
 def test_writer_mode_comes_from_the_argument_then_the_environment(monkeypatch, tmp_path: Path):
     monkeypatch.delenv("OTEL_OBS_WRITER", raising=False)
-    assert resolve_writer() == "thread"
-    monkeypatch.setenv("OTEL_OBS_WRITER", "process")
     assert resolve_writer() == "process"
-    assert resolve_writer("thread") == "thread"
+    monkeypatch.setenv("OTEL_OBS_WRITER", "thread")
+    assert resolve_writer() == "thread"
+    assert resolve_writer("process") == "process"
     with pytest.raises(ValueError, match="'fork'.*thread, process"):
         resolve_writer("fork")
     monkeypatch.setenv("OTEL_OBS_WRITER", "bogus")
@@ -155,6 +155,13 @@ def test_writer_mode_comes_from_the_argument_then_the_environment(monkeypatch, t
     pipeline = get_pipeline(tmp_path / "obs.db", writer="process")
     try:
         assert isinstance(pipeline.store, ProcessStore)
+    finally:
+        pipeline.shutdown()
+    monkeypatch.delenv("OTEL_OBS_WRITER")
+    pipeline = get_pipeline(tmp_path / "default.db")
+    try:
+        assert isinstance(pipeline.store, ProcessStore)
+        assert pipeline.flush(10) and (tmp_path / "default.db").exists()
     finally:
         pipeline.shutdown()
 
