@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from otel_obs import conventions as c
 from otel_obs.redaction import shorten
+from otel_obs.tool_facts import FILE_TOOLS, OUTPUT_SUMMARY_MAX, input_facts
 
 Row = dict[str, Any]
 Key = tuple[Any, ...]
@@ -112,8 +113,6 @@ _END_ENTRY_BY_KIND = {
 _OPERATION_BY_CATEGORY = c.DEFAULT_FILE_OPERATION
 #: How long a tool_use entry's summary may be ("<tool>: <input summary>", shortened).
 TOOL_SUMMARY_MAX = 200
-#: How long a tool's output summary is when the span leaves it to the mapping.
-OUTPUT_SUMMARY_MAX = 500
 _ENTRY_TYPE_SET = frozenset(c.ENTRY_TYPES)
 
 _START_ENTRY_KEYS = c.START_ENTRY_KEYS
@@ -384,6 +383,7 @@ class _Ctx:
         "kind",
         "trace_id",
         "span_id",
+        "file_operation",
     )
 
     def __init__(self, attrs: Mapping[str, Any], span_context: Any) -> None:
@@ -396,6 +396,8 @@ class _Ctx:
         self.wave: int | None = wave if type(wave) is int else _int(wave)
         self.task_list_id: str | None = get(c.TASK_LIST_ID) or None
         self.kind: str | None = get(c.KIND)
+        #: A tool's file operation, once its row has read or derived it.
+        self.file_operation: str | None = None
         skill = get(c.SKILL_ID) if self.kind == c.KIND_SKILL else None
         self.skill_trace_id: str | None = skill or get(c.SKILL_TRACE_ID) or None
         self.trace_id, self.span_id = _hex_ids(span_context)
@@ -555,6 +557,16 @@ def _tool_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
         "trace_id": ctx.trace_id,
         "span_id": ctx.span_id,
     }
+    operation = get(c.FILE_OPERATION)
+    if row["input_summary"] is None or (row["file_path"] is None and tool in FILE_TOOLS):
+        # What our producers leave to the store: read back out of the input.
+        summary, path, derived_operation = input_facts(tool, row["input"])
+        if row["input_summary"] is None:
+            row["input_summary"] = summary
+        if row["file_path"] is None and path is not None:
+            row["file_path"] = path
+            operation = operation or derived_operation
+    ctx.file_operation = operation
     if end is not None:
         status = get(c.TOOL_RESULT_STATUS)
         is_error = bool(get(c.TOOL_IS_ERROR))
@@ -817,7 +829,7 @@ def _tool_entry_fields(attrs: Mapping[str, Any], tool: Row) -> tuple[Any, Any]:
         return None, None
     summary = attrs.get(c.ENTRY_SUMMARY)
     if summary is None:
-        shown = attrs.get(c.TOOL_INPUT_SUMMARY) or ""
+        shown = tool["input_summary"] or ""
         summary = shorten(f"{tool['tool']}: {shown}", TOOL_SUMMARY_MAX)
     return tool["transcript_entry_id"], summary
 
@@ -1044,7 +1056,7 @@ def _tool_file_impact(rows: Rows, ctx: _Ctx, tool: Row, ts: str) -> None:
     path = tool["file_path"]
     if not path:
         return
-    operation = ctx.attrs.get(c.FILE_OPERATION) or _OPERATION_BY_CATEGORY.get(tool["tool_category"])
+    operation = ctx.file_operation or _OPERATION_BY_CATEGORY.get(tool["tool_category"])
     if operation not in c.FILE_OPERATIONS:
         return
     rows.add(

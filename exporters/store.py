@@ -579,28 +579,23 @@ def coalesce(items: list[Any]) -> list[Any]:
     qualify: their end adds no transcript entry, so mapping all of it at the
     start's place changes no sequence number.
     """
-    # The SDK hands on_end a new ReadableSpan, not the span on_start saw: match by span id.
-    ends: dict[int, int] = {}
-    for index, item in enumerate(items):
-        if type(item) is tuple and item[0] is map_span_finished and len(item) == 2:
-            context = item[1].context
-            if context is not None:
-                ends[context.span_id] = index
-    if not ends:
-        return items
+    # One pass: a start item's place is kept by span id (the SDK hands on_end a
+    # new ReadableSpan, not the span on_start saw), and its end, met later,
+    # takes that place.
     out: list[Any] = []
-    skip: set[int] = set()
-    for index, item in enumerate(items):
-        if index in skip:
-            continue
-        if type(item) is tuple and item[0] is map_span_start and len(item) == 2:
-            context = item[1].context
-            end_index = None if context is None else ends.get(context.span_id)
-            if end_index is not None and end_index > index:
-                ended = items[end_index][1]
-                if _is_plain_tool(ended):
-                    out.append((map_span_start_end, ended))
-                    skip.add(end_index)
+    starts: dict[int, int] = {}
+    for item in items:
+        if type(item) is tuple and len(item) == 2:
+            function = item[0]
+            if function is map_span_start:
+                context = item[1].context
+                if context is not None:
+                    starts[context.span_id] = len(out)
+            elif function is map_span_finished and starts:
+                context = item[1].context
+                at = None if context is None else starts.pop(context.span_id, None)
+                if at is not None and _is_plain_tool(item[1]):
+                    out[at] = (map_span_start_end, item[1])
                     continue
         out.append(item)
     return out

@@ -166,6 +166,7 @@ GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
 GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 TOOL_CATEGORY: Final = "obs.tool.category"
 TOOL_INPUT: Final = "obs.tool.input"  # JSON, redacted and capped
+# optional: the mapping derives it from TOOL_INPUT when absent (tool_facts.py)
 TOOL_INPUT_SUMMARY: Final = "obs.tool.input_summary"  # <= 200 chars
 TOOL_OUTPUT: Final = "obs.tool.output"  # redacted and capped
 # optional: the mapping shortens TOOL_OUTPUT to 500 chars when it is absent
@@ -176,6 +177,8 @@ TOOL_IS_ERROR: Final = "obs.tool.is_error"
 TOOL_BLOCK_REASON: Final = "obs.tool.block_reason"
 TOOL_ERROR_MESSAGE: Final = "obs.tool.error_message"
 TOOL_WITHIN_SKILL: Final = "obs.tool.within_skill"  # skill trace id
+# optional: the mapping derives both from TOOL_INPUT when absent (tool_facts.py); a
+# Write states FILE_OPERATION (CREATE or UPDATE: whether the file existed at its start)
 FILE_PATH: Final = "obs.file.path"  # file tools: the file touched
 FILE_OPERATION: Final = "obs.file.operation"  # READ / CREATE / UPDATE / DELETE
 #: The file operation a tool span means when it names a file but no operation, by

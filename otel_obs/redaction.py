@@ -89,11 +89,6 @@ _TRIGGERS = (
     "cookie",
     "credential",
     "sk-",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
     "github_pat_",
     "akia",
     "xox",
@@ -101,6 +96,8 @@ _TRIGGERS = (
     "eyj",
     "@",
 )
+#: The GitHub token prefixes (ghp_, gho_, ghu_, ghs_, ghr_) in one scan instead of five.
+_GH_TRIGGER = re.compile("gh[pousr]_")
 
 
 def might_hold_secret(text: str) -> bool:
@@ -114,7 +111,7 @@ def might_hold_secret(text: str) -> bool:
     for trigger in _TRIGGERS:
         if trigger in lowered:
             return True
-    return False
+    return _GH_TRIGGER.search(lowered) is not None
 
 
 def redact_text(text: str) -> str:

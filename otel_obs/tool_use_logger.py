@@ -2,8 +2,9 @@
 
 A tool span follows the OpenTelemetry GenAI conventions (``gen_ai.operation.name``
 = ``execute_tool``, ``gen_ai.tool.name``, ``gen_ai.tool.call.id``) so tracing
-backends show it natively, and carries its ``tool_use`` transcript entry under
-``obs.entry.*``. It is started under the writer's innermost open span but NOT
+backends show it natively, plus the redacted, capped input and output; the
+store derives the rest (its ``tool_use`` entry, the input summary, the file it
+touches) from those. It is started under the writer's innermost open span but NOT
 made current: an agent issues several tool calls in parallel, and none of them
 is "the" current one.
 
@@ -15,14 +16,13 @@ mapping keys) is a tool use — ``claude_agent_sdk`` and ``anthropic``
 
 This is the hot path of the whole library, so it does as little as it can: one
 JSON serialisation of the input, one redaction pass over it, no pydantic, no
-lock (dict insert/pop are atomic), attributes passed at span start in one dict.
+lock (dict insert/pop are atomic), attributes passed at span start in one dict,
+and nothing the store can work out later (see :mod:`otel_obs.tool_facts`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -40,30 +40,10 @@ from .redaction import (
     safe_json_checked,
     shorten,
 )
+from .tool_facts import FILE_TOOLS, INPUT_SUMMARY_MAX, file_facts, salient_text
 from .transcript_writer import CLOSED_TOOL_ERROR, Frame, TranscriptWriter, new_id
 
 logger = logging.getLogger(__name__)
-
-INPUT_SUMMARY_MAX = 200
-OUTPUT_SUMMARY_MAX = 500
-
-_FILE_KEYS = ("file_path", "path", "notebook_path")
-_SALIENT_KEYS = (
-    "command",
-    "file_path",
-    "notebook_path",
-    "path",
-    "pattern",
-    "url",
-    "query",
-    "description",
-    "prompt",
-)
-_READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS"})
-_UPDATE_TOOLS = frozenset({"Edit", "MultiEdit", "NotebookEdit"})
-# ``rm [-f] <one file>``: a plain single-file removal (not -r, no globs, not a directory).
-_FILE_TOOLS = _READ_TOOLS | _UPDATE_TOOLS | {"Write", "Bash"}
-_RM_RE = re.compile(r"^\s*rm\s+(?:-f\s+)?(?P<path>[^\s;&|<>*?'\"`$-][^\s;&|<>*?'\"`$]*)\s*$")
 
 
 class ToolUseLogger:
@@ -89,12 +69,10 @@ class ToolUseLogger:
             tool_id = f"{tool_id}-{new_id()[:8]}"
 
         input_json, suspect = safe_json_checked(tool_input, INPUT_CAP)
-        # A plain dict's strings are all inside its JSON, just checked: none of
-        # them needs redacting unless that JSON did.
-        salient = _salient_text(tool_input, input_json, suspect or type(tool_input) is not dict)
         st = writer.state()
-        # The tool_use entry (id, type, category, summary) is not repeated here:
-        # the mapping derives it from these attributes (see conventions.py).
+        # The tool_use entry (id, type, category, summary), the input summary
+        # and the file facts are not repeated here: the mapping derives them
+        # from these attributes (see conventions.py and tool_facts.py).
         attrs = {
             **st.attrs,
             c.KIND: c.KIND_TOOL,
@@ -103,14 +81,16 @@ class ToolUseLogger:
             c.GEN_AI_TOOL_CALL_ID: tool_id,
             c.TOOL_CATEGORY: c.tool_category(name),
             c.TOOL_INPUT: input_json,
-            c.TOOL_INPUT_SUMMARY: shorten(salient, INPUT_SUMMARY_MAX),
         }
         if st.skill_id is not None:
             attrs[c.TOOL_WITHIN_SKILL] = st.skill_id
-        if name in _FILE_TOOLS and isinstance(tool_input, Mapping):
-            file_path, operation = _file_facts(name, tool_input)
-            if file_path is not None:
-                attrs[c.FILE_PATH] = file_path
+        if len(input_json) > INPUT_CAP:
+            # Stored cut short: the store could not read the facts back out of it.
+            _state_input_facts(attrs, name, tool_input, input_json, suspect)
+        elif name == "Write" and isinstance(tool_input, Mapping):
+            # Created or replaced: only known now, before the tool runs.
+            operation = file_facts(name, tool_input)[1]
+            if operation is not None:
                 attrs[c.FILE_OPERATION] = operation
         span = writer.start_span(c.span_name(c.KIND_TOOL, name), st.context, attrs)
         writer.open_tools[tool_id] = Frame(
@@ -208,40 +188,21 @@ def _cut(text: str, limit: int) -> str:
     return cap_text(text, limit)
 
 
-def _salient_text(tool_input: Any, input_json: str, redact: bool = True) -> str:
-    """The one input field a reader wants to see (the command, the file), else the JSON.
-
-    ``redact`` False: the caller knows the field cannot hold a secret.
-    """
-    if isinstance(tool_input, Mapping):
-        for key in _SALIENT_KEYS:
-            value = tool_input.get(key)
-            if isinstance(value, str) and value:
-                return redact_text(value) if redact else value
-    return input_json
-
-
-def _file_facts(name: str, tool_input: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """The file a file tool touches and how (READ / CREATE / UPDATE / DELETE)."""
-    if name in _READ_TOOLS or name == "Write" or name in _UPDATE_TOOLS:
-        for key in _FILE_KEYS:
-            path = tool_input.get(key)
-            if isinstance(path, str) and path:
-                break
-        else:
-            return None, None
-        if name in _READ_TOOLS:
-            return path, "READ"
-        if name == "Write":
-            return path, ("UPDATE" if os.path.exists(path) else "CREATE")
-        return path, "UPDATE"
-    if name == "Bash":
-        command = tool_input.get("command")
-        if isinstance(command, str):
-            match = _RM_RE.match(command)
-            if match and not match.group("path").endswith("/"):
-                return match.group("path"), "DELETE"
-    return None, None
+def _state_input_facts(
+    attrs: dict[str, Any], name: str, tool_input: Any, input_json: str, suspect: bool
+) -> None:
+    """Put the input summary and file facts on the span (for an input stored cut short)."""
+    # A plain dict's strings are all inside its JSON, just checked: none of
+    # them needs redacting unless that JSON did.
+    redact = redact_text if suspect or type(tool_input) is not dict else None
+    attrs[c.TOOL_INPUT_SUMMARY] = shorten(
+        salient_text(tool_input, input_json, redact), INPUT_SUMMARY_MAX
+    )
+    if name in FILE_TOOLS and isinstance(tool_input, Mapping):
+        file_path, operation = file_facts(name, tool_input)
+        if file_path is not None:
+            attrs[c.FILE_PATH] = file_path
+            attrs[c.FILE_OPERATION] = operation
 
 
 def _abandon_tool(frame: Frame) -> None:

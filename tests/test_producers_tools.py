@@ -16,7 +16,8 @@ from otel_obs import conventions as c
 from otel_obs import redaction
 from otel_obs.exporters.mapping import map_span
 from otel_obs.skill_tracer import SkillTracer
-from otel_obs.tool_use_logger import INPUT_SUMMARY_MAX, OUTPUT_SUMMARY_MAX, ToolUseLogger
+from otel_obs.tool_facts import INPUT_SUMMARY_MAX, OUTPUT_SUMMARY_MAX
+from otel_obs.tool_use_logger import ToolUseLogger
 from otel_obs.transcript_writer import TranscriptWriter
 
 
@@ -70,11 +71,22 @@ def test_tool_span_follows_genai_conventions_and_is_not_current(traced, writer, 
     assert tool.attributes[c.TOOL_CATEGORY] == "file_read"
     assert tool.attributes[c.TOOL_RESULT_STATUS] == "done"
     assert tool.attributes[c.TOOL_OUTPUT] == "a.py:3: TODO"
-    assert tool.attributes[c.TOOL_INPUT_SUMMARY] == "TODO"
     assert json.loads(tool.attributes[c.TOOL_INPUT]) == {"pattern": "TODO"}
-    # What the mapping derives is left off the agent's hot path (conventions.py).
-    derived = (c.TOOL_IS_ERROR, c.TOOL_OUTPUT_SUMMARY, c.ENTRY_ID, c.ENTRY_TYPE, c.ENTRY_SUMMARY)
+    # What the mapping derives is left off the agent's hot path (conventions.py,
+    # tool_facts.py), and the mapping does derive it.
+    derived = (
+        c.TOOL_IS_ERROR,
+        c.TOOL_OUTPUT_SUMMARY,
+        c.ENTRY_ID,
+        c.ENTRY_TYPE,
+        c.ENTRY_SUMMARY,
+        c.TOOL_INPUT_SUMMARY,
+        c.FILE_PATH,
+        c.FILE_OPERATION,
+    )
     assert not set(derived) & set(tool.attributes)
+    row, entry = mapped(tool)
+    assert row["input_summary"] == "TODO" and entry["summary"] == "Grep: TODO"
     assert tool.attributes[c.TASK_ID] == "T1"
     assert parent_id(tool) == span_id(traced.one(c.KIND_TASK))
 
@@ -94,7 +106,7 @@ def test_anthropic_tool_use_block_qualifies(traced, writer, tools):
     tools.log_end(tool_id, result)
     [tool] = finish(traced, writer)
     assert tool_id == "toolu_x"
-    assert tool.attributes[c.FILE_PATH] == "README.md"
+    assert mapped(tool)[0]["file_path"] == "README.md"
     assert tool.attributes[c.TOOL_OUTPUT] == "# Title"
 
 
@@ -150,8 +162,9 @@ def test_summaries_are_capped_and_long_output_is_truncated_and_counted(traced, w
     tool_id = tools.log_start({"id": "t", "name": "Bash", "input": {"command": long_command}})
     tools.log_end(tool_id, {"content": long_output})
     [tool] = finish(traced, writer)
-    assert len(tool.attributes[c.TOOL_INPUT_SUMMARY]) == INPUT_SUMMARY_MAX
     row, entry = mapped(tool)
+    assert row["input_summary"].startswith("echo xxx")
+    assert len(row["input_summary"]) == INPUT_SUMMARY_MAX
     assert len(entry["summary"]) <= INPUT_SUMMARY_MAX
     assert len(row["output_summary"]) == OUTPUT_SUMMARY_MAX
     output = tool.attributes[c.TOOL_OUTPUT]
@@ -170,9 +183,11 @@ def test_secrets_in_inputs_and_outputs_are_redacted(traced, writer, tools):
     )
     tools.log_end(tool_id, {"content": "ok, token: ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
     [tool] = finish(traced, writer)
-    summary = mapped(tool)[1]["summary"]
-    for key, text in [(k, tool.attributes[k]) for k in (c.TOOL_INPUT, c.TOOL_INPUT_SUMMARY)] + [
-        ("entry summary", summary)
+    row, entry = mapped(tool)
+    for key, text in [
+        ("input attribute", tool.attributes[c.TOOL_INPUT]),
+        ("input summary", row["input_summary"]),
+        ("entry summary", entry["summary"]),
     ]:
         assert "abcdefgh12345678" not in text, key
         assert "[REDACTED]" in text, key
@@ -197,9 +212,38 @@ def test_file_tools_record_path_and_operation(traced, writer, tools, tmp_path):
         tools.log_end(tools.log_start({"id": f"t{n}", "name": name, "input": tool_input}), {})
     spans = {s.attributes[c.GEN_AI_TOOL_CALL_ID]: s for s in finish(traced, writer)}
     for n, (name, _, path, operation) in enumerate(calls):
-        attrs = spans[f"t{n}"].attributes
-        assert attrs.get(c.FILE_PATH) == path, name
-        assert attrs.get(c.FILE_OPERATION) == operation, name
+        span = spans[f"t{n}"]
+        rows = map_span(span)
+        [row] = rows.rows("tool_uses")
+        impacts = [(i["file_path"], i["operation"]) for i in rows.rows("task_file_impacts")]
+        assert row["file_path"] == path, name
+        assert impacts == ([] if path is None else [(path, operation)]), name
+        # Created or replaced is the one fact only the producer knows (when the tool starts).
+        expected = operation if name == "Write" else None
+        assert span.attributes.get(c.FILE_OPERATION) == expected, name
+
+
+def test_an_input_stored_cut_short_carries_its_summary_and_file_facts(traced, writer, tools):
+    """The store cannot read them back out of a capped input, so the producer states them."""
+    content = "z" * (redaction.INPUT_CAP + 100)
+    tools.log_end(
+        tools.log_start(
+            {"id": "big", "name": "Write", "input": {"file_path": "out.txt", "content": content}}
+        ),
+        {},
+    )
+    [tool] = finish(traced, writer)
+    assert json.loads(tool.attributes[c.TOOL_INPUT])["_truncated"] is True
+    assert tool.attributes[c.TOOL_INPUT_SUMMARY] == "out.txt"
+    assert (tool.attributes[c.FILE_PATH], tool.attributes[c.FILE_OPERATION]) == (
+        "out.txt",
+        "CREATE",
+    )
+    rows = map_span(tool)
+    [row] = rows.rows("tool_uses")
+    assert (row["input_summary"], row["file_path"]) == ("out.txt", "out.txt")
+    [impact] = rows.rows("task_file_impacts")
+    assert (impact["file_path"], impact["operation"]) == ("out.txt", "CREATE")
 
 
 def test_tool_category_comes_from_the_conventions(traced, writer, tools):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -105,3 +108,65 @@ def test_a_record_maps_like_the_span_it_was_taken_from():
     assert {t: from_record.rows(t) for t in from_record.tables} == {
         t: from_span.rows(t) for t in from_span.tables
     }
+
+
+def without(attrs: dict, *keys: str) -> dict:
+    return {k: v for k, v in attrs.items() if k not in keys}
+
+
+@pytest.mark.parametrize(
+    ("tool", "tool_input", "summary", "path", "operation"),
+    [
+        ("Read", {"file_path": "a.py", "limit": 5}, "a.py", "a.py", "READ"),
+        ("Grep", {"pattern": "TODO", "path": "src"}, "src", "src", "READ"),
+        ("Glob", {"pattern": "*.py"}, "*.py", None, None),
+        ("Edit", {"file_path": "b.py", "old_string": "x"}, "b.py", "b.py", "UPDATE"),
+        ("Bash", {"command": "rm build/out.js"}, "rm build/out.js", "build/out.js", "DELETE"),
+        ("Bash", {"command": "npm test"}, "npm test", None, None),
+        ("WebFetch", {"url": "https://example.com/x"}, "https://example.com/x", None, None),
+        ("my_tool", {"n": 1}, '{"n": 1}', None, None),
+    ],
+)
+def test_input_summary_and_file_facts_are_derived_from_the_input(
+    tool, tool_input, summary, path, operation
+):
+    lean = {
+        **without(LEAN, c.TOOL_INPUT_SUMMARY, c.FILE_PATH, c.TOOL_CATEGORY),
+        c.GEN_AI_TOOL_NAME: tool,
+        c.TOOL_INPUT: json.dumps(tool_input),
+    }
+    derived = input_facts_of(map_span(finished(lean, {c.TOOL_RESULT_STATUS: "done"})))
+    impacts = [] if path is None else [(path, operation)]
+    assert derived == (summary, path, f"{tool}: {summary}", impacts)
+    # A span that states the facts itself maps to the same.
+    stated = {**lean, c.TOOL_INPUT_SUMMARY: summary}
+    if path is not None:
+        stated |= {c.FILE_PATH: path, c.FILE_OPERATION: operation}
+    assert input_facts_of(map_span(finished(stated, {c.TOOL_RESULT_STATUS: "done"}))) == derived
+
+
+def input_facts_of(rows) -> tuple[object, ...]:
+    """What a tool's input tells the store: summary, file, the entry's summary, file impacts."""
+    tool, entry = tool_and_entry(rows)
+    impacts = [(i["file_path"], i["operation"]) for i in rows.rows("task_file_impacts")]
+    return tool["input_summary"], tool["file_path"], entry["summary"], impacts
+
+
+def test_a_write_takes_its_operation_from_the_span_and_its_path_from_the_input():
+    base = {
+        **without(LEAN, c.TOOL_INPUT_SUMMARY, c.FILE_PATH),
+        c.GEN_AI_TOOL_NAME: "Write",
+        c.TOOL_CATEGORY: "file_write",
+        c.TOOL_INPUT: json.dumps({"file_path": "new.py", "content": "x"}),
+    }
+    for stated, operation in ((None, "UPDATE"), ("CREATE", "CREATE")):
+        attrs = base if stated is None else {**base, c.FILE_OPERATION: stated}
+        [impact] = map_span(finished(attrs, {})).rows("task_file_impacts")
+        # Without the producer's word the category's default stands (a Write updates).
+        assert (impact["file_path"], impact["operation"]) == ("new.py", operation)
+
+
+def test_an_input_that_is_not_json_is_its_own_summary():
+    lean = {**without(LEAN, c.TOOL_INPUT_SUMMARY, c.FILE_PATH), c.TOOL_INPUT: "not json {"}
+    [row] = map_span(finished(lean, {})).rows("tool_uses")
+    assert (row["input_summary"], row["file_path"]) == ("not json {", None)
