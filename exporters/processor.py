@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_obs import conventions as c
 
-from .mapping import attributes_of, map_event, map_span_finished, map_span_start
+from .mapping import attributes_of, map_event, map_span_start
 from .store import Store
 
 _INT_KEYS = frozenset({c.WAVE_NUMBER})
@@ -37,15 +37,27 @@ class TranscriptSpanProcessor(SpanProcessor):
     """
 
     def __init__(self, store: Store) -> None:
-        # ``store`` may also be a writer_process.ProcessStore (the same interface).
+        self.use(store)
+
+    def use(self, store: Store) -> None:
+        """Feed ``store`` from now on (a writer_process.ProcessStore has the same interface)."""
         self.store = store
         self._put: Callable[[tuple[Any, ...]], bool] = store.put
+        self._put_start: Callable[[Any], bool] = store.put_start
+        self._put_end: Callable[[Any], bool] = store.put_end
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        self._put((map_span_start, span))
+        own = getattr(getattr(span, "_attributes", None), "_dict", None)
+        if type(own) is not dict:
+            own = attributes_of(span)
+        if own.get(c.KIND) == c.KIND_TOOL:
+            # Its end will most likely find the start still queued and join it.
+            self._put_start(span)
+        else:
+            self._put((map_span_start, span))
 
     def on_end(self, span: ReadableSpan) -> None:
-        self._put((map_span_finished, span))
+        self._put_end(span)
 
     def on_event(
         self,

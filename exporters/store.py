@@ -284,7 +284,7 @@ class Store(QueueFront):
                 items.append(item)
                 count += 1
             self._room.set()
-            self.write_items(items)
+            self.write_items(self._claim(items))
 
     def write_items(self, items: list[Any]) -> None:
         """Map ``items`` (queued tuples and flush markers) into one batch and write it.
@@ -578,6 +578,11 @@ def coalesce(items: list[Any]) -> list[Any]:
     format names the functions it carries.) Only tool spans without events
     qualify: their end adds no transcript entry, so mapping all of it at the
     start's place changes no sequence number.
+
+    The live path mostly joins them earlier, in the queue itself
+    (:meth:`.store_queue.QueueFront.put_end`); this pairs what still comes
+    as two items (a start taken by a consumer that then met its end in the
+    same batch, spans put directly).
     """
     # One pass: a start item's place is kept by span id (the SDK hands on_end a
     # new ReadableSpan, not the span on_start saw), and its end, met later,

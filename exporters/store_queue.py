@@ -16,7 +16,8 @@ import threading
 import time
 from typing import Any
 
-from .mapping import Rows
+from .mapping import Rows, map_span_finished, map_span_start, map_span_start_end
+from .span_record import events_of
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,9 @@ class QueueFront:
         self._closed = False
         self._close_lock = threading.Lock()
         self._warned: set[str] = set()
+        #: Tool spans whose start item is still queued, by span id (see put_start).
+        self._open_starts: dict[int, list[Any]] = {}
+        self._open_lock = threading.Lock()
 
     @staticmethod
     def _queue_stats() -> dict[str, Any]:
@@ -114,6 +118,59 @@ class QueueFront:
         if len(queue) >= self._wake_items and not self._wake.is_set():
             self._wake.set()
         return True
+
+    def put_start(self, span: Any) -> bool:
+        """Queue a tool span's start, which its end takes over while it waits here.
+
+        Nearly every tool use ends before the consumer takes its start off the
+        queue. Its end then turns the waiting start into one start-and-end
+        item (:meth:`put_end`), instead of queueing a second item and leaving
+        the live span in the queue until the consumer pairs them: the agent's
+        finished spans are freed at once, which spares the cyclic collector
+        (and the consumer) half the items. Same rows, same order: the item
+        keeps the start's place, as :func:`.store.coalesce` does.
+        """
+        span_id = span.context.span_id
+        item = [map_span_start, span, span_id]
+        # Listed before it is queued: the consumer may take it at once. Queued
+        # here (not in a store that took over): only this queue's consumer
+        # claims what this list holds.
+        self._open_starts[span_id] = item
+        if QueueFront.put(self, item):  # type: ignore[arg-type]
+            return True
+        self._open_starts.pop(span_id, None)
+        return False
+
+    def put_end(self, span: Any) -> bool:
+        """Queue a span's end; a tool span whose start still waits takes its place instead."""
+        return self._join_start(span) or self.put((map_span_finished, span))
+
+    def _join_start(self, span: Any) -> bool:
+        """Turn the span's start, still queued, into its start and end; False if it is not."""
+        if not self._open_starts:
+            return False
+        context = span.context
+        if context is None or events_of(span):
+            return False  # events: its end adds entries, which belong at the end's place
+        with self._open_lock:
+            item = self._open_starts.pop(context.span_id, None)
+            if item is None:
+                return False
+            item[0] = map_span_start_end
+            item[1] = span
+            return True
+
+    def _claim(self, items: list[Any]) -> list[Any]:
+        """``items``, just taken off the queue, as plain items no end can change any more."""
+        out = []
+        with self._open_lock:
+            forget = self._open_starts.pop
+            for item in items:
+                if type(item) is list:
+                    forget(item[2], None)
+                    item = (item[0], item[1])
+                out.append(item)
+        return out
 
     def put_rows(self, rows: Rows) -> bool:
         """Queue rows already mapped elsewhere (OTLP ingest, tests)."""

@@ -45,6 +45,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .mapping import map_span_finished
 from .span_record import Recorder, dumps_batch, dumps_items, loads_message
 from .store import (
     DEFAULT_BATCH_ITEMS,
@@ -167,6 +168,20 @@ class ProcessStore(QueueFront):
             return fallback.put(item, block)
         return QueueFront.put(self, item, block)
 
+    def put_start(self, span: Any) -> bool:
+        fallback = self._fallback
+        if fallback is not None:
+            return fallback.put_start(span)
+        return QueueFront.put_start(self, span)
+
+    def put_end(self, span: Any) -> bool:
+        if self._join_start(span):
+            return True  # its start still waits here; the sender hands both over
+        fallback = self._fallback
+        if fallback is not None:
+            return fallback.put_end(span)
+        return QueueFront.put(self, (map_span_finished, span))
+
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until everything queued before this call is in SQLite and JSONL."""
         fallback = self._fallback
@@ -284,6 +299,7 @@ class ProcessStore(QueueFront):
             while queue and len(items) < self._batch_items:
                 items.append(popleft())
             self._room.set()
+            items = self._claim(items)
             if self._fallback is not None:
                 self._hand_to_fallback(items)
                 continue

@@ -242,8 +242,7 @@ def _move_configured(
     store = _build_store(db, transcripts, flush_interval_ms, queue_capacity, writer)
     processor = old.sink
     if isinstance(processor, TranscriptSpanProcessor):
-        processor.store = store
-        processor._put = store.put  # noqa: SLF001 - the processor's own fast path
+        processor.use(store)
     if old.store is not None:
         old.store.close()
     _configured = Pipeline(

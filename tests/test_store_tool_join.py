@@ -1,0 +1,124 @@
+"""A tool span's end joins its start while the start still waits in the queue.
+
+Checked on real SDK spans and real stores: the queue holds one item per
+joined tool use, a start the consumer has taken keeps its end as an item of
+its own, and under many threads ending tools while the consumer drains (the
+race the claim guards) every tool use is stored whole, in both writer modes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+from otel_obs import conventions as c
+from otel_obs.config import attach
+from otel_obs.exporters.mapping import map_span_finished, map_span_start, map_span_start_end
+from otel_obs.exporters.store import Store
+from otel_obs.exporters.writer_process import ProcessStore
+from otel_obs.tool_use_logger import ToolUseLogger
+from otel_obs.transcript_writer import TranscriptWriter
+
+TOOL = {c.KIND: c.KIND_TOOL, c.EXECUTION_ID: "exec-j", c.INSTANCE_ID: "agent-1"}
+
+
+@pytest.fixture
+def idle_store(tmp_path: Path):
+    """A store whose consumer only wakes on flush: the queue can be looked at."""
+    store = Store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
+    yield store
+    store.close()
+
+
+def queued(store: Store) -> list[tuple]:
+    return [tuple(item[:2]) for item in store._queue]  # noqa: SLF001 - what the consumer sees
+
+
+def test_an_end_joins_its_waiting_start_into_one_item(idle_store: Store):
+    tracer = TracerProvider().get_tracer("t")
+    tool = tracer.start_span("execute_tool Read", attributes=TOOL)
+    idle_store.put_start(tool)
+    tool.end()
+    ended = tool._readable_span()  # noqa: SLF001 - what the SDK hands on_end
+    assert idle_store.put_end(ended)
+    assert queued(idle_store) == [(map_span_start_end, ended)]
+
+
+def test_an_end_with_events_or_of_another_span_stays_an_item_of_its_own(idle_store: Store):
+    tracer = TracerProvider().get_tracer("t")
+    tool = tracer.start_span("execute_tool Read", attributes=TOOL)
+    task = tracer.start_span("task T1", attributes={**TOOL, c.KIND: c.KIND_TASK})
+    idle_store.put_start(tool)
+    task.end()
+    idle_store.put_end(task)  # not a waiting tool start: queued as an end
+    tool.add_event("obs.decision", {"why": "x"})
+    tool.end()
+    idle_store.put_end(tool)  # its events' entries belong at its end: no join
+    assert queued(idle_store) == [
+        (map_span_start, tool),
+        (map_span_finished, task),
+        (map_span_finished, tool),
+    ]
+
+
+def test_a_start_the_consumer_took_keeps_its_end_separate(tmp_path: Path):
+    store = Store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
+    pipeline = attach(TracerProvider(), store)
+    try:
+        writer = TranscriptWriter("exec-j", "agent-1", pipeline=pipeline)
+        tools = ToolUseLogger(writer)
+        tool_id = tools.log_start({"id": "toolu_slow", "name": "Bash", "input": {"command": "x"}})
+        assert pipeline.flush(10)  # the consumer takes (and writes) the start
+        conn = sqlite3.connect(store.db_path)
+        assert conn.execute("SELECT result_status FROM tool_uses").fetchall() == [(None,)]
+        tools.log_end(tool_id, {"content": "done", "is_error": False})
+        assert queued(store) == [(map_span_finished, queued(store)[0][1])]
+        writer.close()
+        assert pipeline.flush(10)
+        assert conn.execute("SELECT result_status, output FROM tool_uses").fetchall() == [
+            ("done", "done")
+        ]
+        conn.close()
+    finally:
+        pipeline.shutdown()
+
+
+@pytest.mark.parametrize("kind", [Store, ProcessStore], ids=["thread", "process"])
+def test_many_threads_ending_tools_while_the_consumer_drains_lose_nothing(tmp_path, kind):
+    store = kind(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=1)
+    pipeline = attach(TracerProvider(), store)
+    threads, per_thread = 6, 1500
+    try:
+
+        def agent(n: int) -> None:
+            writer = TranscriptWriter("exec-j", f"agent-{n}", pipeline=pipeline)
+            tools = ToolUseLogger(writer)
+            for i in range(per_thread):
+                tool_id = tools.log_start({"id": f"t{n}-{i}", "name": "Read", "input": {}})
+                tools.log_end(tool_id, {"content": str(i), "is_error": False})
+            writer.close()
+
+        workers = [threading.Thread(target=agent, args=(n,)) for n in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert pipeline.flush(60)
+    finally:
+        pipeline.shutdown()
+    conn = sqlite3.connect(tmp_path / "obs.db")
+    rows = conn.execute(
+        "SELECT count(*), count(end_time), sum(result_status = 'done') FROM tool_uses"
+    ).fetchone()
+    entries = conn.execute(
+        "SELECT count(*), count(DISTINCT sequence), min(sequence), max(sequence)"
+        " FROM transcript_entries WHERE entry_type = 'tool_use'"
+    ).fetchone()
+    conn.close()
+    total = threads * per_thread
+    assert rows == (total, total, total)
+    assert entries[:2] == (total, total)
