@@ -99,11 +99,16 @@ class Recorder:
         self._resources: dict[int, tuple[Any, dict[str, Any]]] = {}
         self._records: dict[int, RecordResource] = {}
 
-    def wire(self, span: Any) -> WireRecord:
-        """A snapshot of ``span`` (an SDK span, live or ended) as a plain tuple."""
+    def wire(self, span: Any, ended: bool = False) -> WireRecord:
+        """A snapshot of ``span`` (an SDK span, live or ended) as a plain tuple.
+
+        ``ended``: the span has ended, so its attributes can no longer change
+        (the SDK ignores writes to an ended span) and are taken uncopied.
+        """
         inner = getattr(getattr(span, "_attributes", None), "_dict", None)
         if type(inner) is dict:
-            attributes = inner.copy()  # atomic under the GIL, like mapping.attributes_of
+            # A copy is atomic under the GIL, like mapping.attributes_of.
+            attributes = inner if ended else inner.copy()
         else:
             attrs = span.attributes
             attributes = dict(attrs) if attrs else {}
@@ -234,7 +239,22 @@ def dumps_batch(recorder: Recorder, number: int, batch: list[Any]) -> bytes:
         wired = _wired(recorder, batch)
         return MARSHAL_TAG + marshal.dumps(("batch", number, wired), _MARSHAL_VERSION)
     except (KeyError, TypeError, ValueError):
-        return dumps_items(recorder, ("batch", number, batch))
+        return dumps_items(recorder, ("batch", number, spans_in(batch)))
+
+
+def spans_in(items: list[Any]) -> list[Any]:
+    """``items`` with each span queued already as a wire record turned back into a record.
+
+    A writer process's queue may hold ended spans as wire records (see
+    ``ProcessStore._joined``); a store mapping in this process, or a pickled
+    batch, needs them as spans.
+    """
+    return [
+        (item[0], record_from_wire(item[1]), *item[2:])
+        if type(item) is tuple and len(item) > 1 and type(item[1]) is tuple
+        else item
+        for item in items
+    ]
 
 
 def _wired(recorder: Recorder, batch: list[Any]) -> list[tuple[Any, ...]]:
@@ -242,6 +262,9 @@ def _wired(recorder: Recorder, batch: list[Any]) -> list[tuple[Any, ...]]:
     out = []
     for item in batch:
         span = item[1]
+        if type(span) is tuple:  # already a wire record (see ProcessStore._joined)
+            out.append((codes[item[0]], span, *item[2:]))
+            continue
         if not isinstance(span, ReadableSpan | SpanRecord):
             raise TypeError(f"not a span: {type(span).__name__}")
         out.append((codes[item[0]], wire(span), *item[2:]))
@@ -278,4 +301,5 @@ __all__ = [
     "events_of",
     "loads_message",
     "record_from_wire",
+    "spans_in",
 ]

@@ -157,8 +157,12 @@ class QueueFront:
             if item is None:
                 return False
             item[0] = map_span_start_end
-            item[1] = span
+            item[1] = self._joined(span)
             return True
+
+    def _joined(self, span: Any) -> Any:
+        """What a joined item holds of its ended span (the span itself here)."""
+        return span
 
     def _claim(self, items: list[Any]) -> list[Any]:
         """``items``, just taken off the queue, as plain items no end can change any more."""

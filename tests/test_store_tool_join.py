@@ -8,8 +8,11 @@ race the claim guards) every tool use is stored whole, in both writer modes.
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,12 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from otel_obs import conventions as c
 from otel_obs.config import attach
-from otel_obs.exporters.mapping import map_span_finished, map_span_start, map_span_start_end
+from otel_obs.exporters.mapping import (
+    map_span,
+    map_span_finished,
+    map_span_start,
+    map_span_start_end,
+)
 from otel_obs.exporters.store import Store
 from otel_obs.exporters.writer_process import ProcessStore
 from otel_obs.tool_use_logger import ToolUseLogger
@@ -122,3 +130,80 @@ def test_many_threads_ending_tools_while_the_consumer_drains_lose_nothing(tmp_pa
     total = threads * per_thread
     assert rows == (total, total, total)
     assert entries[:2] == (total, total)
+
+
+def log_tools(pipeline, execution_id: str, n: int) -> None:
+    tools = ToolUseLogger(TranscriptWriter(execution_id, "agent-1", pipeline=pipeline))
+    for i in range(n):
+        tool_id = tools.log_start({"id": f"{execution_id}-{i}", "name": "Read", "input": {}})
+        tools.log_end(tool_id, {"content": f"out {i}", "is_error": False})
+
+
+def stored_tools(db: Path, execution_id: str) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(
+            "SELECT id, result_status, output FROM tool_uses WHERE execution_id = ? ORDER BY id",
+            (execution_id,),
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def expected_tools(execution_id: str, n: int) -> list[tuple]:
+    return sorted((f"{execution_id}-{i}", "done", f"out {i}") for i in range(n))
+
+
+def test_a_process_store_queues_a_joined_tool_use_as_its_wire_record(tmp_path: Path):
+    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
+    pipeline = attach(TracerProvider(), store)
+    try:
+        log_tools(pipeline, "exec-w", 3)
+        joined = [item for item in store._queue if item[0] is map_span_start_end]  # noqa: SLF001
+        # Snapshotted when the tool ended: no SDK span waits in the queue.
+        assert len(joined) == 3 and all(type(item[1]) is tuple for item in joined)
+        assert pipeline.flush(10)
+        assert stored_tools(store.db_path, "exec-w") == expected_tools("exec-w", 3)
+    finally:
+        pipeline.shutdown()
+
+
+def test_joined_tool_uses_queued_when_the_writer_process_dies_reach_the_fallback(tmp_path):
+    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
+    pipeline = attach(TracerProvider(), store)
+    try:
+        log_tools(pipeline, "exec-f", 5)
+        assert store._queue  # noqa: SLF001 - still waiting for the sender
+        pid = store.writer_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while store.stats()["writer"] != "thread" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.stats()["writer"] == "thread"
+        assert pipeline.flush(10)
+        assert stored_tools(store.db_path, "exec-f") == expected_tools("exec-f", 5)
+        assert store.stats()["mapping_errors"] == 0
+    finally:
+        pipeline.shutdown()
+
+
+def test_a_batch_that_must_be_pickled_still_carries_joined_tool_uses(tmp_path: Path):
+    """Rows put directly have no wire form: the batch goes pickled, joined spans as records."""
+    other = TracerProvider().get_tracer("t").start_span("task T9", attributes={**TOOL})
+    other.set_attribute(c.KIND, c.KIND_TASK)
+    other.set_attribute(c.EXECUTION_ID, "exec-r")
+    other.end()
+    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
+    pipeline = attach(TracerProvider(), store)
+    try:
+        log_tools(pipeline, "exec-p", 4)
+        assert store.put_rows(map_span(other))
+        assert pipeline.flush(10)
+        assert stored_tools(store.db_path, "exec-p") == expected_tools("exec-p", 4)
+        conn = sqlite3.connect(store.db_path)
+        assert conn.execute("SELECT count(*) FROM tasks WHERE execution_id = 'exec-r'").fetchone()
+        conn.close()
+        assert store.stats()["mapping_errors"] == 0
+    finally:
+        pipeline.shutdown()
