@@ -137,6 +137,10 @@ class Recorder:
             self._resources[id(resource)] = known
         return known[1]
 
+    def snapshot(self, span: Any) -> SpanRecord:
+        """An ended span as a record (its wire tuple, as the receiving side would rebuild it)."""
+        return self.record(self.wire(span, ended=True))
+
     def record(self, wire: WireRecord) -> SpanRecord:
         """The record a wire tuple stands for (one resource object per resource dict)."""
         name, attributes, ids, start, end, events, resource = wire

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from .mapping import Rows, map_span_finished, map_span_start, map_span_start_end
-from .span_record import events_of
+from .span_record import Recorder, events_of
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ class QueueFront:
         self._warned: set[str] = set()
         #: Tool spans whose start item is still queued, by span id (see put_start).
         self._open_starts: dict[int, list[Any]] = {}
+        self._recorder = Recorder()
         self._open_lock = threading.Lock()
 
     @staticmethod
@@ -161,8 +162,17 @@ class QueueFront:
             return True
 
     def _joined(self, span: Any) -> Any:
-        """What a joined item holds of its ended span (the span itself here)."""
-        return span
+        """What a joined item holds of its ended span: a snapshot, taken now.
+
+        Taken on the agent's thread when the tool ends, not by the consumer
+        later: the same work, but the ended span and the SDK objects it holds
+        (some ten the cyclic collector tracks) are freed at once instead of
+        waiting in the queue, where each collection would walk them and
+        promote them to the oldest generation. ``Store`` keeps a
+        :class:`.span_record.SpanRecord` (what its mapping reads);
+        ``ProcessStore`` the wire tuple it sends.
+        """
+        return self._recorder.snapshot(span)
 
     def _claim(self, items: list[Any]) -> list[Any]:
         """``items``, just taken off the queue, as plain items no end can change any more."""

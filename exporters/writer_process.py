@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from .mapping import map_span_finished
-from .span_record import Recorder, dumps_batch, dumps_items, loads_message, spans_in
+from .span_record import dumps_batch, dumps_items, loads_message, spans_in
 from .store import (
     DEFAULT_BATCH_ITEMS,
     DEFAULT_BLOCK_TIMEOUT_MS,
@@ -119,7 +119,6 @@ class ProcessStore(QueueFront):
             "block_timeout_ms": block_timeout_ms,
         }
         self._lock = threading.Lock()
-        self._recorder = Recorder()
         self._batch_no = 0
         #: Batches sent and not yet acknowledged, by number (put again on a fail-over).
         self._unacked: dict[int, bytes] = {}
@@ -175,13 +174,7 @@ class ProcessStore(QueueFront):
         return QueueFront.put_start(self, span)
 
     def _joined(self, span: Any) -> Any:
-        # Snapshotted now, on the agent's thread, rather than by the sender: the
-        # same work, but the ended span and the SDK objects it holds (some ten
-        # that the cyclic collector tracks) are freed at once instead of
-        # waiting in the queue, where each collection would walk them and
-        # promote them to the oldest generation. The agent's wall time per
-        # tool use drops by about a seventh.
-        return self._recorder.wire(span, ended=True)
+        return self._recorder.wire(span, ended=True)  # what the sender would send
 
     def put_end(self, span: Any) -> bool:
         if self._join_start(span):

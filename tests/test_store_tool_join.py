@@ -26,6 +26,7 @@ from otel_obs.exporters.mapping import (
     map_span_start,
     map_span_start_end,
 )
+from otel_obs.exporters.span_record import SpanRecord
 from otel_obs.exporters.store import Store
 from otel_obs.exporters.writer_process import ProcessStore
 from otel_obs.tool_use_logger import ToolUseLogger
@@ -53,7 +54,15 @@ def test_an_end_joins_its_waiting_start_into_one_item(idle_store: Store):
     tool.end()
     ended = tool._readable_span()  # noqa: SLF001 - what the SDK hands on_end
     assert idle_store.put_end(ended)
-    assert queued(idle_store) == [(map_span_start_end, ended)]
+    [(function, record)] = queued(idle_store)
+    # A snapshot of the ended span, not the span: the SDK's objects are freed at once.
+    assert function is map_span_start_end and isinstance(record, SpanRecord)
+    assert (record.name, dict(record.attributes)) == (ended.name, dict(ended.attributes))
+    assert (record.context.trace_id, record.context.span_id) == (
+        ended.context.trace_id,
+        ended.context.span_id,
+    )
+    assert (record.start_time, record.end_time) == (ended.start_time, ended.end_time)
 
 
 def test_an_end_with_events_or_of_another_span_stays_an_item_of_its_own(idle_store: Store):
