@@ -47,7 +47,7 @@ from .mapping import (
     map_tool_start_end,
 )
 from .span_record import events_of
-from .store_queue import Item, QueueFront
+from .store_queue import FORK_ORPHANS, Item, QueueFront
 from .wal_checkpoint import Checkpointer
 
 logger = logging.getLogger(__name__)
@@ -170,6 +170,14 @@ class Store(QueueFront):
         )
         self.db_path = Path(db_path)
         self.transcripts_dir = Path(transcripts_dir)
+        self._settings: dict[str, Any] = {
+            "flush_interval_ms": flush_interval_ms,
+            "queue_capacity": queue_capacity,
+            "batch_items": batch_items,
+            "busy_timeout_ms": busy_timeout_ms,
+            "block_timeout_ms": block_timeout_ms,
+            "background": background,
+        }
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
@@ -204,8 +212,27 @@ class Store(QueueFront):
     # agent side
     # ------------------------------------------------------------------
 
+    def _drop_inherited(self) -> None:
+        if self._conn is not None:
+            FORK_ORPHANS.append(self._conn)  # the parent's: never closed here
+            self._conn = None
+        self._checkpointer = None
+
+    def _restart(self) -> None:
+        # Not SQLite in this process again: the SQLite library's state came
+        # over from the parent with the fork (its record of which locks this
+        # process holds), so a connection opened here can misjudge its locks,
+        # and "database is locked" on open made a child drop its rows. A writer
+        # process starts clean; this store hands everything to one.
+        from .writer_process import ProcessStore
+
+        settings = {k: v for k, v in self._settings.items() if k != "background"}
+        self._delegate = ProcessStore(self.db_path, self.transcripts_dir, **settings)
+
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until everything queued before this call is stored; False on timeout."""
+        if self._delegate is not None:
+            return self._delegate.flush(timeout_s)
         if not self._background:
             return True
         if not self._thread.is_alive():
@@ -225,6 +252,8 @@ class Store(QueueFront):
             atexit.unregister(self.close)
         except Exception:  # pragma: no cover - interpreter shutting down
             pass
+        if self._delegate is not None:
+            return self._delegate.close(timeout_s)
         if not self._background:
             self._stopping = True
             self._drop_connection()
@@ -237,6 +266,8 @@ class Store(QueueFront):
 
     def stats(self) -> dict[str, Any]:
         """Counters: what was written, what failed (by kind) and what was dropped."""
+        if self._delegate is not None:
+            return self._delegate.stats()
         out = dict(self._stats)
         out["failures_by_kind"] = dict(self._stats["failures_by_kind"])
         out["queue_depth"] = len(self._queue)

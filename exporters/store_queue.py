@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
+import weakref
 from typing import Any
 
 from .mapping import Rows, map_span_finished, map_span_start, map_span_start_end
@@ -49,6 +51,12 @@ class QueueFront:
     (the consumer), which takes items off ``self._queue``, sets
     ``self._room`` each time it does, and runs while ``self._stopping`` is
     false or items remain.
+
+    A process that forks keeps its stores, but not their consumer threads: in
+    the child, a store starts over (its own consumer, its own writer process)
+    the first time something is put into it, and lets go of what belongs to
+    the parent (see :meth:`_forked`). A subclass implements
+    :meth:`_drop_inherited` and :meth:`_restart`.
     """
 
     _thread: threading.Thread
@@ -90,6 +98,10 @@ class QueueFront:
         self._open_starts: dict[int, list[Any]] = {}
         self._recorder = Recorder()
         self._open_lock = threading.Lock()
+        self._fork_pending = False
+        #: The store that takes this one's items after a fork (see _restart).
+        self._delegate: QueueFront | None = None
+        _LIVE.add(self)
 
     @staticmethod
     def _queue_stats() -> dict[str, Any]:
@@ -105,10 +117,11 @@ class QueueFront:
         outruns the disk instead of losing its work; the bound keeps a stuck
         disk from hanging the agent.
         """
-        queue = self._queue
         if self._stopping:
-            self._stats["after_close"] += 1
-            return False
+            target = self._taker()
+            if target is not self:
+                return self._refused() if target is None else target.put(item, block)
+        queue = self._queue
         if len(queue) >= self._capacity and not self._wait_for_room(block):
             self._stats["queue_overflow"] += 1
             self._warn_once(
@@ -131,6 +144,10 @@ class QueueFront:
         (and the consumer) half the items. Same rows, same order: the item
         keeps the start's place, as :func:`.store.coalesce` does.
         """
+        if self._stopping:
+            target = self._taker()
+            if target is not self:
+                return self._refused() if target is None else target.put_start(span)
         span_id = span.context.span_id
         item = [map_span_start, span, span_id]
         # Listed before it is queued: the consumer may take it at once. Queued
@@ -144,6 +161,10 @@ class QueueFront:
 
     def put_end(self, span: Any) -> bool:
         """Queue a span's end; a tool span whose start still waits takes its place instead."""
+        if self._stopping:
+            target = self._taker()
+            if target is not self:
+                return self._refused() if target is None else target.put_end(span)
         return self._join_start(span) or self.put((map_span_finished, span))
 
     def _join_start(self, span: Any) -> bool:
@@ -185,6 +206,55 @@ class QueueFront:
                     item = (item[0], item[1])
                 out.append(item)
         return out
+
+    # ------------------------------------------------------------------
+    # fork
+    # ------------------------------------------------------------------
+
+    def _forked(self) -> None:
+        """In a forked child: drop the parent's items and resources; start over on the next put.
+
+        Only the forking thread survives a fork, so the consumer is gone and
+        any lock it held stays held: nothing inherited is waited on. A store
+        closed before the fork stays closed.
+        """
+        if self._closed:
+            return
+        self._queue = collections.deque()  # the parent writes these
+        self._open_starts = {}
+        self._fork_lock = threading.Lock()
+        self._fork_pending = True
+        self._stopping = True  # put() takes its slow path, where the store restarts
+        self._drop_inherited()
+
+    def _taker(self) -> QueueFront | None:
+        """Who takes items while this store is stopping: itself once restarted after a
+        fork, the store it hands them to (see ``_restart``), or nobody (closed)."""
+        if self._fork_pending:
+            with self._fork_lock:
+                if self._fork_pending:
+                    self._fork_pending = False
+                    try:
+                        self._restart()
+                        _close_at_child_exit(self)
+                    except Exception:  # pragma: no cover - storage trouble never reaches the agent
+                        logger.exception("otel-obs store: could not start over after a fork")
+        if self._delegate is not None:
+            return self._delegate
+        return None if self._stopping else self
+
+    def _refused(self) -> bool:
+        """Count an item put after close (it is dropped)."""
+        self._stats["after_close"] += 1
+        return False
+
+    def _drop_inherited(self) -> None:
+        """Let go of the parent's resources without closing what the parent still uses."""
+        raise NotImplementedError
+
+    def _restart(self) -> None:
+        """Set this store up afresh in this process, or set ``_delegate`` to one that is."""
+        raise NotImplementedError
 
     def put_rows(self, rows: Rows) -> bool:
         """Queue rows already mapped elsewhere (OTLP ingest, tests)."""
@@ -236,9 +306,38 @@ class QueueFront:
     _stats: dict[str, Any]
 
 
+#: Every store of this process, so that a forked child can start each over.
+_LIVE: weakref.WeakSet[QueueFront] = weakref.WeakSet()
+#: What a forked child holds of its parent's and must never close: an SQLite
+#: connection closed in a child can checkpoint and remove the WAL its parent
+#: is still writing (https://www.sqlite.org/howtocorrupt.html, section 2.6).
+FORK_ORPHANS: list[Any] = []
+
+
+def _close_at_child_exit(store: QueueFront) -> None:
+    """Close ``store`` when this forked child exits, multiprocessing's way included.
+
+    A multiprocessing child started by fork leaves through ``os._exit``, which
+    runs no ``atexit`` handler (the store registers one); multiprocessing's own
+    finalizers do run, so the store registers there too (closing is idempotent).
+    """
+    from multiprocessing import util
+
+    util.Finalize(None, store.close, exitpriority=0)
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_LIVE):
+        store._forked()  # noqa: SLF001 - the stores' own fork hook
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def merge_rows(rows: Rows, into: Rows) -> None:
     """The mapping function of a :meth:`QueueFront.put_rows` item."""
     into.merge(rows)
 
 
-__all__ = ["Item", "QueueFront", "check_settings", "merge_rows"]
+__all__ = ["FORK_ORPHANS", "Item", "QueueFront", "check_settings", "merge_rows"]

@@ -167,6 +167,29 @@ class ProcessStore(QueueFront):
             return fallback.put(item, block)
         return QueueFront.put(self, item, block)
 
+    def _drop_inherited(self) -> None:
+        # The child's copies of the pipe's ends: closed, so the parent's writer
+        # process still sees end-of-file when the parent is done. The process
+        # itself is the parent's to end.
+        proc = self._proc
+        for stream in (proc.stdin, proc.stdout) if proc is not None else ():
+            try:
+                if stream is not None:
+                    stream.close()  # through its file object, which owns the descriptor
+            except OSError:
+                pass
+        self._fd = None
+        self._proc = None
+        self._outgoing.clear()
+        self._unacked.clear()
+        self._waiting.clear()
+        if self._fallback is not None:
+            self._fallback._drop_inherited()  # noqa: SLF001 - the parent's fallback, in the child
+            self._fallback = None
+
+    def _restart(self) -> None:
+        ProcessStore.__init__(self, self.db_path, self.transcripts_dir, **self._settings)
+
     def put_start(self, span: Any) -> bool:
         fallback = self._fallback
         if fallback is not None:
@@ -412,19 +435,23 @@ class ProcessStore(QueueFront):
 
     def _read_replies(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
-        stream = self._proc.stdout
+        # From the descriptor, not through the buffered file object: a read
+        # blocked in that object holds its lock, which a forked child would
+        # inherit held and then hang on (or die at exit) closing the object.
+        reader = FrameReader(self._proc.stdout.fileno())
         while True:
-            message = _read_frame(stream)
-            if message is None:
+            messages = reader.messages(sys.maxsize)
+            if messages is None:
                 break
-            kind = message[0]
-            if kind == "ack":
-                self._unacked.pop(message[1], None)
-            elif kind == "flushed":
-                self._writer_stats = message[2]
-                marker = self._waiting.pop(message[1], None)
-                if marker is not None:
-                    marker.set()
+            for message in messages:
+                kind = message[0]
+                if kind == "ack":
+                    self._unacked.pop(message[1], None)
+                elif kind == "flushed":
+                    self._writer_stats = message[2]
+                    marker = self._waiting.pop(message[1], None)
+                    if marker is not None:
+                        marker.set()
         if not self._stopping:
             self._fail_over("the writer process ended")
 
@@ -514,31 +541,6 @@ def _grow_pipe(fd: int) -> None:
         fcntl.fcntl(fd, set_size, PIPE_BYTES)
     except OSError:
         pass  # above the system's limit: the default size still works
-
-
-def _read_exact(stream: Any, size: int) -> bytes | None:
-    chunks = []
-    while size:
-        chunk = stream.read(size)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_frame(stream: Any) -> Any:
-    """The next pickled message on ``stream``; None at end-of-file (or a torn frame)."""
-    try:
-        header = _read_exact(stream, _HEADER.size)
-        if header is None:
-            return None
-        payload = _read_exact(stream, _HEADER.unpack(header)[0])
-        if payload is None:
-            return None
-        return pickle.loads(payload)
-    except (OSError, ValueError, pickle.UnpicklingError, EOFError):
-        return None
 
 
 def _send(stream: Any, message: Any) -> None:
