@@ -25,6 +25,7 @@ import json
 import logging
 import operator
 import os
+import random
 import re
 import sqlite3
 import threading
@@ -368,15 +369,37 @@ class Store(QueueFront):
         if now < self._next_open_attempt:
             return None
         self._next_open_attempt = now + REOPEN_INTERVAL_S
-        conn = None
+        # Several processes opening a new file at once: switching it to WAL
+        # answers "database is locked" at once, without waiting as SQLite's
+        # busy timeout does elsewhere. Such a lock is tried again, for as long
+        # as the busy timeout, rather than turned into rows dropped.
+        deadline = now + self._busy_timeout_ms / 1000
+        while True:
+            try:
+                conn = self._open_connection()
+                break
+            except (OSError, sqlite3.Error) as exc:
+                if _failure_kind(exc) == "locked" and time.monotonic() < deadline:
+                    time.sleep(random.uniform(0.005, 0.02))
+                    continue
+                self._fail(_failure_kind(exc), f"cannot open {self.db_path}: {exc}")
+                return None
+        self._conn = conn
+        self._db_identity = _file_identity(self.db_path)
+        if not self._background:
+            self._checkpointer = Checkpointer(self.db_path, self._busy_timeout_ms)
+        return conn
+
+    def _open_connection(self) -> sqlite3.Connection:
+        """A connection to the file, in WAL mode, its schema up to date (raises on failure)."""
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.db_path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self._busy_timeout_ms / 1000,
+        )
         try:
-            self.db_path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.db_path,
-                isolation_level=None,
-                check_same_thread=False,
-                timeout=self._busy_timeout_ms / 1000,
-            )
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -387,15 +410,9 @@ class Store(QueueFront):
                 # Checkpoints run on a thread of their own (see wal_checkpoint).
                 conn.execute("PRAGMA wal_autocheckpoint = 0")
             schema.migrate(conn)
-        except (OSError, sqlite3.Error) as exc:
-            if conn is not None:
-                conn.close()
-            self._fail(_failure_kind(exc), f"cannot open {self.db_path}: {exc}")
-            return None
-        self._conn = conn
-        self._db_identity = _file_identity(self.db_path)
-        if not self._background:
-            self._checkpointer = Checkpointer(self.db_path, self._busy_timeout_ms)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _write(self, rows: Rows) -> None:
