@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import operator
 import time
 from collections.abc import Iterable, Mapping
@@ -35,7 +36,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from otel_obs import conventions as c
-from otel_obs.redaction import shorten
+from otel_obs.redaction import finite_json, shorten
 from otel_obs.tool_facts import FILE_TOOLS, OUTPUT_SUMMARY_MAX, input_facts
 
 Row = dict[str, Any]
@@ -275,8 +276,12 @@ def json_object_text(raw: Any) -> str | None:
     if isinstance(raw, str):
         return _object_text_of_str(raw)
     if isinstance(raw, Mapping):
-        return json.dumps(dict(raw), default=str)
-    return json.dumps({"value": raw}, default=str)
+        return finite_json(_OBJECT_ENCODER, dict(raw))
+    return finite_json(_OBJECT_ENCODER, {"value": raw})
+
+
+#: Details as ``json.dumps`` writes them, refusing NaN (see redaction.finite_json).
+_OBJECT_ENCODER = json.JSONEncoder(default=str, allow_nan=False)
 
 
 @lru_cache(maxsize=1024)
@@ -288,9 +293,12 @@ def _object_text_of_str(raw: str) -> str:
     except ValueError:
         return json.dumps({"value": raw})
     if isinstance(parsed, dict):
-        # one line per entry in the JSONL file: re-dump pretty-printed text
-        return raw if "\n" not in raw and "\r" not in raw else json.dumps(parsed)
-    return json.dumps({"value": parsed})
+        # One line per entry in the JSONL file: pretty-printed text is written
+        # again; so is text with NaN or Infinity, which is not JSON to SQLite.
+        if "\n" in raw or "\r" in raw or "NaN" in raw or "Infinity" in raw:
+            return finite_json(_OBJECT_ENCODER, parsed)
+        return raw
+    return finite_json(_OBJECT_ENCODER, {"value": parsed})
 
 
 def _int(value: Any) -> int | None:
@@ -303,12 +311,14 @@ def _int(value: Any) -> int | None:
 
 
 def _float(value: Any) -> float | None:
+    """A float column's value; None for what is not a finite number (SQL has no NaN)."""
     if value is None or value == "":
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _str_list(value: Any) -> list[str]:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_obs import conventions as c
+from otel_obs.redaction import finite_json
 
 from . import mapping, schema
 from .mapping import (
@@ -464,7 +465,7 @@ class Store(QueueFront):
     def _write_sqlite(self, conn: sqlite3.Connection, rows: Rows) -> dict[str, int]:
         """Write one batch in one transaction; return the new entries' sequences by id."""
         tables = rows.tables
-        dumps = json.dumps
+        dumps = _dump_params
         conn.execute("BEGIN IMMEDIATE")
         written = 0
         numbered: dict[str, int] = {}
@@ -762,6 +763,14 @@ def _build_sql(table: str, phase: str, columns: tuple[str, ...], bound: bool = F
     return f"INSERT INTO {table} ({names}) {select}{where} ON CONFLICT ({conflict}) {action}"
 
 
+_PARAMS_ENCODER = json.JSONEncoder(allow_nan=False)
+
+
+def _dump_params(params: list[Any]) -> str:
+    """A statement's rows as one JSON array (json_each reads it; NaN would make it malformed)."""
+    return finite_json(_PARAMS_ENCODER, params)
+
+
 #: ``json.dumps(..., ensure_ascii=False)`` without building an encoder per line.
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
@@ -785,11 +794,14 @@ def _scalar_encoder() -> Callable[[Any], str]:
         ", ",
         False,
         False,
-        True,
+        False,  # no NaN: not JSON (the mapping keeps it out of float columns)
     )
 
     def encode_value(value: Any) -> str:
-        return "".join(encode(value, 0))
+        try:
+            return "".join(encode(value, 0))
+        except ValueError:
+            return "null"
 
     return encode_value
 

@@ -15,6 +15,7 @@ keeps the tool hot path cheap and also catches secrets inside free text.
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from typing import Any
@@ -148,12 +149,37 @@ def shorten(text: str, limit: int) -> str:
 
 
 # One encoder for every call: json.dumps with options builds a new one each time.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON; anything JSON cannot express becomes its ``str``."""
-    return _ENCODER.encode(value)
+    """Compact JSON; anything JSON cannot express becomes its ``str``, NaN and ±inf ``null``."""
+    return finite_json(_ENCODER, value)
+
+
+def finite_json(encoder: json.JSONEncoder, value: Any) -> str:
+    """``encoder.encode(value)`` with every NaN or infinite float written as ``null``.
+
+    JSON has no such numbers: Python writes ``NaN`` / ``Infinity`` anyway, which
+    SQLite's JSON functions reject ("malformed JSON"), so one NaN in an entry's
+    details would break every SQL tool reading them. ``encoder`` must refuse
+    them (``allow_nan=False``); the value is only copied when it does.
+    """
+    try:
+        return encoder.encode(value)
+    except ValueError:
+        return encoder.encode(finite(value))
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinite floats, however deeply nested, replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 def safe_json(value: Any, limit: int) -> str:
