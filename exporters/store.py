@@ -273,6 +273,7 @@ class Store(QueueFront):
         out = dict(self._stats)
         out["failures_by_kind"] = dict(self._stats["failures_by_kind"])
         out["queue_depth"] = len(self._queue)
+        out["writer"] = "thread"
         out["sqlite_ok"] = self._conn is not None
         return out
 

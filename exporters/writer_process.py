@@ -13,8 +13,8 @@ transaction, so every invariant of the store holds unchanged.
 
 The pipe carries length-prefixed frames, agent → writer: ``("batch", n,
 items)`` (marshalled or pickled, see :mod:`.span_record`) and ``("flush",
-token)``; writer → agent: ``("ack", n)`` once batch ``n`` is written and
-``("flushed", token, stats)``. A batch stays with the
+token)``; writer → agent: ``("ack", n)`` once batch ``n`` is written,
+``("stats", stats)`` after each write and ``("flushed", token, stats)``. A batch stays with the
 agent until it is acknowledged.
 
 Failure never reaches the agent. If the writer process cannot start or dies
@@ -251,7 +251,7 @@ class ProcessStore(QueueFront):
         return self._proc.pid if self._proc is not None else None
 
     def stats(self) -> dict[str, Any]:
-        """The writer process's counters (as of its last flush) with the agent side's."""
+        """The writer process's counters (as of the last batch it wrote) with the agent side's."""
         out: dict[str, Any] = {
             "items": 0,
             "batches": 0,
@@ -447,6 +447,8 @@ class ProcessStore(QueueFront):
                 kind = message[0]
                 if kind == "ack":
                     self._unacked.pop(message[1], None)
+                elif kind == "stats":
+                    self._writer_stats = message[1]
                 elif kind == "flushed":
                     self._writer_stats = message[2]
                     marker = self._waiting.pop(message[1], None)
@@ -676,6 +678,9 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
         if items:
             store.write_items(items)
         replies.extend(("ack", number) for number in written)
+        if written:
+            # The counters as of this write, so the agent's stats() lag by a batch at most.
+            replies.append(("stats", store.stats()))
         del messages, items
         gc.collect(1)
         if replies_ok:

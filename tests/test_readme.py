@@ -117,3 +117,20 @@ def test_command_list_matches_the_cli():
 def test_readme_names_no_machine_paths():
     # The README is published: no absolute paths of a particular machine.
     assert not re.search(r"/(?:home|Users|tmp|work)/\w", README)
+
+
+def test_the_storage_counters_named_are_the_stores_counters(tmp_path: Path):
+    from otel_obs.exporters.store import Store
+    from otel_obs.exporters.writer_process import ProcessStore
+
+    text = section("Configuration")
+    paragraph = text[text.index("pipeline.store.stats()") :].split("\n\n")[0]
+    named = set(re.findall(r"`([a-z_]+)`", paragraph)) - {"readonly", "process", "thread"}
+    assert {"rows_written", "dropped_rows", "queue_overflow", "writer"} <= named
+    for kind in (Store, ProcessStore):
+        store = kind(tmp_path / f"{kind.__name__}.db", tmp_path / "t")
+        try:
+            assert store.flush(10)
+            assert named <= set(store.stats()), (kind.__name__, named - set(store.stats()))
+        finally:
+            store.close()

@@ -175,3 +175,18 @@ def test_close_ends_the_writer_process(tmp_path: Path):
     assert time.monotonic() - started < 10
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_stats_follow_the_writes_without_a_flush(tmp_path: Path):
+    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=10)
+    try:
+        pipeline = attach(TracerProvider(), store)
+        entries = emit(pipeline, "exec-s", 20)
+        deadline = time.monotonic() + 10
+        while store.stats()["entries_written"] < entries and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stats = store.stats()
+        assert stats["entries_written"] == entries and stats["writer"] == "process"
+        assert stats["rows_written"] > entries and stats["batches"] >= 1
+    finally:
+        store.close()
