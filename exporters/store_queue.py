@@ -4,8 +4,9 @@
 :class:`.writer_process.ProcessStore` (its consumer ships to a writer process)
 differ only behind the queue. What an agent thread does — validate the
 settings once, append, wake the consumer, wait a bounded time for room in a
-full queue, count what it had to drop — is this one class, so the two cannot
-drift apart.
+full queue, count what it had to drop, let a tool's end join its start while
+the start still waits, start over in a forked child — is this one class, so
+the two cannot drift apart.
 """
 
 from __future__ import annotations
