@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from otel_obs import conventions as c
 from otel_obs.redaction import finite_json, shorten
-from otel_obs.tool_facts import FILE_TOOLS, OUTPUT_SUMMARY_MAX, input_facts
+from otel_obs.tool_facts import OUTPUT_SUMMARY_MAX, tool_span_facts
 
 Row = dict[str, Any]
 Key = tuple[Any, ...]
@@ -111,7 +111,6 @@ _END_ENTRY_BY_KIND = {
     c.KIND_TASK: "task_end",
     c.KIND_SKILL: "skill_complete",
 }
-_OPERATION_BY_CATEGORY = c.DEFAULT_FILE_OPERATION
 #: How long a tool_use entry's summary may be ("<tool>: <input summary>", shortened).
 TOOL_SUMMARY_MAX = 200
 _ENTRY_TYPE_SET = frozenset(c.ENTRY_TYPES)
@@ -567,16 +566,15 @@ def _tool_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
         "trace_id": ctx.trace_id,
         "span_id": ctx.span_id,
     }
-    operation = get(c.FILE_OPERATION)
-    if row["input_summary"] is None or (row["file_path"] is None and tool in FILE_TOOLS):
-        # What our producers leave to the store: read back out of the input.
-        summary, path, derived_operation = input_facts(tool, row["input"])
-        if row["input_summary"] is None:
-            row["input_summary"] = summary
-        if row["file_path"] is None and path is not None:
-            row["file_path"] = path
-            operation = operation or derived_operation
-    ctx.file_operation = operation
+    # What our producers leave to the store is read back out of the input.
+    row["input_summary"], row["file_path"], ctx.file_operation = tool_span_facts(
+        tool,
+        row["tool_category"],
+        row["input_summary"],
+        row["file_path"],
+        get(c.FILE_OPERATION),
+        row["input"],
+    )
     if end is not None:
         status = get(c.TOOL_RESULT_STATUS)
         is_error = bool(get(c.TOOL_IS_ERROR))
@@ -1066,7 +1064,7 @@ def _tool_file_impact(rows: Rows, ctx: _Ctx, tool: Row, ts: str) -> None:
     path = tool["file_path"]
     if not path:
         return
-    operation = ctx.file_operation or _OPERATION_BY_CATEGORY.get(tool["tool_category"])
+    operation = ctx.file_operation
     if operation not in c.FILE_OPERATIONS:
         return
     rows.add(

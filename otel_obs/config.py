@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from . import conventions as c
+from .exporters.otlp_view import DEFAULT_PAYLOADS, PAYLOADS, OtlpView
 from .exporters.processor import (
     ContextSpanProcessor,
     TranscriptSpanProcessor,
@@ -55,6 +56,7 @@ WRITERS = ("thread", "process")
 DEFAULT_WRITER = "process"
 ENV_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 ENV_OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
+ENV_OTLP_PAYLOADS = "OTEL_OBS_OTLP_PAYLOADS"
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
 
 _lock = threading.RLock()
@@ -96,14 +98,28 @@ def _positive_int_setting(name: str, value: int | None, env: str, default: int) 
 
 def resolve_writer(writer: str | None = None) -> str:
     """The writer mode for this argument, else ``OTEL_OBS_WRITER``, else ``process``."""
-    if writer is None:
-        writer = (os.environ.get(ENV_WRITER) or DEFAULT_WRITER).strip()
-        source = ENV_WRITER
+    return _choice("writer mode", "writer", writer, ENV_WRITER, DEFAULT_WRITER, WRITERS)
+
+
+def resolve_otlp_payloads(payloads: str | None = None) -> str:
+    """What OTLP carries, for this argument, else ``OTEL_OBS_OTLP_PAYLOADS``, else ``full``."""
+    return _choice(
+        "payload setting", "otlp_payloads", payloads, ENV_OTLP_PAYLOADS, DEFAULT_PAYLOADS, PAYLOADS
+    )
+
+
+def _choice(
+    what: str, name: str, value: str | None, env: str, default: str, valid: tuple[str, ...]
+) -> str:
+    """A setting with a few valid values: the argument, else the variable, else the default."""
+    if value is None:
+        value = (os.environ.get(env) or default).strip()
+        source = env
     else:
-        source = "writer"
-    if writer not in WRITERS:
-        raise ValueError(f"{source}={writer!r} is not a writer mode; valid: {', '.join(WRITERS)}")
-    return writer
+        source = name
+    if value not in valid:
+        raise ValueError(f"{source}={value!r} is not a {what}; valid: {', '.join(valid)}")
+    return value
 
 
 def _build_store(
@@ -177,6 +193,7 @@ def configure(
     *,
     queue_capacity: int | None = None,
     writer: str | None = None,
+    otlp_payloads: str | None = None,
 ) -> Pipeline:
     """Connect the global tracer provider to the store; return the pipeline.
 
@@ -191,13 +208,16 @@ def configure(
     are added to it; otherwise a provider (resource ``service.name``, default
     ``otel-obs``) is created and set global. With ``otlp_endpoint`` (or
     ``OTEL_EXPORTER_OTLP_ENDPOINT`` when we create the provider) spans also go
-    out over OTLP. Calling again with the same paths returns the same
+    out over OTLP; ``otlp_payloads`` (or ``OTEL_OBS_OTLP_PAYLOADS``) is ``full``
+    (default: tool inputs, outputs, details and evidence as stored) or ``none``
+    (summaries only; see exporters/otlp_view.py). Calling again with the same paths returns the same
     pipeline; with other paths the transcript processor moves to a new store
     (the previous one is flushed and closed).
     """
     global _configured
     db, transcripts = resolve_paths(db_path, transcripts_dir)
     mode = resolve_writer(writer)
+    payloads = resolve_otlp_payloads(otlp_payloads)
     with _lock:
         if _configured is not None:
             if (_configured.db_path, _configured.transcripts_dir) == (db, transcripts):
@@ -214,9 +234,8 @@ def configure(
         pipeline = attach(provider, store, task_list_id)
         endpoint = otlp_endpoint or (os.environ.get(ENV_OTLP_ENDPOINT) if created else None)
         if endpoint:
-            provider.add_span_processor(
-                BatchSpanProcessor(_otlp_exporter(otlp_endpoint if otlp_endpoint else None))
-            )
+            exporter = _otlp_exporter(otlp_endpoint if otlp_endpoint else None)
+            provider.add_span_processor(BatchSpanProcessor(OtlpView(exporter, payloads)))
         if created:
             trace.set_tracer_provider(provider)
             if trace.get_tracer_provider() is not provider:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .conventions import DEFAULT_FILE_OPERATION
 from .redaction import shorten
 
 INPUT_SUMMARY_MAX = 200
@@ -111,6 +112,32 @@ def input_facts(name: str, input_json: str | None) -> tuple[str | None, str | No
     return summary, None, None
 
 
+def tool_span_facts(
+    name: str,
+    category: str | None,
+    summary: str | None,
+    path: str | None,
+    operation: str | None,
+    input_json: str | None,
+) -> tuple[str | None, str | None, str | None]:
+    """(input summary, file path, file operation) of a tool span: what it states, else derived.
+
+    The one place both readers of tool spans (the store's mapping, the OTLP
+    view) complete them. A file without an operation takes its category's
+    default (a read reads, a write updates).
+    """
+    if summary is None or (path is None and name in FILE_TOOLS):
+        derived_summary, derived_path, derived_operation = input_facts(name, input_json)
+        if summary is None:
+            summary = derived_summary
+        if path is None and derived_path is not None:
+            path = derived_path
+            operation = operation or derived_operation
+    if path is not None and operation is None and category is not None:
+        operation = DEFAULT_FILE_OPERATION.get(category)
+    return summary, path, operation
+
+
 def _parse(text: str) -> Any:
     """``json.loads(text)``, by the C scanner when the text is one value and nothing else."""
     try:
@@ -133,4 +160,5 @@ __all__ = [
     "file_facts",
     "input_facts",
     "salient_text",
+    "tool_span_facts",
 ]

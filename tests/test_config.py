@@ -162,9 +162,12 @@ from otel_obs.config import configure
 p = configure("s/obs.db", "s/t", otlp_endpoint="http://localhost:4318")
 batch = [s for s in p.provider._active_span_processor._span_processors
          if isinstance(s, BatchSpanProcessor)]
-exporter = batch[0]._batch_processor._exporter
+view = batch[0]._batch_processor._exporter
+exporter = view.exporter
 print(json.dumps({
     "count": len(batch),
+    "view": type(view).__name__,
+    "payloads": view.payloads,
     "module": type(exporter).__module__,
     "endpoint": getattr(exporter, "_endpoint", None),
 }))
@@ -173,6 +176,7 @@ print(json.dumps({
         **env,
     )
     assert out["count"] == 1 and out["module"] == module
+    assert (out["view"], out["payloads"]) == ("OtlpView", "full")
     if protocol == "http/protobuf":
         assert out["endpoint"] == "http://localhost:4318/v1/traces"
     else:
@@ -223,3 +227,18 @@ def test_bad_settings_raise_naming_them(tmp_path: Path):
         timeout=60,
     )
     assert done.returncode != 0 and "carrier-pigeon" in done.stderr and "grpc" in done.stderr
+
+
+def test_otlp_payloads_come_from_the_argument_then_the_environment(monkeypatch):
+    from otel_obs.config import resolve_otlp_payloads
+
+    monkeypatch.delenv("OTEL_OBS_OTLP_PAYLOADS", raising=False)
+    assert resolve_otlp_payloads() == "full"
+    monkeypatch.setenv("OTEL_OBS_OTLP_PAYLOADS", "none")
+    assert resolve_otlp_payloads() == "none"
+    assert resolve_otlp_payloads("full") == "full"
+    monkeypatch.setenv("OTEL_OBS_OTLP_PAYLOADS", "some")
+    with pytest.raises(ValueError, match="OTEL_OBS_OTLP_PAYLOADS='some'.*full, none"):
+        resolve_otlp_payloads()
+    with pytest.raises(ValueError, match="otlp_payloads='all'.*full, none"):
+        resolve_otlp_payloads("all")

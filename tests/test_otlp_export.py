@@ -34,6 +34,8 @@ WORKER = textwrap.dedent(
     with writer.task("T1", "export me", action="UPDATE", file="src/app.py"):
         tid = tools.log_start({"id": "toolu_1", "name": "Bash", "input": {"command": "echo hi"}})
         tools.log_end(tid, {"tool_use_id": tid, "content": "hi", "is_error": False})
+        tid = tools.log_start({"id": "toolu_2", "name": "Read", "input": {"file_path": "a.py"}})
+        tools.log_end(tid, {"tool_use_id": tid, "content": "print(1)", "is_error": False})
         writer.write({"entry_type": "decision", "summary": "ship it", "details": {"chosen": "a"}})
     writer.close()
     """
@@ -178,6 +180,11 @@ def test_spans_reach_an_otlp_receiver_and_the_store_is_unchanged(
     assert tool["gen_ai.tool.call.id"] == "toolu_1"
     assert tool["obs.tool.result_status"] == "done"
     assert tool["obs.execution_id"] == "exec-otlp"
+    # What the store derives from the input goes out too (added on the export thread).
+    assert tool["obs.tool.input_summary"] == "echo hi"
+    assert (tool["obs.tool.input"], tool["obs.tool.output"]) == ('{"command":"echo hi"}', "hi")
+    read = attributes(by_name["execute_tool Read"])
+    assert (read["obs.file.path"], read["obs.file.operation"]) == ("a.py", "READ")
     # The decision went out as an event of the task span.
     assert [e.name for e in by_name["task T1"].events] == ["obs.decision"]
     # One trace, and it is the one the store recorded.
@@ -189,3 +196,35 @@ def test_spans_reach_an_otlp_receiver_and_the_store_is_unchanged(
 
     assert stored(exported) == stored(local_only)
     assert stored(exported)["entries"], "the worker stored nothing"
+
+
+def test_payloads_none_keeps_inputs_outputs_and_details_local(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    endpoint, received = request.getfixturevalue("grpc_receiver")
+    exported = run_worker(
+        tmp_path / "exported", OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_OBS_OTLP_PAYLOADS="none"
+    )
+    by_name = {span.name: span for span in received.spans}
+    tool = attributes(by_name["execute_tool Bash"])
+    assert "obs.tool.input" not in tool and "obs.tool.output" not in tool
+    assert tool["obs.tool.input_summary"] == "echo hi"
+    assert tool["gen_ai.tool.name"] == "Bash" and tool["obs.tool.result_status"] == "done"
+    [decision] = by_name["task T1"].events
+    event = {kv.key for kv in decision.attributes}
+    assert "obs.entry.details" not in event and "obs.entry.summary" in event
+    for span in received.spans:
+        assert not {"obs.tool.input", "obs.tool.output", "obs.entry.details"} & set(
+            attributes(span)
+        ), span.name
+    # The store keeps everything.
+    conn = sqlite3.connect(exported)
+    assert conn.execute("SELECT input, output FROM tool_uses WHERE id = 'toolu_1'").fetchone() == (
+        '{"command":"echo hi"}',
+        "hi",
+    )
+    assert conn.execute(
+        "SELECT json_extract(details, '$.chosen') FROM transcript_entries"
+        " WHERE entry_type = 'decision'"
+    ).fetchone() == ("a",)
+    conn.close()
