@@ -418,8 +418,12 @@ def _context_of(span_or_context: Any) -> _Ctx:
     return _Ctx(attributes_of(span_or_context), getattr(span_or_context, "context", None))
 
 
-def _ensure(rows: Rows, ctx: _Ctx, ts: str, service_name: str | None = None) -> None:
-    """Every row implies its execution (and wave) exists: create them if absent."""
+def _ensure(rows: Rows, ctx: _Ctx, ts: str, span: SpanLike | None = None) -> None:
+    """Every row implies its execution (and wave) exists: create them if absent.
+
+    ``span`` names the service (its resource's ``service.name``), read only
+    when a row is added: nearly every call finds both already in the batch.
+    """
     runs = rows.tables.get("task_list_execution_runs")
     known = None if runs is None else runs.get(ctx.execution_id)
     if ctx.wave is not None:
@@ -439,7 +443,7 @@ def _ensure(rows: Rows, ctx: _Ctx, ts: str, service_name: str | None = None) -> 
             "task_list_id": ctx.task_list_id,
             "started_at": ts,
             "trace_id": ctx.trace_id,
-            "service_name": service_name,
+            "service_name": None if span is None else _resource_attr(span, "service.name"),
         },
     )
     if ctx.wave is not None:
@@ -869,7 +873,7 @@ def map_tool_start_end(span: SpanLike, rows: Rows | None = None) -> Rows:
         return _lifecycle(span, rows, attrs, ctx, start=True, end=end_ns is not None)
     started = iso_from_ns(start_ns)
     ended = iso_from_ns(end_ns)
-    _ensure(rows, ctx, started, _resource_attr(span, "service.name"))
+    _ensure(rows, ctx, started, span)
     tool = _tool_row(span, ctx, started, ended)
     tool_id = tool["id"]
     rows.add_keyed("tool_uses", tool_id, tool, END)
@@ -940,7 +944,7 @@ def _lifecycle(
         return rows
     started = iso_from_ns(span.start_time)
     ended = iso_from_ns(span.end_time) if end and span.end_time is not None else None
-    _ensure(rows, ctx, started, _resource_attr(span, "service.name"))
+    _ensure(rows, ctx, started, span)
     entity = _entity(rows, span, ctx, started, ended)
     if start:
         _start_entry(rows, ctx, attrs, entity, started)

@@ -55,7 +55,7 @@ def salient_text(tool_input: Any, fallback: str, redact: Callable[[str], str] | 
     ``redact`` scrubs the field when it may hold a secret (the input's JSON,
     the fallback, is redacted already).
     """
-    if isinstance(tool_input, Mapping):
+    if type(tool_input) is dict or isinstance(tool_input, Mapping):  # exact type: no ABC check
         for key in SALIENT_KEYS:
             value = tool_input.get(key)
             if isinstance(value, str) and value:
