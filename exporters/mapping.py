@@ -86,6 +86,15 @@ ENTITY_TABLES: frozenset[str] = frozenset(
 #: Columns where the earliest value wins whatever the phase (several
 #: processes each "ensure" the same execution or wave with their own clock).
 EARLIEST_COLUMNS: frozenset[str] = frozenset({"started_at"})
+#: Tables whose row is the latest attempt at something that can be retried, by the
+#: column that dates an attempt: a row of a later attempt replaces the row (a task
+#: retried in a later wave, by another agent, is that wave's and that agent's now),
+#: and a row of an earlier attempt, arriving late or again, changes nothing.
+ATTEMPT_TABLES: dict[str, str] = {"tasks": "started_at"}
+#: The columns an attempt's end fills, cleared when a later attempt starts.
+ATTEMPT_END_COLUMNS: dict[str, tuple[str, ...]] = {
+    "tasks": ("completed_at", "duration_ms", "error")
+}
 
 #: Entry types that are also messages on the bus (everything not carried by a span).
 BUS_ENTRY_TYPES: frozenset[str] = frozenset(
@@ -176,6 +185,13 @@ class Rows:
         if table not in ENTITY_TABLES:
             return  # a fact: the first delivery wins, later ones are the same fact
         old = current[1]
+        attempt = ATTEMPT_TABLES.get(table)
+        if attempt is not None:
+            began, known = row.get(attempt), old.get(attempt)
+            if began is not None and known is not None and began != known:
+                if began > known:  # a later attempt: it is the row now
+                    current[0], current[1] = phase, row
+                return
         if phase == END:
             current[0] = END
             for name, value in row.items():

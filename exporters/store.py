@@ -744,19 +744,36 @@ def _build_sql(table: str, phase: str, columns: tuple[str, ...], bound: bool = F
     if table not in ENTITY_TABLES:
         return f"INSERT OR IGNORE INTO {table} ({names}) {select}"
     keys = KEYS[table]
+    attempt = mapping.ATTEMPT_TABLES.get(table)
     sets = []
     for column in columns:
         if column in keys:
             continue
         if column in mapping.EARLIEST_COLUMNS:
-            sets.append(
-                f"{column} = CASE WHEN {table}.{column} IS NULL OR excluded.{column}"
+            value = (
+                f"CASE WHEN {table}.{column} IS NULL OR excluded.{column}"
                 f" < {table}.{column} THEN excluded.{column} ELSE {table}.{column} END"
             )
         elif phase == END:
-            sets.append(f"{column} = COALESCE(excluded.{column}, {table}.{column})")
+            value = f"COALESCE(excluded.{column}, {table}.{column})"
         else:
-            sets.append(f"{column} = COALESCE({table}.{column}, excluded.{column})")
+            value = f"COALESCE({table}.{column}, excluded.{column})"
+        if attempt is not None:
+            # A later attempt replaces the row, an earlier one leaves it (see
+            # mapping.ATTEMPT_TABLES); the same attempt merges as above.
+            value = (
+                f"CASE WHEN excluded.{attempt} > {table}.{attempt} THEN excluded.{column}"
+                f" WHEN excluded.{attempt} < {table}.{attempt} THEN {table}.{column}"
+                f" ELSE {value} END"
+            )
+        sets.append(f"{column} = {value}")
+    if attempt is not None:
+        for column in mapping.ATTEMPT_END_COLUMNS.get(table, ()):
+            if column not in columns:
+                sets.append(
+                    f"{column} = CASE WHEN excluded.{attempt} > {table}.{attempt}"
+                    f" THEN NULL ELSE {table}.{column} END"
+                )
     conflict = ", ".join(keys)
     action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
     # "WHERE true" lets SQLite's parser tell the upsert clause from a join.
