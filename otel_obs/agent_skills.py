@@ -15,13 +15,19 @@ nothing to lose in a wheel and nothing to configure in packaging.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DIR = Path(".claude/skills")
 
+#: The command that names the most recent execution.
+LATEST = "otel-obs executions --latest"
 #: The shell expression every skill uses for "the execution to look at".
-EXEC = '"${EXECUTION_ID:-$(otel-obs executions --latest)}"'
+EXEC = f'"${{EXECUTION_ID:-$({LATEST})}}"'
+_STORE_DEFAULT = (
+    "The store is\n`$OTEL_OBS_DB` or `database/observability.db`; add `--db PATH` for another.\n"
+)
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,17 @@ class AgentSkill:
     command: str
     reading: str
 
-    def render(self) -> str:
-        """The SKILL.md text: front matter, the command in a bash block, then guidance."""
+    def render(self, db: Path | None = None) -> str:
+        """The SKILL.md text: front matter, the command in a bash block, then guidance.
+
+        ``db``: every ``otel-obs`` call in the command names that store (``--db``),
+        whatever ``OTEL_OBS_DB`` the agent's shell has.
+        """
+        command, store = self.command, _STORE_DEFAULT
+        if db is not None:
+            option = f"--db {shlex.quote(str(db))}"
+            command = f"{command.replace(LATEST, f'{LATEST} {option}')} {option}"
+            store = f"The store is `{db}` (named in the command).\n"
         return (
             "---\n"
             f"name: {self.name}\n"
@@ -46,11 +61,11 @@ class AgentSkill:
             f"{self.description}\n\n"
             "## Run\n\n"
             "```bash\n"
-            f"{self.command}\n"
+            f"{command}\n"
             "```\n\n"
             "`EXECUTION_ID` selects the execution; unset, the most recent execution in the\n"
-            "store is used (`otel-obs executions --json` lists them all). The store is\n"
-            "`$OTEL_OBS_DB` or `database/observability.db`; add `--db PATH` for another.\n"
+            "store is used (`otel-obs executions --json` lists them all). "
+            f"{store}"
             "Stdout is JSON only. Exit status: 0 ok, 1 the check found problems (the JSON\n"
             "says which), 2 bad usage or no store (one line on stderr says why).\n\n"
             "## Reading the output\n\n"
@@ -165,16 +180,18 @@ lists mean nothing of that kind was found.
 )
 
 
-def install(target: Path = DEFAULT_DIR) -> list[Path]:
+def install(target: Path = DEFAULT_DIR, db: Path | None = None) -> list[Path]:
     """Write every skill to ``<target>/<name>/SKILL.md``; return the files written.
 
     Existing files are overwritten: they are generated, and a newer otel-obs
-    should be able to refresh them.
+    should be able to refresh them. ``db`` is written into the commands as an
+    absolute path (the agent may run them from another directory).
     """
+    store = None if db is None else Path(db).resolve()
     written: list[Path] = []
     for skill in SKILLS:
         path = Path(target) / skill.name / "SKILL.md"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(skill.render(), encoding="utf-8")
+        path.write_text(skill.render(store), encoding="utf-8")
         written.append(path)
     return written

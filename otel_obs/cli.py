@@ -349,12 +349,21 @@ def skills_install(
     target: Annotated[Path, typer.Option("--dir", help="Where agent skills live.")] = Path(
         ".claude/skills"
     ),
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db",
+            help="Write this store into the skills' commands (default: they use $OTEL_OBS_DB "
+            "or database/observability.db when they run).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write the /obs-* agent skill files (SKILL.md with name and description)."""
     from .agent_skills import install
 
-    written = install(target)
+    written = install(target, db)
     if as_json:
         out.print_json([str(p) for p in written])
     else:

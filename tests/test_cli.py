@@ -378,6 +378,28 @@ def test_skill_commands_run_as_written_on_the_demo_store(demo: DemoStore, tmp_pa
                 assert data
 
 
+def test_skills_installed_with_a_store_use_it_wherever_they_run(demo: DemoStore, tmp_path: Path):
+    target = tmp_path / "skills"
+    ok(run_cli("skills", "install", "--dir", str(target), "--db", str(demo.db), cwd=tmp_path))
+    task_id = demo.plan.task_with(FAILING_ASSERTION).id
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for skill in SKILLS:
+        text = (target / skill.name / "SKILL.md").read_text()
+        assert f"The store is `{demo.db.resolve()}`" in text
+        (command,) = _bash_blocks(text)
+        # No OTEL_OBS_DB, another directory, the latest execution: the command names the store.
+        proc = subprocess.run(
+            ["bash", "-c", command],
+            cwd=elsewhere,
+            env=clean_env(TASK_ID=task_id),
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode in (0, 1), (skill.name, proc.stderr)
+        assert json.loads(proc.stdout), skill.name
+
+
 def test_demo_table_output_and_bad_arguments(tmp_path: Path):
     proc = ok(
         run_cli(
