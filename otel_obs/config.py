@@ -201,8 +201,9 @@ def configure(
     writing in a writer process of its own, so the store's work does not
     compete with the agent's threads for the GIL; falls back to ``thread`` if
     that process cannot start or dies) or ``thread`` (a background thread of
-    this process: no second process, but the agent pays about twice as much
-    per span and the store keeps up with fewer tool uses per second).
+    this process: no second process, but the store's Python work competes with
+    the agent for the GIL, so the agent waits more per span and the store
+    keeps up with about half as many tool uses per second).
 
     If the global provider is already an SDK ``TracerProvider`` our processors
     are added to it; otherwise a provider (resource ``service.name``, default
