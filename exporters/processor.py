@@ -3,8 +3,10 @@
 :class:`TranscriptSpanProcessor` is what makes the store live: start rows are
 queued at ``on_start`` (so a span that never ends is still visible), events
 as they are added (``on_event``, called by :class:`otel_obs.pipeline.Pipeline`),
-end rows at ``on_end``. It only queues; mapping and writing happen on the
-store's writer thread, which keeps the agent's cost per span to an append.
+end rows at ``on_end`` (a tool span's end joins its start when the start is
+still queued, see :meth:`.store_queue.QueueFront.put_end`). It only queues;
+mapping and writing happen behind the queue (a writer process, or thread),
+which keeps the agent's cost per span to an append.
 
 :class:`ContextSpanProcessor` copies the context attributes
 (:data:`otel_obs.conventions.CONTEXT_KEYS`) from the parent span, else from
