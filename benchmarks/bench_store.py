@@ -11,7 +11,10 @@ Measured in one run (medians of repeated runs where it says so):
     ``task_file_impacts`` row), read back from the first run of that size and
     inserted with ``executemany`` into a fresh file of the same schema and
     indexes, WAL and ``synchronous=NORMAL``, 5,000 tool uses a transaction.
-    Measured at each size because a larger file costs SQLite more per row;
+    Measured at each size because a larger file costs SQLite more per row.
+    Also printed, for information: the same floor "tuned" with the writer
+    process's own SQLite settings (a 64 MiB page cache, checkpoints on a thread
+    of their own), against which the ratio counts only the store's own work;
 (c) end to end through the store, for each writer mode (``thread``: mapping
     and writing on a thread of the agent's process; ``process``: in a writer
     process), 20,000 and 200,000 tool uses through ``ToolUseLogger.log_start``
@@ -49,7 +52,8 @@ from opentelemetry.trace import Tracer
 from otel_obs import conventions as c
 from otel_obs.config import attach
 from otel_obs.exporters import schema
-from otel_obs.exporters.store import Store
+from otel_obs.exporters.store import DEDICATED_CACHE_KIB, Store
+from otel_obs.exporters.wal_checkpoint import Checkpointer
 from otel_obs.exporters.writer_process import ProcessStore
 from otel_obs.tool_use_logger import ToolUseLogger
 from otel_obs.transcript_writer import TranscriptWriter
@@ -135,14 +139,25 @@ def stored_rows(db_path: Path) -> Rows:
         conn.close()
 
 
-def floor_tool_uses_per_s(rows: Rows, batch: int = 5000) -> float:
+def floor_tool_uses_per_s(rows: Rows, batch: int = 5000, tuned: bool = False) -> float:
     """The same rows into a fresh file of the same schema and indexes: executemany, one
-    transaction per ``batch`` tool uses, WAL and ``synchronous=NORMAL`` as the store."""
+    transaction per ``batch`` tool uses, WAL and ``synchronous=NORMAL`` as the store.
+
+    ``tuned``: also with the writer process's own SQLite settings (its page cache,
+    and WAL checkpoints on a thread of their own instead of inside commits), so
+    that the ratio to it counts only the store's own work, not SQLite tuning.
+    """
     n = len(rows["tool_uses"])
     with tempfile.TemporaryDirectory() as tmp:
-        conn = sqlite3.connect(Path(tmp) / "floor.db", isolation_level=None)
+        path = Path(tmp) / "floor.db"
+        conn = sqlite3.connect(path, isolation_level=None)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        checkpointer = None
+        if tuned:
+            conn.execute(f"PRAGMA cache_size = -{DEDICATED_CACHE_KIB}")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            checkpointer = Checkpointer(path, 10_000)
         schema.migrate(conn)
         statements = {
             table: f"INSERT INTO {table} VALUES ({','.join('?' * len(table_rows[0]))})"
@@ -152,10 +167,20 @@ def floor_tool_uses_per_s(rows: Rows, batch: int = 5000) -> float:
         started = time.perf_counter()
         for i in range(0, n, batch):
             conn.execute("BEGIN IMMEDIATE")
+            written = 0
             for table, sql in statements.items():
-                conn.executemany(sql, rows[table][i : i + batch])
+                part = rows[table][i : i + batch]
+                conn.executemany(sql, part)
+                written += len(part)
             conn.execute("COMMIT")
+            if checkpointer is not None:
+                checkpointer.wrote(written)
+                if checkpointer.behind():  # as the store does when the thread falls behind
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    checkpointer.caught_up()
         elapsed = time.perf_counter() - started
+        if checkpointer is not None:
+            checkpointer.close()
         conn.close()
     return n / elapsed
 
@@ -228,6 +253,7 @@ def main() -> None:
     sizes = [(n, repeat) for n, repeat in ((args.n, args.repeat), (args.big, 1)) if n]
     results: dict[tuple[str, int], list[dict[str, Any]]] = {}
     floors: dict[int, float] = {}
+    tuned: dict[int, float] = {}
     for n, repeat in sizes:
         for writer in args.writers.split(","):
             results[writer, n] = [
@@ -238,14 +264,18 @@ def main() -> None:
                 floors[n] = statistics.median(
                     floor_tool_uses_per_s(rows) for _ in range(max(3, repeat))
                 )
+                tuned[n] = statistics.median(
+                    floor_tool_uses_per_s(rows, tuned=True) for _ in range(max(3, repeat))
+                )
                 counts = ", ".join(f"{len(r)} {t}" for t, r in rows.items())
                 print(f"(b) raw floor, {n} tool uses ({counts}): {floors[n]:.0f} tool uses/s")
+                print(f"    tuned (the writer's cache, checkpoints on a thread): {tuned[n]:.0f}/s")
                 del rows
     print()
     header = (
         f"{'writer':<8} {'tool uses':>9} {'bare µs':>8} {'agent µs':>9} {'× bare':>7}"
-        f" {'cpu µs':>7} {'× bare':>7} {'tool uses/s':>12} {'% floor':>8} {'stored':>8}"
-        f" {'dropped':>8}"
+        f" {'cpu µs':>7} {'× bare':>7} {'tool uses/s':>12} {'% floor':>8} {'% tuned':>8}"
+        f" {'stored':>8} {'dropped':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -262,13 +292,14 @@ def main() -> None:
         dropped = max(r["dropped"] for r in runs)
         print(
             f"{writer:<8} {n:>9} {bare:>8.2f} {agent:>9.2f} {wall_x:>7.2f} {cpu:>7.2f}"
-            f" {cpu_x:>7.2f} {per_s:>12.0f} {per_s / floor:>8.0%} {stored:>8} {dropped:>8}"
+            f" {cpu_x:>7.2f} {per_s:>12.0f} {per_s / floor:>8.0%} {per_s / tuned[n]:>8.0%}"
+            f" {stored:>8} {dropped:>8}"
         )
         tag = f"{writer} {n}"
         verdicts.append((f"T1 {tag}: agent wall ≤ 3.00× bare ({wall_x:.2f}×)", wall_x <= 3))
         verdicts.append((f"T1 {tag}: agent CPU ≤ 3.00× bare ({cpu_x:.2f}×)", cpu_x <= 3))
-        verdicts.append((f"T2 {tag}: ≥ 50% of floor ({per_s / floor:.0%})",
-                         per_s >= 0.5 * floor))  # fmt: skip
+        verdicts.append((f"T2 {tag}: ≥ 50% of floor ({per_s / floor:.0%}; of the tuned floor"
+                         f" {per_s / tuned[n]:.0%})", per_s >= 0.5 * floor))  # fmt: skip
         if n == args.big:
             verdicts.append((f"T3 {tag}: nothing dropped, all stored ({stored}/{n})",
                              dropped == 0 and stored == n))  # fmt: skip
