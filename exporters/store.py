@@ -163,6 +163,8 @@ class Store(QueueFront):
         background: bool = True,
     ) -> None:
         self._init_queue(
+            db_path,
+            transcripts_dir,
             flush_interval_ms=flush_interval_ms,
             queue_capacity=queue_capacity,
             batch_items=batch_items,
@@ -170,16 +172,6 @@ class Store(QueueFront):
             block_timeout_ms=block_timeout_ms,
             wake_items=batch_items,
         )
-        self.db_path = Path(db_path)
-        self.transcripts_dir = Path(transcripts_dir)
-        self._settings: dict[str, Any] = {
-            "flush_interval_ms": flush_interval_ms,
-            "queue_capacity": queue_capacity,
-            "batch_items": batch_items,
-            "busy_timeout_ms": busy_timeout_ms,
-            "block_timeout_ms": block_timeout_ms,
-            "background": background,
-        }
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
@@ -228,8 +220,7 @@ class Store(QueueFront):
         # process starts clean; this store hands everything to one.
         from .writer_process import ProcessStore
 
-        settings = {k: v for k, v in self._settings.items() if k != "background"}
-        self._delegate = ProcessStore(self.db_path, self.transcripts_dir, **settings)
+        self._delegate = ProcessStore(self.db_path, self.transcripts_dir, **self._settings)
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until everything queued before this call is stored; False on timeout."""

@@ -17,6 +17,7 @@ import os
 import threading
 import time
 import weakref
+from pathlib import Path
 from typing import Any
 
 from .mapping import Rows, map_span_finished, map_span_start, map_span_start_end
@@ -64,6 +65,8 @@ class QueueFront:
 
     def _init_queue(
         self,
+        db_path: str | os.PathLike[str],
+        transcripts_dir: str | os.PathLike[str],
         *,
         flush_interval_ms: int,
         queue_capacity: int,
@@ -72,16 +75,22 @@ class QueueFront:
         block_timeout_ms: int,
         wake_items: int,
     ) -> None:
-        """Check the settings and set up the queue; the consumer wakes at ``wake_items``."""
-        check_settings(
-            {
-                "flush_interval_ms": flush_interval_ms,
-                "queue_capacity": queue_capacity,
-                "batch_items": batch_items,
-                "busy_timeout_ms": busy_timeout_ms,
-                "block_timeout_ms": block_timeout_ms,
-            }
-        )
+        """Check the settings and set up the queue; the consumer wakes at ``wake_items``.
+
+        The paths and settings are kept (``db_path``, ``transcripts_dir``,
+        ``_settings``): a store that takes over, or starts over after a fork,
+        is made with the same ones.
+        """
+        self._settings: dict[str, int] = {
+            "flush_interval_ms": flush_interval_ms,
+            "queue_capacity": queue_capacity,
+            "batch_items": batch_items,
+            "busy_timeout_ms": busy_timeout_ms,
+            "block_timeout_ms": block_timeout_ms,
+        }
+        check_settings(self._settings)
+        self.db_path = Path(db_path)
+        self.transcripts_dir = Path(transcripts_dir)
         self._interval_s = flush_interval_ms / 1000
         self._capacity = queue_capacity
         self._batch_items = batch_items

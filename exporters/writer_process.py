@@ -102,6 +102,8 @@ class ProcessStore(QueueFront):
         block_timeout_ms: int = DEFAULT_BLOCK_TIMEOUT_MS,
     ) -> None:
         self._init_queue(
+            db_path,
+            transcripts_dir,
             flush_interval_ms=flush_interval_ms,
             queue_capacity=queue_capacity,
             batch_items=batch_items,
@@ -109,15 +111,6 @@ class ProcessStore(QueueFront):
             block_timeout_ms=block_timeout_ms,
             wake_items=SEND_ITEMS,
         )
-        self.db_path = Path(db_path)
-        self.transcripts_dir = Path(transcripts_dir)
-        self._settings = {
-            "flush_interval_ms": flush_interval_ms,
-            "queue_capacity": queue_capacity,
-            "batch_items": batch_items,
-            "busy_timeout_ms": busy_timeout_ms,
-            "block_timeout_ms": block_timeout_ms,
-        }
         self._lock = threading.Lock()
         self._batch_no = 0
         #: Batches sent and not yet acknowledged, by number (put again on a fail-over).
