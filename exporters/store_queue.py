@@ -109,7 +109,8 @@ class QueueFront:
         self._recorder = Recorder()
         self._open_lock = threading.Lock()
         self._fork_pending = False
-        #: The store that takes this one's items after a fork (see _restart).
+        #: The store that takes this one's items from now on: a writer process's
+        #: fallback, or the store made after a fork (see _restart).
         self._delegate: QueueFront | None = None
         _LIVE.add(self)
 
@@ -127,10 +128,14 @@ class QueueFront:
         outruns the disk instead of losing its work; the bound keeps a stuck
         disk from hanging the agent.
         """
-        if self._stopping:
+        if self._stopping or self._delegate is not None:
             target = self._taker()
             if target is not self:
                 return self._refused() if target is None else target.put(item, block)
+        return self._append(item, block)
+
+    def _append(self, item: Any, block: bool = False) -> bool:
+        """Append ``item`` to this store's own queue (waiting for room, see :meth:`put`)."""
         queue = self._queue
         if len(queue) >= self._capacity and not self._wait_for_room(block):
             self._stats["queue_overflow"] += 1
@@ -154,28 +159,34 @@ class QueueFront:
         (and the consumer) half the items. Same rows, same order: the item
         keeps the start's place, as :func:`.store.coalesce` does.
         """
-        if self._stopping:
+        if self._stopping or self._delegate is not None:
             target = self._taker()
             if target is not self:
                 return self._refused() if target is None else target.put_start(span)
         span_id = span.context.span_id
         item = [map_span_start, span, span_id]
         # Listed before it is queued: the consumer may take it at once. Queued
-        # here (not in a store that took over): only this queue's consumer
-        # claims what this list holds.
+        # here even if another store takes over meanwhile: only this queue's
+        # consumer claims what this list holds (and hands it over).
         self._open_starts[span_id] = item
-        if QueueFront.put(self, item):  # type: ignore[arg-type]
+        if self._append(item):
             return True
         self._open_starts.pop(span_id, None)
         return False
 
     def put_end(self, span: Any) -> bool:
-        """Queue a span's end; a tool span whose start still waits takes its place instead."""
-        if self._stopping:
+        """Queue a span's end; a tool span whose start still waits takes its place instead.
+
+        The start is looked for here first, even when another store has taken
+        over: this queue's consumer hands the joined item over with the rest.
+        """
+        if self._join_start(span):
+            return True
+        if self._stopping or self._delegate is not None:
             target = self._taker()
             if target is not self:
                 return self._refused() if target is None else target.put_end(span)
-        return self._join_start(span) or self.put((map_span_finished, span))
+        return self._append((map_span_finished, span))
 
     def _join_start(self, span: Any) -> bool:
         """Turn the span's start, still queued, into its start and end; False if it is not."""
@@ -238,8 +249,11 @@ class QueueFront:
         self._drop_inherited()
 
     def _taker(self) -> QueueFront | None:
-        """Who takes items while this store is stopping: itself once restarted after a
-        fork, the store it hands them to (see ``_restart``), or nobody (closed)."""
+        """Who takes what is put into this store: the store it hands items to (a
+        writer process's fallback, or one made after a fork, see ``_restart``);
+        itself, running or restarted after a fork; or nobody (closed)."""
+        if self._delegate is not None:
+            return self._delegate
         if self._fork_pending:
             with self._fork_lock:
                 if self._fork_pending:
@@ -272,7 +286,18 @@ class QueueFront:
 
     def _handed_over(self) -> bool:
         """True once another store has taken over this one's items (``put`` goes there)."""
-        return False
+        return self._delegate is not None
+
+    # The rest of a store's interface, which each kind implements.
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        raise NotImplementedError
+
+    def close(self, timeout_s: float = 30.0) -> bool:
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, Any]:
+        raise NotImplementedError
 
     def _wait_for_room(self, forever: bool) -> bool:
         """Wait until the queue has room; False when the wait ran out (or cannot succeed)."""

@@ -45,7 +45,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .mapping import map_span_finished
 from .span_record import dumps_batch, dumps_items, loads_message, spans_in
 from .store import (
     DEFAULT_BATCH_ITEMS,
@@ -56,7 +55,7 @@ from .store import (
     Store,
     coalesce,
 )
-from .store_queue import Item, QueueFront
+from .store_queue import QueueFront
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +116,6 @@ class ProcessStore(QueueFront):
         self._unacked: dict[int, bytes] = {}
         self._waiting: dict[int, _FlushMarker] = {}
         self._next_token = 0
-        self._fallback: Store | None = None
         self._writer_stats: dict[str, Any] = {}
         self._stats: dict[str, Any] = {
             "items": 0,
@@ -153,13 +151,6 @@ class ProcessStore(QueueFront):
     # agent side: the interface of Store
     # ------------------------------------------------------------------
 
-    def put(self, item: Item, block: bool = False) -> bool:
-        """Queue ``item``; False when it was dropped (counted). Waits for room like Store.put."""
-        fallback = self._fallback
-        if fallback is not None:
-            return fallback.put(item, block)
-        return QueueFront.put(self, item, block)
-
     def _drop_inherited(self) -> None:
         # The child's copies of the pipe's ends: closed, so the parent's writer
         # process still sees end-of-file when the parent is done. The process
@@ -176,34 +167,20 @@ class ProcessStore(QueueFront):
         self._outgoing.clear()
         self._unacked.clear()
         self._waiting.clear()
-        if self._fallback is not None:
-            self._fallback._drop_inherited()  # noqa: SLF001 - the parent's fallback, in the child
-            self._fallback = None
+        if self._delegate is not None:
+            self._delegate._drop_inherited()  # noqa: SLF001 - the parent's fallback, in the child
+            self._delegate = None
 
     def _restart(self) -> None:
         ProcessStore.__init__(self, self.db_path, self.transcripts_dir, **self._settings)
 
-    def put_start(self, span: Any) -> bool:
-        fallback = self._fallback
-        if fallback is not None:
-            return fallback.put_start(span)
-        return QueueFront.put_start(self, span)
-
     def _joined(self, span: Any) -> Any:
         return self._recorder.wire(span, ended=True)  # what the sender would send
-
-    def put_end(self, span: Any) -> bool:
-        if self._join_start(span):
-            return True  # its start still waits here; the sender hands both over
-        fallback = self._fallback
-        if fallback is not None:
-            return fallback.put_end(span)
-        return QueueFront.put(self, (map_span_finished, span))
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until everything queued before this call is in SQLite and JSONL."""
         if not self._thread.is_alive():
-            fallback = self._fallback
+            fallback = self._delegate
             return fallback.flush(timeout_s) if fallback is not None else not self._queue
         # Through the queue even after a fail-over: what still waits here goes to
         # the fallback store first (the sender hands it over, then flushes it).
@@ -213,7 +190,7 @@ class ProcessStore(QueueFront):
         self._queue.append(marker)
         self._wake.set()
         done = marker.event.wait(timeout_s)
-        fallback = self._fallback
+        fallback = self._delegate
         if fallback is not None:
             # The writer process failed while we waited: the fallback has it all now.
             return fallback.flush(timeout_s)
@@ -234,8 +211,8 @@ class ProcessStore(QueueFront):
         self._wake.set()
         self._thread.join(timeout_s)
         self._end_process(timeout_s)
-        if self._fallback is not None:
-            done = self._fallback.close(timeout_s) and done
+        if self._delegate is not None:
+            done = self._delegate.close(timeout_s) and done
         return done
 
     @property
@@ -255,7 +232,7 @@ class ProcessStore(QueueFront):
             "failures_by_kind": {},
             "dropped_rows": 0,
         }
-        for source in (self._writer_stats, self._fallback.stats() if self._fallback else {}):
+        for source in (self._writer_stats, self._delegate.stats() if self._delegate else {}):
             for key, value in source.items():
                 if key == "failures_by_kind":
                     for kind, n in value.items():
@@ -271,19 +248,16 @@ class ProcessStore(QueueFront):
             out["failures_by_kind"]["writer_process"] = failures
         out["queue_depth"] = len(self._queue)
         out["sqlite_ok"] = (
-            self._fallback.stats()["sqlite_ok"]
-            if self._fallback is not None
+            self._delegate.stats()["sqlite_ok"]
+            if self._delegate is not None
             else bool(self._writer_stats.get("sqlite_ok", True))
         )
-        out["writer"] = "thread" if self._fallback is not None else "process"
+        out["writer"] = "thread" if self._delegate is not None else "process"
         return out
 
     # ------------------------------------------------------------------
     # sender thread
     # ------------------------------------------------------------------
-
-    def _handed_over(self) -> bool:
-        return self._fallback is not None
 
     def _run(self) -> None:
         while True:
@@ -318,7 +292,7 @@ class ProcessStore(QueueFront):
                 items.append(popleft())
             self._room.set()
             items = self._claim(items)
-            if self._fallback is not None:
+            if self._delegate is not None:
                 self._hand_to_fallback(items)
                 continue
             batch: list[Any] = []
@@ -343,7 +317,7 @@ class ProcessStore(QueueFront):
             batch = self._picklable(batch)
             payload = dumps_batch(self._recorder, number, batch)
         with self._lock:
-            fallback = self._fallback
+            fallback = self._delegate
             if fallback is None:
                 # Kept as the frame until acknowledged (a fail-over decodes it):
                 # bytes are no work for the cyclic collector, the records would be.
@@ -373,16 +347,16 @@ class ProcessStore(QueueFront):
             marker.set()
             return
         with self._lock:
-            if self._fallback is None:
+            if self._delegate is None:
                 self._waiting[marker.token] = marker
-        if self._fallback is not None:
+        if self._delegate is not None:
             self._hand_to_fallback([marker])
             return
         self._write(pickle.dumps(("flush", marker.token), pickle.HIGHEST_PROTOCOL))
 
     def _write(self, payload: bytes, items: int = 0) -> None:
         """Queue a frame for the pipe and write what the pipe takes now (never blocks)."""
-        if self._fd is None or self._fallback is not None:
+        if self._fd is None or self._delegate is not None:
             self._fail_over("the writer process is gone")
             return
         self._outgoing.append((memoryview(_HEADER.pack(len(payload)) + payload), items))
@@ -392,7 +366,7 @@ class ProcessStore(QueueFront):
     def _pump(self) -> None:
         """Write queued frames until the pipe is full (the pipe is non-blocking)."""
         outgoing, fd = self._outgoing, self._fd
-        if self._fallback is not None:
+        if self._delegate is not None:
             # Failed over: every frame here is also unacknowledged, so the
             # fallback store has its items already.
             outgoing.clear()
@@ -456,7 +430,7 @@ class ProcessStore(QueueFront):
 
     def _fail_over(self, reason: str) -> None:
         with self._lock:
-            if self._fallback is not None:
+            if self._delegate is not None:
                 return
             self._stats["writer_process_failures"] += 1
             logger.warning("otel-obs store: %s; writing from this process instead", reason)
@@ -466,7 +440,7 @@ class ProcessStore(QueueFront):
             for batch in pending:
                 for item in batch:
                     fallback.put(item, block=True)
-            self._fallback = fallback
+            self._delegate = fallback
             waiting = list(self._waiting.values())
             self._waiting.clear()
         if waiting:
@@ -476,12 +450,12 @@ class ProcessStore(QueueFront):
         self._room.set()
 
     def _hand_to_fallback(self, items: list[Any]) -> None:
-        assert self._fallback is not None
+        assert self._delegate is not None
         for item in spans_in(items):
             if type(item) is tuple:
-                self._fallback.put(item, block=True)
+                self._delegate.put(item, block=True)
             else:
-                self._fallback.flush()
+                self._delegate.flush()
                 item.set()
 
     def _end_process(self, timeout_s: float) -> None:
