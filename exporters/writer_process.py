@@ -53,7 +53,6 @@ from .store import (
     DEFAULT_FLUSH_INTERVAL_MS,
     DEFAULT_QUEUE_CAPACITY,
     Store,
-    coalesce,
 )
 from .store_queue import QueueFront
 
@@ -295,8 +294,10 @@ class ProcessStore(QueueFront):
             if self._delegate is not None:
                 self._hand_to_fallback(items)
                 continue
+            # Not paired here (store.coalesce): tool spans come joined already
+            # (QueueFront.put_end), and the writer pairs what frames bring together.
             batch: list[Any] = []
-            for item in coalesce(items):
+            for item in items:
                 if type(item) is tuple:
                     batch.append(item)
                     continue
