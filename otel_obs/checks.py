@@ -104,6 +104,15 @@ def _written_since(now: FileSnapshot, since_ns: int | None) -> bool:
     return now.mtime_ns >= since_ns - int(MTIME_SLACK_S * 1e9)
 
 
+def _by_mtime(now: FileSnapshot, since_ns: int, evidence: dict[str, Any], subject: str) -> Verdict:
+    """Without a snapshot: pass when the file was written since the work started."""
+    evidence["basis"] = "mtime"
+    if _written_since(now, since_ns):
+        return "pass", evidence
+    evidence["error"] = f"{subject} last written before the work started"
+    return "fail", evidence
+
+
 def check_file_created(
     path: str | os.PathLike[str],
     baseline: FileSnapshot | None = None,
@@ -127,11 +136,7 @@ def check_file_created(
         evidence["basis"] = "snapshot"
         return "pass", evidence
     if since_ns is not None:
-        if _written_since(now, since_ns):
-            evidence["basis"] = "mtime"
-            return "pass", evidence
-        evidence["error"] = "file exists but was last written before the work started"
-        return "fail", evidence
+        return _by_mtime(now, since_ns, evidence, "file exists but was")
     evidence["basis"] = "existence only: no snapshot or start time to compare with"
     return "pass", evidence
 
@@ -167,11 +172,7 @@ def check_file_modified(
         evidence["error"] = "file is unchanged since the snapshot"
         return "fail", evidence
     if since_ns is not None:
-        evidence["basis"] = "mtime"
-        if _written_since(now, since_ns):
-            return "pass", evidence
-        evidence["error"] = "file was last written before the work started"
-        return "fail", evidence
+        return _by_mtime(now, since_ns, evidence, "file was")
     evidence["error"] = "no snapshot or start time to compare with"
     return "warn", evidence
 
