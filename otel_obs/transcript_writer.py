@@ -499,15 +499,12 @@ class TranscriptWriter:
             raise ValueError("phase_start needs details['phase'] (e.g. prime, iterate, validate)")
         entry_id = new_id()
         details = {**entry.details, "phase": name}
-        attrs = entry_attributes(
+        attrs = _entry_attrs(
+            entry,
             entry_id,
             "phase_start",
             entry.summary or f"Phase {name} started",
             details,
-            category=entry.category,
-            skill_ref_json=_skill_ref_json(entry),
-            token_estimate=entry.token_estimate,
-            duration_ms=entry.duration_ms,
         )
         attrs[c.PHASE_NAME] = name
         self.open_frame(
@@ -529,14 +526,12 @@ class TranscriptWriter:
             )
         entry_id = new_id()
         error = entry.details.get("error")
-        attrs = entry_attributes(
+        attrs = _entry_attrs(
+            entry,
             entry_id,
             "phase_end",
             entry.summary or f"Phase {frame.key} ended",
             {**entry.details, "phase": frame.key},
-            category=entry.category,
-            skill_ref_json=_skill_ref_json(entry),
-            token_estimate=entry.token_estimate,
             end=True,
         )
         self.close_frame(frame, attrs, error=str(error) if error else None)
@@ -552,15 +547,12 @@ class TranscriptWriter:
             )
         details = dict(entry.details)
         title = details.get("title") or ""
-        attrs = entry_attributes(
+        attrs = _entry_attrs(
+            entry,
             new_id(),
             "task_start",
             entry.summary or f"Starting task: {title or task_id}",
             details,
-            category=entry.category,
-            skill_ref_json=_skill_ref_json(entry),
-            token_estimate=entry.token_estimate,
-            duration_ms=entry.duration_ms,
         )
         entry_id = str(attrs[c.ENTRY_ID])
         if title:
@@ -620,14 +612,12 @@ class TranscriptWriter:
         details["status"] = status
         if error:
             details["error"] = error
-        attrs = entry_attributes(
+        attrs = _entry_attrs(
+            entry,
             entry_id,
             "task_end",
             (entry.summary if entry is not None else "") or f"Task {frame.key} {status}",
             details,
-            category=entry.category if entry is not None else None,
-            skill_ref_json=_skill_ref_json(entry) if entry is not None else None,
-            token_estimate=entry.token_estimate if entry is not None else None,
             end=True,
         )
         attrs[c.TASK_STATUS] = status
@@ -648,15 +638,12 @@ class TranscriptWriter:
 
     def _write_event(self, entry: TranscriptEntry) -> str:
         entry_id = new_id()
-        attrs = entry_attributes(
+        attrs = _entry_attrs(
+            entry,
             entry_id,
             entry.entry_type,
             entry.summary,
             entry.details,
-            category=entry.category,
-            skill_ref_json=_skill_ref_json(entry),
-            token_estimate=entry.token_estimate,
-            duration_ms=entry.duration_ms,
         )
         st = self._state
         task = entry.task_id or st.task_id
@@ -799,6 +786,32 @@ def _skill_ref_json(entry: TranscriptEntry) -> str | None:
     if entry.skill_ref is None:
         return None
     return entry.skill_ref.model_dump_json()
+
+
+def _entry_attrs(
+    entry: TranscriptEntry | None,
+    entry_id: str,
+    entry_type: str,
+    summary: str,
+    details: Mapping[str, Any] | None,
+    *,
+    end: bool = False,
+) -> Attributes:
+    """:func:`entry_attributes` with the category, skill reference, token estimate and
+    duration the written ``entry`` carries (none without one)."""
+    if entry is None:
+        return entry_attributes(entry_id, entry_type, summary, details, end=end)
+    return entry_attributes(
+        entry_id,
+        entry_type,
+        summary,
+        details,
+        category=entry.category,
+        skill_ref_json=_skill_ref_json(entry),
+        token_estimate=entry.token_estimate,
+        duration_ms=entry.duration_ms,
+        end=end,
+    )
 
 
 def _guarded(fn: Callable[[Frame], None], frame: Frame) -> None:
