@@ -281,7 +281,8 @@ class ExecutionBuilder:
                 {"file_path": task["file"]},
                 bus=True,
             )
-        if step == 5:
+        checkpoint = {5: "create", TOOL_USES_PER_TASK - 5: "commit"}.get(step)
+        if checkpoint is not None:
             self.entry(
                 "checkpoint",
                 "coordination",
@@ -289,18 +290,7 @@ class ExecutionBuilder:
                 wave,
                 task["id"],
                 "checkpoint",
-                {"checkpoint_id": f"cp-{task['id']}", "action": "create"},
-                bus=True,
-            )
-        if step == TOOL_USES_PER_TASK - 5:
-            self.entry(
-                "checkpoint",
-                "coordination",
-                agent,
-                wave,
-                task["id"],
-                "checkpoint",
-                {"checkpoint_id": f"cp-{task['id']}", "action": "commit"},
+                {"checkpoint_id": f"cp-{task['id']}", "action": checkpoint},
                 bus=True,
             )
         tool = rng.choices(self.tool_names, self.tool_weights)[0]

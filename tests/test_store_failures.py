@@ -60,6 +60,17 @@ def emit(pipeline, execution: str, n_tools: int = 3) -> int:
     return 3 + n_tools
 
 
+def sequences(conn: sqlite3.Connection, execution: str) -> list[int]:
+    """The execution's entry sequence numbers, in order (1..n when none is missing)."""
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT sequence FROM transcript_entries WHERE execution_id = ? ORDER BY 1",
+            (execution,),
+        )
+    ]
+
+
 def jsonl(transcripts: Path, execution: str) -> list[dict]:
     path = transcript_path(transcripts, execution)
     return [json.loads(line) for line in path.read_text().splitlines()]

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from opentelemetry.sdk.trace import TracerProvider
-from test_store_failures import emit
+from test_store_failures import emit, sequences
 
 from otel_obs import conventions as c
 from otel_obs.config import attach
@@ -98,13 +98,6 @@ def test_a_writer_process_that_stalls_loses_nothing_and_keeps_order(tmp_path: Pa
     assert stats["queue_overflow"] == 0
     conn = sqlite3.connect(tmp_path / "obs.db")
     for execution, expected in (("exec-s", first), ("exec-s2", second)):
-        sequences = [
-            r[0]
-            for r in conn.execute(
-                "SELECT sequence FROM transcript_entries WHERE execution_id = ? ORDER BY 1",
-                (execution,),
-            )
-        ]
-        assert sequences == list(range(1, expected + 1)), execution
+        assert sequences(conn, execution) == list(range(1, expected + 1)), execution
     assert conn.execute("SELECT count(*) FROM tool_uses").fetchone() == (9 * SEND_ITEMS,)
     conn.close()

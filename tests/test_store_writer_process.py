@@ -13,7 +13,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from test_store_failures import emit, read_only
+from test_store_failures import emit, read_only, sequences
 
 from otel_obs.config import attach, get_pipeline, resolve_writer
 from otel_obs.exporters.exporter import SqliteSpanExporter
@@ -101,14 +101,7 @@ def test_a_dead_writer_process_is_counted_and_replaced_without_loss(tmp_path: Pa
     assert stats["failures_by_kind"].get("writer_process") == 1
     conn = sqlite3.connect(tmp_path / "obs.db")
     for execution, expected in (("exec-w", first), ("exec-after", second)):
-        sequences = [
-            r[0]
-            for r in conn.execute(
-                "SELECT sequence FROM transcript_entries WHERE execution_id = ? ORDER BY 1",
-                (execution,),
-            )
-        ]
-        assert sequences == list(range(1, expected + 1)), execution
+        assert sequences(conn, execution) == list(range(1, expected + 1)), execution
 
 
 def test_a_writer_process_that_cannot_start_falls_back(tmp_path: Path, monkeypatch):
