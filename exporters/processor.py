@@ -26,37 +26,35 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_obs import conventions as c
 
-from .mapping import attributes_of, map_event, map_span_start
-from .store import Store
+from ._sdk_access import own_attributes
+from .items import Op
+from .store_queue import QueueFront
 
 _INT_KEYS = frozenset({c.WAVE_NUMBER})
 
 
 class TranscriptSpanProcessor(SpanProcessor):
-    """Feeds spans and events into a :class:`Store` as they happen.
+    """Feeds spans and events into a store as they happen.
 
     Implements the ``EventSink`` protocol of :mod:`otel_obs.pipeline`.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: QueueFront) -> None:
         self.use(store)
 
-    def use(self, store: Store) -> None:
-        """Feed ``store`` from now on (a writer_process.ProcessStore has the same interface)."""
+    def use(self, store: QueueFront) -> None:
+        """Feed ``store`` from now on."""
         self.store = store
         self._put: Callable[[tuple[Any, ...]], bool] = store.put
         self._put_start: Callable[[Any], bool] = store.put_start
         self._put_end: Callable[[Any], bool] = store.put_end
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        own = getattr(getattr(span, "_attributes", None), "_dict", None)
-        if type(own) is not dict:
-            own = attributes_of(span)
-        if own.get(c.KIND) == c.KIND_TOOL:
+        if own_attributes(span).get(c.KIND) == c.KIND_TOOL:
             # Its end will most likely find the start still queued and join it.
             self._put_start(span)
         else:
-            self._put((map_span_start, span))
+            self._put((Op.START, span))
 
     def on_end(self, span: ReadableSpan) -> None:
         self._put_end(span)
@@ -69,7 +67,7 @@ class TranscriptSpanProcessor(SpanProcessor):
         timestamp_ns: int,
     ) -> None:
         """Store an event now rather than when its span ends."""
-        self._put((map_event, span, name, dict(attributes), timestamp_ns))
+        self._put((Op.EVENT, span, name, dict(attributes), timestamp_ns))
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.store.flush(timeout_millis / 1000)
@@ -103,9 +101,7 @@ class ContextSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         bag = baggage.get_all(parent_context)
         # Read, not copied: a containment test and a few gets on the SDK's own dict.
-        own = getattr(getattr(span, "_attributes", None), "_dict", None)
-        if type(own) is not dict:
-            own = attributes_of(span)
+        own = own_attributes(span)
         if c.KIND in own:
             # A producer's span: the hot path. It states its context itself, and
             # what it leaves out (no enclosing skill, no task) is absent on

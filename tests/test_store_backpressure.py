@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from otel_obs.exporters.mapping import Rows
-from otel_obs.exporters.store import Store
+from otel_obs.exporters.stores import thread_store
 
 ITEMS = 40
 
@@ -37,7 +37,7 @@ def stored(db: Path) -> int:
 
 # The writer process has the same wait, but its pipe's buffer absorbs a small
 # queue's worth of items before the wait can start; these tests use the thread.
-@pytest.mark.parametrize("kind", [Store])
+@pytest.mark.parametrize("kind", [thread_store])
 def test_a_slow_store_slows_the_producer_and_loses_nothing(tmp_path: Path, kind):
     db = tmp_path / "obs.db"
     store = kind(
@@ -60,7 +60,7 @@ def test_a_slow_store_slows_the_producer_and_loses_nothing(tmp_path: Path, kind)
     assert stored(db) == ITEMS
 
 
-@pytest.mark.parametrize("kind", [Store])
+@pytest.mark.parametrize("kind", [thread_store])
 def test_when_the_wait_runs_out_items_are_dropped_and_counted(tmp_path: Path, kind):
     db = tmp_path / "obs.db"
     store = kind(
