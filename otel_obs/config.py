@@ -29,12 +29,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from . import conventions as c
 from . import settings
+from .exporters.context_processor import ContextSpanProcessor, obs_baggage_processor
 from .exporters.otlp_view import OtlpView
-from .exporters.processor import (
-    ContextSpanProcessor,
-    TranscriptSpanProcessor,
-    obs_baggage_processor,
-)
+from .exporters.processor import TranscriptSpanProcessor
 from .exporters.stores import Store, open_store
 from .pipeline import Pipeline
 
