@@ -67,6 +67,7 @@ class ProcessStore(QueueFront):
         batch_items: int | None = None,
         busy_timeout_ms: int | None = None,
         block_timeout_ms: int | None = None,
+        retry_window_ms: int | None = None,
         replacement: Replacement | None = None,
     ) -> None:
         self._init_queue(
@@ -78,6 +79,7 @@ class ProcessStore(QueueFront):
                 "batch_items": batch_items,
                 "busy_timeout_ms": busy_timeout_ms,
                 "block_timeout_ms": block_timeout_ms,
+                "retry_window_ms": retry_window_ms,
             },
             wake_items=SEND_ITEMS,
             replacement=replacement,

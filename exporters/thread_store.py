@@ -39,6 +39,7 @@ class ThreadStore(QueueFront):
         batch_items: int | None = None,
         busy_timeout_ms: int | None = None,
         block_timeout_ms: int | None = None,
+        retry_window_ms: int | None = None,
         replacement: Replacement | None = None,
     ) -> None:
         self._init_queue(
@@ -50,12 +51,16 @@ class ThreadStore(QueueFront):
                 "batch_items": batch_items,
                 "busy_timeout_ms": busy_timeout_ms,
                 "block_timeout_ms": block_timeout_ms,
+                "retry_window_ms": retry_window_ms,
             },
             wake_items=None,
             replacement=replacement,
         )
         self.writer = StoreWriter(
-            self.db_path, self.transcripts_dir, busy_timeout_ms=self.settings["busy_timeout_ms"]
+            self.db_path,
+            self.transcripts_dir,
+            busy_timeout_ms=self.settings["busy_timeout_ms"],
+            retry_window_ms=self.settings["retry_window_ms"],
         )
         self._stats: dict[str, Any] = self._queue_stats()
         self._thread = threading.Thread(
@@ -114,14 +119,19 @@ class ThreadStore(QueueFront):
         writer = self.writer
         writer.open()
         while True:
-            self._wake.wait(self._interval_s)
+            # While a batch waits to be tried again, nothing new is taken: the
+            # queue absorbs the outage (see writer.py).
+            self._wake.wait(writer.retry_in() if writer.pending else self._interval_s)
             self._wake.clear()
             try:
-                while self._queue:
+                if self._stopping:
+                    writer.give_up()  # one last try; shutting down waits no longer
+                writer.retry()
+                while self._queue and not writer.pending:
                     writer.write_items(self._take(self._batch_items))
             except Exception:  # pragma: no cover - a bug must not stop the writer
                 logger.exception("otel-obs store: writer error")
-            if self._stopping and not self._queue:
+            if self._stopping and not self._queue and not writer.pending:
                 break
         writer.close()
 

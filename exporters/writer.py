@@ -13,11 +13,22 @@ writing one execution therefore interleave batches but never share or skip a
 number. An entry already stored (same id) is left out before it takes a
 number, so re-delivery leaves no gap.
 
-Storage trouble never raises: each kind of failure is logged once, counted in
-:meth:`StoreWriter.stats`, and the next batch is tried afresh. Any exception
-inside a write rolls the transaction back, so the write lock is never held
-between batches. When SQLite is unusable the transcript lines still go to
-JSONL (with a null sequence).
+Storage trouble never raises: each kind of failure is logged once and
+counted in :meth:`StoreWriter.stats`. Any exception inside a write rolls the
+transaction back, so the write lock is never held between batches. What
+happens to the batch depends on the trouble:
+
+- a passing fault (a full disk, a lock held past the busy timeout): the batch
+  is kept and tried again with backoff, later batches joining it in order,
+  for up to ``retry_window_ms``. Meanwhile the owner takes nothing new off
+  its queue (:attr:`StoreWriter.pending`), so the queue absorbs the outage
+  and only a full queue drops, and counts, what it cannot hold;
+- a value SQLite cannot hold (an integer beyond 64 bits, a lone surrogate in
+  a text): the batch is made safe — such integers stored as text, such
+  characters as U+FFFD, each counted in ``values_made_safe`` — and written;
+- anything else, or a fault that outlasts the window: the batch's rows are
+  dropped and counted, and its transcript lines still go to JSONL (with a
+  null sequence).
 """
 
 from __future__ import annotations
@@ -26,8 +37,10 @@ import json
 import logging
 import os
 import random
+import re
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +68,14 @@ logger = logging.getLogger(__name__)
 DEDICATED_CACHE_KIB = 65_536
 #: How long an unusable database is left alone before the writer tries it again.
 REOPEN_INTERVAL_S = 2.0
+#: Failure kinds that pass: the batch is kept and tried again (see the module docstring).
+TRANSIENT = frozenset({"disk_full", "locked"})
+#: The first wait before a kept batch is tried again, and the longest.
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 2.0
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: The range of SQLite's integers.
+_INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1
 #: What a connection abandoned in a forked child is kept in, never closed: closing
 #: it there can checkpoint and remove the WAL the parent is still writing
 #: (https://www.sqlite.org/howtocorrupt.html, section 2.6).
@@ -73,6 +94,8 @@ def writer_stats() -> dict[str, Any]:
         "failures_by_kind": {},
         "dropped_rows": 0,
         "mapping_errors": 0,
+        "retries": 0,
+        "values_made_safe": 0,
     }
 
 
@@ -91,11 +114,21 @@ class StoreWriter:
         transcripts_dir: str | os.PathLike[str],
         *,
         busy_timeout_ms: int | None = None,
+        retry_window_ms: int | None = None,
         dedicated: bool = False,
     ) -> None:
         self.db_path = Path(db_path)
         self.transcripts_dir = Path(transcripts_dir)
         self._busy_timeout_ms = settings.BUSY_TIMEOUT_MS.resolve(busy_timeout_ms)
+        self._retry_window_s = settings.RETRY_WINDOW_MS.resolve(retry_window_ms) / 1000
+        #: A batch kept after a passing fault, the flushes waiting for it, and when
+        #: it is tried next / given up.
+        self._pending: Rows | None = None
+        self._pending_markers: list[FlushMarker] = []
+        self._retry_at = 0.0
+        self._retry_delay = RETRY_FIRST_S
+        self._give_up_at = 0.0
+        self._giving_up = False
         self._dedicated = dedicated
         self._conn: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
@@ -122,11 +155,39 @@ class StoreWriter:
             logger.exception("otel-obs store: opening the database failed")
             return False
 
+    @property
+    def pending(self) -> bool:
+        """True while a batch waits to be tried again (take nothing new meanwhile)."""
+        return self._pending is not None
+
+    def retry_in(self) -> float:
+        """Seconds until the kept batch is tried again (0 when there is none)."""
+        return max(0.0, self._retry_at - time.monotonic()) if self._pending is not None else 0.0
+
+    def retry(self) -> None:
+        """Try the kept batch again, if it is time; give it up once its window has passed."""
+        if self._pending is None or time.monotonic() < self._retry_at:
+            return
+        self._stats["retries"] += 1
+        self._flush_pending(Rows())
+
+    def give_up(self) -> None:
+        """Try the kept batch once more, then drop it (counted; its lines go to JSONL)."""
+        if self._pending is not None:
+            self._giving_up = True
+            self._retry_at = 0.0
+            try:
+                self.retry()
+            finally:
+                self._giving_up = False
+
     def write_items(self, items: list[Item]) -> None:
         """Map ``items`` into one batch, write it, then set the batch's flush markers.
 
         An item that cannot be mapped is counted (``mapping_errors``) and left
-        out; the rest of the batch is written.
+        out; the rest of the batch is written. After a passing fault the batch
+        is kept (:attr:`pending`) and its markers are set once it is written or
+        given up.
         """
         rows = Rows()
         markers: list[FlushMarker] = []
@@ -142,8 +203,24 @@ class StoreWriter:
                 self._stats["mapping_errors"] += 1
                 self._warn_once("mapping", "otel-obs store: could not map a queued item: %r", exc)
         self._stats["items"] += count
-        if rows:
+        self._pending_markers.extend(markers)
+        if self._pending is not None:
+            self._flush_pending(rows)
+        elif rows:
             self._write(rows)
+        if self._pending is None:
+            self._set_markers()
+
+    def _flush_pending(self, rows: Rows) -> None:
+        """Write the kept batch with ``rows`` after it (one batch, in order)."""
+        pending, self._pending = self._pending, None
+        assert pending is not None
+        self._write(pending.merge(rows))
+        if self._pending is None:
+            self._set_markers()
+
+    def _set_markers(self) -> None:
+        markers, self._pending_markers = self._pending_markers, []
         for marker in markers:
             marker.set()
 
@@ -155,7 +232,14 @@ class StoreWriter:
         return out
 
     def close(self) -> None:
-        """Close the connection (and the checkpoint thread); the writer can open it again."""
+        """Give up a kept batch, close the connection (and the checkpoint thread).
+
+        The writer can open the connection again.
+        """
+        self.give_up()
+        self._close_connection()
+
+    def _close_connection(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.close()
             self._checkpointer = None
@@ -184,7 +268,7 @@ class StoreWriter:
             if identity == self._db_identity:
                 return self._conn
             self._fail("vanished", f"database file {self.db_path} vanished or was replaced")
-            self.close()
+            self._close_connection()
             self._next_open_attempt = 0.0
         now = time.monotonic()
         if now < self._next_open_attempt:
@@ -236,29 +320,65 @@ class StoreWriter:
         return conn
 
     def _write(self, rows: Rows) -> None:
-        entries = rows.tables.get("transcript_entries", {})
+        """Write ``rows`` as one batch; keep them after a passing fault, else drop (counted)."""
         conn = self._connection()
         numbered: dict[str, int] | None = None
+        kind = "unavailable"
         if conn is not None:
             try:
                 numbered = self._write_sqlite(conn, rows)
             except Exception as exc:
-                # Whatever went wrong, the transaction ends here: a lock held
-                # past this batch would stall every other writer of the store.
-                if conn.in_transaction:
+                kind = self._failed(conn, exc, rows)
+                if kind == "value" and self._make_safe(rows):
                     try:
-                        conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
-                kind = failure_kind(exc)
-                self._fail(kind, f"write to {self.db_path} failed: {exc}", len(rows))
-                if kind in ("readonly", "io", "corrupt"):
-                    self.close()
-        if conn is None:
-            self._stats["dropped_rows"] += len(rows)
-        elif numbered is not None:
-            self._catch_up_checkpoint(conn)
-        if numbered is None and entries:
+                        numbered = self._write_sqlite(conn, rows)
+                    except Exception as again:
+                        kind = self._failed(conn, again, rows)
+        if numbered is not None:
+            self._retry_delay = RETRY_FIRST_S
+            self._catch_up_checkpoint(conn)  # type: ignore[arg-type]
+            return
+        if kind in TRANSIENT and self._keep(rows):
+            return
+        self._drop(rows)
+
+    def _failed(self, conn: sqlite3.Connection, exc: BaseException, rows: Rows) -> str:
+        """End the failed transaction, count the failure; its kind."""
+        # Whatever went wrong, the transaction ends here: a lock held past
+        # this batch would stall every other writer of the store.
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        kind = failure_kind(exc)
+        self._fail(kind, f"write to {self.db_path} failed: {exc}")
+        if kind in ("readonly", "io", "corrupt"):
+            self._close_connection()
+        return kind
+
+    def _keep(self, rows: Rows) -> bool:
+        """Keep ``rows`` to try again after a passing fault; False once its window has passed."""
+        now = time.monotonic()
+        if self._giving_up:
+            return False
+        if self._give_up_at == 0.0:
+            self._give_up_at = now + self._retry_window_s
+        elif now >= self._give_up_at:
+            self._give_up_at = 0.0
+            return False
+        self._pending = rows
+        self._retry_at = now + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
+        return True
+
+    def _drop(self, rows: Rows) -> None:
+        """Count ``rows`` as dropped; their transcript lines still go to JSONL, unnumbered."""
+        self._give_up_at = 0.0
+        self._retry_delay = RETRY_FIRST_S
+        self._stats["dropped_rows"] += len(rows)
+        entries = rows.tables.get("transcript_entries", {})
+        if entries:
             # SQLite unusable: keep the transcript anyway, without sequence numbers.
             lines = self._lines.encode((row, None) for _, row in entries.values())
             self._stats["jsonl_lines"] += append(lines, self._fail)
@@ -332,6 +452,26 @@ class StoreWriter:
         finally:
             files.close()
         return numbered
+
+    def _make_safe(self, rows: Rows) -> bool:
+        """Make every value of ``rows`` one SQLite can hold; False when none needed it."""
+        made = 0
+        for bucket in rows.tables.values():
+            for entry in bucket.values():
+                made += _make_row_safe(entry[1])
+        for heartbeat in rows.heartbeats.values():
+            made += _make_row_safe(heartbeat)
+        safe_heartbeats = {_safe_key(key): value for key, value in rows.heartbeats.items()}
+        made += sum(1 for key in rows.heartbeats if key not in safe_heartbeats)
+        rows.heartbeats = safe_heartbeats
+        for name in ("touched_waves", "touched_skills"):
+            keys = getattr(rows, name)
+            safe = {_safe_key(key) for key in keys}
+            if safe != keys:
+                made += len(keys - safe)
+                setattr(rows, name, safe)
+        self._stats["values_made_safe"] += made
+        return made > 0
 
     def _sql(self, table: str, phase: str, columns: tuple[str, ...], bound: bool) -> str:
         key = (table, phase, columns, bound)
@@ -417,12 +557,50 @@ def grouped(bucket: dict[Any, Any]) -> dict[tuple[str, tuple[str, ...]], list[An
     return groups
 
 
-_PARAMS_ENCODER = json.JSONEncoder(allow_nan=False)
+#: Not ASCII-escaped: a lone surrogate then fails the statement (and the batch is made
+#: safe) instead of reaching SQLite as an escape it would store as invalid UTF-8.
+_PARAMS_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
 
 
 def _dump_params(params: list[Any]) -> str:
     """A statement's rows as one JSON array (json_each reads it; NaN would make it malformed)."""
     return finite_json(_PARAMS_ENCODER, params)
+
+
+def _make_row_safe(row: dict[str, Any] | list[Any]) -> int:
+    """Replace, in place, each value of ``row`` SQLite cannot hold; how many were replaced."""
+    made = 0
+    keys: Iterable[Any] = row.keys() if isinstance(row, dict) else range(len(row))
+    for key in list(keys):
+        value = row[key]  # type: ignore[index]
+        safe = safe_value(value)
+        if safe is not value:
+            row[key] = safe  # type: ignore[index]
+            made += 1
+    return made
+
+
+def _safe_key(key: Any) -> Any:
+    return tuple(safe_value(part) for part in key) if type(key) is tuple else safe_value(key)
+
+
+def safe_value(value: Any) -> Any:
+    """``value`` if SQLite can hold it, else what it is stored as (the same object when fine)."""
+    if value is None or type(value) is float:
+        return value
+    if type(value) is str:
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:  # lone surrogates: not text SQLite (or UTF-8) can hold
+            return _SURROGATE.sub("\ufffd", value)
+    if type(value) is int:
+        return value if _INT_MIN <= value <= _INT_MAX else str(value)
+    if isinstance(value, bytes | bool):
+        return value
+    return safe_value(str(value))
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:
@@ -446,6 +624,10 @@ def failure_kind(exc: BaseException) -> str:
         return "io"
     if "malformed" in text or "not a database" in text:
         return "corrupt"
+    if isinstance(exc, OverflowError | UnicodeError | TypeError | ValueError) or (
+        isinstance(exc, sqlite3.InterfaceError | sqlite3.ProgrammingError) and "binding" in text
+    ):
+        return "value"
     if isinstance(exc, FileNotFoundError | NotADirectoryError | FileExistsError):
         return "unavailable"
     if "unable to open" in text:

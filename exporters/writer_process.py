@@ -15,6 +15,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from typing import Any
 
 from otel_obs import settings
@@ -30,6 +31,7 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
         config["db"],
         config["transcripts"],
         busy_timeout_ms=config.get("busy_timeout_ms"),
+        retry_window_ms=config.get("retry_window_ms"),
         dedicated=True,
     )
     writer.open()
@@ -54,13 +56,13 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
                 written.append(message[1])
             elif kind == "flush":
                 if items:
-                    writer.write_items(items)
+                    _write(writer, items)
                     items = []
                 replies.extend(("ack", number) for number in written)
                 written = []
                 replies.append(("flushed", message[1], writer.stats()))
         if items:
-            writer.write_items(items)
+            _write(writer, items)
         replies.extend(("ack", number) for number in written)
         if written:
             # The counters as of this write, so the agent's stats() lag by a batch at most.
@@ -74,6 +76,18 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
             except OSError:
                 replies_ok = False  # the agent is gone: keep writing what it sent
     writer.close()
+
+
+def _write(writer: StoreWriter, items: list[Any]) -> None:
+    """Write ``items``; after a passing fault, wait for the batch to be written or given up.
+
+    Nothing more is read meanwhile, so the agent's queue absorbs the outage
+    (and only a full queue drops, counted).
+    """
+    writer.write_items(items)
+    while writer.pending:
+        time.sleep(writer.retry_in())
+        writer.retry()
 
 
 def main(argv: list[str]) -> int:

@@ -161,6 +161,15 @@ BLOCK_TIMEOUT_MS = Setting(
     "how long a producer waits for room in a full queue before the item is dropped (counted)",
 )
 
+RETRY_WINDOW_MS = Setting(
+    "retry_window_ms",
+    "OTEL_OBS_RETRY_WINDOW_MS",
+    60_000,
+    non_negative_int,
+    "how long a batch that met a passing storage fault (full disk, lock) is tried again",
+    integer_text,
+)
+
 #: The settings a store is built with, in the order its constructor takes them.
 STORE_SETTINGS: tuple[Setting[int], ...] = (
     FLUSH_INTERVAL_MS,
@@ -168,6 +177,7 @@ STORE_SETTINGS: tuple[Setting[int], ...] = (
     BATCH_ITEMS,
     BUSY_TIMEOUT_MS,
     BLOCK_TIMEOUT_MS,
+    RETRY_WINDOW_MS,
 )
 
 ALL: tuple[Setting[Any], ...] = (
@@ -181,6 +191,7 @@ ALL: tuple[Setting[Any], ...] = (
     BATCH_ITEMS,
     BUSY_TIMEOUT_MS,
     BLOCK_TIMEOUT_MS,
+    RETRY_WINDOW_MS,
 )
 
 
@@ -223,6 +234,7 @@ __all__ = [
     "FLUSH_INTERVAL_MS",
     "OTLP_PAYLOADS",
     "QUEUE_CAPACITY",
+    "RETRY_WINDOW_MS",
     "STORE_SETTINGS",
     "Setting",
     "TRANSCRIPTS_DIR",
