@@ -32,6 +32,7 @@ import select
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ class ProcessStore(QueueFront):
         busy_timeout_ms: int | None = None,
         block_timeout_ms: int | None = None,
         retry_window_ms: int | None = None,
+        shutdown_timeout_ms: int | None = None,
         replacement: Replacement | None = None,
     ) -> None:
         self._init_queue(
@@ -80,6 +82,7 @@ class ProcessStore(QueueFront):
                 "busy_timeout_ms": busy_timeout_ms,
                 "block_timeout_ms": block_timeout_ms,
                 "retry_window_ms": retry_window_ms,
+                "shutdown_timeout_ms": shutdown_timeout_ms,
             },
             wake_items=SEND_ITEMS,
             replacement=replacement,
@@ -97,7 +100,6 @@ class ProcessStore(QueueFront):
             "mapping_errors": 0,
             "batches_sent": 0,
             "writer_process_failures": 0,
-            "lost_items": 0,
         }
         self._proc: subprocess.Popen[bytes] | None = None
         #: The pipe to the writer process, non-blocking, and the frames waiting for it.
@@ -170,7 +172,7 @@ class ProcessStore(QueueFront):
             return fallback.flush(timeout_s)
         return done
 
-    def close(self, timeout_s: float = 30.0) -> bool:
+    def close(self, timeout_s: float | None = None) -> bool:
         """Flush, end the writer process (end-of-file on its pipe), stop; safe to call twice."""
         with self._close_lock:
             if self._closed:
@@ -180,13 +182,20 @@ class ProcessStore(QueueFront):
             atexit.unregister(self.close)
         except Exception:  # pragma: no cover - interpreter shutting down
             pass
+        if timeout_s is None:
+            timeout_s = self.settings["shutdown_timeout_ms"] / 1000
+        deadline = time.monotonic() + timeout_s
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         done = self.flush(timeout_s)
         self._stopping = True
         self._wake.set()
-        self._thread.join(timeout_s)
-        self._end_process(timeout_s)
+        self._thread.join(left())
+        self._end_process(left())
         if self._delegate is not None:
-            done = self._delegate.close(timeout_s) and done
+            done = self._delegate.close(left()) and done
         return done
 
     @property
@@ -448,10 +457,20 @@ class ProcessStore(QueueFront):
         try:
             proc.wait(min(timeout_s, EXIT_TIMEOUT_S))
         except subprocess.TimeoutExpired:
-            logger.warning("otel-obs writer process %d did not exit; killing it", proc.pid)
+            # A writer that stopped progressing (a hung disk): what it had not
+            # written is lost, and counted, rather than waited for without end.
             proc.kill()
             proc.wait()
-        self._reader.join(5)
+            with self._lock:
+                lost = sum(len(loads_message(p)[2]) for p in self._unacked.values())
+                self._unacked.clear()
+            self._stats["lost_items"] += lost + self._outgoing_items
+            logger.warning(
+                "otel-obs writer process %d did not exit in time; killed it (%d items lost)",
+                proc.pid,
+                lost + self._outgoing_items,
+            )
+        self._reader.join(1)
         if proc.stdout is not None:
             proc.stdout.close()
 

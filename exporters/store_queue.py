@@ -98,6 +98,9 @@ class QueueFront:
         self._recorder = Recorder()
         self._open_lock = threading.Lock()
         self._fork_pending = False
+        #: Set when a wait for room ran out: until the consumer takes items again,
+        #: a full queue drops at once instead of making every put wait its time.
+        self._starved = False
         #: The store that takes this one's items from now on (see the module docstring).
         self._delegate: QueueFront | None = None
         _LIVE.add(self)
@@ -105,7 +108,13 @@ class QueueFront:
     @staticmethod
     def _queue_stats() -> dict[str, Any]:
         """The counters the puts keep, at zero (part of each store's ``stats``)."""
-        return {"queue_overflow": 0, "queue_waits": 0, "queue_wait_s": 0.0, "after_close": 0}
+        return {
+            "queue_overflow": 0,
+            "queue_waits": 0,
+            "queue_wait_s": 0.0,
+            "after_close": 0,
+            "lost_items": 0,
+        }
 
     # ------------------------------------------------------------------
     # puts
@@ -219,6 +228,7 @@ class QueueFront:
         items: list[Any] = []
         while queue and len(items) < limit:
             items.append(popleft())
+        self._starved = False
         self._room.set()
         with self._open_lock:
             return claim(items, self._open_starts)
@@ -289,15 +299,21 @@ class QueueFront:
     def flush(self, timeout_s: float = 30.0) -> bool:
         raise NotImplementedError
 
-    def close(self, timeout_s: float = 30.0) -> bool:
+    def close(self, timeout_s: float | None = None) -> bool:
+        """Flush and stop, waiting ``timeout_s`` in all (default: ``shutdown_timeout_ms``)."""
         raise NotImplementedError
 
     def stats(self) -> dict[str, Any]:
         raise NotImplementedError
 
     def _wait_for_room(self, forever: bool) -> bool:
-        """Wait until the queue has room; False when the wait ran out (or cannot succeed)."""
-        if self._closed and not forever:
+        """Wait until the queue has room; False when the wait ran out (or cannot succeed).
+
+        Only one wait runs out while the consumer makes no progress (a hung
+        disk): after it, a full queue drops at once until the consumer takes
+        items again, so a stuck store costs the agent one timeout, not one per call.
+        """
+        if (self._closed or self._starved) and not forever:
             return False
         timeout = self._block_timeout_s
         if timeout <= 0 and not forever:
@@ -318,6 +334,7 @@ class QueueFront:
                     break
                 left = deadline - time.monotonic()
                 if not forever and left <= 0:
+                    self._starved = True
                     return False
                 room.wait(0.05 if forever else min(left, 0.05))
             return True

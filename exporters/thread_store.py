@@ -12,6 +12,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from .items import FlushMarker, Op
@@ -40,6 +41,7 @@ class ThreadStore(QueueFront):
         busy_timeout_ms: int | None = None,
         block_timeout_ms: int | None = None,
         retry_window_ms: int | None = None,
+        shutdown_timeout_ms: int | None = None,
         replacement: Replacement | None = None,
     ) -> None:
         self._init_queue(
@@ -52,6 +54,7 @@ class ThreadStore(QueueFront):
                 "busy_timeout_ms": busy_timeout_ms,
                 "block_timeout_ms": block_timeout_ms,
                 "retry_window_ms": retry_window_ms,
+                "shutdown_timeout_ms": shutdown_timeout_ms,
             },
             wake_items=None,
             replacement=replacement,
@@ -87,7 +90,7 @@ class ThreadStore(QueueFront):
         self._wake.set()
         return marker.wait(timeout_s)
 
-    def close(self, timeout_s: float = 30.0) -> bool:
+    def close(self, timeout_s: float | None = None) -> bool:
         """Flush, stop the writer thread and close the database; safe to call twice."""
         with self._close_lock:
             if self._closed:
@@ -99,10 +102,18 @@ class ThreadStore(QueueFront):
             pass
         if self._delegate is not None:
             return self._delegate.close(timeout_s)
+        if timeout_s is None:
+            timeout_s = self.settings["shutdown_timeout_ms"] / 1000
+        deadline = time.monotonic() + timeout_s
         done = self.flush(timeout_s)
         self._stopping = True
         self._wake.set()
-        self._thread.join(timeout_s)
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            # The writer is stuck (a hung disk): shutting down waits no longer;
+            # what it still holds is lost, and counted.
+            self._stats["lost_items"] += len(self._queue)
+            logger.warning("otel-obs store: the writer did not finish in time; shutting down")
         return done
 
     def stats(self) -> dict[str, Any]:

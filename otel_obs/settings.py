@@ -170,6 +170,15 @@ RETRY_WINDOW_MS = Setting(
     integer_text,
 )
 
+SHUTDOWN_TIMEOUT_MS = Setting(
+    "shutdown_timeout_ms",
+    "OTEL_OBS_SHUTDOWN_TIMEOUT_MS",
+    30_000,
+    positive_int,
+    "the longest a store's close (at exit too) waits for what is queued to be written",
+    integer_text,
+)
+
 #: The settings a store is built with, in the order its constructor takes them.
 STORE_SETTINGS: tuple[Setting[int], ...] = (
     FLUSH_INTERVAL_MS,
@@ -178,6 +187,7 @@ STORE_SETTINGS: tuple[Setting[int], ...] = (
     BUSY_TIMEOUT_MS,
     BLOCK_TIMEOUT_MS,
     RETRY_WINDOW_MS,
+    SHUTDOWN_TIMEOUT_MS,
 )
 
 ALL: tuple[Setting[Any], ...] = (
@@ -192,6 +202,7 @@ ALL: tuple[Setting[Any], ...] = (
     BUSY_TIMEOUT_MS,
     BLOCK_TIMEOUT_MS,
     RETRY_WINDOW_MS,
+    SHUTDOWN_TIMEOUT_MS,
 )
 
 
@@ -235,6 +246,7 @@ __all__ = [
     "OTLP_PAYLOADS",
     "QUEUE_CAPACITY",
     "RETRY_WINDOW_MS",
+    "SHUTDOWN_TIMEOUT_MS",
     "STORE_SETTINGS",
     "Setting",
     "TRANSCRIPTS_DIR",

@@ -78,7 +78,8 @@ def test_when_the_wait_runs_out_items_are_dropped_and_counted(tmp_path: Path, ki
     stats = store.stats()
     store.close()
     dropped = ITEMS - accepted
-    assert dropped > 0 and stats["queue_overflow"] == dropped
-    # Each drop waited its bounded time first, no longer.
-    assert 0.05 * dropped * 0.8 <= waited < 0.05 * dropped + 5
+    assert dropped > 1 and stats["queue_overflow"] == dropped
+    # One wait ran its bounded time; while the writer stayed stuck, the rest
+    # dropped at once instead of each waiting its time (a hung disk).
+    assert 0.05 * 0.8 <= waited < 0.05 * 3 + 0.5
     assert stored(db) == accepted
