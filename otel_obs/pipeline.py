@@ -57,6 +57,10 @@ class Pipeline:
         #: The ``otel_obs.exporters.store.Store`` behind ``sink``, when there is one.
         self.store = store
         self.tracer: Tracer = provider.get_tracer(INSTRUMENTATION_NAME, __version__)
+        #: The processor that fills context attributes (``attach`` sets it), if any.
+        self.context_processor: Any = None
+        #: The step that hands sampled spans to exporters (the default pipeline's), if any.
+        self.export_step: Any = None
 
     def add_event(
         self,

@@ -141,6 +141,20 @@ OTLP_PAYLOADS = Setting(
     one_of("full", "none"),
     "whether tool inputs and outputs, details and evidence go out over OTLP",
 )
+OTLP_APP_SPANS = Setting(
+    "otlp_app_spans",
+    "OTEL_OBS_OTLP_APP_SPANS",
+    False,
+    flag,
+    "whether the exporters configure() builds also carry the application's own spans",
+)
+ENABLED = Setting(
+    "enabled",
+    "OTEL_OBS_ENABLED",
+    True,
+    flag,
+    "whether the local store records (false: producers store nothing; export is unchanged)",
+)
 DEBUG = Setting(
     "debug",
     "OTEL_OBS_DEBUG",
@@ -197,6 +211,8 @@ ALL: tuple[Setting[Any], ...] = (
     QUEUE_CAPACITY,
     WRITER,
     OTLP_PAYLOADS,
+    OTLP_APP_SPANS,
+    ENABLED,
     DEBUG,
     BATCH_ITEMS,
     BUSY_TIMEOUT_MS,
@@ -242,7 +258,9 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "DB",
     "DEBUG",
+    "ENABLED",
     "FLUSH_INTERVAL_MS",
+    "OTLP_APP_SPANS",
     "OTLP_PAYLOADS",
     "QUEUE_CAPACITY",
     "RETRY_WINDOW_MS",
