@@ -268,7 +268,6 @@ def configure(
     options returns the same pipeline unchanged; other options are applied to
     it (other paths: the store moves, the previous one is flushed and closed).
     """
-    global _default, _default_options, _configured
     options = _resolve(
         True,
         db_path=db_path,
@@ -282,21 +281,35 @@ def configure(
         otlp_payloads=otlp_payloads,
         otlp_app_spans=otlp_app_spans,
     )
+    return _configure(options, strict=True)
+
+
+def configure_from_environment() -> Pipeline:
+    """``configure()`` from the variables alone, never raising for one it cannot use.
+
+    What the ``otel_obs`` configurator runs under ``opentelemetry-instrument``:
+    a bad value there is logged once and skipped, as it is for producers.
+    """
+    return _configure(_resolve(False), strict=False)
+
+
+def _configure(options: Options, strict: bool) -> Pipeline:
+    global _default, _default_options, _configured
     with _lock:
         if _default is None or _default_options is None:
-            _default = _build_default(options, strict=True)
+            _default = _build_default(options, strict=strict)
         elif _configured and options == _default_options:
             return _default
         else:
-            _apply(_default, _default_options, options)
+            _apply(_default, _default_options, options, strict)
         _default_options = options
         if not _configured:
-            _wire_app(_default, options)
+            _wire_app(_default, options, strict)
             _configured = True
         return _default
 
 
-def _apply(pipeline: Pipeline, old: Options, new: Options) -> None:
+def _apply(pipeline: Pipeline, old: Options, new: Options, strict: bool = True) -> None:
     """Bring ``pipeline`` from ``old`` options to ``new`` ones, in place (producers hold it)."""
     changed = set(new.differences(old))
     if changed & _STORE_OPTIONS:
@@ -309,10 +322,10 @@ def _apply(pipeline: Pipeline, old: Options, new: Options) -> None:
     if "service_name" in changed:
         _set_service_name(pipeline, new.service_name)
     if changed & _EXPORT_OPTIONS and pipeline.export_step is not None:
-        own = [] if new.otlp_app_spans else _export_processors(new, True)
+        own = [] if new.otlp_app_spans else _export_processors(new, strict)
         pipeline.export_step.replace(own, new.otlp_payloads, to_app=pipeline.export_step.to_app)
-        if _app_exports is not None:
-            _rewire_app_exports(new)
+        if _configured and (_app_exports is not None or new.otlp_app_spans):
+            _rewire_app_exports(new, strict=strict)
 
 
 def _move_store(pipeline: Pipeline, options: Options) -> None:
@@ -351,7 +364,7 @@ def _set_service_name(pipeline: Pipeline, service_name: str | None) -> None:
         update(resource)
 
 
-def _wire_app(pipeline: Pipeline, options: Options) -> None:
+def _wire_app(pipeline: Pipeline, options: Options, strict: bool = True) -> None:
     """Add our processors to the application's provider (created when there is none)."""
     global _app_transcript, _app_context, _app_created
     if standard.sdk_disabled():
@@ -374,13 +387,15 @@ def _wire_app(pipeline: Pipeline, options: Options) -> None:
         app.add_span_processor(_app_context)
         app.add_span_processor(_app_transcript)
     if options.otlp_app_spans:
-        _rewire_app_exports(options, app)
+        _rewire_app_exports(options, app, strict=strict)
 
 
-def _rewire_app_exports(options: Options, app: TracerProvider | None = None) -> None:
+def _rewire_app_exports(
+    options: Options, app: TracerProvider | None = None, *, strict: bool = True
+) -> None:
     """The exporters that carry the application's spans too (``otlp_app_spans``)."""
     global _app_exports
-    wanted = _export_processors(options, True) if options.otlp_app_spans else []
+    wanted = _export_processors(options, strict) if options.otlp_app_spans else []
     if _app_exports is None:
         app = app or app_provider()
         if app is None or not wanted:
@@ -451,6 +466,7 @@ __all__: list[Any] = [
     "Options",
     "attach",
     "configure",
+    "configure_from_environment",
     "configured_pipeline",
     "close_private_pipelines",
     "get_pipeline",
