@@ -35,6 +35,7 @@ store given by one path stays in one place.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
 import os
@@ -52,6 +53,7 @@ from . import settings
 from .exporters.context_processor import ContextSpanProcessor, obs_baggage_processor
 from .exporters.processor import TranscriptSpanProcessor
 from .exporters.stores import Store, open_store
+from .otel import exit as process_exit
 from .otel import standard
 from .otel.export_step import ExportStep
 from .otel.providers import ProducerProvider, app_provider
@@ -120,7 +122,12 @@ def resolve_otlp_payloads(payloads: str | None = None) -> str:
 
 
 def _lenient(setting: settings.Setting[Any], value: Any = None) -> Any:
-    """``setting`` resolved; a bad variable is logged once and its default used (producers)."""
+    """``setting`` resolved; a bad variable is logged once and its default used (producers).
+
+    A bad argument still raises: that is the caller's code, not configuration.
+    """
+    if value is not None:
+        return setting.resolve(value)
     try:
         return setting.resolve(value)
     except ValueError as exc:
@@ -207,8 +214,38 @@ def _build_default(options: Options, strict: bool) -> Pipeline:
     step = ExportStep(own, options.otlp_payloads, to_app=not standard.sdk_disabled())
     provider.add_span_processor(step)
     pipeline.export_step = step
+    _guard_exit(pipeline)
+    if _lenient(settings.SIGTERM):
+        handle_sigterm(pipeline)
     _announce()
     return pipeline
+
+
+def _guard_exit(pipeline: Pipeline) -> None:
+    """End the pipeline's open spans at exit as terminated, before its store closes."""
+    pipeline.exit_guard = process_exit.guard(pipeline.provider, lambda: pipeline.flush(5.0))
+
+
+def handle_sigterm(pipeline: Pipeline | None = None) -> bool:
+    """On SIGTERM, end ``pipeline``'s open spans as terminated, flush and close, then exit.
+
+    ``pipeline`` defaults to the producers' default one; ``OTEL_OBS_SIGTERM=true``
+    does this when it is made. Returns False when not called from the main
+    thread (Python only lets it install signal handlers).
+    """
+    pipeline = pipeline or get_pipeline()
+    guard = getattr(pipeline, "exit_guard", None)
+    if guard is None:
+        return False
+
+    def close() -> None:
+        pipeline.provider.force_flush(5_000)
+        app = app_provider()
+        if app is not None:
+            app.force_flush(5_000)
+        pipeline.shutdown(5.0)
+
+    return process_exit.handle_sigterm(guard, close)
 
 
 def _announce() -> None:
@@ -347,6 +384,10 @@ def _move_store(pipeline: Pipeline, options: Options) -> None:
     pipeline.db_path, pipeline.transcripts_dir = options.db, options.transcripts
     if old is not None:
         old.close()
+    at_exit = getattr(pipeline.exit_guard, "at_exit", None)
+    if at_exit is not None:  # again after the new store's own exit handler: it runs first
+        atexit.unregister(at_exit)
+        atexit.register(at_exit)
 
 
 def _set_service_name(pipeline: Pipeline, service_name: str | None) -> None:
@@ -427,7 +468,7 @@ def get_pipeline(
                 _default = _build_default(_default_options, strict=False)
             return _default
     db, transcripts = resolve_paths(db_path, transcripts_dir)
-    mode = resolve_writer(writer)
+    mode = _lenient(settings.WRITER, writer)
     with _lock:
         if _default is not None and (_default.db_path, _default.transcripts_dir) == (
             db,
@@ -437,13 +478,14 @@ def get_pipeline(
         pipeline = _private.get((db, transcripts, mode))
         if pipeline is not None and pipeline.store is not None and not pipeline.store.closed:
             return pipeline
-        options = _resolve(True, db_path=db, transcripts_dir=transcripts, writer=mode)
+        options = _resolve(False, db_path=db, transcripts_dir=transcripts, writer=mode)
         provider = ProducerProvider(standard.resource())
-        store = _build_store(options)
+        store = _build_store(options, strict=False)
         if store is None:
             pipeline = Pipeline(provider, db_path=db, transcripts_dir=transcripts)
         else:
             pipeline = attach(provider, store, None)
+        _guard_exit(pipeline)
         _private[(db, transcripts, mode)] = pipeline
         return pipeline
 
@@ -470,6 +512,7 @@ __all__: list[Any] = [
     "configured_pipeline",
     "close_private_pipelines",
     "get_pipeline",
+    "handle_sigterm",
     "resolve_paths",
     "resolve_writer",
 ]

@@ -61,6 +61,8 @@ class Pipeline:
         self.context_processor: Any = None
         #: The step that hands sampled spans to exporters (the default pipeline's), if any.
         self.export_step: Any = None
+        #: The processor that ends open spans at exit (``otel_obs.otel.exit``), if any.
+        self.exit_guard: Any = None
 
     def add_event(
         self,

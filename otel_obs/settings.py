@@ -155,6 +155,13 @@ ENABLED = Setting(
     flag,
     "whether the local store records (false: producers store nothing; export is unchanged)",
 )
+SIGTERM = Setting(
+    "sigterm",
+    "OTEL_OBS_SIGTERM",
+    False,
+    flag,
+    "on SIGTERM, end open spans as terminated and flush the store before the process ends",
+)
 DEBUG = Setting(
     "debug",
     "OTEL_OBS_DEBUG",
@@ -213,6 +220,7 @@ ALL: tuple[Setting[Any], ...] = (
     OTLP_PAYLOADS,
     OTLP_APP_SPANS,
     ENABLED,
+    SIGTERM,
     DEBUG,
     BATCH_ITEMS,
     BUSY_TIMEOUT_MS,
@@ -265,6 +273,7 @@ __all__ = [
     "QUEUE_CAPACITY",
     "RETRY_WINDOW_MS",
     "SHUTDOWN_TIMEOUT_MS",
+    "SIGTERM",
     "STORE_SETTINGS",
     "Setting",
     "TRANSCRIPTS_DIR",
