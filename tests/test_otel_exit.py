@@ -91,3 +91,19 @@ def test_sigterm_with_the_handler_flushes_the_last_batch(tmp_path: Path) -> None
         else:
             db = folder / "obs.db"
             assert not db.exists() or rows(db)["decision"] == []
+
+
+def test_the_guard_forgets_ended_spans(tmp_path: Path) -> None:
+    from otel_obs.config import get_pipeline
+    from otel_obs.transcript_writer import TranscriptWriter
+
+    pipeline = get_pipeline(tmp_path / "obs.db")
+    try:
+        writer = TranscriptWriter("exec-guard", "agent-1", pipeline=pipeline)
+        with writer.task("T1", "short"):
+            pass
+        assert pipeline.exit_guard.open_spans() == 1  # the agent, still open
+        writer.close()
+        assert pipeline.exit_guard.open_spans() == 0
+    finally:
+        pipeline.shutdown()

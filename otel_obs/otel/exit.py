@@ -52,10 +52,12 @@ class ExitGuard(SpanProcessor):
         self._open: dict[int, Span] = {}
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        self._open[id(span)] = span
+        # By span id: ``on_end`` gets a read-only copy of the span, not the span itself.
+        self._open[span.context.span_id] = span
 
     def on_end(self, span: ReadableSpan) -> None:
-        self._open.pop(id(span), None)
+        if span.context is not None:
+            self._open.pop(span.context.span_id, None)
 
     def open_spans(self) -> int:
         return len(self._open)
@@ -64,6 +66,8 @@ class ExitGuard(SpanProcessor):
         """End every open span, newest first, as terminated for ``reason``; return how many."""
         spans = list(self._open.values())
         for span in reversed(spans):
+            if not span.is_recording():  # ended meanwhile
+                continue
             try:
                 _terminate(span, reason)
             except Exception:  # pragma: no cover - exit must go on

@@ -55,10 +55,21 @@ class ProducerProvider(TracerProvider):
             self._disabled = False
 
 
+_app: TracerProvider | None = None
+
+
 def app_provider() -> TracerProvider | None:
-    """The application's SDK provider: the global one, once set, unless it is a producers' one."""
+    """The application's SDK provider: the global one, once set, unless it is a producers' one.
+
+    Asked at every producer span (sampler, export step), so the answer is kept
+    once found: OpenTelemetry lets the global provider be set only once.
+    """
+    global _app
+    if _app is not None:
+        return _app
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider) and not isinstance(current, ProducerProvider):
+        _app = current
         return current
     return None
 
