@@ -17,6 +17,7 @@ directly still gets a clear error for a value that is not valid at all.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -221,14 +222,26 @@ def resource(service_name: str | None = None) -> Resource:
 
 def _detectors() -> list[ResourceDetector]:
     detectors: list[ResourceDetector] = []
+    for name, detector_class in _detector_classes():
+        try:
+            detectors.append(detector_class())
+        except Exception as exc:  # a detector is a nicety, never a failure
+            warn_once(f"detector-{name}", "resource detector %r failed (%s)", name, exc)
+    return detectors
+
+
+@functools.cache
+def _detector_classes() -> tuple[tuple[str, type[ResourceDetector]], ...]:
+    """The installed ``process`` and ``host`` detectors (looked up once: entry points are slow)."""
+    found: list[tuple[str, type[ResourceDetector]]] = []
     for name in DETECTORS:
         for entry in entry_points(group="opentelemetry_resource_detector", name=name):
             try:
-                detectors.append(entry.load()())
-            except Exception as exc:  # a detector is a nicety, never a failure
+                found.append((name, entry.load()))
+            except Exception as exc:
                 warn_once(f"detector-{name}", "resource detector %r failed (%s)", name, exc)
             break
-    return detectors
+    return tuple(found)
 
 
 __all__ = [
