@@ -21,10 +21,10 @@ spans, so its exporters see them too.
 
 from __future__ import annotations
 
-from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 
+from .app import app_provider, mark_producer_provider
 from .sampling import StoreSampler
 from .standard import warn_once
 
@@ -55,23 +55,7 @@ class ProducerProvider(TracerProvider):
             self._disabled = False
 
 
-_app: TracerProvider | None = None
-
-
-def app_provider() -> TracerProvider | None:
-    """The application's SDK provider: the global one, once set, unless it is a producers' one.
-
-    Asked at every producer span (sampler, export step), so the answer is kept
-    once found: OpenTelemetry lets the global provider be set only once.
-    """
-    global _app
-    if _app is not None:
-        return _app
-    current = trace.get_tracer_provider()
-    if isinstance(current, TracerProvider) and not isinstance(current, ProducerProvider):
-        _app = current
-        return current
-    return None
+mark_producer_provider(ProducerProvider)
 
 
 def span_processors(provider: TracerProvider) -> tuple[SpanProcessor, ...]:

@@ -24,6 +24,8 @@ from opentelemetry.util.types import Attributes
 
 from otel_obs import conventions as c
 
+from .app import app_provider
+
 
 class StoreSampler(Sampler):
     """The application's sampling decision, except that a producer span is always recorded."""
@@ -33,8 +35,6 @@ class StoreSampler(Sampler):
 
     def base(self) -> Sampler:
         """The sampler that decides what is exported (looked up each time: the app may set one)."""
-        from .providers import app_provider
-
         app = app_provider()
         sampler = getattr(app, "sampler", None) if app is not None else None
         if isinstance(sampler, Sampler):
@@ -53,7 +53,11 @@ class StoreSampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        result = self.base().should_sample(
+        app = app_provider()
+        base = getattr(app, "sampler", None) if app is not None else None
+        if not isinstance(base, Sampler):
+            base = self._env_sampler or self.base()
+        result = base.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
         if result.decision is Decision.DROP and attributes and c.KIND in attributes:
