@@ -194,10 +194,20 @@ def attach(provider: TracerProvider, store: Store, task_list_id: str | None = No
 
 
 def _export_processors(options: Options, strict: bool) -> list[SpanProcessor]:
-    """A batch processor per exporter ``OTEL_TRACES_EXPORTER`` (or ``otlp_endpoint``) names."""
+    """A batch processor per exporter ``OTEL_TRACES_EXPORTER`` (or ``otlp_endpoint``) names.
+
+    The variables are the application's provider's to follow when it has one
+    that otel-obs did not make (a distro built its exporters from them, and
+    the producers' spans reach those): then only an explicit ``otlp_endpoint``
+    gives an exporter of our own, so nothing goes out twice.
+    """
     if standard.sdk_disabled():
         return []
-    names = standard.exporter_names(options.otlp_endpoint)
+    app = app_provider()
+    if app is None or app is _app_created:
+        names = standard.exporter_names(options.otlp_endpoint)
+    else:
+        names = [standard.OTLP] if options.otlp_endpoint else []
     exporters = standard.build_exporters(names, options.otlp_endpoint, strict=strict)
     return [BatchSpanProcessor(exporter) for exporter in exporters]
 
