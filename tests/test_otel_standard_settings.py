@@ -166,3 +166,18 @@ def test_sdk_disabled_exports_nothing_and_the_store_keeps_recording(tmp_path: Pa
     )
     lines = [line for line in done.stderr.splitlines() if "OTEL_SDK_DISABLED" in line]
     assert len(lines) == 1 and "records nothing either" in lines[0], done.stderr
+
+
+def test_store_off_still_exports(tmp_path: Path) -> None:
+    with grpc_receiver() as (endpoint, received):
+        done = run(
+            worker(configure=""),
+            tmp_path,
+            OTEL_OBS_ENABLED="false",
+            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        )
+    assert received.names().count("execute_tool Bash") == 2
+    db = tmp_path / "obs.db"
+    assert not db.exists() or not stored_count(db, "tool_uses")
+    lines = [line for line in done.stderr.splitlines() if "OTEL_OBS_ENABLED" in line]
+    assert len(lines) == 1 and "records nothing" in lines[0], done.stderr
