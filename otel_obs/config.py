@@ -212,15 +212,19 @@ def _export_processors(options: Options, strict: bool) -> list[SpanProcessor]:
     return [BatchSpanProcessor(exporter) for exporter in exporters]
 
 
-def _build_default(options: Options, strict: bool) -> Pipeline:
-    """The producers' default pipeline: their own provider, the store, the export step."""
+def _build_default(options: Options, strict: bool, exports: bool = True) -> Pipeline:
+    """The producers' default pipeline: their own provider, the store, the export step.
+
+    ``exports``: build the exporters now (``configure()`` builds them once the
+    application's provider is wired, see :func:`_set_exports`).
+    """
     provider = ProducerProvider(standard.resource(options.service_name))
     store = _build_store(options, strict)
     if store is not None:
         pipeline = attach(provider, store, options.task_list_id)
     else:
         pipeline = Pipeline(provider, db_path=options.db, transcripts_dir=options.transcripts)
-    own = [] if options.otlp_app_spans else _export_processors(options, strict)
+    own = _export_processors(options, strict) if exports else []
     step = ExportStep(own, options.otlp_payloads, to_app=not standard.sdk_disabled())
     provider.add_span_processor(step)
     pipeline.export_step = step
@@ -343,21 +347,29 @@ def configure_from_environment() -> Pipeline:
 def _configure(options: Options, strict: bool) -> Pipeline:
     global _default, _default_options, _configured
     with _lock:
-        if _default is None or _default_options is None:
-            _default = _build_default(options, strict=strict)
-        elif _configured and options == _default_options:
+        first = not _configured
+        old = _default_options
+        if _default is None or old is None:
+            _default = _build_default(options, strict, exports=False)
+            old = None
+        elif not first and options == old:
             return _default
         else:
-            _apply(_default, _default_options, options, strict)
+            _apply(_default, old, options)
         _default_options = options
-        if not _configured:
-            _wire_app(_default, options, strict)
+        if first:
+            _wire_app(_default, options)
             _configured = True
+        if first or old is None or set(options.differences(old)) & _EXPORT_OPTIONS:
+            _set_exports(_default, options, strict)
         return _default
 
 
-def _apply(pipeline: Pipeline, old: Options, new: Options, strict: bool = True) -> None:
-    """Bring ``pipeline`` from ``old`` options to ``new`` ones, in place (producers hold it)."""
+def _apply(pipeline: Pipeline, old: Options, new: Options) -> None:
+    """Bring ``pipeline``'s store, defaults and resource from ``old`` options to ``new`` ones.
+
+    In place: producers hold the pipeline. Exporters are :func:`_set_exports`'s.
+    """
     changed = set(new.differences(old))
     if changed & _STORE_OPTIONS:
         _move_store(pipeline, new)
@@ -368,11 +380,24 @@ def _apply(pipeline: Pipeline, old: Options, new: Options, strict: bool = True) 
                 context.set_defaults(defaults)
     if "service_name" in changed:
         _set_service_name(pipeline, new.service_name)
-    if changed & _EXPORT_OPTIONS and pipeline.export_step is not None:
-        own = [] if new.otlp_app_spans else _export_processors(new, strict)
-        pipeline.export_step.replace(own, new.otlp_payloads, to_app=pipeline.export_step.to_app)
-        if _configured and (_app_exports is not None or new.otlp_app_spans):
-            _rewire_app_exports(new, strict=strict)
+
+
+def _set_exports(pipeline: Pipeline, options: Options, strict: bool) -> None:
+    """Our exporters, fresh: on the producers' export step (their spans only), or, with
+    ``otlp_app_spans``, on an export step of the application's provider, which the
+    producers' spans reach too. The previous exporters are shut down."""
+    global _app_exports
+    processors = _export_processors(options, strict)
+    app = app_provider()
+    app_side = options.otlp_app_spans and app is not None
+    step = pipeline.export_step
+    if step is not None:
+        step.replace([] if app_side else processors, options.otlp_payloads, to_app=step.to_app)
+    if app_side and _app_exports is None and app is not None:
+        _app_exports = ExportStep(processors, options.otlp_payloads, to_app=False)
+        app.add_span_processor(_app_exports)
+    elif _app_exports is not None:
+        _app_exports.replace(processors if app_side else [], options.otlp_payloads, to_app=False)
 
 
 def _move_store(pipeline: Pipeline, options: Options) -> None:
@@ -415,7 +440,7 @@ def _set_service_name(pipeline: Pipeline, service_name: str | None) -> None:
         update(resource)
 
 
-def _wire_app(pipeline: Pipeline, options: Options, strict: bool = True) -> None:
+def _wire_app(pipeline: Pipeline, options: Options) -> None:
     """Add our processors to the application's provider (created when there is none)."""
     global _app_transcript, _app_context, _app_created
     if standard.sdk_disabled():
@@ -437,24 +462,6 @@ def _wire_app(pipeline: Pipeline, options: Options, strict: bool = True) -> None
         _app_transcript = TranscriptSpanProcessor(pipeline.store)
         app.add_span_processor(_app_context)
         app.add_span_processor(_app_transcript)
-    if options.otlp_app_spans:
-        _rewire_app_exports(options, app, strict=strict)
-
-
-def _rewire_app_exports(
-    options: Options, app: TracerProvider | None = None, *, strict: bool = True
-) -> None:
-    """The exporters that carry the application's spans too (``otlp_app_spans``)."""
-    global _app_exports
-    wanted = _export_processors(options, strict) if options.otlp_app_spans else []
-    if _app_exports is None:
-        app = app or app_provider()
-        if app is None or not wanted:
-            return
-        _app_exports = ExportStep(wanted, options.otlp_payloads, to_app=False)
-        app.add_span_processor(_app_exports)
-        return
-    _app_exports.replace(wanted, options.otlp_payloads, to_app=False)
 
 
 def get_pipeline(

@@ -144,3 +144,33 @@ trace.set_tracer_provider(app)
         assert conn.execute(
             "SELECT count(*) FROM tool_uses WHERE input IS NOT NULL"
         ).fetchone() == (2,)
+
+
+def test_exporters_are_rebuilt_not_doubled_when_configure_follows_the_producers(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "from otel_obs import TranscriptWriter\n"
+        "early = TranscriptWriter('exec-early', 'early-agent')\n"
+        "early.close()\n"
+        "from opentelemetry import trace\n"
+        "from otel_obs import configure\n"
+        "configure(otlp_app_spans=True)\n"
+        "with trace.get_tracer('the-app').start_as_current_span('app work'):\n"
+        "    pass\n" + worker()
+    )
+    with grpc_receiver() as (endpoint, received):
+        run(code, tmp_path / "configured", OTEL_EXPORTER_OTLP_ENDPOINT=endpoint)
+    names = received.names()
+    assert names.count("invoke_agent early-agent") == 1
+    assert names.count("execute_tool Bash") == 2 and names.count("app work") == 1
+    # Without configure(), OTEL_OBS_OTLP_APP_SPANS has no application provider to use:
+    # the producers' spans still go out, once.
+    with grpc_receiver() as (endpoint, received):
+        run(
+            worker(),
+            tmp_path / "implicit",
+            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+            OTEL_OBS_OTLP_APP_SPANS="true",
+        )
+    assert received.names().count("execute_tool Bash") == 2
