@@ -8,6 +8,11 @@ thread. It also decides how much of the payloads leaves the machine
 (``OTEL_OBS_OTLP_PAYLOADS``): ``full`` sends the redacted, capped tool inputs,
 outputs, entry details and assertion evidence as stored; ``none`` keeps them
 local and sends the summaries only. The local store is never affected.
+
+:func:`view_span` is that mapping; the producers' pipeline applies it to
+every exporter their spans reach (``otel_obs.otel.export_step``), and
+:class:`OtlpView` wraps a single exporter with it, for spans handed to an
+exporter outside otel-obs's providers.
 """
 
 from __future__ import annotations

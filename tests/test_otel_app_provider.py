@@ -174,3 +174,35 @@ def test_exporters_are_rebuilt_not_doubled_when_configure_follows_the_producers(
             OTEL_OBS_OTLP_APP_SPANS="true",
         )
     assert received.names().count("execute_tool Bash") == 2
+
+
+def test_a_span_handed_to_exporters_reads_as_its_view(tmp_path: Path) -> None:
+    """What every exporter reads of a producer span: derived facts, payload policy applied."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_obs import conventions as c
+    from otel_obs.otel.export_step import ExportStep
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(ExportStep([SimpleSpanProcessor(memory)], "none", to_app=False))
+    span = provider.get_tracer("t").start_span(
+        "execute_tool Read",
+        attributes={
+            c.KIND: c.KIND_TOOL,
+            c.GEN_AI_TOOL_NAME: "Read",
+            c.TOOL_INPUT: '{"file_path": "src/a.py"}',
+            c.TOOL_OUTPUT: "secret",
+        },
+    )
+    span.add_event("obs.decision", {c.ENTRY_DETAILS: "secret", "kept": 1})
+    span.end()
+    [shown] = memory.get_finished_spans()
+    attributes = dict(shown.attributes)
+    assert c.TOOL_INPUT not in attributes and c.TOOL_OUTPUT not in attributes
+    assert (attributes[c.FILE_PATH], attributes[c.FILE_OPERATION]) == ("src/a.py", "READ")
+    assert [dict(e.attributes) for e in shown.events] == [{"kept": 1}]
+    assert "secret" not in shown.to_json() and "src/a.py" in shown.to_json()
+    assert shown.context.span_id == span.get_span_context().span_id

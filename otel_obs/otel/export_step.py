@@ -18,6 +18,7 @@ application's spans) are skipped: the producers' spans are stored already.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -82,7 +83,7 @@ class ExportStep(SpanProcessor):
         targets = self.targets()
         if not targets:
             return
-        shown = view_span(span, self.payloads)
+        shown = _Shown(span, self.payloads)
         for processor in targets:
             processor.on_end(shown)
 
@@ -93,6 +94,57 @@ class ExportStep(SpanProcessor):
         # Only our own: the application's processors are the application's to shut down.
         for processor in self.processors:
             processor.shutdown()
+
+
+class _Shown(ReadableSpan):
+    """``span`` as it goes out, worked out when an exporter first reads it.
+
+    :func:`~otel_obs.exporters.otlp_view.view_span` derives tool facts and
+    applies the payload policy (some 10 µs a tool span); here that happens
+    on the exporter's thread, when it encodes the span, not on the agent's
+    thread that ends it.
+    """
+
+    def __init__(self, span: ReadableSpan, payloads: str) -> None:
+        super().__init__(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            links=span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+        self._source = span
+        self._payloads = payloads
+        self._shown: ReadableSpan | None = None
+
+    def _view(self) -> ReadableSpan:
+        if self._shown is None:
+            self._shown = view_span(self._source, self._payloads)
+        return self._shown
+
+    @property
+    def attributes(self) -> Any:
+        return self._view().attributes
+
+    @property
+    def events(self) -> Any:
+        return self._view().events
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._source.dropped_attributes
+
+    @property
+    def dropped_events(self) -> int:
+        return self._source.dropped_events
+
+    def to_json(self, indent: int | None = 4) -> str:
+        return self._view().to_json(indent)
 
 
 __all__ = ["ExportStep"]
