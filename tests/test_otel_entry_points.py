@@ -142,3 +142,30 @@ def test_otel_obs_exporter_under_the_official_distro(tmp_path: Path) -> None:
     assert names.count("execution exec-app") == 1 and names.count("execute_tool Bash") == 1
     assert "OTEL_SDK_DISABLED=true" in out["writer_env"]
     assert not any("auto_instrumentation" in e for e in out["writer_env"])
+
+
+def test_a_worker_under_the_distro_joins_its_orchestrators_context(tmp_path: Path) -> None:
+    (tmp_path / "plain.py").write_text(
+        "from opentelemetry import trace\n"
+        "with trace.get_tracer('worker-code').start_as_current_span('own work'):\n"
+        "    pass\n"
+    )
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    with grpc_receiver() as (endpoint, received):
+        run(
+            "",
+            tmp_path,
+            [INSTRUMENT, sys.executable, "plain.py"],
+            OTEL_PYTHON_DISTRO="otel_obs",
+            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+            OTEL_OBS_OTLP_APP_SPANS="true",
+            TRACEPARENT=parent,
+            BAGGAGE="obs.execution_id=exec-joined,obs.wave_number=2",
+        )
+    [own] = [s for s in received.spans if s.name == "own work"]
+    assert own.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert own.span.parent_span_id.hex() == "00f067aa0ba902b7"
+    assert (own.attributes["obs.execution_id"], own.attributes["obs.wave_number"]) == (
+        "exec-joined",
+        2,
+    )

@@ -6,8 +6,10 @@ configurator runs :func:`otel_obs.config.configure_from_environment`, which
 reads the standard and ``OTEL_OBS_*`` variables and never raises for a value
 it cannot use (logged once). The distro makes ``otel_obs`` the configurator
 unless ``OTEL_PYTHON_CONFIGURATOR`` names another, so it works beside the
-official ``opentelemetry-distro``. Traces only: metrics and logs are left to
-another configurator.
+official ``opentelemetry-distro``. A worker started with ``TRACEPARENT`` /
+``BAGGAGE`` (see :mod:`otel_obs.propagation`) joins that context for the
+program's main thread, so its own spans land in the orchestrator's trace.
+Traces only: metrics and logs are left to another configurator.
 
 Needs ``opentelemetry-instrumentation`` (the ``instrument`` extra), which
 ``opentelemetry-instrument`` itself comes from.
@@ -38,8 +40,12 @@ class OtelObsConfigurator(_BaseConfigurator):
 
     def _configure(self, **kwargs: Any) -> None:
         from otel_obs.config import configure_from_environment
+        from otel_obs.propagation import ENVIRONMENT_KEYS, join_environment
 
         configure_from_environment()
+        if any(os.environ.get(key) for key in ENVIRONMENT_KEYS):
+            # A worker an orchestrator started: the program's own spans join its trace.
+            join_environment()
 
 
 __all__ = ["OtelObsConfigurator", "OtelObsDistro"]
