@@ -52,8 +52,9 @@ class ExitGuard(SpanProcessor):
         self._open: dict[int, Span] = {}
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        # By span id: ``on_end`` gets a read-only copy of the span, not the span itself.
-        self._open[span.context.span_id] = span
+        if c.KIND in own_attributes(span):  # ours: other instrumentations' spans are theirs
+            # By span id: ``on_end`` gets a read-only copy of the span, not the span itself.
+            self._open[span.context.span_id] = span
 
     def on_end(self, span: ReadableSpan) -> None:
         if span.context is not None:

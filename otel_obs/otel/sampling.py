@@ -5,7 +5,7 @@ sampler that drops would empty the local store (``always_off``,
 ``traceidratio``, a ``TRACEPARENT`` with flags ``00``). :class:`StoreSampler`
 asks the application's sampler (that of the global SDK provider, else the one
 ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` describe) and turns its
-DROP into RECORD_ONLY for producer spans (those with ``obs.kind``). A
+DROP into RECORD_ONLY (every span on the producers' provider is for the store). A
 recorded, not-sampled span reaches our live processor (``on_start`` /
 ``on_end``) but no exporter: the SDK's export processors skip spans whose
 ``sampled`` flag is off, and so does :mod:`.export_step`. Sampled stays sampled,
@@ -22,13 +22,15 @@ from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
-from otel_obs import conventions as c
-
 from .app import app_provider
 
 
 class StoreSampler(Sampler):
-    """The application's sampling decision, except that a producer span is always recorded."""
+    """The application's sampling decision, except that every span is recorded.
+
+    It samples the producers' provider only, whose spans are all for the store
+    (the producers', and those of instrumentations pointed at a pipeline).
+    """
 
     def __init__(self) -> None:
         self._env_sampler: Sampler | None = None
@@ -60,7 +62,7 @@ class StoreSampler(Sampler):
         result = base.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
-        if result.decision is Decision.DROP and attributes and c.KIND in attributes:
+        if result.decision is Decision.DROP:
             # Recorded for the store, not sampled: no exporter sees it.
             return SamplingResult(Decision.RECORD_ONLY, attributes, result.trace_state)
         return result
