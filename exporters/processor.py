@@ -23,10 +23,17 @@ from opentelemetry import baggage, trace
 from opentelemetry.context import Context
 from opentelemetry.processor.baggage import BaggageSpanProcessor
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import StatusCode
 
 from otel_obs import conventions as c
 
-from .mapping import attributes_of, map_event, map_span_start
+from .mapping import (
+    attributes_of,
+    inherited_context,
+    map_event,
+    map_span_start,
+    status_attributes,
+)
 from .store import Store
 
 _INT_KEYS = frozenset({c.WAVE_NUMBER})
@@ -59,6 +66,10 @@ class TranscriptSpanProcessor(SpanProcessor):
             self._put((map_span_start, span))
 
     def on_end(self, span: ReadableSpan) -> None:
+        if span.status.status_code is StatusCode.ERROR and c.KIND not in (span.attributes or {}):
+            # Another instrumentation's failed span: its status travels as attributes
+            # (a writer process receives attributes, not the status).
+            span = _with_attributes(span, status_attributes(span))
         self._put_end(span)
 
     def on_event(
@@ -119,7 +130,7 @@ class ContextSpanProcessor(SpanProcessor):
             inherited: Mapping[str, Any] = {}
             if isinstance(parent, ReadableSpan) and parent.is_recording():
                 inherited = parent.attributes or {}
-            self._fill(span, own, inherited, bag)
+            self._fill(span, own, inherited_context(inherited, parent_context), bag)
         if bag and self._baggage is not None:
             self._baggage.on_start(span, parent_context)
 
@@ -145,6 +156,24 @@ class ContextSpanProcessor(SpanProcessor):
                 value = self._defaults.get(key)
             if value is not None:
                 span.set_attribute(key, value)
+
+
+def _with_attributes(span: ReadableSpan, extra: Mapping[str, Any]) -> ReadableSpan:
+    """A copy of an ended span with ``extra`` added to its attributes."""
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes={**(span.attributes or {}), **extra},
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 def obs_baggage_processor() -> BaggageSpanProcessor:

@@ -50,6 +50,12 @@ TASK_ID: Final = "obs.task_id"
 WAVE_NUMBER: Final = "obs.wave_number"
 TASK_LIST_ID: Final = "obs.task_list_id"
 SKILL_TRACE_ID: Final = "obs.skill_trace_id"  # innermost enclosing skill trace
+# The nearest agent span of another instrumentation above this span: its
+# conversation (session) id and its agent id or name. Copied down from the
+# parent like the keys above (see exporters.mapping.inherited_context), so a
+# tool span of another instrumentation maps alone to that agent's execution.
+ANCESTOR_CONVERSATION_ID: Final = "obs.ancestor.conversation_id"
+ANCESTOR_AGENT: Final = "obs.ancestor.agent"
 
 CONTEXT_KEYS: Final = (
     EXECUTION_ID,
@@ -58,6 +64,8 @@ CONTEXT_KEYS: Final = (
     WAVE_NUMBER,
     TASK_LIST_ID,
     SKILL_TRACE_ID,
+    ANCESTOR_CONVERSATION_ID,
+    ANCESTOR_AGENT,
 )
 
 # --------------------------------------------------------------------------
@@ -202,6 +210,50 @@ ASSERTION_RESULT: Final = "obs.assertion.result"  # pass / fail / skip / warn
 ASSERTION_EVIDENCE: Final = "obs.assertion.evidence"  # JSON object as a string
 ASSERTION_DURATION_MS: Final = "obs.assertion.duration_ms"
 ASSERTION_TOOL_USE_ID: Final = "obs.assertion.tool_use_id"  # supporting tool use
+
+# --------------------------------------------------------------------------
+# Spans from other instrumentations. The mapping recognises agent and tool
+# spans that otel-obs did not make by these names, read from the current
+# releases of opentelemetry-util-genai (GenAI semantic conventions),
+# openinference-instrumentation-claude-agent-sdk (OpenInference) and Claude
+# Code's own telemetry. The first name present wins, in the order listed.
+# --------------------------------------------------------------------------
+
+OP_EXECUTE_TOOL: Final = "execute_tool"
+OP_INVOKE_AGENT: Final = "invoke_agent"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+ERROR_TYPE: Final = "error.type"
+#: A span's status as attributes: how status crosses paths that carry only
+#: attributes (the writer process, JSON exports of other backends).
+OTEL_STATUS_CODE: Final = "otel.status_code"  # "ERROR"
+OTEL_STATUS_DESCRIPTION: Final = "otel.status_description"
+EXCEPTION_EVENT: Final = "exception"
+EXCEPTION_MESSAGE: Final = "exception.message"
+
+OI_SPAN_KIND: Final = "openinference.span.kind"  # "TOOL" / "AGENT"
+OI_TOOL: Final = "TOOL"
+OI_AGENT: Final = "AGENT"
+OI_TOOL_ID: Final = "tool.id"
+OI_TOOL_NAME: Final = "tool.name"
+OI_TOOL_PARAMETERS: Final = "tool.parameters"  # JSON text
+OI_INPUT_VALUE: Final = "input.value"
+OI_OUTPUT_VALUE: Final = "output.value"
+OI_AGENT_NAME: Final = "agent.name"
+SESSION_ID: Final = "session.id"
+
+CLAUDE_CODE_TOOL_SPAN: Final = "claude_code.tool"
+CLAUDE_CODE_TOOL_USE_ID: Final = "tool_use_id"
+CLAUDE_CODE_TOOL_NAME: Final = "tool_name"
+
+#: Where a foreign span keeps each fact, first name first.
+FOREIGN_TOOL_ID_KEYS: Final = (GEN_AI_TOOL_CALL_ID, OI_TOOL_ID, CLAUDE_CODE_TOOL_USE_ID)
+FOREIGN_TOOL_NAME_KEYS: Final = (GEN_AI_TOOL_NAME, OI_TOOL_NAME, CLAUDE_CODE_TOOL_NAME)
+FOREIGN_INPUT_KEYS: Final = (GEN_AI_TOOL_CALL_ARGUMENTS, OI_TOOL_PARAMETERS, OI_INPUT_VALUE)
+FOREIGN_OUTPUT_KEYS: Final = (GEN_AI_TOOL_CALL_RESULT, OI_OUTPUT_VALUE)
+FOREIGN_CONVERSATION_KEYS: Final = (GEN_AI_CONVERSATION_ID, SESSION_ID)
+FOREIGN_AGENT_KEYS: Final = (GEN_AI_AGENT_ID, GEN_AI_AGENT_NAME, OI_AGENT_NAME)
 
 # message bus correlation (events; defaults to the task id, else the execution)
 CORRELATION_ID: Final = "obs.correlation_id"
