@@ -146,6 +146,18 @@ AGENT_STATUS: Final = "obs.agent.status"  # completed / failed / terminated
 AGENT_ERROR: Final = "obs.agent.error"
 GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
 GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"
+# what an instrumented framework's session adds to its agent span (GenAI names
+# where the conventions have one)
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+AGENT_COST_USD: Final = "obs.agent.cost_usd"
+AGENT_NUM_TURNS: Final = "obs.agent.num_turns"
+AGENT_DURATION_API_MS: Final = "obs.agent.duration_api_ms"
+AGENT_PERMISSION_DENIALS: Final = "obs.agent.permission_denials"  # count
 
 # phase
 PHASE_NAME: Final = "obs.phase.name"
