@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -39,8 +40,12 @@ class Hook:
 
     event: str
     payload: dict[str, Any]
+    #: The whole hook input as the CLI sent it (a recorded hook), else built from ``payload``.
+    recorded: dict[str, Any] | None = None
 
     def request_input(self) -> dict[str, Any]:
+        if self.recorded is not None:
+            return self.recorded
         return {
             "session_id": SESSION,
             "transcript_path": f"/tmp/{SESSION}.jsonl",
@@ -164,6 +169,24 @@ class ReplayTransport(Transport):
 
     async def close(self) -> None:
         self._ready = False
+
+
+def load_recording(path: Path) -> list[Any]:
+    """A stream recorded from the real CLI: its lines, with each hook it fired as a :class:`Hook`.
+
+    Recorded lines are the CLI's stdout, except control traffic; a hook the
+    CLI fired is kept as ``{"type": "hook", "event": ..., "input": ...,
+    "tool_use_id": ...}`` (callback ids differ from session to session).
+    """
+    steps: list[Any] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        if item.get("type") == "hook":
+            payload = {"tool_use_id": item.get("tool_use_id")}
+            steps.append(Hook(item["event"], payload, recorded=item["input"]))
+        else:
+            steps.append(item)
+    return steps
 
 
 # --------------------------------------------------------------------------

@@ -14,10 +14,13 @@ worker would, so the rows are the ones our own producers make:
   id); every ``ToolResultBlock`` ends one: ``done``, or ``error``;
 * an error result after a deny (a PreToolUse hook or the permission system)
   is not a failed tool: neither PostToolUse nor PostToolUseFailure fires and
-  ``ResultMessage.permission_denials`` lists it. So an error result is ended
-  at once when our PostToolUseFailure hook reported that tool, and otherwise
-  held until the result message, which says ``blocked`` (with the CLI's
-  answer as the reason) or ``error``;
+  ``ResultMessage.permission_denials`` lists it. The permission system also
+  says so at once (a ``permission_denied`` system message, with its reason);
+  a hook's deny is known only from the result message. So an error result is
+  ``blocked`` at once after ``permission_denied``, ``error`` at once when our
+  PostToolUseFailure hook reported that tool, and otherwise held until the
+  result message, which says ``blocked`` (with the CLI's answer as the
+  reason) or ``error``;
 * messages with a ``parent_tool_use_id`` come from a subagent: it is an agent
   instance of its own (``<session>/<Task tool use id>``) whose span, and so
   whose tool uses, sit under the ``Task`` tool use that started it;
@@ -84,6 +87,8 @@ class ClaudeSession:
         self._owner: dict[str, _Agent] = {}
         #: Tool uses PostToolUseFailure reported (their error results are failures).
         self._failed: set[str] = set()
+        #: Tool uses the permission system denied (``permission_denied``), with its message.
+        self._denied: dict[str, str] = {}
         #: Error results waiting for the result message: tool use id -> (agent, text).
         self._held: dict[str, tuple[_Agent, str]] = {}
         self._error: str | None = None
@@ -143,10 +148,13 @@ class ClaudeSession:
             logger.exception("otel-obs: could not record a Claude Agent SDK message")
 
     def _on_system(self, message: Any) -> None:
-        if _get(message, "subtype") != "init":
-            return
+        subtype = _get(message, "subtype")
         data = _get(message, "data") or {}
-        self._start(_get(data, "session_id"), _get(data, "model"))
+        if subtype == "init":
+            self._start(_get(data, "session_id"), _get(data, "model"))
+        elif subtype == "permission_denied" and _get(data, "tool_use_id"):
+            # The permission system's deny, said before its error result arrives.
+            self._denied[str(_get(data, "tool_use_id"))] = str(_get(data, "message") or "denied")
 
     def _start(self, session_id: Any, model: Any = None) -> _Agent | None:
         if self._main is not None:
@@ -224,7 +232,10 @@ class ClaudeSession:
             subagent = self._subagents.pop(tool_id, None)
             if subagent is not None:  # the Task tool's subagent has finished
                 self._close_agent(subagent, None)
-            if _get(block, "is_error") and tool_id not in self._failed:
+            denied = self._denied.pop(tool_id, None)
+            if denied is not None:
+                agent.tools.log_blocked(tool_id, denied)
+            elif _get(block, "is_error") and tool_id not in self._failed:
                 self._held[tool_id] = (agent, content_text(_get(block, "content")))
             else:
                 self._failed.discard(tool_id)
