@@ -1029,40 +1029,44 @@ def _first(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
 
 
 def _agent_identity(attrs: Mapping[str, Any]) -> tuple[Any, Any]:
-    """(conversation id, agent id or name) an agent span of another instrumentation states."""
+    """(conversation id, agent id or name) a span of another instrumentation states."""
     return _first(attrs, c.FOREIGN_CONVERSATION_KEYS), _first(attrs, c.FOREIGN_AGENT_KEYS)
 
 
-def inherited_context(
-    parent_attrs: Mapping[str, Any], parent_context: Any = None
-) -> Mapping[str, Any]:
-    """What a span that is not ours takes from its parent at its start (the context
-    span processor copies :data:`~otel_obs.conventions.CONTEXT_KEYS` out of it).
+def foreign_start_attributes(
+    name: str | None, attrs: Mapping[str, Any], parent_context: Any, span_context: Any
+) -> dict[str, Any]:
+    """Our context for an agent or tool span of another instrumentation, decided as it starts.
 
-    The parent's own context keys, and, when the parent is an agent span of
-    another instrumentation, that agent as the nearest agent ancestor. Mapping
-    maps each span alone, so "the nearest agent ancestor" has to travel down
-    the tree as spans start. The GenAI utilities carry the conversation id on
-    the context rather than on the agent span until it ends; it is read there.
+    ``attrs`` are the span's attributes once it took ours from its parent and
+    from baggage. Mapping maps each span alone, so "the nearest agent
+    ancestor" of a span has to travel down the tree as spans start: an agent
+    span that is not ours gets its execution and instance here, and its
+    descendants take them from it like any context key. The execution: ours
+    (baggage, an enclosing span of ours); else the conversation or session id
+    the span states, or the conversation the GenAI utilities carry on the
+    context (they put it on the agent span only when it ends); else the trace
+    id. An instrumentation that learns its session id later (OpenInference
+    sets ``session.id`` from the result message) is keyed by its trace.
+    Empty for any other span.
     """
-    derived: dict[str, Any] = {}
-    if parent_attrs and c.KIND not in parent_attrs:
-        if foreign_kind(None, parent_attrs) == c.KIND_AGENT:
-            conversation, agent = _agent_identity(parent_attrs)
-            if conversation is not None:
-                derived[c.ANCESTOR_CONVERSATION_ID] = str(conversation)
-            if agent is not None:
-                derived[c.ANCESTOR_AGENT] = str(agent)
-    if parent_context is not None and _ambient_conversation is not None:
-        if c.ANCESTOR_CONVERSATION_ID not in derived and not (
-            parent_attrs and parent_attrs.get(c.ANCESTOR_CONVERSATION_ID)
-        ):
-            ambient = _ambient_conversation(parent_context)
-            if ambient:
-                derived[c.ANCESTOR_CONVERSATION_ID] = ambient
-    if not derived:
-        return parent_attrs
-    return {**parent_attrs, **derived}
+    kind = foreign_kind(name, attrs)
+    if kind is None:
+        return {}
+    out: dict[str, Any] = {}
+    conversation, agent = _agent_identity(attrs)
+    if conversation is None and parent_context is not None and _ambient_conversation is not None:
+        conversation = _ambient_conversation(parent_context)
+    execution = attrs.get(c.EXECUTION_ID)
+    if not execution:
+        execution = conversation or _hex_ids(span_context)[0]
+        if execution:
+            out[c.EXECUTION_ID] = str(execution)
+    if kind == c.KIND_AGENT:
+        instance = agent or conversation or execution
+        if instance:
+            out[c.INSTANCE_ID] = str(instance)
+    return out
 
 
 try:  # the GenAI utilities keep the conversation id of an agent run on the context
@@ -1145,17 +1149,16 @@ def foreign_attributes(span: SpanLike, attrs: Mapping[str, Any]) -> dict[str, An
     ``gen_ai.tool.call.id`` and ``gen_ai.conversation.id`` only when the span
     ends, OpenInference ``session.id`` once the session starts).
 
-    Execution: our context keys (baggage, or an enclosing span of ours); else
-    the conversation or session id of the span itself or of its nearest agent
-    ancestor; else the trace id. Instance: the agent itself, else the nearest
-    agent ancestor, else ours, else the conversation.
+    Execution and instance: as the live path decided them when the span
+    started (:func:`foreign_start_attributes`, our context keys); a span that
+    arrives with none (an exporter, OTLP) is read alone: its conversation or
+    session id, else its trace id, and the agent it names.
     """
     kind = foreign_kind(span.name, attrs)
     if kind is None or span.start_time is None or span.end_time is None:
         return None
     get = attrs.get
-    own_conversation, own_agent = _agent_identity(attrs)
-    conversation = own_conversation or get(c.ANCESTOR_CONVERSATION_ID)
+    conversation, own_agent = _agent_identity(attrs)
     execution = get(c.EXECUTION_ID) or conversation or _hex_ids(span.context)[0]
     if not execution:
         return None
@@ -1165,13 +1168,13 @@ def foreign_attributes(span: SpanLike, attrs: Mapping[str, Any]) -> dict[str, An
     failed, description = _status_error(span, attrs)
     error_type = get(c.ERROR_TYPE)
     if kind == c.KIND_AGENT:
-        instance = own_agent or get(c.ANCESTOR_AGENT) or conversation or get(c.INSTANCE_ID)
+        instance = get(c.INSTANCE_ID) or own_agent or conversation
         out[c.INSTANCE_ID] = str(instance or execution)
         if failed or error_type:
             out[c.AGENT_STATUS] = "failed"
             out[c.AGENT_ERROR] = description or _exception_message(span) or str(error_type)
         return out
-    instance = get(c.ANCESTOR_AGENT) or get(c.INSTANCE_ID) or own_agent or conversation
+    instance = get(c.INSTANCE_ID) or own_agent or conversation
     if instance:
         out[c.INSTANCE_ID] = str(instance)
     name = _first(attrs, c.FOREIGN_TOOL_NAME_KEYS) or span.name or "unknown"

@@ -29,7 +29,8 @@ from otel_obs import conventions as c
 
 from .mapping import (
     attributes_of,
-    inherited_context,
+    foreign_kind,
+    foreign_start_attributes,
     map_event,
     map_span_start,
     status_attributes,
@@ -130,7 +131,15 @@ class ContextSpanProcessor(SpanProcessor):
             inherited: Mapping[str, Any] = {}
             if isinstance(parent, ReadableSpan) and parent.is_recording():
                 inherited = parent.attributes or {}
-            self._fill(span, own, inherited_context(inherited, parent_context), bag)
+            self._fill(span, own, inherited, bag)
+            if foreign_kind(span.name, own) is not None:
+                # An agent or tool span of another instrumentation: its execution and
+                # instance, decided now so that its descendants take them from it.
+                span.set_attributes(
+                    foreign_start_attributes(
+                        span.name, attributes_of(span), parent_context, span.get_span_context()
+                    )
+                )
         if bag and self._baggage is not None:
             self._baggage.on_start(span, parent_context)
 

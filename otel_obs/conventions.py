@@ -50,12 +50,6 @@ TASK_ID: Final = "obs.task_id"
 WAVE_NUMBER: Final = "obs.wave_number"
 TASK_LIST_ID: Final = "obs.task_list_id"
 SKILL_TRACE_ID: Final = "obs.skill_trace_id"  # innermost enclosing skill trace
-# The nearest agent span of another instrumentation above this span: its
-# conversation (session) id and its agent id or name. Copied down from the
-# parent like the keys above (see exporters.mapping.inherited_context), so a
-# tool span of another instrumentation maps alone to that agent's execution.
-ANCESTOR_CONVERSATION_ID: Final = "obs.ancestor.conversation_id"
-ANCESTOR_AGENT: Final = "obs.ancestor.agent"
 
 CONTEXT_KEYS: Final = (
     EXECUTION_ID,
@@ -64,8 +58,6 @@ CONTEXT_KEYS: Final = (
     WAVE_NUMBER,
     TASK_LIST_ID,
     SKILL_TRACE_ID,
-    ANCESTOR_CONVERSATION_ID,
-    ANCESTOR_AGENT,
 )
 
 # --------------------------------------------------------------------------

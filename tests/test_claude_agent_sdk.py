@@ -479,3 +479,69 @@ def test_log_start_accepts_the_hook_payload(tmp_path: Path) -> None:
     assert got == [
         {"id": "toolu_p", "tool": "Read", "file_path": "src/x.py", "result_status": "done"}
     ]
+
+
+WORKER = """
+import asyncio
+import sys
+
+sys.path.insert(0, {tests!r})
+from claude_agent_sdk import query
+import claude_replay as r
+
+SCRIPT = [
+    r.init(),
+    r.assistant(r.tool_use("toolu_z1", "Bash", {{"command": "ls"}})),
+    r.tool_results(r.tool_result("toolu_z1", "a.py")),
+    r.result(),
+]
+
+
+async def main():
+    async for message in query(prompt="list", transport=r.ReplayTransport(SCRIPT)):
+        print(type(message).__name__)
+
+
+asyncio.run(main())
+"""
+
+
+def test_unmodified_worker_under_opentelemetry_instrument(tmp_path: Path) -> None:
+    """The zero-code form: the launcher finds the instrumentor through its entry point."""
+    import shutil
+    import subprocess
+    import sys
+
+    launcher = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
+    assert launcher is not None
+    worker = tmp_path / "worker.py"
+    worker.write_text(WORKER.format(tests=str(Path(__file__).parent)))
+    db = tmp_path / "obs.db"
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        "OTEL_OBS_DB": str(db),
+        "OTEL_OBS_TRANSCRIPTS_DIR": str(tmp_path / "transcripts"),
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        # OpenInference's instrumentor of the same SDK, when installed, records
+        # the same session a second time (see the README).
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "claude_agent_sdk",
+    }
+    proc = subprocess.run(
+        [launcher, sys.executable, str(worker)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [
+        "SystemMessage",
+        "AssistantMessage",
+        "UserMessage",
+        "ResultMessage",
+    ]
+    assert tools(db) == [("toolu_z1", SESSION, "Bash", "done", "a.py", None)]
+    check_integrity(db)

@@ -10,8 +10,9 @@ file), and checks every row it leaves: ``tool_uses``, ``transcript_entries``,
   result, ``error.type`` and the conversation id only when a span ends).
 * OpenInference: the attribute names and order of
   ``openinference-instrumentation-claude-agent-sdk`` 0.1.x (``_wrappers.py``):
-  an AGENT span that learns ``session.id`` from the init message after it
-  started, TOOL spans named after the tool with ``tool.id``, ``tool.name``,
+  an AGENT span that learns ``session.id`` from the result message (its
+  ``_process_message`` finds no session on the SDK's typed init message) unless
+  ``using_session`` put it there at the start, TOOL spans named after the tool with ``tool.id``, ``tool.name``,
   ``tool.parameters``, ``input.value`` at start and ``output.value`` or an
   exception event plus ERROR status at the end, a subagent AGENT span under
   its ``Task`` tool span.
@@ -305,8 +306,13 @@ def oi_tool_failed(span: Any, error: str) -> None:
     span.end()
 
 
-def test_openinference_session_subagent_and_error(pipeline) -> None:
+@pytest.mark.parametrize("session_at_start", [True, False], ids=["using_session", "no-session"])
+def test_openinference_session_subagent_and_error(pipeline, session_at_start: bool) -> None:
+    """With ``using_session`` the session id is on the agent span from its start; without it
+    OpenInference learns it from the result message, after the tools ran, so the session's
+    spans are keyed by their trace (the execution is decided as each span starts)."""
     tracer = pipeline.provider.get_tracer("openinference.instrumentation.claude_agent_sdk")
+    context_attrs = {"session.id": "sess-1"} if session_at_start else {}
     root = tracer.start_span(
         "ClaudeAgentSDK.query",
         attributes={
@@ -315,10 +321,10 @@ def test_openinference_session_subagent_and_error(pipeline) -> None:
             "llm.provider": "anthropic",
             "input.value": "fix the build",
             "input.mime_type": "text/plain",
+            **context_attrs,
         },
     )
-    # The init message arrives after the span started.
-    root.set_attributes({"session.id": "sess-1", "llm.model_name": "claude-sonnet-4-5"})
+    root.set_attribute("llm.model_name", "claude-sonnet-4-5")
     read = oi_tool_start(tracer, root, "Read", "toolu_1", {"file_path": "setup.py"})
     oi_tool_done(read, "print('hi')")
     task = oi_tool_start(tracer, root, "Task", "toolu_2", {"prompt": "run tests"})
@@ -332,18 +338,22 @@ def test_openinference_session_subagent_and_error(pipeline) -> None:
     sub.set_status(Status(StatusCode.OK))
     sub.end()
     oi_tool_done(task, {"content": "3 tests failed"})
+    # The result message: usage, cost, and (when not already known) the session id.
     root.set_attributes({"llm.cost.total": 0.0123, "llm.token_count.total": 1200})
+    if not session_at_start:
+        root.set_attribute("session.id", "sess-1")
     root.set_status(Status(StatusCode.OK))
     root.end()
     assert pipeline.flush(10)
     db = pipeline.db_path
+    session = "sess-1" if session_at_start else format(root.get_span_context().trace_id, "032x")
 
-    assert executions(db) == ["sess-1"]
+    assert executions(db) == [session]
     assert tool_uses(db) == [
         tool(
             id="toolu_1",
-            execution_id="sess-1",
-            instance_id="sess-1",
+            execution_id=session,
+            instance_id=session,
             tool="Read",
             tool_category="file_read",
             input='{"file_path": "setup.py"}',
@@ -353,8 +363,8 @@ def test_openinference_session_subagent_and_error(pipeline) -> None:
         ),
         tool(
             id="toolu_2",
-            execution_id="sess-1",
-            instance_id="sess-1",
+            execution_id=session,
+            instance_id=session,
             tool="Task",
             tool_category="agent",
             input='{"prompt": "run tests"}',
@@ -363,7 +373,7 @@ def test_openinference_session_subagent_and_error(pipeline) -> None:
         ),
         tool(
             id="toolu_3",
-            execution_id="sess-1",
+            execution_id=session,
             instance_id="Task",
             tool="Bash",
             tool_category="shell",
@@ -376,13 +386,13 @@ def test_openinference_session_subagent_and_error(pipeline) -> None:
     ]
     got = [(e["sequence"], e["instance_id"], e["summary"], e["tool_use_id"]) for e in entries(db)]
     assert got == [
-        (1, "sess-1", "Read: setup.py", "toolu_1"),
+        (1, session, "Read: setup.py", "toolu_1"),
         (2, "Task", "Bash: pytest", "toolu_3"),
-        (3, "sess-1", "Task: run tests", "toolu_2"),
+        (3, session, "Task: run tests", "toolu_2"),
     ]
     assert instances(db) == [
-        {"id": "sess-1", "execution_id": "sess-1", "status": "completed", "error": None},
-        {"id": "Task", "execution_id": "sess-1", "status": "completed", "error": None},
+        {"id": session, "execution_id": session, "status": "completed", "error": None},
+        {"id": "Task", "execution_id": session, "status": "completed", "error": None},
     ]
     assert_linked(db)
 
