@@ -12,10 +12,11 @@ file), and checks every row it leaves: ``tool_uses``, ``transcript_entries``,
   ``openinference-instrumentation-claude-agent-sdk`` 0.1.x (``_wrappers.py``):
   an AGENT span that learns ``session.id`` from the result message (its
   ``_process_message`` finds no session on the SDK's typed init message) unless
-  ``using_session`` put it there at the start, TOOL spans named after the tool with ``tool.id``, ``tool.name``,
-  ``tool.parameters``, ``input.value`` at start and ``output.value`` or an
-  exception event plus ERROR status at the end, a subagent AGENT span under
-  its ``Task`` tool span.
+  ``using_session`` put it there at the start; TOOL spans named after the tool
+  with ``tool.id``, ``tool.name``, ``tool.parameters``, ``input.value`` at start
+  and ``output.value`` or an exception event plus ERROR status at the end; a
+  subagent AGENT span under its ``Task`` tool span. And the instrumentor
+  itself, on the real SDK with a replayed session.
 * Claude Code's own telemetry (the bundled CLI 2.1.x): ``claude_code.interaction``
   (``gen_ai.operation.name=invoke_agent``, ``gen_ai.conversation.id``) and
   ``claude_code.tool`` spans (``tool_name``, ``gen_ai.tool.name``,
@@ -545,5 +546,73 @@ def test_order_of_processors_does_not_matter(
     ]
     assert instances(db) == [
         {"id": "planner", "execution_id": "exec-bag", "status": "completed", "error": None}
+    ]
+    assert_linked(db)
+
+
+# --------------------------------------------------------------------------
+# OpenInference's own instrumentor, on the real SDK, into the store
+# --------------------------------------------------------------------------
+
+
+def test_openinference_instrumentor_spans_land_in_the_store(pipeline) -> None:
+    """The real ``openinference-instrumentation-claude-agent-sdk`` on a replayed session."""
+    oi = pytest.importorskip("openinference.instrumentation.claude_agent_sdk")
+    using_session = pytest.importorskip("openinference.instrumentation").using_session
+    import asyncio
+
+    import claude_agent_sdk
+    from claude_replay import (
+        ReplayTransport,
+        assistant,
+        failure,
+        init,
+        post,
+        result,
+        tool_result,
+        tool_results,
+        tool_use,
+    )
+
+    ls, tsc = {"command": "ls"}, {"command": "tsc"}
+    script = [
+        init(),
+        assistant(tool_use("toolu_o1", "Bash", ls), tool_use("toolu_o2", "Bash", tsc)),
+        post("toolu_o1", "Bash", ls, "a.py"),
+        failure("toolu_o2", "Bash", tsc, "Exit code 2"),
+        tool_results(tool_result("toolu_o1", "a.py"), tool_result("toolu_o2", "Exit code 2", True)),
+        result(),
+    ]
+    instrumentor = oi.ClaudeAgentSDKInstrumentor()
+    instrumentor.instrument(tracer_provider=pipeline.provider)
+    try:
+
+        async def main() -> None:
+            with using_session("sess-oi"):
+                async for _ in claude_agent_sdk.query(
+                    prompt="build", transport=ReplayTransport(script)
+                ):
+                    pass
+
+        asyncio.run(main())
+    finally:
+        instrumentor.uninstrument()
+    assert pipeline.flush(10)
+    db = pipeline.db_path
+    assert executions(db) == ["sess-oi"]
+    got = [
+        (t["id"], t["instance_id"], t["tool"], t["result_status"], t["output"], t["error_message"])
+        for t in tool_uses(db)
+    ]
+    assert got == [
+        ("toolu_o1", "sess-oi", "Bash", "done", "a.py", None),
+        ("toolu_o2", "sess-oi", "Bash", "error", None, "Exit code 2"),
+    ]
+    assert [(e["sequence"], e["tool_use_id"]) for e in entries(db)] == [
+        (1, "toolu_o1"),
+        (2, "toolu_o2"),
+    ]
+    assert instances(db) == [
+        {"id": "sess-oi", "execution_id": "sess-oi", "status": "completed", "error": None}
     ]
     assert_linked(db)
