@@ -196,7 +196,7 @@ def test_messages_are_the_same_as_without_instrumentation(tmp_path: Path) -> Non
     assert len(plain) == 4
 
 
-def test_failing_tool_is_an_error(recorded: Recorded) -> None:
+def test_failing_tool_is_an_error_when_its_result_arrives(recorded: Recorded) -> None:
     tsc = {"command": "tsc --noEmit"}
     script = [
         init(),
@@ -204,21 +204,54 @@ def test_failing_tool_is_an_error(recorded: Recorded) -> None:
         pre("toolu_02", "Bash", tsc),
         failure("toolu_02", "Bash", tsc, "Exit code 2"),
         tool_results(tool_result("toolu_02", "Exit code 2\nsrc/a.ts(1,1): error", True)),
+        assistant(tool_use("toolu_02b", "Read", {"file_path": "src/a.ts"})),
+        tool_results(tool_result("toolu_02b", "let a = 1")),
         result(),
     ]
     run_query(script)
     recorded.flush()
-    assert tools(recorded.db) == [
-        (
-            "toolu_02",
-            SESSION,
-            "Bash",
-            "error",
-            "Exit code 2\nsrc/a.ts(1,1): error",
-            "Exit code 2\nsrc/a.ts(1,1): error",
-        )
-    ]
+    assert tools(recorded.db)[0] == (
+        "toolu_02",
+        SESSION,
+        "Bash",
+        "error",
+        "Exit code 2\nsrc/a.ts(1,1): error",
+        "Exit code 2\nsrc/a.ts(1,1): error",
+    )
+    # PostToolUseFailure told it from a deny: it ended with its result, not at the
+    # result message (after the next tool use had started).
+    times = dict(
+        (r["id"], (r["start_time"], r["end_time"]))
+        for r in rows(recorded.db, "SELECT id, start_time, end_time FROM tool_uses")
+    )
+    assert times["toolu_02"][1] < times["toolu_02b"][0]
     check_integrity(recorded.db)
+
+
+def test_permission_denied_message_blocks_at_once(recorded: Recorded) -> None:
+    """The permission system says so before the result: a session cut short still has it."""
+    write = {"file_path": "/etc/hosts", "content": "x"}
+    said = "Claude requested permissions to write to /etc/hosts, but you haven't granted it yet."
+    script = [
+        init(),
+        assistant(tool_use("toolu_06", "Write", write)),
+        {
+            "type": "system",
+            "subtype": "permission_denied",
+            "tool_name": "Write",
+            "tool_use_id": "toolu_06",
+            "decision_reason_type": "workingDir",
+            "decision_reason": "Path is outside allowed working directories",
+            "message": said,
+            "session_id": SESSION,
+        },
+        tool_results(tool_result("toolu_06", said, True)),
+        # no result message: the stream ends here
+    ]
+    run_query(script)
+    recorded.flush()
+    got = rows(recorded.db, "SELECT id, result_status, block_reason FROM tool_uses")
+    assert got == [{"id": "toolu_06", "result_status": "blocked", "block_reason": said}]
 
 
 def test_tool_denied_by_a_hook_is_blocked_with_its_reason(recorded: Recorded) -> None:
