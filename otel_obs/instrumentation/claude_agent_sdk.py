@@ -55,11 +55,17 @@ class ClaudeAgentSDKInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         from claude_agent_sdk import ClaudeSDKClient
-        from claude_agent_sdk._internal.client import InternalClient
 
         self._pipeline = kwargs.get("pipeline")
         self._originals = []
-        self._patch(InternalClient, "process_query", self._wrap_process_query)
+        try:
+            from claude_agent_sdk._internal.client import InternalClient
+        except ImportError:  # the SDK moved its internals: say so, record the client still
+            logger.warning(
+                "otel-obs: this claude-agent-sdk has no InternalClient; query() is not recorded"
+            )
+        else:
+            self._patch(InternalClient, "process_query", self._wrap_process_query)
         self._patch(ClaudeSDKClient, "connect", self._wrap_connect)
         self._patch(ClaudeSDKClient, "receive_messages", self._wrap_receive_messages)
         self._patch(ClaudeSDKClient, "disconnect", self._wrap_disconnect)
