@@ -1105,12 +1105,10 @@ def _exception_message(span: SpanLike) -> str | None:
 
 
 def _as_text(value: Any) -> str:
-    """An attribute value as text: strings as they are, anything else as JSON."""
-    return (
-        value
-        if isinstance(value, str)
-        else dumps(list(value) if isinstance(value, tuple) else value)
-    )
+    """An attribute value as text: strings as they are, anything else (a sequence) as JSON."""
+    if isinstance(value, str):
+        return value
+    return dumps(list(value) if isinstance(value, tuple) else value)
 
 
 def _foreign_input(value: Any) -> str | None:
@@ -1147,7 +1145,7 @@ def foreign_attributes(span: SpanLike, attrs: Mapping[str, Any]) -> dict[str, An
     the same mapping as our own. Foreign spans are mapped once, when they end:
     the instrumentations set ids and outcomes late (the GenAI utilities set
     ``gen_ai.tool.call.id`` and ``gen_ai.conversation.id`` only when the span
-    ends, OpenInference ``session.id`` once the session starts).
+    ends, OpenInference ``session.id`` from the session's result message).
 
     Execution and instance: as the live path decided them when the span
     started (:func:`foreign_start_attributes`, our context keys); a span that
