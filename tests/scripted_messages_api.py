@@ -1,9 +1,10 @@
 """A scripted Anthropic Messages API on 127.0.0.1, for running the real Claude Code CLI.
 
 The CLI streams ``POST /v1/messages`` (server-sent events). The server answers
-each request of the main conversation with the next turn of its script: a
-turn is a list of content blocks (``tool_use`` or ``text``). A request whose
-last user message holds no tool results starts the script over, and side
+each request of a conversation with the next turn of its script: a turn is a
+list of content blocks (``tool_use`` or ``text``), and the next one is the
+conversation's count of assistant messages so far. A subagent's conversation
+(its first message holds a marker) follows a script of its own, and side
 requests the CLI makes on its own (titles, checks: any request without tools)
 get a short text answer. Every request is kept for the test to read.
 """
@@ -81,14 +82,21 @@ def _events(blocks: list[Block], model: str, counter: int) -> list[tuple[str, di
 
 
 class ScriptedMessagesAPI:
-    """Serves ``turns`` to the main conversation, in order; the last turn repeats."""
+    """Serves ``turns`` to the main conversation, in order; the last turn repeats.
 
-    def __init__(self, turns: list[list[Block]]) -> None:
+    ``subagents`` maps a marker to the turns of a conversation whose first user
+    message contains it (a subagent started with that marker in its prompt).
+    A conversation's next turn is its count of assistant messages so far.
+    """
+
+    def __init__(
+        self, turns: list[list[Block]], subagents: dict[str, list[list[Block]]] | None = None
+    ) -> None:
         self.turns = turns
+        self.subagents = subagents or {}
         self.requests: list[dict[str, Any]] = []
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
-        self._turn = 0
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -158,16 +166,13 @@ class ScriptedMessagesAPI:
             if not body.get("tools"):
                 return [text("ok")]
             messages = body.get("messages") or []
-            last = messages[-1] if messages else {}
-            content = last.get("content")
-            has_results = isinstance(content, list) and any(
-                isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+            first = json.dumps(messages[0].get("content")) if messages else ""
+            turns = next(
+                (script for marker, script in self.subagents.items() if marker in first),
+                self.turns,
             )
-            if not has_results:
-                self._turn = 0
-            turn = self.turns[min(self._turn, len(self.turns) - 1)]
-            self._turn += 1
-            return turn
+            done = sum(1 for m in messages if m.get("role") == "assistant")
+            return turns[min(done, len(turns) - 1)]
 
     def __enter__(self) -> ScriptedMessagesAPI:
         self._thread.start()

@@ -578,3 +578,45 @@ def test_unmodified_worker_under_opentelemetry_instrument(tmp_path: Path) -> Non
     ]
     assert tools(db) == [("toolu_z1", SESSION, "Bash", "done", "a.py", None)]
     check_integrity(db)
+
+
+def test_background_subagent_ends_with_its_task_notification(recorded: Recorded) -> None:
+    """A background subagent starts after its Task tool use ended and ends with its notice."""
+    task_input = {"description": "Lint", "prompt": "run the linter", "subagent_type": "linter"}
+    lint = {"command": "ruff check ."}
+    launched = [{"type": "text", "text": "Async agent launched successfully."}]
+    script = [
+        init(),
+        assistant(tool_use("toolu_bg", "Task", task_input)),
+        tool_results(tool_result("toolu_bg", launched)),
+        assistant(tool_use("toolu_bg_1", "Bash", lint), parent="toolu_bg"),
+        tool_results(tool_result("toolu_bg_1", "E501 line too long", True), parent="toolu_bg"),
+        {
+            "type": "system",
+            "subtype": "task_notification",
+            "task_id": "a1b2c3",
+            "tool_use_id": "toolu_bg",
+            "status": "failed",
+            "output_file": "/tmp/claude-1000/tasks/a1b2c3.output",
+            "summary": "lint failed",
+            "uuid": "5f3e9a2c-0000-4000-8000-000000000001",
+            "session_id": SESSION,
+        },
+        result(),
+    ]
+    run_query(script)
+    recorded.flush()
+    sub = f"{SESSION}/toolu_bg"
+    agents = rows(recorded.db, "SELECT id, status, error FROM build_agent_instances ORDER BY 1")
+    assert agents == [
+        {"id": SESSION, "status": "completed", "error": None},
+        {"id": sub, "status": "failed", "error": "RuntimeError: subagent failed"},
+    ]
+    assert [(t[0], t[1], t[3]) for t in tools(recorded.db)] == [
+        ("toolu_bg", SESSION, "done"),
+        ("toolu_bg_1", sub, "error"),
+    ]
+    check_integrity(recorded.db)
+    task_span = recorded.span(**{c.GEN_AI_TOOL_CALL_ID: "toolu_bg"})
+    sub_agent = recorded.span(**{c.KIND: c.KIND_AGENT, c.INSTANCE_ID: sub})
+    assert sub_agent.parent.span_id == task_span.context.span_id

@@ -5,6 +5,9 @@
 ``scripted_messages_api.py`` (paths neutralised): one assistant turn asking
 for an allowed Bash, a failing Bash, a Write the permission system denies and
 a Bash a PreToolUse hook denies. The replay test plays it through the real SDK.
+``data/claude_cli_subagent.jsonl`` likewise: a ``Task`` tool use whose
+subagent (a background agent: the tool answers "launched" at once, the
+subagent's messages follow, and a ``task_notification`` ends it) runs a Bash.
 
 The live test (marker ``claude_cli``) runs that CLI itself against the same
 scripted API on 127.0.0.1, with a dummy key, so the stream is whatever the
@@ -25,13 +28,20 @@ sdk = pytest.importorskip("claude_agent_sdk")
 
 from claude_agent_sdk import ClaudeAgentOptions, HookMatcher, query  # noqa: E402
 from claude_replay import ReplayTransport, load_recording  # noqa: E402
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+    InMemorySpanExporter,
+)
 from scripted_messages_api import ScriptedMessagesAPI, text, tool_use  # noqa: E402
 
+from otel_obs import conventions as c  # noqa: E402
 from otel_obs.config import get_pipeline  # noqa: E402
 from otel_obs.instrumentation.claude_agent_sdk import ClaudeAgentSDKInstrumentor  # noqa: E402
 
 RECORDING = Path(__file__).parent / "data" / "claude_cli_session.jsonl"
 RECORDED_SESSION = "010e1f37-5630-4dc8-ab72-f9ccf6312af0"
+SUBAGENT_RECORDING = Path(__file__).parent / "data" / "claude_cli_subagent.jsonl"
+SUBAGENT_SESSION = "d7f51a1c-eaa0-4421-98d7-cd5c3b42aea0"
 HOOK_DENIAL = "PreToolUse:Bash hook error: destructive command"
 
 
@@ -74,6 +84,8 @@ def check_store(db: Path, session: str, denied_write: str) -> None:
 @pytest.fixture
 def pipeline(tmp_path: Path):
     pipe = get_pipeline(tmp_path / "obs.db", tmp_path / "transcripts")
+    pipe.spans = InMemorySpanExporter()  # type: ignore[attr-defined]
+    pipe.provider.add_span_processor(SimpleSpanProcessor(pipe.spans))  # type: ignore[attr-defined]
     instrumentor = ClaudeAgentSDKInstrumentor()
     instrumentor.instrument(pipeline=pipe)
     yield pipe
@@ -94,6 +106,19 @@ def test_recorded_cli_session(pipeline) -> None:
         " but you haven't granted it yet."
     )
     check_store(pipeline.db_path, RECORDED_SESSION, denied)
+
+
+def _cli_env(url: str, home: Path) -> dict[str, str]:
+    """The CLI on the scripted API only: a dummy key, its own home, no other traffic."""
+    return {
+        "ANTHROPIC_BASE_URL": url,
+        "ANTHROPIC_API_KEY": "sk-ant-dummy-key-for-a-scripted-api",
+        "HOME": str(home),
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+    }
 
 
 def _bundled_cli() -> Path | None:
@@ -135,15 +160,7 @@ def test_real_cli_against_a_scripted_messages_api(pipeline, tmp_path: Path) -> N
     home.mkdir()
     with ScriptedMessagesAPI(turns) as api:
         options = ClaudeAgentOptions(
-            env={
-                "ANTHROPIC_BASE_URL": api.url,
-                "ANTHROPIC_API_KEY": "sk-ant-dummy-key-for-a-scripted-api",
-                "HOME": str(home),
-                "DISABLE_TELEMETRY": "1",
-                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-                "DISABLE_AUTOUPDATER": "1",
-                "DISABLE_ERROR_REPORTING": "1",
-            },
+            env=_cli_env(api.url, home),
             # As root the CLI refuses to skip permissions: the default mode with
             # Bash allowed (Write outside the project is then denied).
             permission_mode="default",
@@ -165,3 +182,88 @@ def test_real_cli_against_a_scripted_messages_api(pipeline, tmp_path: Path) -> N
     )
     check_store(pipeline.db_path, session, denied)
     assert not denied_path.exists()
+
+
+def check_subagent(pipeline: Any, session: str) -> None:
+    """The subagent is an instance of its own, under its Task tool use; its Bash is its own."""
+    db = pipeline.db_path
+    sub = f"{session}/toolu_rec_task"
+    assert rows(db, "SELECT id, instance_id, tool, result_status FROM tool_uses ORDER BY id") == [
+        ("toolu_rec_sub", sub, "Bash", "done"),
+        ("toolu_rec_task", session, "Task", "done"),
+    ]
+    assert rows(db, "SELECT output FROM tool_uses WHERE id = 'toolu_rec_sub'") == [("sub",)]
+    assert rows(db, "SELECT id, status FROM build_agent_instances ORDER BY spawned_at") == [
+        (session, "completed"),
+        (sub, "completed"),
+    ]
+    assert rows(db, "SELECT id FROM task_list_execution_runs") == [(session,)]
+    seqs = rows(db, "SELECT sequence, tool_use_id FROM transcript_entries ORDER BY sequence")
+    assert seqs == [(1, "toolu_rec_task"), (2, "toolu_rec_sub")]
+    spans = pipeline.spans.get_finished_spans()
+
+    def one(**attrs: Any) -> Any:
+        found = [s for s in spans if all(s.attributes.get(k) == v for k, v in attrs.items())]
+        assert len(found) == 1, attrs
+        return found[0]
+
+    task = one(**{c.GEN_AI_TOOL_CALL_ID: "toolu_rec_task"})
+    agent = one(**{c.KIND: c.KIND_AGENT, c.INSTANCE_ID: sub})
+    bash = one(**{c.GEN_AI_TOOL_CALL_ID: "toolu_rec_sub"})
+    assert agent.parent.span_id == task.context.span_id
+    assert bash.parent.span_id == agent.context.span_id
+
+
+def test_recorded_cli_subagent_session(pipeline) -> None:
+    async def main() -> None:
+        transport = ReplayTransport(load_recording(SUBAGENT_RECORDING))
+        async for _ in query(prompt="check the files", transport=transport):
+            pass
+
+    asyncio.run(main())
+    assert pipeline.flush(10)
+    check_subagent(pipeline, SUBAGENT_SESSION)
+
+
+@pytest.mark.claude_cli
+@pytest.mark.skipif(
+    _bundled_cli() is None, reason="claude-agent-sdk's bundled CLI is not installed"
+)
+def test_real_cli_subagent(pipeline, tmp_path: Path) -> None:
+    turns = [
+        [
+            tool_use(
+                "toolu_rec_task",
+                "Task",
+                {
+                    "description": "Check files",
+                    "prompt": "SUBAGENT-CHECK: list the files",
+                    "subagent_type": "general-purpose",
+                },
+            )
+        ],
+        [text("The subagent found them.")],
+    ]
+    subagent = [
+        [tool_use("toolu_rec_sub", "Bash", {"command": "echo sub", "description": "list"})],
+        [text("Found: sub")],
+    ]
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    with ScriptedMessagesAPI(turns, {"SUBAGENT-CHECK": subagent}) as api:
+        options = ClaudeAgentOptions(
+            env=_cli_env(api.url, home),
+            permission_mode="default",
+            allowed_tools=["Bash", "Task"],
+            cwd=str(project),
+            model="claude-sonnet-4-5",
+            max_turns=4,
+        )
+
+        async def main() -> list[Any]:
+            return [m async for m in query(prompt="check the files", options=options)]
+
+        messages = asyncio.run(asyncio.wait_for(main(), 120))
+    assert pipeline.flush(10)
+    check_subagent(pipeline, messages[-1].session_id)

@@ -23,8 +23,12 @@ worker would, so the rows are the ones our own producers make:
   reason) or ``error``;
 * messages with a ``parent_tool_use_id`` come from a subagent: it is an agent
   instance of its own (``<session>/<Task tool use id>``) whose span, and so
-  whose tool uses, sit under the ``Task`` tool use that started it;
-* the result message puts usage, cost, turns and the denial count on the
+  whose tool uses, sit under the ``Task`` tool use that started it. A
+  background subagent starts after its Task tool use has ended (the tool
+  answers "launched") and ends with its ``task_notification``; one that runs
+  inside its Task tool use ends with that tool's result;
+* each result message adds its usage, turns and API time (summed over the
+  session's results), the session's cost so far and the denial count to the
   agent span; an error result ends the instance ``failed``.
 
 Nothing here raises into the worker: a session that cannot record logs why
@@ -60,6 +64,11 @@ def _type(obj: Any) -> str:
     return type(obj).__name__
 
 
+def _is(message: Any, kind: str) -> bool:
+    """Whether ``message`` is an SDK message of class ``kind`` or a subclass of it."""
+    return any(cls.__name__ == kind for cls in type(message).__mro__)
+
+
 class _Agent:
     """One agent instance of the session: its writer and tool logger."""
 
@@ -87,10 +96,15 @@ class ClaudeSession:
         self._owner: dict[str, _Agent] = {}
         #: Tool uses PostToolUseFailure reported (their error results are failures).
         self._failed: set[str] = set()
+        #: The spans of agent tool uses (Task), which their subagents sit under: a
+        #: background subagent starts after its Task tool use has ended.
+        self._agent_tools: dict[str, trace.Span] = {}
         #: Tool uses the permission system denied (``permission_denied``), with its message.
         self._denied: dict[str, str] = {}
         #: Error results waiting for the result message: tool use id -> (agent, text).
         self._held: dict[str, tuple[_Agent, str]] = {}
+        #: Usage summed over the session's result messages, by attribute.
+        self._totals: dict[str, int | float] = {}
         self._error: str | None = None
         self._closed = False
 
@@ -135,14 +149,13 @@ class ClaudeSession:
         if self._closed:
             return
         try:
-            kind = _type(message)
-            if kind == "SystemMessage":
+            if _is(message, "SystemMessage"):
                 self._on_system(message)
-            elif kind == "AssistantMessage":
+            elif _is(message, "AssistantMessage"):
                 self._on_assistant(message)
-            elif kind == "UserMessage":
+            elif _is(message, "UserMessage"):
                 self._on_user(message)
-            elif kind == "ResultMessage":
+            elif _is(message, "ResultMessage"):
                 self._on_result(message)
         except Exception:  # recording must never cost the worker its messages
             logger.exception("otel-obs: could not record a Claude Agent SDK message")
@@ -155,6 +168,13 @@ class ClaudeSession:
         elif subtype == "permission_denied" and _get(data, "tool_use_id"):
             # The permission system's deny, said before its error result arrives.
             self._denied[str(_get(data, "tool_use_id"))] = str(_get(data, "message") or "denied")
+        elif subtype == "task_notification" and _get(data, "tool_use_id"):
+            # A background subagent has finished (its Task tool use ended long ago).
+            subagent = self._subagents.pop(str(_get(data, "tool_use_id")), None)
+            if subagent is not None:
+                status = _get(data, "status")
+                failed = status not in (None, "completed")
+                self._close_agent(subagent, f"subagent {status}" if failed else None)
 
     def _start(self, session_id: Any, model: Any = None) -> _Agent | None:
         if self._main is not None:
@@ -191,8 +211,8 @@ class ClaudeSession:
         agent = self._subagents.get(key)
         if agent is not None:
             return agent
-        task = main.writer.open_tools.get(key)
-        parent = trace.set_span_in_context(task.span) if task is not None else None
+        task = self._agent_tools.get(key)
+        parent = trace.set_span_in_context(task) if task is not None else None
         token = context.attach(parent) if parent is not None else None
         try:
             writer = TranscriptWriter(
@@ -217,6 +237,10 @@ class ClaudeSession:
             if _type(block) == "ToolUseBlock" or _get(block, "type") == "tool_use":
                 tool_id = agent.tools.log_start(block)
                 self._owner[tool_id] = agent
+                if c.tool_category(str(_get(block, "name"))) == "agent":
+                    frame = agent.writer.open_tools.get(tool_id)
+                    if frame is not None:
+                        self._agent_tools[tool_id] = frame.span
 
     def _on_user(self, message: Any) -> None:
         content = _get(message, "content")
@@ -252,8 +276,11 @@ class ClaudeSession:
         main = self._main
         if main is None:
             return
+        # A session can end several turns (a ClaudeSDKClient, a background subagent's
+        # follow-up turn): each result counts its own tokens, turns and API time,
+        # and the session's cost so far.
         usage = _get(message, "usage") or {}
-        attrs: dict[str, Any] = {}
+        totals = self._totals
         for key, name in (
             (c.GEN_AI_USAGE_INPUT_TOKENS, "input_tokens"),
             (c.GEN_AI_USAGE_OUTPUT_TOKENS, "output_tokens"),
@@ -262,15 +289,21 @@ class ClaudeSession:
         ):
             value = _get(usage, name)
             if isinstance(value, int):
-                attrs[key] = value
-        for key, value in (
-            (c.AGENT_COST_USD, _get(message, "total_cost_usd")),
-            (c.AGENT_NUM_TURNS, _get(message, "num_turns")),
-            (c.AGENT_DURATION_API_MS, _get(message, "duration_api_ms")),
+                totals[key] = totals.get(key, 0) + value
+        for key, name in (
+            (c.AGENT_NUM_TURNS, "num_turns"),
+            (c.AGENT_DURATION_API_MS, "duration_api_ms"),
         ):
+            value = _get(message, name)
             if isinstance(value, (int, float)):
-                attrs[key] = value
-        attrs[c.AGENT_PERMISSION_DENIALS] = len(denials)
+                totals[key] = totals.get(key, 0) + value
+        totals[c.AGENT_PERMISSION_DENIALS] = totals.get(c.AGENT_PERMISSION_DENIALS, 0) + len(
+            denials
+        )
+        cost = _get(message, "total_cost_usd")
+        attrs: dict[str, Any] = dict(totals)
+        if isinstance(cost, (int, float)):
+            attrs[c.AGENT_COST_USD] = cost
         main.span().set_attributes(attrs)
         if _get(message, "is_error"):
             errors = _get(message, "errors") or []
