@@ -1033,40 +1033,43 @@ def _agent_identity(attrs: Mapping[str, Any]) -> tuple[Any, Any]:
     return _first(attrs, c.FOREIGN_CONVERSATION_KEYS), _first(attrs, c.FOREIGN_AGENT_KEYS)
 
 
-def foreign_start_attributes(
+def foreign_inheritance(
     name: str | None, attrs: Mapping[str, Any], parent_context: Any, span_context: Any
-) -> dict[str, Any]:
-    """Our context for an agent or tool span of another instrumentation, decided as it starts.
+) -> tuple[dict[str, Any], Mapping[str, Any]]:
+    """What a span takes from its parent when the parent is an agent or tool span that
+    is not ours: (attributes to set on the parent, the attributes to inherit from).
 
-    ``attrs`` are the span's attributes once it took ours from its parent and
-    from baggage. Mapping maps each span alone, so "the nearest agent
-    ancestor" of a span has to travel down the tree as spans start: an agent
-    span that is not ours gets its execution and instance here, and its
-    descendants take them from it like any context key. The execution: ours
-    (baggage, an enclosing span of ours); else the conversation or session id
-    the span states, or the conversation the GenAI utilities carry on the
-    context (they put it on the agent span only when it ends); else the trace
-    id. An instrumentation that learns its session id later (OpenInference
-    sets ``session.id`` from the result message) is keyed by its trace.
-    Empty for any other span.
+    Mapping maps each span alone, so "the nearest agent ancestor" has to travel
+    down the tree as spans start. It is decided when the parent's first child
+    starts: by then every processor has done what it does at the parent's start,
+    whatever order they were added in. The parent's execution, unless it has
+    ours (baggage, an enclosing span of ours): the conversation or session id
+    it states, or the conversation the GenAI utilities carry on the context
+    (they put it on the agent span only when it ends); else the trace id. It is
+    set on the parent too, so that the parent maps to the execution its
+    descendants do (OpenInference learns ``session.id`` from the result
+    message, after the tools ran: such a session is keyed by its trace). An
+    agent parent is its descendants' instance: its agent id or name, else its
+    execution.
     """
     kind = foreign_kind(name, attrs)
     if kind is None:
-        return {}
-    out: dict[str, Any] = {}
-    conversation, agent = _agent_identity(attrs)
-    if conversation is None and parent_context is not None and _ambient_conversation is not None:
-        conversation = _ambient_conversation(parent_context)
+        return {}, attrs
+    decided: dict[str, Any] = {}
     execution = attrs.get(c.EXECUTION_ID)
     if not execution:
+        conversation = _first(attrs, c.FOREIGN_CONVERSATION_KEYS)
+        if conversation is None and parent_context is not None and _ambient_conversation:
+            conversation = _ambient_conversation(parent_context)
         execution = conversation or _hex_ids(span_context)[0]
         if execution:
-            out[c.EXECUTION_ID] = str(execution)
+            decided[c.EXECUTION_ID] = str(execution)
+    inherited = {**attrs, **decided}
     if kind == c.KIND_AGENT:
-        instance = agent or conversation or execution
+        instance = _first(attrs, c.FOREIGN_AGENT_KEYS) or execution
         if instance:
-            out[c.INSTANCE_ID] = str(instance)
-    return out
+            inherited[c.INSTANCE_ID] = str(instance)
+    return decided, inherited
 
 
 try:  # the GenAI utilities keep the conversation id of an agent run on the context
@@ -1147,10 +1150,12 @@ def foreign_attributes(span: SpanLike, attrs: Mapping[str, Any]) -> dict[str, An
     ``gen_ai.tool.call.id`` and ``gen_ai.conversation.id`` only when the span
     ends, OpenInference ``session.id`` from the session's result message).
 
-    Execution and instance: as the live path decided them when the span
-    started (:func:`foreign_start_attributes`, our context keys); a span that
-    arrives with none (an exporter, OTLP) is read alone: its conversation or
-    session id, else its trace id, and the agent it names.
+    Execution: ours (baggage, an enclosing span of ours, or as decided when a
+    child started: :func:`foreign_inheritance`); a span that arrives with none
+    (a leaf span, an exporter, OTLP) is read alone: its conversation or session
+    id, else its trace id. Instance: an agent span is its own (its agent id or
+    name, else its execution); a tool is its nearest agent ancestor's (our
+    context key), else the agent or conversation it names.
     """
     kind = foreign_kind(span.name, attrs)
     if kind is None or span.start_time is None or span.end_time is None:
@@ -1166,8 +1171,7 @@ def foreign_attributes(span: SpanLike, attrs: Mapping[str, Any]) -> dict[str, An
     failed, description = _status_error(span, attrs)
     error_type = get(c.ERROR_TYPE)
     if kind == c.KIND_AGENT:
-        instance = get(c.INSTANCE_ID) or own_agent or conversation
-        out[c.INSTANCE_ID] = str(instance or execution)
+        out[c.INSTANCE_ID] = str(own_agent or execution)
         if failed or error_type:
             out[c.AGENT_STATUS] = "failed"
             out[c.AGENT_ERROR] = description or _exception_message(span) or str(error_type)

@@ -29,8 +29,8 @@ from otel_obs import conventions as c
 
 from .mapping import (
     attributes_of,
+    foreign_inheritance,
     foreign_kind,
-    foreign_start_attributes,
     map_event,
     map_span_start,
     status_attributes,
@@ -131,15 +131,15 @@ class ContextSpanProcessor(SpanProcessor):
             inherited: Mapping[str, Any] = {}
             if isinstance(parent, ReadableSpan) and parent.is_recording():
                 inherited = parent.attributes or {}
-            self._fill(span, own, inherited, bag)
-            if foreign_kind(span.name, own) is not None:
-                # An agent or tool span of another instrumentation: its execution and
-                # instance, decided now so that its descendants take them from it.
-                span.set_attributes(
-                    foreign_start_attributes(
-                        span.name, attributes_of(span), parent_context, span.get_span_context()
+                if c.KIND not in inherited and foreign_kind(parent.name, inherited):
+                    # The parent is an agent or tool span of another instrumentation:
+                    # its execution and instance are decided now (see the mapping).
+                    decided, inherited = foreign_inheritance(
+                        parent.name, inherited, parent_context, parent.get_span_context()
                     )
-                )
+                    if decided:
+                        parent.set_attributes(decided)
+            self._fill(span, own, inherited, bag)
         if bag and self._baggage is not None:
             self._baggage.on_start(span, parent_context)
 

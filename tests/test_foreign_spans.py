@@ -26,6 +26,7 @@ file), and checks every row it leaves: ``tool_uses``, ``transcript_entries``,
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any
 import pytest
 from opentelemetry import baggage, context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
 from otel_obs import conventions as c
@@ -517,18 +518,32 @@ def test_span_with_only_our_baggage_creates_no_execution(pipeline) -> None:
     assert rows(db, "SELECT count(*) AS n FROM transcript_entries") == [{"n": 0}]
 
 
-@pytest.mark.parametrize("transcript_first", [False, True], ids=["context-first", "store-first"])
+class SessionStamp(SpanProcessor):
+    """A third party's processor that names the session of agent spans as they start."""
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        if (span.attributes or {}).get(OI_KIND) == "AGENT":
+            span.set_attribute("session.id", "sess-stamped")
+
+
+ORDERS = list(itertools.permutations(["context", "store", "stamp"]))
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["-".join(o) for o in ORDERS])
 def test_order_of_processors_does_not_matter(
-    tmp_path: Path, capture_content, transcript_first: bool
+    tmp_path: Path, capture_content, order: tuple[str, ...]
 ) -> None:
     store = Store(tmp_path / "obs.db", tmp_path / "t")
     provider = TracerProvider()
-    processors = [
-        ContextSpanProcessor(None, obs_baggage_processor()),
-        TranscriptSpanProcessor(store),
-    ]
-    for processor in reversed(processors) if transcript_first else processors:
-        provider.add_span_processor(processor)
+    made = {
+        "context": ContextSpanProcessor(None, obs_baggage_processor()),
+        "store": TranscriptSpanProcessor(store),
+        "stamp": SessionStamp(),
+    }
+    for name in order:
+        provider.add_span_processor(made[name])
+    # A GenAI agent under our baggage, and an OpenInference one whose session a
+    # processor names at its start.
     handler = genai_handler.TelemetryHandler(tracer_provider=provider)
     token = context.attach(baggage.set_baggage(c.EXECUTION_ID, "exec-bag"))
     try:
@@ -538,14 +553,25 @@ def test_order_of_processors_does_not_matter(
                 glob.arguments = {"pattern": "**/*.py"}
     finally:
         context.detach(token)
+    tracer = provider.get_tracer("openinference.instrumentation.claude_agent_sdk")
+    root = tracer.start_span("ClaudeAgentSDK.query", attributes={OI_KIND: "AGENT"})
+    oi_tool_done(oi_tool_start(tracer, root, "Read", "toolu_s", {"file_path": "a.py"}), "x")
+    root.end()
     provider.shutdown()
     db = tmp_path / "obs.db"
-    assert executions(db) == ["exec-bag"]
+    assert executions(db) == ["exec-bag", "sess-stamped"]
     assert [(t["id"], t["execution_id"], t["instance_id"]) for t in tool_uses(db)] == [
-        ("call-g", "exec-bag", "planner")
+        ("call-g", "exec-bag", "planner"),
+        ("toolu_s", "sess-stamped", "sess-stamped"),
     ]
     assert instances(db) == [
-        {"id": "planner", "execution_id": "exec-bag", "status": "completed", "error": None}
+        {"id": "planner", "execution_id": "exec-bag", "status": "completed", "error": None},
+        {
+            "id": "sess-stamped",
+            "execution_id": "sess-stamped",
+            "status": "completed",
+            "error": None,
+        },
     ]
     assert_linked(db)
 
