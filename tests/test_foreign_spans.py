@@ -40,13 +40,10 @@ from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
 from otel_obs import conventions as c
 from otel_obs.config import get_pipeline
+from otel_obs.exporters.context_processor import ContextSpanProcessor, obs_baggage_processor
 from otel_obs.exporters.exporter import SqliteSpanExporter
-from otel_obs.exporters.processor import (
-    ContextSpanProcessor,
-    TranscriptSpanProcessor,
-    obs_baggage_processor,
-)
-from otel_obs.exporters.store import Store
+from otel_obs.exporters.processor import TranscriptSpanProcessor
+from otel_obs.exporters.stores import thread_store
 from otel_obs.transcript_writer import TranscriptWriter
 
 genai_handler = pytest.importorskip("opentelemetry.util.genai.handler")
@@ -479,7 +476,7 @@ def test_claude_code_spans_map_alone_through_the_exporter(tmp_path: Path) -> Non
     tracer.start_span("claude_code.llm_request", attributes=session).end()
     interaction.end()
 
-    store = Store(tmp_path / "obs.db", tmp_path / "t")
+    store = thread_store(tmp_path / "obs.db", tmp_path / "t")
     SqliteSpanExporter(store).export(memory.get_finished_spans())
     store.flush()
     store.close()
@@ -533,7 +530,7 @@ ORDERS = list(itertools.permutations(["context", "store", "stamp"]))
 def test_order_of_processors_does_not_matter(
     tmp_path: Path, capture_content, order: tuple[str, ...]
 ) -> None:
-    store = Store(tmp_path / "obs.db", tmp_path / "t")
+    store = thread_store(tmp_path / "obs.db", tmp_path / "t")
     provider = TracerProvider()
     made = {
         "context": ContextSpanProcessor(None, obs_baggage_processor()),
