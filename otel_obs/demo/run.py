@@ -8,7 +8,7 @@ them the standard way — ``opentelemetry.propagate.inject`` into the
 wave number and task list in baggage — so every worker's spans join one trace
 and land in one execution, exactly as a real orchestrator's workers would.
 
-The plan (``demo_plan``) is seeded; the faults it plants are what the
+The plan (:mod:`otel_obs.demo.plan`) is seeded; the faults it plants are what the
 diagnosis commands then find. Workers report finished tasks on stdout, which
 drives a Rich progress display on stderr.
 """
@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from . import conventions as c
-from .demo_plan import FAILING_ASSERTION, FAULTS, DemoPlan, build_plan
+from .. import conventions as c
+from .plan import FAILING_ASSERTION, FAULTS, DemoPlan, build_plan
 
 WORKER_TIMEOUT_S = 120.0
 SERVICE_NAME = "otel-obs-demo"
@@ -79,7 +79,7 @@ def run_demo(
 
     from opentelemetry import baggage, propagate, trace
 
-    from .config import configure
+    from ..config import configure
 
     plan = build_plan(seed, workers)
     db_path = Path(db_path).resolve()
@@ -236,8 +236,8 @@ def _result(
     transcripts_dir: Path,
     statuses: dict[str, str],
 ) -> dict[str, Any]:
-    from .cli_output import to_jsonable
-    from .observability_skills import ObservabilitySkills
+    from ..cli.output import to_jsonable
+    from ..observability_skills import ObservabilitySkills
 
     with ObservabilitySkills(str(db_path)) as skills:
         summary = skills.execution_summary(execution_id)
@@ -275,7 +275,7 @@ def _result(
 
 def _store_args(db_path: Path, transcripts_dir: Path) -> tuple[str, str]:
     """The ``--db`` / ``--transcripts-dir`` a follow-up command needs to find this store."""
-    from .config import resolve_paths
+    from ..config import resolve_paths
 
     db_arg = "" if resolve_paths()[0] == db_path else f" --db {db_path}"
     if resolve_paths(db_path if db_arg else None)[1] == transcripts_dir:
@@ -285,7 +285,7 @@ def _store_args(db_path: Path, transcripts_dir: Path) -> tuple[str, str]:
 
 def print_result(result: dict[str, Any]) -> None:
     """What a person wants after the run: ids, where things are, summary, validation, next steps."""
-    from . import cli_output as out
+    from ..cli import output as out
 
     out.record_table(
         {
@@ -361,8 +361,8 @@ def worker_main(argv: list[str] | None = None) -> int:
     """Run one worker; the execution id comes from BAGGAGE, as a real worker's would."""
     from opentelemetry import baggage, propagate
 
-    from .config import configure
-    from .demo_worker import DemoWorker
+    from ..config import configure
+    from .worker import DemoWorker
 
     parser = argparse.ArgumentParser(prog="python -m otel_obs.demo worker")
     parser.add_argument("--plan", type=Path, required=True)
@@ -387,10 +387,3 @@ def worker_main(argv: list[str] | None = None) -> int:
     )
     worker.run()
     return 0
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] != ["worker"]:
-        sys.stderr.write("usage: python -m otel_obs.demo worker --plan … (or run: otel-obs demo)\n")
-        sys.exit(2)
-    sys.exit(worker_main(sys.argv[2:]))

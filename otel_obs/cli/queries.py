@@ -66,6 +66,6 @@ def check_tool_call(tool_id: str, params: dict[str, str]) -> None:
     The registry's ValueError already names the bad value and the valid ones;
     checking first means the agent learns that even when ``--db`` is wrong too.
     """
-    from .queries.registry import get_tool
+    from ..queries.registry import get_tool
 
     get_tool(tool_id).bind(params)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from . import cli_output as out
+from . import output as out
 
 #: Environment variable that shows tracebacks for unexpected errors.
 DEBUG_ENV = "OTEL_OBS_DEBUG"
@@ -69,7 +69,7 @@ ExecArg = Annotated[str, typer.Argument(metavar="EXECUTION_ID", help="The execut
 
 def default_db() -> Path:
     """The library's default store: ``OTEL_OBS_DB`` or ``database/observability.db``."""
-    from .observability_skills import default_db_path
+    from ..observability_skills import default_db_path
 
     return default_db_path()
 
@@ -81,7 +81,7 @@ def store_paths(db: Path | None, transcripts_dir: Path | None) -> tuple[Path, Pa
     defaults; a ``--db`` without ``--transcripts-dir`` keeps the transcripts
     next to the database (``config.resolve_paths``).
     """
-    from .config import resolve_paths
+    from ..config import resolve_paths
 
     return resolve_paths(db, transcripts_dir)
 
@@ -105,8 +105,8 @@ def skills_for(db: Path | None, execution_id: str | None = None) -> Any:
     a run that may not have started), but on the command line an empty table
     for a mistyped id reads as "all clear", so it is a usage error instead.
     """
-    from .cli_queries import execution_exists
-    from .observability_skills import ObservabilitySkills
+    from ..observability_skills import ObservabilitySkills
+    from .queries import execution_exists
 
     path = existing_db(db)
     if execution_id is not None and not execution_exists(path, execution_id):
@@ -155,7 +155,7 @@ def executions(
     ] = False,
 ) -> None:
     """List executions in the store, newest first."""
-    from .cli_queries import list_executions
+    from .queries import list_executions
 
     rows = list_executions(existing_db(db), task_list_id=task_list, limit=1 if latest else limit)
     if latest:
@@ -260,7 +260,7 @@ def trace_task(
 @app.command()
 def tools(db: DbOption = None, as_json: JsonOption = False) -> None:
     """The catalogue of the 39 SQL tools (no store needed)."""
-    from .observability_skills import ObservabilitySkills
+    from ..observability_skills import ObservabilitySkills
 
     rows = ObservabilitySkills.tools()
     if as_json:
@@ -293,7 +293,7 @@ def tool(
     as_json: JsonOption = False,
 ) -> None:
     """Run any SQL tool by id with its parameters."""
-    from .cli_queries import check_tool_call
+    from .queries import check_tool_call
 
     params = parse_params(param or [])
     check_tool_call(tool_id, params)
@@ -319,7 +319,7 @@ def tail(
     """
     import json
 
-    from .transcript_tail import format_entry, read_entries, transcript_path
+    from .tail import format_entry, read_entries, transcript_path
 
     path = transcript_path(store_paths(db, transcripts_dir)[1], execution_id)
     if not follow and not path.is_file():
@@ -361,7 +361,7 @@ def skills_install(
     as_json: JsonOption = False,
 ) -> None:
     """Write the /obs-* agent skill files (SKILL.md with name and description)."""
-    from .agent_skills import install
+    from .skills_install import install
 
     written = install(target, db)
     if as_json:
@@ -381,7 +381,7 @@ def demo(
     as_json: JsonOption = False,
 ) -> None:
     """Simulate a multi-agent build (waves of worker processes) into the store."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     db_path, transcripts = store_paths(db, transcripts_dir)
     result = run_demo(
@@ -394,7 +394,7 @@ def demo(
     if as_json:
         out.print_json(result)
     else:
-        from .demo import print_result
+        from ..demo import print_result
 
         print_result(result)
 
