@@ -339,6 +339,39 @@ def tail(
         return
 
 
+@app.command()
+def report(
+    execution_id: ExecArg,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The HTML file to write (default: report-EXECUTION_ID.html).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a self-contained HTML report: timeline, findings, tool charts."""
+    from ..report import write_report
+
+    skills_for(db, execution_id).close()  # the store and the execution must exist
+    path = write_report(existing_db(db), execution_id, output or default_report_path(execution_id))
+    if as_json:
+        out.print_json({"report": str(path), "bytes": path.stat().st_size})
+    else:
+        sys.stdout.write(f"{path}\n")
+
+
+def default_report_path(execution_id: str) -> Path:
+    """``report-<execution id>.html`` in the working directory, the id made file-safe."""
+    import re
+
+    return Path(f"report-{re.sub(r'[^A-Za-z0-9._-]', '_', execution_id)}.html")
+
+
 # --------------------------------------------------------------------------
 # Skills and demo
 # --------------------------------------------------------------------------

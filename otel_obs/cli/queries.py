@@ -8,9 +8,10 @@ never change the store it diagnoses.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
+
+from ..readonly import connect_read_only as read_only
 
 _EXECUTIONS_SQL = """
 SELECT r.id,
@@ -27,13 +28,6 @@ WHERE (:task_list_id IS NULL OR r.task_list_id = :task_list_id)
 ORDER BY julianday(r.started_at) DESC, r.id
 LIMIT :limit
 """
-
-
-def read_only(db_path: Path) -> sqlite3.Connection:
-    """A read-only connection (``mode=ro``): missing files are not created."""
-    conn = sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    return conn
 
 
 def list_executions(

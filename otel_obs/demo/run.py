@@ -33,6 +33,8 @@ from .plan import FAILING_ASSERTION, FAULTS, DemoPlan, build_plan
 
 WORKER_TIMEOUT_S = 120.0
 SERVICE_NAME = "otel-obs-demo"
+#: The demo's HTML report, next to the execution's transcript.
+REPORT_FILE = "report.html"
 
 
 class DemoError(RuntimeError):
@@ -238,12 +240,14 @@ def _result(
 ) -> dict[str, Any]:
     from ..cli.output import to_jsonable
     from ..observability_skills import ObservabilitySkills
+    from ..report import write_report
 
     with ObservabilitySkills(str(db_path)) as skills:
         summary = skills.execution_summary(execution_id)
         issues = skills.validate(execution_id)
         errors = skills.find_errors(execution_id)
     db_arg, tail_arg = _store_args(db_path, transcripts_dir)
+    report = write_report(db_path, execution_id, transcripts_dir / execution_id / REPORT_FILE)
     failing_task = plan.task_with(FAILING_ASSERTION).id
     return {
         "execution_id": execution_id,
@@ -253,6 +257,7 @@ def _result(
         "db": str(db_path),
         "transcripts_dir": str(transcripts_dir),
         "transcript": str(transcripts_dir / execution_id / "transcript.jsonl"),
+        "report": str(report),
         "waves": len(plan.waves),
         "instances": [w.instance_id for w in plan.instances],
         "tasks": {t.id: statuses.get(t.id, "unknown") for t in plan.tasks},
@@ -268,6 +273,7 @@ def _result(
             f"otel-obs health {execution_id}{db_arg}",
             f"otel-obs trace-task {failing_task} -e {execution_id}{db_arg}",
             f"otel-obs tail {execution_id}{tail_arg}",
+            f"otel-obs report {execution_id}{db_arg} -o report.html",
             f"otel-obs tools{db_arg}",
         ],
     }
@@ -295,6 +301,7 @@ def print_result(result: dict[str, Any]) -> None:
             "waves": result["waves"],
             "store": result["db"],
             "transcript": result["transcript"],
+            "report": result["report"],
         },
         title="Demo execution",
     )
