@@ -164,6 +164,9 @@ def test_findings_tables_hold_the_tools_answers(report, skills, demo: DemoStore)
         "circular_waits": len(anomalies.circular_waits),
     }
     assert expected["errors"] > 0 and expected["blocked"] == 1
+    if health.issues:
+        issues = next(a for t, a in page.tags if "issues" in a.get("class", "").split())
+        assert int(issues["data-count"]) == len(health.issues)
     for name, n in expected.items():
         assert int(page.tables[name]["data-count"]) == n, name
         assert len(page.rows[name]) == n, name

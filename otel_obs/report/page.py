@@ -200,9 +200,7 @@ def findings(data: ReportData, anchors: dict[tuple[str, str], str]) -> str:
             (
                 '<p class="verdict">healthy</p>'
                 if h.get("is_healthy")
-                else "<ul class='issues'>"
-                + "".join(f"<li>{escape(i)}</li>" for i in h.get("issues", []))
-                + "</ul>"
+                else _issues(h.get("issues", []))
             )
             + "".join(
                 f"<h3>{escape(key.replace('_', ' '))}</h3>"
@@ -239,6 +237,17 @@ def charts(data: ReportData) -> str:
         "<div><h3>Duration percentiles (A005)</h3>"
         f"{percentile_chart(data.percentiles)}</div></div>",
     )
+
+
+def _issues(issues: list[str]) -> str:
+    """The health verdict's sentences, capped like a table (the rest counted)."""
+    items = "".join(f"<li>{escape(i)}</li>" for i in issues[:ROW_CAP])
+    more = (
+        f'<p class="note">{len(issues) - ROW_CAP} more issue(s) not shown.</p>'
+        if len(issues) > ROW_CAP
+        else ""
+    )
+    return f'<ul class="issues" data-count="{len(issues)}">{items}</ul>{more}'
 
 
 def _columns(rows: list[Row], limit: int = 7) -> list[str]:
