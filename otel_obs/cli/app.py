@@ -372,6 +372,33 @@ def default_report_path(execution_id: str) -> Path:
     return Path(f"report-{re.sub(r'[^A-Za-z0-9._-]', '_', execution_id)}.html")
 
 
+@app.command("mcp")
+def mcp_server(
+    db: DbOption = None,
+    http: Annotated[
+        bool,
+        typer.Option("--http", help="Serve streamable HTTP on 127.0.0.1 instead of stdio."),
+    ] = False,
+    port: Annotated[
+        int, typer.Option(help="The --http port (on 127.0.0.1).", min=1, max=65535)
+    ] = 8765,
+) -> None:
+    """Serve the SQL tools and the spec's methods as an MCP server (stdio by default)."""
+    path = existing_db(db)
+    try:
+        from ..mcp_server.server import serve_http, serve_stdio
+    except ImportError as error:
+        raise UsageProblem(
+            f"mcp: the MCP server needs the 'mcp' package ({error}); "
+            "install it with: pip install 'otel-obs[mcp]'"
+        ) from None
+    if http:
+        sys.stderr.write(f"otel-obs: MCP over streamable HTTP at http://127.0.0.1:{port}/mcp\n")
+        serve_http(path, port)
+    else:
+        serve_stdio(path)
+
+
 # --------------------------------------------------------------------------
 # Skills and demo
 # --------------------------------------------------------------------------
