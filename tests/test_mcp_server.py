@@ -41,9 +41,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
     return demo_store(tmp_path_factory)
 
 
-def session(demo: DemoStore, script: Any) -> Any:
+def session(demo: DemoStore, script: Any, params: Any = None) -> Any:
     """Run ``script(client)`` against a fresh ``python -m otel_obs mcp --db …`` process."""
-    params = StdioServerParameters(
+    params = params or StdioServerParameters(
         command=sys.executable,
         args=["-m", "otel_obs", "mcp", "--db", str(demo.db)],
         env=clean_env(),
@@ -171,3 +171,37 @@ def test_http_serves_the_same_tools_on_loopback(demo: DemoStore):
     finally:
         proc.terminate()  # our own child, by its handle
         proc.wait(timeout=10)
+
+
+def test_skills_install_writes_the_claude_code_mcp_config(demo: DemoStore, tmp_path):
+    import json
+
+    project = tmp_path / "project"
+    (project / ".mcp.json").parent.mkdir()
+    (project / ".mcp.json").write_text('{"mcpServers": {"other": {"command": "x"}}}')
+    proc = demo.cli(
+        "skills", "install", "--dir", str(project / ".claude" / "skills"), "--db", str(demo.db)
+    )
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads((project / ".mcp.json").read_text())
+    assert config["mcpServers"]["other"] == {"command": "x"}
+    entry = config["mcpServers"]["otel-obs"]
+    assert entry["command"] == "otel-obs"
+    assert entry["args"] == ["mcp", "--db", str(demo.db.resolve())]
+    assert (project / ".claude" / "skills" / "obs-validate" / "SKILL.md").is_file()
+
+    # The configured command is a working MCP server (the venv's otel-obs on PATH).
+    async def script(client: Any) -> Any:
+        return await client.call_tool("execution_summary", {"execution_id": demo.execution_id})
+
+    params = StdioServerParameters(
+        command=entry["command"], args=entry["args"], env=clean_env(), cwd=str(project)
+    )
+    result = session(demo, script, params)
+    assert result.structured_content["result"]["execution_id"] == demo.execution_id
+
+    # A .mcp.json that is not JSON is refused, not overwritten.
+    (project / ".mcp.json").write_text("{not json")
+    bad = demo.cli("skills", "install", "--dir", str(project / ".claude" / "skills"))
+    assert bad.returncode == 2 and ".mcp.json" in bad.stderr
+    assert (project / ".mcp.json").read_text() == "{not json"

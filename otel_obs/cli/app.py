@@ -420,15 +420,23 @@ def skills_install(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write the /obs-* agent skill files (SKILL.md with name and description)."""
+    """Write the /obs-* agent skill files, and the MCP server into Claude Code's .mcp.json.
+
+    The .mcp.json goes to the project root when --dir is ``<root>/.claude/skills``,
+    else into --dir; other servers in it are kept. ``--json`` lists the skill files.
+    """
+    from ..mcp_server.client_config import write_claude_config
     from .skills_install import install
 
     written = install(target, db)
+    config = write_claude_config(target, db)
     if as_json:
         out.print_json([str(p) for p in written])
     else:
         out.rows_table(
-            [{"skill": p.parent.name, "file": str(p)} for p in written], title="Installed"
+            [{"skill": p.parent.name, "file": str(p)} for p in written]
+            + [{"skill": "(MCP server for Claude Code)", "file": str(config)}],
+            title="Installed",
         )
 
 
