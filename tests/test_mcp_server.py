@@ -68,7 +68,11 @@ def test_lists_every_sql_tool_and_the_spec_methods(demo: DemoStore):
     assert len(registry) == 39
     t003 = tools["T003"]
     assert registry["T003"].purpose in t003.description
-    assert t003.input_schema["properties"]["window"] == {"type": "integer", "default": 5}
+    assert t003.input_schema["properties"]["window"] == {
+        "type": "integer",
+        "minimum": 0,
+        "default": 5,
+    }
     assert t003.input_schema["required"] == ["execution_id"]
     assert tools["T004"].input_schema["properties"]["older_than_s"]["type"] == "number"
     assert tools["V007"].input_schema["properties"]["execution_id"]["type"] == ["string", "null"]

@@ -88,12 +88,17 @@ def store_paths(db: Path | None, transcripts_dir: Path | None) -> tuple[Path, Pa
 
 def existing_db(db: Path | None) -> Path:
     """The store to read, which must exist: reading never creates one by accident."""
+    from .queries import store_problem
+
     path = db if db is not None else default_db()
     if not path.is_file():
         raise UsageProblem(
             f"--db: no store at {path} (run 'otel-obs demo' to create one, "
             "or give --db PATH / set OTEL_OBS_DB)"
         )
+    problem = store_problem(path)
+    if problem:
+        raise UsageProblem(f"--db: {path} is not an otel-obs store ({problem})")
     return path
 
 
@@ -216,7 +221,9 @@ def incomplete(
     as_json: JsonOption = False,
     older_than_s: Annotated[
         float | None,
-        typer.Option("--older-than-s", help="Only operations open at least this long (T004)."),
+        typer.Option(
+            "--older-than-s", help="Only operations open at least this long (T004).", min=0
+        ),
     ] = None,
 ) -> None:
     """Operations started and never ended (T004)."""

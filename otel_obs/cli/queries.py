@@ -8,9 +8,11 @@ never change the store it diagnoses.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+from ..exporters import schema
 from ..readonly import connect_read_only as read_only
 
 _EXECUTIONS_SQL = """
@@ -28,6 +30,31 @@ WHERE (:task_list_id IS NULL OR r.task_list_id = :task_list_id)
 ORDER BY julianday(r.started_at) DESC, r.id
 LIMIT :limit
 """
+
+
+def store_problem(db_path: Path) -> str | None:
+    """Why ``db_path`` is not an otel-obs store (None when it is one).
+
+    A store has a schema version (``PRAGMA user_version``) and every table of
+    the schema. An empty file, another application's SQLite database or a file
+    that is not SQLite at all would otherwise surface as "no such table" deep
+    inside a query.
+    """
+    try:
+        conn = read_only(db_path)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        return f"not a SQLite database: {error}"
+    if version < 1:
+        return "no otel-obs schema version" if tables else "an empty database"
+    missing = [t for t in schema.TABLES if t not in tables]
+    if missing:
+        return f"it lacks the table(s) {', '.join(missing)}"
+    return None
 
 
 def list_executions(

@@ -49,6 +49,8 @@ class BadArguments(ValueError):
 def param_schema(param: Param) -> dict[str, Any]:
     """One parameter as JSON Schema: its type, ``null`` when optional, its default."""
     schema: dict[str, Any] = {"type": _JSON_TYPES[param.type]}
+    if param.type in ("int", "float"):
+        schema["minimum"] = 0  # counts, windows and thresholds (the registry refuses < 0)
     if param.type == "timestamp":
         schema["format"] = "date-time"
         schema["description"] = "ISO-8601 time (UTC when no offset)"
