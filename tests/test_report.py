@@ -314,3 +314,37 @@ def test_a_lane_past_its_mark_budget_aggregates_the_rest():
     assert timeline.aggregated == 12_000
     cells = re.findall(r'data-c="([\d,]+)"', timeline.svg)
     assert sum(int(c.split(",")[1]) for c in cells) == 12_000
+
+
+def test_recorded_text_cannot_break_out_of_the_page():
+    from otel_obs.report.data import ReportData
+    from otel_obs.report.page import render
+
+    evil = "</script><script>alert(1)</script><!--<img src=x onerror=alert(2)>"
+    rows = _rows(lanes=1, uses=3, errors_every=1)
+    for use in rows["tool_uses"]:
+        use["input_summary"] = evil
+        use["instance_id"] = evil
+    rows["instances"] = []
+    data = ReportData(
+        execution_id=evil,
+        summary={"execution_id": evil, "status": evil},
+        agents=[],
+        validation=[],
+        errors=[{"source": "tool", "id": "u0-0", "message": evil, "is_root_cause": True}],
+        blocked=[],
+        incomplete=[],
+        health={"is_healthy": False, "issues": [evil]},
+        anomalies={},
+        tool_usage=[
+            {"tool": evil, "uses": 3, "done_count": 0, "error_count": 3, "blocked_count": 0}
+        ],
+        percentiles=[],
+    )
+    text = render(data, build_timeline(rows))
+    page = Page(text)
+    assert "alert" not in "".join(page.scripts[1:])  # only our own script runs
+    assert len(page.scripts) == 2
+    assert not [a for t, a in page.tags if t == "img"]
+    details = json.loads(page.scripts[0])
+    assert details["tu0"]["input"] == evil  # shown as text, whole

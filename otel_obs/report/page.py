@@ -265,8 +265,10 @@ def _section(section_id: str, title: str, body: str) -> str:
 
 def render(data: ReportData, timeline: Timeline) -> str:
     """The whole page."""
+    # No "<" at all inside the script element: neither "</script>" nor "<!--" in a
+    # recorded tool input can end it early or change how it is parsed.
     details = json.dumps(timeline.details, ensure_ascii=False, separators=(",", ":"))
-    details = details.replace("</", "<\\/")
+    details = details.replace("<", "\\u003c")
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'

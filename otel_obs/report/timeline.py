@@ -158,7 +158,7 @@ def build_timeline(rows: dict[str, list[Row]]) -> Timeline:
         anchors[("task", str(task["id"]))] = mid
 
     # Tool uses: drawn one by one where visible and within budget, else in cells.
-    budget = max(50, MARK_BUDGET // max(len(lanes), 1))
+    budget = max(1, MARK_BUDGET // max(len(lanes), 1))
     by_lane: dict[int, list[tuple[int, Row]]] = defaultdict(list)
     for n, use in enumerate(rows["tool_uses"]):
         by_lane[lane_index(use["instance_id"])].append((n, use))
