@@ -102,15 +102,13 @@ def existing_db(db: Path | None) -> Path:
     return path
 
 
-def skills_for(db: Path | None, execution_id: str | None = None) -> Any:
-    """An ``ObservabilitySkills`` on an existing store (read-only connections).
+def store_with(db: Path | None, execution_id: str | None) -> Path:
+    """The existing store, which must hold ``execution_id`` when one is given.
 
-    With ``execution_id``, the execution must be in the store: the library
-    answers an unknown id with empty results (right for a program asking about
-    a run that may not have started), but on the command line an empty table
-    for a mistyped id reads as "all clear", so it is a usage error instead.
+    The library answers an unknown id with empty results (right for a program
+    asking about a run that may not have started), but on the command line an
+    empty table for a mistyped id reads as "all clear", so it is a usage error.
     """
-    from ..observability_skills import ObservabilitySkills
     from .queries import execution_exists
 
     path = existing_db(db)
@@ -119,7 +117,14 @@ def skills_for(db: Path | None, execution_id: str | None = None) -> Any:
             f"EXECUTION_ID: no execution {execution_id!r} in {path} "
             "(list them with 'otel-obs executions')"
         )
-    return ObservabilitySkills(str(path))
+    return path
+
+
+def skills_for(db: Path | None, execution_id: str | None = None) -> Any:
+    """An ``ObservabilitySkills`` (read-only connections) on :func:`store_with`'s store."""
+    from ..observability_skills import ObservabilitySkills
+
+    return ObservabilitySkills(str(store_with(db, execution_id)))
 
 
 def emit(value: Any, as_json: bool, title: str | None = None) -> None:
@@ -364,8 +369,8 @@ def report(
     """Write a self-contained HTML report: timeline, findings, tool charts."""
     from ..report import write_report
 
-    skills_for(db, execution_id).close()  # the store and the execution must exist
-    path = write_report(existing_db(db), execution_id, output or default_report_path(execution_id))
+    store = store_with(db, execution_id)
+    path = write_report(store, execution_id, output or default_report_path(execution_id))
     if as_json:
         out.print_json({"report": str(path), "bytes": path.stat().st_size})
     else:
