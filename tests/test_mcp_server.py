@@ -15,7 +15,7 @@ import anyio
 import pytest
 from demo_store import DemoStore, clean_env, demo_store
 
-from otel_obs.cli.output import to_jsonable
+from otel_obs.jsonable import to_jsonable
 from otel_obs.observability_skills import ObservabilitySkills
 from otel_obs.queries.registry import load_tools
 

@@ -238,7 +238,7 @@ def _result(
     transcripts_dir: Path,
     statuses: dict[str, str],
 ) -> dict[str, Any]:
-    from ..cli.output import to_jsonable
+    from ..jsonable import to_jsonable
     from ..observability_skills import ObservabilitySkills
     from ..report import write_report
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import jsonschema
 
-from ..cli.output import to_jsonable
+from ..jsonable import to_jsonable
 from ..observability_skills import ObservabilitySkills
 from ..queries.registry import Param, Tool, get_tool, load_tools
 

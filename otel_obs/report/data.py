@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..cli.output import to_jsonable
+from ..jsonable import to_jsonable
 from ..observability_skills import ObservabilitySkills
 from ..readonly import connect_read_only
 
