@@ -77,6 +77,7 @@ def test_lists_every_sql_tool_and_the_spec_methods(demo: DemoStore):
     assert tools["T004"].input_schema["properties"]["older_than_s"]["type"] == "number"
     assert tools["V007"].input_schema["properties"]["execution_id"]["type"] == ["string", "null"]
     assert set(tools["trace_task"].input_schema["properties"]) == {"task_id", "execution_id"}
+    assert all(t.annotations and t.annotations.read_only_hint for t in tools.values())
 
 
 def test_answers_equal_the_python_api_and_bad_parameters_are_tool_errors(demo: DemoStore):

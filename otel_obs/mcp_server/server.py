@@ -57,6 +57,10 @@ def build_server(db_path: Path) -> Server[Any]:
                 title=tool.title,
                 description=tool.description,
                 input_schema=tool.input_schema,
+                # Every tool only reads the store (mode=ro), locally.
+                annotations=types.ToolAnnotations(
+                    read_only_hint=True, idempotent_hint=True, open_world_hint=False
+                ),
             )
             for tool in tools.values()
         ]
