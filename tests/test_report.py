@@ -18,7 +18,7 @@ import pytest
 from demo_store import DemoStore, demo_store
 
 from otel_obs.observability_skills import ObservabilitySkills
-from otel_obs.report.timeline import build_timeline
+from otel_obs.report.timeline import LABEL_W, PLOT_W, build_timeline
 
 
 class Page(HTMLParser):
@@ -348,3 +348,63 @@ def test_recorded_text_cannot_break_out_of_the_page():
     assert not [a for t, a in page.tags if t == "img"]
     details = json.loads(page.scripts[0])
     assert details["tu0"]["input"] == evil  # shown as text, whole
+
+
+def test_unfinished_work_and_unreleased_locks_run_to_the_end():
+    rows = _rows(lanes=1, uses=4, errors_every=1000)
+    rows["tool_uses"][1].update(result_status=None, end_ms=None, duration_ms=None)
+    rows["tasks"] = [
+        {
+            "id": "T1",
+            "title": "t",
+            "action": None,
+            "file": None,
+            "status": "in_progress",
+            "instance_id": "a0",
+            "wave_number": 1,
+            "duration_ms": None,
+            "error": None,
+            "start_ms": 0.0,
+            "end_ms": None,
+        },
+    ]
+    rows["lock_events"] = [
+        {
+            "id": "l1",
+            "event_type": "lock_acquire",
+            "instance_id": "a0",
+            "task_id": "T1",
+            "file_path": "a.py",
+            "at_ms": 10.0,
+        },
+        {
+            "id": "l2",
+            "event_type": "lock_acquire",
+            "instance_id": "a0",
+            "task_id": "T1",
+            "file_path": "b.py",
+            "at_ms": 20.0,
+        },
+        {
+            "id": "l3",
+            "event_type": "lock_release",
+            "instance_id": "a0",
+            "task_id": "T1",
+            "file_path": "a.py",
+            "at_ms": 30_000.0,
+        },
+    ]
+    timeline = build_timeline(rows)
+    page = Page(timeline.svg)
+    (open_use,) = [a for t, a in page.tags if a.get("class") == "tool o-incomplete"]
+    (task,) = [a for t, a in page.tags if a.get("class") == "task o-incomplete"]
+    plot_end = LABEL_W + PLOT_W  # the right edge of the plot
+    assert float(task["x"]) + float(task["width"]) == pytest.approx(plot_end)
+    assert float(open_use["x"]) + float(open_use["width"]) == pytest.approx(plot_end)
+    holds = {
+        timeline.details[a["id"]]["file"]: a for t, a in page.tags if "lock" in a.get("class", "")
+    }
+    assert holds["b.py"]["class"] == "lock orphan"
+    assert float(holds["b.py"]["x"]) + float(holds["b.py"]["width"]) == pytest.approx(plot_end)
+    assert holds["a.py"]["class"] == "lock"
+    assert timeline.details[holds["a.py"]["id"]]["held"] == "29990.0 ms"
