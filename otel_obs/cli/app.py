@@ -10,17 +10,17 @@ valid ones. Heavy imports (the SDK, the query layer) happen inside commands so
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
+from .. import settings
 from . import output as out
 
 #: Environment variable that shows tracebacks for unexpected errors.
-DEBUG_ENV = "OTEL_OBS_DEBUG"
+DEBUG_ENV = settings.DEBUG.env
 
 app = typer.Typer(
     name="otel-obs",
@@ -511,10 +511,18 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.exit(1)
     except Exception as error:  # no tracebacks for users unless asked for
-        if os.environ.get(DEBUG_ENV):
+        if _debug():
             raise
         _fail(f"{type(error).__name__}: {error} (set {DEBUG_ENV}=1 for a traceback)", 1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _debug() -> bool:
+    """``OTEL_OBS_DEBUG``: on for any value it does not read as off."""
+    try:
+        return bool(settings.DEBUG.resolve())
+    except ValueError:
+        return True
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import conventions as c
+from ..exporters.jsonl import transcript_path
 from .plan import FAILING_ASSERTION, FAULTS, DemoPlan, build_plan
 
 WORKER_TIMEOUT_S = 120.0
@@ -247,7 +248,9 @@ def _result(
         issues = skills.validate(execution_id)
         errors = skills.find_errors(execution_id)
     db_arg, tail_arg = _store_args(db_path, transcripts_dir)
-    report = write_report(db_path, execution_id, transcripts_dir / execution_id / REPORT_FILE)
+    report = write_report(
+        db_path, execution_id, transcript_path(transcripts_dir, execution_id).parent / REPORT_FILE
+    )
     failing_task = plan.task_with(FAILING_ASSERTION).id
     return {
         "execution_id": execution_id,
@@ -256,7 +259,7 @@ def _result(
         "workers": plan.workers,
         "db": str(db_path),
         "transcripts_dir": str(transcripts_dir),
-        "transcript": str(transcripts_dir / execution_id / "transcript.jsonl"),
+        "transcript": str(transcript_path(transcripts_dir, execution_id)),
         "report": str(report),
         "waves": len(plan.waves),
         "instances": [w.instance_id for w in plan.instances],
