@@ -452,6 +452,25 @@ def serve(
     )
 
 
+@app.command("import")
+def import_transcripts(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="PATH...", help="JSONL transcripts, or folders holding them."),
+    ],
+    db: DbOption = None,
+    transcripts_dir: TranscriptsDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read JSONL transcripts into the store (created if missing; nothing duplicated)."""
+    from .ingest.import_command import run_import
+
+    db_path, transcripts = store_paths(db, transcripts_dir)
+    code = run_import(paths, db_path, transcripts, as_json=as_json)
+    if code:
+        raise typer.Exit(code)
+
+
 # --------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------

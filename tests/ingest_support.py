@@ -89,7 +89,11 @@ def table_rows(db: Path, exclude: dict[str, set[str]] | None = None) -> dict[str
                 for r in conn.execute(f"PRAGMA table_info({table})")
                 if r[1] not in exclude.get(table, set())
             ]
-            rows = conn.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+            rows = [
+                # Derived means (wave_statistics) sum in row order: equal to the ns.
+                tuple(round(v, 6) if isinstance(v, float) else v for v in row)
+                for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table}")
+            ]
             out[table] = sorted(rows, key=repr)
         return out
     finally:
