@@ -298,9 +298,9 @@ class OtlpServer:
     def _too_large(self, answer: Callable[..., Any], size: int | None) -> Any:
         self.receiver.count("too_large")
         limit = self.settings.max_body_bytes
-        said = f"{size} bytes" if size is not None else "more"
+        said = f"body of {size} bytes" if size is not None else "body (decompressed)"
         return answer(
-            413, code_pb2.RESOURCE_EXHAUSTED, f"body of {said} is over the limit of {limit} bytes"
+            413, code_pb2.RESOURCE_EXHAUSTED, f"{said} is over the limit of {limit} bytes"
         )
 
     def _take_http(self, body: bytes, content_type: str) -> Outcome:
