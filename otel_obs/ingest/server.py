@@ -55,6 +55,9 @@ DEFAULT_MAX_BODY_MIB = 16
 TRACES_PATH = "/v1/traces"
 #: The environment variable ``--token`` falls back to.
 TOKEN_ENV = "OTEL_OBS_SERVE_TOKEN"
+#: Spans the store maps and writes per transaction: small enough that a burst held
+#: in the queue is not also mapped all at once (memory), large enough to write fast.
+WRITE_BATCH_ITEMS = 2_000
 #: How long shutdown waits for requests in progress, in seconds.
 SHUTDOWN_GRACE_S = 10.0
 _SERVICE = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
@@ -113,12 +116,18 @@ def build_store(settings: ServeSettings) -> Any:
 
     Its queue holds twice ``max_queue`` items: the receiver refuses new
     requests past ``max_queue``, and what an admitted request brings still fits.
+    With the write batch, these bound the memory a burst can take.
     """
     if settings.writer == "thread":
         from otel_obs.exporters.store import Store as kind
     else:
         from otel_obs.exporters.writer_process import ProcessStore as kind
-    return kind(settings.db_path, settings.transcripts_dir, queue_capacity=2 * settings.max_queue)
+    return kind(
+        settings.db_path,
+        settings.transcripts_dir,
+        queue_capacity=2 * settings.max_queue,
+        batch_items=WRITE_BATCH_ITEMS,
+    )
 
 
 # --------------------------------------------------------------------------
