@@ -109,7 +109,7 @@ def wait_for(predicate, timeout_s: float = 20.0, what: str = "condition") -> Non
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def producer_spans(execution_id: str = "exec-serve", tools: int = 2) -> list:
+def producer_spans(execution_id: str = "exec-serve", tools: int = 2, output: str = "ok") -> list:
     """Finished spans of a small run of the real producers (a task, tool uses, a decision)."""
     from producer_support import Traced
 
@@ -123,7 +123,7 @@ def producer_spans(execution_id: str = "exec-serve", tools: int = 2) -> list:
             tid = logger.log_start(
                 {"id": f"toolu_{execution_id}_{n}", "name": "Bash", "input": {"command": f"ls {n}"}}
             )
-            logger.log_end(tid, {"tool_use_id": tid, "content": "ok", "is_error": False})
+            logger.log_end(tid, {"tool_use_id": tid, "content": output, "is_error": False})
         writer.write({"entry_type": "decision", "summary": "go", "details": {"chosen": "a"}})
     writer.close()
     return traced.spans()

@@ -231,7 +231,11 @@ def test_a_store_behind_gets_503_and_resource_exhausted_then_nothing_is_lost(
         first = protobuf_body(producer_spans("exec-first", tools=1))
         assert requests.post(server.http, data=first, headers=PROTOBUF).ok
         wait_for(lambda: _tools(server.db) == 1, what="the store to exist")
-        bodies = [protobuf_body(producer_spans(f"exec-burst-{n}", tools=20)) for n in range(6)]
+        # Large enough to fill the pipe to the writer process, which the lock stops.
+        bodies = [
+            protobuf_body(producer_spans(f"exec-burst-{n}", tools=100, output="x" * 8000))
+            for n in range(8)
+        ]
         lock = _hold_write_lock(server.db)
         statuses: list[int] = []
         acknowledged: list[str] = []
@@ -245,7 +249,7 @@ def test_a_store_behind_gets_503_and_resource_exhausted_then_nothing_is_lost(
 
                 thread = threading.Thread(target=send)
                 thread.start()
-                thread.join(1.0)
+                thread.join(0.3)
                 if thread.is_alive():
                     pending.append(thread)  # admitted, waiting for room in the queue
                     acknowledged.append(f"exec-burst-{n}")
@@ -280,7 +284,7 @@ def test_a_store_behind_gets_503_and_resource_exhausted_then_nothing_is_lost(
             count(
                 server.db, f"SELECT count(*) FROM tool_uses WHERE execution_id = '{execution_id}'"
             )
-            == 20
+            == 100
         ), execution_id
 
 

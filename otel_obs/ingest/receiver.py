@@ -21,6 +21,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.sdk.trace.export import SpanExportResult
+
 from otel_obs.exporters.exporter import SqliteSpanExporter
 
 from .decode import Decoded
@@ -126,8 +128,11 @@ class Receiver:
                 raise Refused("closing", "the receiver is shutting down")
             self._in_flight += 1
         try:
-            if decoded.records:
-                self._exporter.export(decoded.records)
+            if (
+                decoded.records
+                and self._exporter.export(decoded.records) != SpanExportResult.SUCCESS
+            ):
+                raise Refused("closing", "the store is closed")  # nothing acknowledged
         finally:
             with self._lock:
                 self._in_flight -= 1

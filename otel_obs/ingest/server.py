@@ -58,6 +58,9 @@ TOKEN_ENV = "OTEL_OBS_SERVE_TOKEN"
 #: Spans the store maps and writes per transaction: small enough that a burst held
 #: in the queue is not also mapped all at once (memory), large enough to write fast.
 WRITE_BATCH_ITEMS = 2_000
+#: Requests whose bodies are read and decoded at once (the others wait their turn):
+#: with ``--max-body-mib`` this bounds the memory requests in progress can hold.
+BODIES_AT_ONCE = 4
 #: How long shutdown waits for requests in progress, in seconds.
 SHUTDOWN_GRACE_S = 10.0
 _SERVICE = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
@@ -181,7 +184,11 @@ class OtlpServer:
     def __init__(self, settings: ServeSettings, receiver: Receiver) -> None:
         self.settings = settings
         self.receiver = receiver
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="otel-obs-ingest")
+        self._pool = ThreadPoolExecutor(
+            max_workers=BODIES_AT_ONCE, thread_name_prefix="otel-obs-ingest"
+        )
+        #: Bodies read and decoded at once: with the body cap, what requests can hold.
+        self._bodies = asyncio.Semaphore(BODIES_AT_ONCE)
         self._runner: Any = None
         self._grpc: Any = None
         self.grpc_address = ""
@@ -283,15 +290,16 @@ class OtlpServer:
         limit = self.settings.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             return self._too_large(answer, request.content_length)
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return self._too_large(answer, None)
         loop = asyncio.get_running_loop()
         try:
-            outcome = await loop.run_in_executor(
-                self._pool, self._take_http, body, request.content_type
-            )
+            async with self._bodies:
+                try:
+                    body = await request.read()
+                except web.HTTPRequestEntityTooLarge:
+                    return self._too_large(answer, None)
+                outcome = await loop.run_in_executor(
+                    self._pool, self._take_http, body, request.content_type
+                )
         except MalformedRequest as bad:
             return answer(400, code_pb2.INVALID_ARGUMENT, str(bad))
         except Refused as refused:
@@ -343,7 +351,8 @@ class OtlpServer:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(refused))
         loop = asyncio.get_running_loop()
         try:
-            outcome = await loop.run_in_executor(self._pool, self._take_grpc, body)
+            async with self._bodies:
+                outcome = await loop.run_in_executor(self._pool, self._take_grpc, body)
         except MalformedRequest as bad:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(bad))
         except Refused as refused:
