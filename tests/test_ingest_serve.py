@@ -29,7 +29,7 @@ EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 def _grpc_call(address: str, body: bytes, metadata=()):
-    channel = grpc.insecure_channel(address)
+    channel = grpc.insecure_channel(address, options=[("grpc.max_send_message_length", 64 << 20)])
     try:
         call = channel.unary_unary(
             EXPORT,
@@ -105,6 +105,9 @@ def test_bad_bodies_get_their_status_and_the_server_keeps_serving(served: Served
     with pytest.raises(grpc.RpcError) as failed:
         _grpc_call(served.grpc, b"\x0a\xff\xff\xff")
     assert failed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as failed:
+        _grpc_call(served.grpc, b"\x0a" * (20 << 20))  # over the 16 MiB cap
+    assert failed.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert _grpc_call(served.grpc, good).partial_success.rejected_spans == 0
 
     assert post(good, "application/x-protobuf").status_code == 200
