@@ -44,6 +44,8 @@ from google.protobuf.any_pb2 import Any as AnyMessage
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from otel_obs.exporters.writer_process import ProcessStore
+
 from .decode import MalformedRequest, decode, is_json, is_supported, parse_protobuf, records_of
 from .receiver import DEFAULT_MAX_QUEUE, DEFAULT_RETRY_AFTER_S, Outcome, Receiver, Refused
 
@@ -82,7 +84,6 @@ class ServeSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_MIB << 20
     max_queue: int = DEFAULT_MAX_QUEUE
     retry_after_s: int = DEFAULT_RETRY_AFTER_S
-    writer: str = "process"
 
     def check(self) -> None:
         """Raise ValueError naming the bad setting (exposure without a token included)."""
@@ -114,18 +115,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def build_store(settings: ServeSettings) -> Any:
-    """The store the receiver fills: a writer process by default, as producers use.
+def build_store(settings: ServeSettings) -> ProcessStore:
+    """The store the receiver fills: mapping and writing in a writer process of its own,
+    so they do not compete with decoding for this process's GIL.
 
     Its queue holds twice ``max_queue`` items: the receiver refuses new
     requests past ``max_queue``, and what an admitted request brings still fits.
     With the write batch, these bound the memory a burst can take.
     """
-    if settings.writer == "thread":
-        from otel_obs.exporters.store import Store as kind
-    else:
-        from otel_obs.exporters.writer_process import ProcessStore as kind
-    return kind(
+    return ProcessStore(
         settings.db_path,
         settings.transcripts_dir,
         queue_capacity=2 * settings.max_queue,
