@@ -232,3 +232,12 @@ def test_cli_reports_malformed_lines_with_file_and_line(run: Path, tmp_path: Pat
         timeout=120,
     )
     assert missing.returncode == 2 and "nope" in missing.stderr
+
+
+def test_a_store_that_cannot_be_written_is_reported_not_raised(run: Path, tmp_path: Path) -> None:
+    transcripts = _copy_transcripts(run, tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    report = import_jsonl([transcripts], blocker / "obs.db", transcripts)
+    assert report.read > 0 and report.added == 0
+    assert "storage failures" in report.storage and str(blocker) in report.storage

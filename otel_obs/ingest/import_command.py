@@ -27,13 +27,15 @@ def report_dict(report: ImportReport, db_path: Path) -> dict[str, Any]:
         "skipped": report.skipped,
         "malformed": report.malformed,
         "problems": report.problems,
+        "storage_failures": report.storage or None,
     }
 
 
 def run_import(
     paths: Sequence[Path], db_path: Path, transcripts_dir: Path, *, as_json: bool
 ) -> int:
-    """Import, show progress and the report; exit status 1 when lines were malformed."""
+    """Import, show progress and the report; exit status 1 when lines were malformed or
+    the store could not take everything."""
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
@@ -59,14 +61,18 @@ def run_import(
     hidden = report.malformed - min(report.malformed, MAX_REPORTED_PROBLEMS)
     if hidden:
         sys.stderr.write(f"otel-obs: … and {hidden} more malformed lines\n")
+    if report.storage:
+        sys.stderr.write(f"otel-obs: warning: {report.storage}\n")
     if as_json:
         out.print_json(report_dict(report, db_path))
     else:
         summary = report_dict(report, db_path)
         summary.pop("problems")
+        if not report.storage:
+            summary.pop("storage_failures")
         summary["executions"] = len(report.executions)
         out.record_table(summary, title="Imported")
-    return 1 if report.malformed else 0
+    return 1 if report.malformed or report.storage else 0
 
 
 __all__ = ["report_dict", "run_import"]

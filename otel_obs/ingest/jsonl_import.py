@@ -69,6 +69,8 @@ class ImportReport:
     skipped: int = 0
     malformed: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Storage trouble (the store's failure counts), when there was any.
+    storage: str = ""
     executions: set[str] = field(default_factory=set)
 
     def problem(self, where: str, why: str) -> None:
@@ -444,7 +446,7 @@ def import_jsonl(
     """Import the JSONL transcripts at ``paths`` into the store at ``db_path``.
 
     ``progress(done, total)`` is called with bytes of files processed so far.
-    Storage failures are counted in the report's problems, never raised.
+    Storage failures are counted in the report (``storage``), never raised.
     """
     files = transcript_files(paths)
     report = ImportReport(files=len(files))
@@ -470,7 +472,7 @@ def import_jsonl(
     report.added = totals["entries_written"]
     report.skipped = report.read - report.added
     if totals["failures"] or totals["dropped_rows"]:
-        report.problems.append(
+        report.storage = (
             f"{db_path}: {totals['failures']} storage failures, "
             f"{totals['dropped_rows']} rows not written"
         )
