@@ -201,7 +201,8 @@ class ProcessStore(QueueFront):
         if failures:
             out["failures"] += failures
             out["failures_by_kind"]["writer_process"] = failures
-        out["queue_depth"] = len(self._queue)
+        # The fallback's queue too (summed above): a receiver sees a store falling behind.
+        out["queue_depth"] = out.get("queue_depth", 0) + len(self._queue)
         out["sqlite_ok"] = (
             self._delegate.stats()["sqlite_ok"]
             if self._delegate is not None

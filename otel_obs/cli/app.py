@@ -479,6 +479,78 @@ def demo(
         print_result(result)
 
 
+@app.command()
+def serve(
+    db: DbOption = None,
+    transcripts_dir: TranscriptsDirOption = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; other than loopback needs --token.")
+    ] = "127.0.0.1",
+    grpc_port: Annotated[int, typer.Option(help="OTLP/gRPC port (0: any free port).")] = 4317,
+    http_port: Annotated[int, typer.Option(help="OTLP/HTTP port (0: any free port).")] = 4318,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="OTEL_OBS_SERVE_TOKEN",
+            help="Bearer token every request must carry (Authorization header / gRPC metadata).",
+            show_default=False,
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow a non-loopback --host without a token.")
+    ] = False,
+    max_body_mib: Annotated[
+        int, typer.Option(help="Largest request body, in MiB (413 over).")
+    ] = 16,
+    max_queue: Annotated[
+        int, typer.Option(help="Queued spans past which requests get 503 / RESOURCE_EXHAUSTED.")
+    ] = 10_000,
+    retry_after: Annotated[int, typer.Option(help="Retry hint of a refusal, in seconds.")] = 1,
+) -> None:
+    """Receive OTLP traces (gRPC and HTTP) into the store until SIGTERM."""
+    import importlib.util
+
+    if importlib.util.find_spec("aiohttp") is None:
+        raise UsageProblem("serve needs the 'serve' extra: pip install 'otel-obs[serve]'")
+    from ..ingest.server import ServeSettings
+    from ..ingest.server import serve as run_server
+
+    db_path, transcripts = store_paths(db, transcripts_dir)
+    run_server(
+        ServeSettings(
+            db_path=db_path,
+            transcripts_dir=transcripts,
+            host=host,
+            grpc_port=grpc_port,
+            http_port=http_port,
+            token=token or None,
+            insecure=insecure,
+            max_body_bytes=max_body_mib << 20,
+            max_queue=max_queue,
+            retry_after_s=retry_after,
+        )
+    )
+
+
+@app.command("import")
+def import_transcripts(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="PATH...", help="JSONL transcripts, or folders holding them."),
+    ],
+    db: DbOption = None,
+    transcripts_dir: TranscriptsDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read JSONL transcripts into the store (created if missing; nothing duplicated)."""
+    from ..ingest.import_command import run_import
+
+    db_path, transcripts = store_paths(db, transcripts_dir)
+    code = run_import(paths, db_path, transcripts, as_json=as_json)
+    if code:
+        raise typer.Exit(code)
+
+
 # --------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------
