@@ -639,3 +639,37 @@ def test_openinference_instrumentor_spans_land_in_the_store(pipeline) -> None:
         {"id": "sess-oi", "execution_id": "sess-oi", "status": "completed", "error": None}
     ]
     assert_linked(db)
+
+
+def test_failed_span_over_otlp_keeps_its_status(tmp_path: Path) -> None:
+    """An OpenInference tool span that failed (status and exception event only), encoded by
+    the real OTLP encoder and decoded by ``otel-obs serve``'s decoder, is stored ``error``."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_obs.ingest.decode import records_of
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("openinference.instrumentation.claude_agent_sdk")
+    root = tracer.start_span(
+        "ClaudeAgentSDK.query", attributes={OI_KIND: "AGENT", "session.id": "sess-otlp"}
+    )
+    oi_tool_failed(
+        oi_tool_start(tracer, root, "Bash", "toolu_x", {"command": "make"}), "Exit code 2"
+    )
+    root.end()
+    decoded = records_of(encode_spans(memory.get_finished_spans()))
+    store = thread_store(tmp_path / "obs.db", tmp_path / "t")
+    SqliteSpanExporter(store).export(decoded.records)
+    store.flush()
+    store.close()
+    got = tool_uses(tmp_path / "obs.db")
+    # Read alone (no context processor ran where it was made): the tool states no
+    # session, so it is keyed by its trace.
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    assert [(t["id"], t["execution_id"], t["result_status"], t["error_message"]) for t in got] == [
+        ("toolu_x", trace_id, "error", "Exit code 2")
+    ]
