@@ -39,6 +39,7 @@ from typing import Any
 from .items import FlushMarker, Item, Op
 from .store_queue import QueueFront, Replacement
 from .wire import FrameReader, dumps_batch, dumps_items, frame, loads_message, spans_in
+from .writer import writer_stats
 
 logger = logging.getLogger(__name__)
 
@@ -56,34 +57,24 @@ EXIT_TIMEOUT_S = 30.0
 
 
 class ProcessStore(QueueFront):
-    """A store whose mapping and writing run in a writer process (see the module docstring)."""
+    """A store whose mapping and writing run in a writer process (see the module docstring).
+
+    ``settings``: the store settings of :data:`otel_obs.settings.STORE_SETTINGS`
+    by name (None or absent: the variable, else the default).
+    """
 
     def __init__(
         self,
         db_path: str | os.PathLike[str],
         transcripts_dir: str | os.PathLike[str],
         *,
-        flush_interval_ms: int | None = None,
-        queue_capacity: int | None = None,
-        batch_items: int | None = None,
-        busy_timeout_ms: int | None = None,
-        block_timeout_ms: int | None = None,
-        retry_window_ms: int | None = None,
-        shutdown_timeout_ms: int | None = None,
         replacement: Replacement | None = None,
+        **settings: int | None,
     ) -> None:
         self._init_queue(
             db_path,
             transcripts_dir,
-            {
-                "flush_interval_ms": flush_interval_ms,
-                "queue_capacity": queue_capacity,
-                "batch_items": batch_items,
-                "busy_timeout_ms": busy_timeout_ms,
-                "block_timeout_ms": block_timeout_ms,
-                "retry_window_ms": retry_window_ms,
-                "shutdown_timeout_ms": shutdown_timeout_ms,
-            },
+            settings,
             wake_items=SEND_ITEMS,
             replacement=replacement,
         )
@@ -172,18 +163,8 @@ class ProcessStore(QueueFront):
             return fallback.flush(timeout_s)
         return done
 
-    def close(self, timeout_s: float | None = None) -> bool:
-        """Flush, end the writer process (end-of-file on its pipe), stop; safe to call twice."""
-        with self._close_lock:
-            if self._closed:
-                return True
-            self._closed = True
-        try:
-            atexit.unregister(self.close)
-        except Exception:  # pragma: no cover - interpreter shutting down
-            pass
-        if timeout_s is None:
-            timeout_s = self.settings["shutdown_timeout_ms"] / 1000
+    def _close(self, timeout_s: float) -> bool:
+        """Flush, end the writer process (end-of-file on its pipe), stop."""
         deadline = time.monotonic() + timeout_s
 
         def left() -> float:
@@ -205,16 +186,7 @@ class ProcessStore(QueueFront):
 
     def stats(self) -> dict[str, Any]:
         """The writer process's counters (as of the last batch it wrote) with the agent side's."""
-        out: dict[str, Any] = {
-            "items": 0,
-            "batches": 0,
-            "rows_written": 0,
-            "entries_written": 0,
-            "jsonl_lines": 0,
-            "failures": 0,
-            "failures_by_kind": {},
-            "dropped_rows": 0,
-        }
+        out = writer_stats()
         for source in (self._writer_stats, self._delegate.stats() if self._delegate else {}):
             for key, value in source.items():
                 if key == "failures_by_kind":
@@ -229,7 +201,8 @@ class ProcessStore(QueueFront):
         if failures:
             out["failures"] += failures
             out["failures_by_kind"]["writer_process"] = failures
-        out["queue_depth"] = len(self._queue)
+        # The fallback's queue too (summed above): a receiver sees a store falling behind.
+        out["queue_depth"] = out.get("queue_depth", 0) + len(self._queue)
         out["sqlite_ok"] = (
             self._delegate.stats()["sqlite_ok"]
             if self._delegate is not None

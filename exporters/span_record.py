@@ -93,7 +93,9 @@ class Recorder:
         """
         attributes = ended_attributes(span) if ended else attributes_copy(span)
         ctx = span.context
-        events = events_of(span)
+        # Copied first, in one C call: another thread may add an event to a live
+        # span while the records are built (Python code runs between them).
+        events = tuple(events_of(span))
         return (
             span.name,
             attributes,

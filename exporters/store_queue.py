@@ -17,6 +17,7 @@ stores'): the code that wires stores up passes a ``replacement`` factory
 
 from __future__ import annotations
 
+import atexit
 import collections
 import logging
 import os
@@ -62,7 +63,7 @@ class QueueFront:
         self,
         db_path: str | os.PathLike[str],
         transcripts_dir: str | os.PathLike[str],
-        given: Mapping[str, int | None],
+        given: Mapping[str, Any],
         *,
         wake_items: int | None,
         replacement: Replacement | None,
@@ -76,7 +77,7 @@ class QueueFront:
         default, see :func:`otel_obs.settings.store_settings`); resolved, they
         are kept in ``settings`` with the paths, for a replacement to reuse.
         """
-        self.settings: dict[str, int] = settings.store_settings(**given)
+        self.settings: dict[str, int] = settings.store_settings(**given)  # raises naming a bad one
         self.db_path = Path(db_path)
         self.transcripts_dir = Path(transcripts_dir)
         self._interval_s = self.settings["flush_interval_ms"] / 1000
@@ -300,7 +301,23 @@ class QueueFront:
         raise NotImplementedError
 
     def close(self, timeout_s: float | None = None) -> bool:
-        """Flush and stop, waiting ``timeout_s`` in all (default: ``shutdown_timeout_ms``)."""
+        """Flush and stop, waiting ``timeout_s`` in all (default: ``shutdown_timeout_ms``).
+
+        Safe to call twice; False when what was queued could not all be written in time.
+        """
+        with self._close_lock:
+            if self._closed:
+                return True
+            self._closed = True
+        try:
+            atexit.unregister(self.close)
+        except Exception:  # pragma: no cover - interpreter shutting down
+            pass
+        if timeout_s is None:
+            timeout_s = self.settings["shutdown_timeout_ms"] / 1000
+        return self._close(timeout_s)
+
+    def _close(self, timeout_s: float) -> bool:
         raise NotImplementedError
 
     def stats(self) -> dict[str, Any]:

@@ -27,7 +27,9 @@ class ThreadStore(QueueFront):
 
     ``put`` is all an agent thread ever does; it never blocks (unless asked to)
     and never raises for storage reasons. ``flush`` waits until everything put
-    before it is committed to SQLite and appended to JSONL.
+    before it is committed to SQLite and appended to JSONL. ``settings``: the
+    store settings of :data:`otel_obs.settings.STORE_SETTINGS` by name (None or
+    absent: the variable, else the default).
     """
 
     def __init__(
@@ -35,27 +37,13 @@ class ThreadStore(QueueFront):
         db_path: str | os.PathLike[str],
         transcripts_dir: str | os.PathLike[str],
         *,
-        flush_interval_ms: int | None = None,
-        queue_capacity: int | None = None,
-        batch_items: int | None = None,
-        busy_timeout_ms: int | None = None,
-        block_timeout_ms: int | None = None,
-        retry_window_ms: int | None = None,
-        shutdown_timeout_ms: int | None = None,
         replacement: Replacement | None = None,
+        **settings: int | None,
     ) -> None:
         self._init_queue(
             db_path,
             transcripts_dir,
-            {
-                "flush_interval_ms": flush_interval_ms,
-                "queue_capacity": queue_capacity,
-                "batch_items": batch_items,
-                "busy_timeout_ms": busy_timeout_ms,
-                "block_timeout_ms": block_timeout_ms,
-                "retry_window_ms": retry_window_ms,
-                "shutdown_timeout_ms": shutdown_timeout_ms,
-            },
+            settings,
             wake_items=None,
             replacement=replacement,
         )
@@ -90,20 +78,10 @@ class ThreadStore(QueueFront):
         self._wake.set()
         return marker.wait(timeout_s)
 
-    def close(self, timeout_s: float | None = None) -> bool:
-        """Flush, stop the writer thread and close the database; safe to call twice."""
-        with self._close_lock:
-            if self._closed:
-                return True
-            self._closed = True
-        try:
-            atexit.unregister(self.close)
-        except Exception:  # pragma: no cover - interpreter shutting down
-            pass
+    def _close(self, timeout_s: float) -> bool:
+        """Flush, stop the writer thread and close the database."""
         if self._delegate is not None:
             return self._delegate.close(timeout_s)
-        if timeout_s is None:
-            timeout_s = self.settings["shutdown_timeout_ms"] / 1000
         deadline = time.monotonic() + timeout_s
         done = self.flush(timeout_s)
         self._stopping = True

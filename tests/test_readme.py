@@ -82,7 +82,7 @@ def _env_names_in(paths: list[Path]) -> set[str]:
 
 
 def test_every_environment_variable_the_code_reads_is_documented():
-    sources = sorted((ROOT / "otel_obs").glob("*.py")) + sorted((ROOT / "exporters").glob("*.py"))
+    sources = sorted((ROOT / "otel_obs").rglob("*.py")) + sorted((ROOT / "exporters").glob("*.py"))
     in_code = _env_names_in(sources)
     documented = set(re.findall(r"`(OTEL_(?:OBS|EXPORTER_OTLP)_[A-Z_]+)`", README))
     assert in_code, "the code reads its settings from OTEL_* variables"
