@@ -229,8 +229,12 @@ def _build_default(options: Options, strict: bool, exports: bool = True) -> Pipe
     provider.add_span_processor(step)
     pipeline.export_step = step
     _guard_exit(pipeline)
-    if _lenient(settings.SIGTERM):
-        handle_sigterm(pipeline)
+    if _lenient(settings.SIGTERM) and not handle_sigterm(pipeline):
+        standard.warn_once(
+            "sigterm",
+            "OTEL_OBS_SIGTERM=true, but the store was opened outside the main thread, "
+            "where Python allows no signal handler; call otel_obs.config.handle_sigterm() there",
+        )
     _announce()
     return pipeline
 
