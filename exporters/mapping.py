@@ -62,7 +62,8 @@ END = "end"
 KEYS: Mapping[str, tuple[str, ...]] = {
     "task_list_execution_runs": ("id",),
     "transcript_entries": ("id",),
-    "tool_uses": ("id",),
+    # A tool-call id is unique only within its conversation: keyed per execution.
+    "tool_uses": ("execution_id", "id"),
     "skill_traces": ("id",),
     "assertion_chains": ("id",),
     "assertion_results": ("id",),
@@ -569,7 +570,7 @@ def _tool_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
     row: Row = {
         "id": tool_id,
         "execution_id": ctx.execution_id,
-        "transcript_entry_id": get(c.ENTRY_ID) or tool_entry_id(tool_id),
+        "transcript_entry_id": get(c.ENTRY_ID) or tool_entry_id(ctx.execution_id, tool_id),
         "instance_id": ctx.instance_id,
         "wave_number": ctx.wave,
         "task_id": ctx.task_id,
@@ -808,13 +809,16 @@ def _entity(rows: Rows, span: SpanLike, ctx: _Ctx, start: str, end: str | None) 
 # --------------------------------------------------------------------------
 
 
-def tool_entry_id(tool_use_id: str) -> str:
-    """The ``tool_use`` entry id of a tool span that carries none: derived from the tool use id.
+def tool_entry_id(execution_id: str, tool_use_id: str) -> str:
+    """The ``tool_use`` entry id of a tool span that carries none: derived from the tool use.
 
     Tool spans leave ``obs.entry.id`` out (it costs the agent an attribute per
-    call); a fixed function of the tool use id keeps re-delivery idempotent.
+    call); a fixed function of the execution and the tool use id keeps
+    re-delivery idempotent, and the same call id in two executions (replays,
+    frameworks numbering calls ``call_0``, ``call_1``…) two entries.
     """
-    return hashlib.blake2b(f"tool_use:{tool_use_id}".encode(), digest_size=16).hexdigest()
+    key = f"tool_use:{execution_id}:{tool_use_id}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(key, digest_size=16).hexdigest()
 
 
 def _start_entry(rows: Rows, ctx: _Ctx, attrs: Mapping[str, Any], entity: Row | None, start: str):
@@ -889,7 +893,7 @@ def map_tool_start_end(span: SpanLike, rows: Rows | None = None) -> Rows:
     _ensure(rows, ctx, started, span)
     tool = _tool_row(span, ctx, started, ended)
     tool_id = tool["id"]
-    rows.add_keyed("tool_uses", tool_id, tool, END)
+    rows.add_keyed("tool_uses", (ctx.execution_id, tool_id), tool, END)
     within = tool["within_skill"]
     if within:
         rows.touched_skills.add(within)
@@ -1293,7 +1297,7 @@ def _tool_file_impact(rows: Rows, ctx: _Ctx, tool: Row, ts: str) -> None:
     rows.add(
         "task_file_impacts",
         {
-            "id": tool["id"],
+            "id": f"tool:{ctx.execution_id}:{tool['id']}",
             "execution_id": ctx.execution_id,
             "task_id": ctx.task_id,
             "file_path": path,
