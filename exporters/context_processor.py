@@ -43,8 +43,12 @@ class ContextSpanProcessor(SpanProcessor):
         defaults: Mapping[str, Any] | None = None,
         baggage_processor: SpanProcessor | None = None,
     ) -> None:
-        self._defaults = {k: v for k, v in (defaults or {}).items() if v is not None}
+        self.set_defaults(defaults)
         self._baggage = baggage_processor
+
+    def set_defaults(self, defaults: Mapping[str, Any] | None) -> None:
+        """Use these defaults for spans started from now on (``configure()`` again)."""
+        self._defaults = {k: v for k, v in (defaults or {}).items() if v is not None}
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         bag = baggage.get_all(parent_context)
