@@ -9,6 +9,15 @@ thread. It also decides how much of the payloads leaves the machine
 outputs, entry details and assertion evidence as stored; ``none`` keeps them
 local and sends the summaries only. The local store is never affected.
 
+It also adds what backends that read the GenAI and OpenInference conventions
+look for, which the store does not need: ``openinference.span.kind`` on every
+span of ours; on ``invoke_agent``, ``gen_ai.provider.name`` (the span's own,
+else ``OTEL_OBS_GEN_AI_PROVIDER``) and ``gen_ai.conversation.id``; on
+``execute_tool``, ``gen_ai.tool.type``, and for a failed or blocked tool
+``error.type``, an ``exception`` event and an ERROR status, plus the arguments
+and result as ``gen_ai.tool.call.arguments`` / ``.result`` when payloads go
+out; on each assertion event, ``gen_ai.evaluation.*``.
+
 :func:`view_span` is that mapping; the producers' pipeline applies it to
 every exporter their spans reach (``otel_obs.otel.export_step``), and
 :class:`OtlpView` wraps a single exporter with it, for spans handed to an
@@ -22,8 +31,10 @@ from typing import Any
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Status, StatusCode
 
 from otel_obs import conventions as c
+from otel_obs import settings
 from otel_obs.tool_facts import tool_span_facts
 
 #: How much of the payloads goes out over OTLP (see the module docstring).
@@ -70,12 +81,15 @@ def view_span(span: ReadableSpan, payloads: str = DEFAULT_PAYLOADS) -> ReadableS
     (``otel_obs.otel.export_step``).
     """
     attributes = span.attributes or {}
-    added = _tool_facts(attributes)
     strip = payloads == "none"
-    if not added and not (strip and _holds_payload(span)):
-        return span
-    attrs = {**attributes, **added}
-    events = span.events
+    kind = attributes.get(c.KIND)
+    if kind is None and not (strip and _holds_payload(span)):
+        return span  # not ours, nothing to keep local
+    attrs = {**attributes, **_tool_facts(attributes), **_conventions(kind, attributes, strip)}
+    events = tuple(_event_conventions(e) for e in span.events)
+    status = span.status
+    if kind == c.KIND_TOOL:
+        events, status = _tool_failure(attrs, events, status, span.end_time)
     if strip:
         attrs = _without_payloads(attrs)
         events = tuple(
@@ -90,7 +104,7 @@ def view_span(span: ReadableSpan, payloads: str = DEFAULT_PAYLOADS) -> ReadableS
         events=events,
         links=span.links,
         kind=span.kind,
-        status=span.status,
+        status=status,
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
@@ -118,6 +132,77 @@ def _tool_facts(attributes: Mapping[str, Any]) -> dict[str, Any]:
     )
     derived = {c.TOOL_INPUT_SUMMARY: summary, c.FILE_PATH: path, c.FILE_OPERATION: operation}
     return {k: v for k, v in derived.items() if v is not None and k not in attributes}
+
+
+def _conventions(kind: Any, attributes: Mapping[str, Any], strip: bool) -> dict[str, Any]:
+    """The GenAI and OpenInference attributes a span of ``kind`` goes out with."""
+    if kind is None:
+        return {}
+    out: dict[str, Any] = {c.OI_SPAN_KIND: c.OPENINFERENCE_KINDS.get(kind, "CHAIN")}
+    if kind == c.KIND_AGENT:
+        out[c.GEN_AI_OPERATION_NAME] = c.OP_INVOKE_AGENT
+        out[c.GEN_AI_PROVIDER_NAME] = attributes.get(c.GEN_AI_PROVIDER_NAME) or _provider()
+        # One agent instance of one execution is one conversation.
+        conversation = f"{attributes.get(c.EXECUTION_ID)}/{attributes.get(c.INSTANCE_ID)}"
+        out[c.GEN_AI_CONVERSATION_ID] = attributes.get(c.GEN_AI_CONVERSATION_ID) or conversation
+    elif kind == c.KIND_TOOL:
+        out[c.GEN_AI_TOOL_TYPE] = "function"
+        if not strip:
+            for source, target in (
+                (c.TOOL_INPUT, c.GEN_AI_TOOL_CALL_ARGUMENTS),
+                (c.TOOL_OUTPUT, c.GEN_AI_TOOL_CALL_RESULT),
+            ):
+                if attributes.get(source) is not None:
+                    out[target] = attributes[source]
+    return out
+
+
+def _provider() -> str:
+    try:
+        return settings.GEN_AI_PROVIDER.resolve()
+    except ValueError:  # a bad value never fails an export: the default stands
+        return settings.GEN_AI_PROVIDER.default
+
+
+def _tool_failure(
+    attrs: dict[str, Any], events: tuple[Event, ...], status: Status, end_time: int | None
+) -> tuple[tuple[Event, ...], Status]:
+    """A failed or blocked tool's ``error.type``, ``exception`` event and ERROR status."""
+    result = attrs.get(c.TOOL_RESULT_STATUS)
+    if result not in ("error", "blocked"):
+        return events, status
+    error_type = attrs.get(c.ERROR_TYPE) or ("tool_error" if result == "error" else "tool_blocked")
+    message = str(attrs.get(c.TOOL_ERROR_MESSAGE) or attrs.get(c.TOOL_BLOCK_REASON) or error_type)
+    attrs[c.ERROR_TYPE] = error_type
+    exception = Event(
+        "exception",
+        {"exception.type": error_type, "exception.message": message},
+        end_time,
+    )
+    if status.status_code is not StatusCode.ERROR:
+        status = Status(StatusCode.ERROR, message[:200])
+    return (*events, exception), status
+
+
+_ASSERTION_EVENT = c.EVENT_PREFIX + "assertion"
+_SCORES = {"pass": 1.0, "fail": 0.0}
+
+
+def _event_conventions(event: Event) -> Event:
+    """An assertion event with its ``gen_ai.evaluation.*`` attributes; any other as it is."""
+    if event.name != _ASSERTION_EVENT:
+        return event
+    attrs = dict(event.attributes or {})
+    result = attrs.get(c.ASSERTION_RESULT)
+    attrs[c.GEN_AI_EVALUATION_NAME] = str(attrs.get(c.ASSERTION_CATEGORY) or "assertion")
+    if result is not None:
+        attrs[c.GEN_AI_EVALUATION_SCORE_LABEL] = str(result)
+        if result in _SCORES:
+            attrs[c.GEN_AI_EVALUATION_SCORE_VALUE] = _SCORES[result]
+    description = attrs.get(c.ASSERTION_DESCRIPTION)
+    if description:
+        attrs[c.GEN_AI_EVALUATION_EXPLANATION] = str(description)
+    return Event(event.name, attrs, event.timestamp)
 
 
 def _holds_payload(span: ReadableSpan) -> bool:

@@ -232,6 +232,21 @@ ERROR_TYPE: Final = "error.type"
 #: A span's status as attributes: how status crosses paths that carry only
 #: attributes (the writer process, JSON exports of other backends).
 OTEL_STATUS_CODE: Final = "otel.status_code"  # "ERROR"
+# --------------------------------------------------------------------------
+# What exported spans also carry, for backends that read the GenAI and
+# OpenInference conventions (added on the export thread, see
+# exporters/otlp_view.py; the local store does not need them).
+# --------------------------------------------------------------------------
+
+#: The semantic-conventions version the producers' spans follow (the tracer's schema URL).
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.37.0"
+GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"  # "function"
+GEN_AI_EVALUATION_NAME: Final = "gen_ai.evaluation.name"
+GEN_AI_EVALUATION_SCORE_LABEL: Final = "gen_ai.evaluation.score.label"
+GEN_AI_EVALUATION_SCORE_VALUE: Final = "gen_ai.evaluation.score.value"
+GEN_AI_EVALUATION_EXPLANATION: Final = "gen_ai.evaluation.explanation"
+#: OpenInference's span kind of each of our kinds (others: CHAIN).
+OPENINFERENCE_KINDS: Final = {KIND_AGENT: "AGENT", KIND_TOOL: "TOOL", KIND_CHAIN: "EVALUATOR"}
 OTEL_STATUS_DESCRIPTION: Final = "otel.status_description"
 EXCEPTION_EVENT: Final = "exception"
 EXCEPTION_MESSAGE: Final = "exception.message"

@@ -19,6 +19,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span, Tracer
 from opentelemetry.util.types import AttributeValue
 
+from . import conventions as c
+
 INSTRUMENTATION_NAME = "otel_obs"
 
 
@@ -56,7 +58,9 @@ class Pipeline:
         self.transcripts_dir = transcripts_dir
         #: The ``otel_obs.exporters.store.Store`` behind ``sink``, when there is one.
         self.store = store
-        self.tracer: Tracer = provider.get_tracer(INSTRUMENTATION_NAME, __version__)
+        self.tracer: Tracer = provider.get_tracer(
+            INSTRUMENTATION_NAME, __version__, schema_url=c.SCHEMA_URL
+        )
         #: The processor that fills context attributes (``attach`` sets it), if any.
         self.context_processor: Any = None
         #: The step that hands sampled spans to exporters (the default pipeline's), if any.

@@ -50,6 +50,13 @@ def path(value: Any, source: str) -> Path:
     return Path(value).expanduser()
 
 
+def name(value: Any, source: str) -> str:
+    """``value`` as a non-empty name (surrounding blanks ignored)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{source} must be a non-empty name, got {value!r}")
+    return value.strip()
+
+
 def one_of(*valid: str) -> Callable[[Any, str], str]:
     """A check that takes one of ``valid`` (surrounding blanks ignored)."""
 
@@ -162,6 +169,13 @@ SIGTERM = Setting(
     flag,
     "on SIGTERM, end open spans as terminated and flush the store before the process ends",
 )
+GEN_AI_PROVIDER = Setting(
+    "gen_ai_provider",
+    "OTEL_OBS_GEN_AI_PROVIDER",
+    "anthropic",
+    name,
+    "gen_ai.provider.name on exported agent spans that do not state their own",
+)
 DEBUG = Setting(
     "debug",
     "OTEL_OBS_DEBUG",
@@ -212,6 +226,7 @@ STORE_SETTINGS: tuple[Setting[int], ...] = (
 )
 
 ALL: tuple[Setting[Any], ...] = (
+    GEN_AI_PROVIDER,
     DB,
     TRANSCRIPTS_DIR,
     FLUSH_INTERVAL_MS,
@@ -261,6 +276,7 @@ def resolve_paths(
 
 __all__ = [
     "ALL",
+    "GEN_AI_PROVIDER",
     "BATCH_ITEMS",
     "BLOCK_TIMEOUT_MS",
     "BUSY_TIMEOUT_MS",

@@ -44,6 +44,8 @@ class Got:
     resource: dict[str, Any]
     trace_id: str
     span: Any
+    #: The schema URL of the span's instrumentation scope (its tracer's).
+    schema_url: str = ""
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Received:
                                 resource,
                                 span.trace_id.hex(),
                                 span,
+                                ss.schema_url,
                             )
                         )
 

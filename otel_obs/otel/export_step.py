@@ -136,6 +136,10 @@ class _Shown(ReadableSpan):
         return self._view().events
 
     @property
+    def status(self) -> Any:
+        return self._view().status
+
+    @property
     def dropped_attributes(self) -> int:
         return self._source.dropped_attributes
 
