@@ -37,6 +37,8 @@ from otel_obs import conventions as c
 from otel_obs import settings
 from otel_obs.tool_facts import tool_span_facts
 
+from .span_copy import replaced
+
 #: How much of the payloads goes out over OTLP (see the module docstring).
 PAYLOADS = ("full", "none")
 DEFAULT_PAYLOADS = "full"
@@ -95,20 +97,7 @@ def view_span(span: ReadableSpan, payloads: str = DEFAULT_PAYLOADS) -> ReadableS
         events = tuple(
             Event(e.name, _without_payloads(e.attributes or {}), e.timestamp) for e in events
         )
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes=attrs,
-        events=events,
-        links=span.links,
-        kind=span.kind,
-        status=status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
+    return replaced(span, attributes=attrs, events=events, status=status)
 
 
 def check_payloads(payloads: str) -> str:

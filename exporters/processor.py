@@ -23,6 +23,7 @@ from otel_obs import conventions as c
 from ._sdk_access import own_attributes
 from .items import Op
 from .mapping import status_attributes
+from .span_copy import replaced
 from .store_queue import QueueFront
 
 
@@ -75,17 +76,4 @@ class TranscriptSpanProcessor(SpanProcessor):
 
 def _with_attributes(span: ReadableSpan, extra: Mapping[str, Any]) -> ReadableSpan:
     """A copy of an ended span with ``extra`` added to its attributes."""
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes={**(span.attributes or {}), **extra},
-        events=span.events,
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
+    return replaced(span, attributes={**(span.attributes or {}), **extra})

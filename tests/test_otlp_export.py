@@ -13,15 +13,11 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator
-from concurrent import futures
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import grpc
+import otlp_receivers as receivers
 import pytest
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 WORKER = textwrap.dedent(
@@ -42,67 +38,27 @@ WORKER = textwrap.dedent(
 )
 
 
-class Received:
-    """Spans a receiver got, flattened out of their resource and scope envelopes."""
+class Spans:
+    """The protobuf spans a loopback receiver (tests/otlp_receivers.py) got."""
 
-    def __init__(self) -> None:
-        self.spans: list[Span] = []
-        self.lock = threading.Lock()
+    def __init__(self, received: receivers.Received) -> None:
+        self._received = received
 
-    def take(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
-        with self.lock:
-            for resource_spans in request.resource_spans:
-                for scope_spans in resource_spans.scope_spans:
-                    self.spans.extend(scope_spans.spans)
+    @property
+    def spans(self) -> list[Span]:
+        return [got.span for got in self._received.spans]
 
 
 @pytest.fixture
-def grpc_receiver() -> Iterator[tuple[str, Received]]:
-    received = Received()
-
-    class Service(trace_service_pb2_grpc.TraceServiceServicer):
-        def Export(self, request, context):  # noqa: N802 - the generated service's name
-            received.take(request)
-            return trace_service_pb2.ExportTraceServiceResponse()
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}", received
-    finally:
-        server.stop(None)
+def grpc_receiver() -> Iterator[tuple[str, Spans]]:
+    with receivers.grpc_receiver() as (endpoint, received):
+        yield endpoint, Spans(received)
 
 
 @pytest.fixture
-def http_receiver() -> Iterator[tuple[str, Received]]:
-    received = Received()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            request = trace_service_pb2.ExportTraceServiceRequest()
-            request.ParseFromString(body)
-            received.take(request)
-            reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+def http_receiver() -> Iterator[tuple[str, Spans]]:
+    with receivers.http_receiver() as (endpoint, received):
+        yield endpoint, Spans(received)
 
 
 def run_worker(folder: Path, **otlp: str) -> Path:

@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from otel_obs.exporters.context_processor import ContextSpanProcessor
 from otel_obs.exporters.otlp_view import check_payloads, view_span
 from otel_obs.exporters.processor import TranscriptSpanProcessor
+from otel_obs.exporters.span_copy import span_fields
 
 from .providers import app_provider, span_processors
 
@@ -106,18 +107,7 @@ class _Shown(ReadableSpan):
     """
 
     def __init__(self, span: ReadableSpan, payloads: str) -> None:
-        super().__init__(
-            name=span.name,
-            context=span.context,
-            parent=span.parent,
-            resource=span.resource,
-            links=span.links,
-            kind=span.kind,
-            status=span.status,
-            start_time=span.start_time,
-            end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope,
-        )
+        super().__init__(**span_fields(span))
         self._source = span
         self._payloads = payloads
         self._shown: ReadableSpan | None = None
