@@ -47,7 +47,8 @@ from . import checks
 from . import conventions as c
 from .models import AssertionResult, ChainResult
 from .redaction import DETAILS_CAP, safe_json, shorten
-from .transcript_writer import Frame, TranscriptWriter, entry_attributes, new_id
+from .span_stack import Frame
+from .transcript_writer import TranscriptWriter, entry_attributes, new_id
 
 DEFAULT_COMMANDS: Mapping[str, str] = {
     "typescript": "npx tsc --noEmit",

@@ -21,10 +21,10 @@ from typing import Any
 
 from . import conventions as c
 from .models import SkillReference
+from .span_stack import Frame
 from .tool_use_logger import ToolUseLogger
 from .transcript_writer import (
     CLOSED_SKILL_ERROR,
-    Frame,
     TranscriptWriter,
     entry_attributes,
     new_id,

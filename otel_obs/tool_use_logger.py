@@ -40,8 +40,9 @@ from .redaction import (
     safe_json_checked,
     shorten,
 )
+from .span_stack import Frame
 from .tool_facts import FILE_TOOLS, INPUT_SUMMARY_MAX, file_facts, salient_text
-from .transcript_writer import CLOSED_TOOL_ERROR, Frame, TranscriptWriter, new_id
+from .transcript_writer import CLOSED_TOOL_ERROR, TranscriptWriter, new_id
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class ToolUseLogger:
         writer = self._writer
         if not tool_id:
             tool_id = "toolu_" + new_id()
-        elif tool_id in writer.open_tools:
+        elif writer.tool_is_open(tool_id):
             writer.record_unbalanced(
                 f"log_start for tool use {tool_id!r} which is already open; logged under a new id",
                 "duplicate_start",
@@ -93,20 +94,22 @@ class ToolUseLogger:
             if operation is not None:
                 attrs[c.FILE_OPERATION] = operation
         span = writer.start_span(c.span_name(c.KIND_TOOL, name), st.context, attrs)
-        writer.open_tools[tool_id] = Frame(
-            c.KIND_TOOL,
-            tool_id,
-            span,
-            st.task_id,
-            st.skill_id,
-            time.time_ns(),
-            on_close=_abandon_tool,
+        writer.open_tool(
+            Frame(
+                c.KIND_TOOL,
+                tool_id,
+                span,
+                st.task_id,
+                st.skill_id,
+                time.time_ns(),
+                on_close=_abandon_tool,
+            )
         )
         return tool_id
 
     def log_end(self, tool_use_id: str, tool_result_block: Any) -> None:
         """End the tool's span with its result: ``error`` when ``is_error``, else ``done``."""
-        frame = self._writer.open_tools.pop(tool_use_id, None)
+        frame = self._writer.pop_tool(tool_use_id)
         if frame is None:
             self._unknown(tool_use_id, "log_end")
             return
@@ -123,7 +126,7 @@ class ToolUseLogger:
 
     def log_blocked(self, tool_use_id: str, reason: str) -> None:
         """End the tool's span as ``blocked`` by a security hook, with the reason."""
-        frame = self._writer.open_tools.pop(tool_use_id, None)
+        frame = self._writer.pop_tool(tool_use_id)
         if frame is None:
             self._unknown(tool_use_id, "log_blocked")
             return
