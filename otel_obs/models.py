@@ -6,6 +6,7 @@ value, not later in a background thread where the agent never sees it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -14,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from . import conventions as c
 
 SUMMARY_MAX = 200
+#: The largest integer SQLite stores as one: larger counts and numbers are refused.
+INT64_MAX = 2**63 - 1
 
 
 class SkillReference(BaseModel):
@@ -23,7 +26,7 @@ class SkillReference(BaseModel):
 
     skill_name: str = Field(min_length=1)
     skill_file: str = ""
-    line_number: int = Field(default=0, ge=0)
+    line_number: int = Field(default=0, ge=0, le=INT64_MAX)
     section_title: str = ""
 
 
@@ -44,7 +47,7 @@ class TranscriptEntry(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
     skill_ref: SkillReference | None = None
     duration_ms: float | None = Field(default=None, ge=0)
-    token_estimate: int | None = Field(default=None, ge=0)
+    token_estimate: int | None = Field(default=None, ge=0, le=INT64_MAX)
 
     @field_validator("entry_type")
     @classmethod
@@ -53,6 +56,14 @@ class TranscriptEntry(BaseModel):
             raise ValueError(
                 f"unknown entry_type {value!r}; valid entry types: {', '.join(c.ENTRY_TYPES)}"
             )
+        return value
+
+    @field_validator("details", mode="before")
+    @classmethod
+    def _string_keys(cls, value: Any) -> Any:
+        """Non-string keys (a tuple, a number) are stored by their text, not refused."""
+        if isinstance(value, Mapping) and not all(type(k) is str for k in value):
+            return {k if type(k) is str else repr(k): v for k, v in value.items()}
         return value
 
     @field_validator("summary")

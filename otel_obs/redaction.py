@@ -18,6 +18,7 @@ import json
 import math
 import re
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -63,7 +64,7 @@ _SECRET_RE = re.compile("|".join(_PATTERNS))
 _PREFIX_GROUPS = ("jk", "ah", "br", "kv", "fl", "url")
 
 _lock = threading.Lock()
-_stats = {"redactions": 0, "truncated_values": 0, "truncated_chars": 0}
+_stats = {"redactions": 0, "truncated_values": 0, "truncated_chars": 0, "depth_capped": 0}
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -153,33 +154,146 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=s
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON; anything JSON cannot express becomes its ``str``, NaN and ±inf ``null``."""
-    return finite_json(_ENCODER, value)
+    """Compact JSON of any value: never raises (see :func:`jsonable` for what it fixes).
+
+    The text holds no lone surrogate either, so every sink can encode it.
+    """
+    return clean_text(finite_json(_ENCODER, value))
 
 
 def finite_json(encoder: json.JSONEncoder, value: Any) -> str:
-    """``encoder.encode(value)`` with every NaN or infinite float written as ``null``.
+    """``encoder.encode(value)``, made safe when the fast encoding refuses ``value``.
 
-    JSON has no such numbers: Python writes ``NaN`` / ``Infinity`` anyway, which
-    SQLite's JSON functions reject ("malformed JSON"), so one NaN in an entry's
-    details would break every SQL tool reading them. ``encoder`` must refuse
-    them (``allow_nan=False``); the value is only copied when it does.
+    JSON has no NaN or infinite numbers: Python writes ``NaN`` / ``Infinity``
+    anyway, which SQLite's JSON functions reject ("malformed JSON"), so one NaN
+    in an entry's details would break every SQL tool reading them. ``encoder``
+    must refuse them (``allow_nan=False``). Cycles, nesting too deep for the
+    encoder, keys JSON cannot hold and values without a JSON form fail the same
+    way; for all of them the value is copied through :func:`jsonable` (only
+    then: the common value is encoded once, by the C encoder).
     """
     try:
         return encoder.encode(value)
-    except ValueError:
-        return encoder.encode(finite(value))
+    except (ValueError, TypeError, RecursionError):
+        return encoder.encode(jsonable(value))
 
 
-def finite(value: Any) -> Any:
-    """``value`` with NaN and infinite floats, however deeply nested, replaced by None."""
-    if isinstance(value, float):
+#: How deep :func:`jsonable` copies; anything deeper becomes :data:`DEPTH_MARKER`.
+MAX_DEPTH = 64
+CYCLE_MARKER = "[cycle]"
+DEPTH_MARKER = "[depth limit]"
+
+
+def jsonable(value: Any, _depth: int = 0, _path: frozenset[int] = frozenset()) -> Any:
+    """A copy of ``value`` that JSON can encode and the store can hold, whatever it was.
+
+    NaN and ±inf become None; mapping keys become strings (a tuple key ``('a', 1)``
+    is stored as ``"('a', 1)"``); tuples and sets become lists; a container met
+    again inside itself becomes ``"[cycle]"`` and anything nested deeper than
+    :data:`MAX_DEPTH` ``"[depth limit]"`` (counted in :func:`stats` as
+    ``depth_capped``); lone surrogates in strings become U+FFFD (SQLite and
+    UTF-8 files cannot hold them); any other object becomes its ``str``.
+    """
+    if value is None or value is True or value is False:
+        return value
+    kind = type(value)
+    if kind is str:
+        return clean_text(value)
+    if kind is int:
+        return value
+    if kind is float:
         return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    return value
+    if isinstance(value, (dict, list, tuple, set, frozenset)) or _is_mapping(value):
+        ident = id(value)
+        if ident in _path:
+            return CYCLE_MARKER
+        if _depth >= MAX_DEPTH:
+            with _lock:
+                _stats["depth_capped"] += 1
+            return DEPTH_MARKER
+        path = _path | {ident}
+        depth = _depth + 1
+        if isinstance(value, (dict, Mapping)):
+            return {_key_text(k): jsonable(v, depth, path) for k, v in list(value.items())}
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [jsonable(v, depth, path) for v in items]
+    if isinstance(value, str):
+        return clean_text(str.__str__(value))
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return clean_text(_str(value))
+
+
+#: Kept for callers of the old name: NaN and ±inf replaced, and now every other fix too.
+finite = jsonable
+
+
+def _is_mapping(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _key_text(key: Any) -> str:
+    if type(key) is str:
+        return clean_text(key)
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(key) if not isinstance(key, float) or math.isfinite(key) else str(key)
+    return clean_text(_str(key))
+
+
+def _str(value: Any) -> str:
+    """``str(value)``, or a placeholder naming its type when its ``__str__`` fails."""
+    try:
+        text = str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+    return text if type(text) is str else str.__str__(text)
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def clean_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``attrs`` made storable: strings by :func:`clean_text`, integers beyond 64 bits as text.
+
+    SQLite and UTF-8 files hold neither a lone surrogate nor a 70-bit integer;
+    the writer would fail on them, so they are fixed here, on the agent's side.
+    Changes ``attrs`` in place only when something needs fixing (rarely):
+    the common case costs one ``isascii`` per string.
+    """
+    for key, value in attrs.items():
+        kind = type(value)
+        if kind is str:
+            if not value.isascii():
+                attrs[key] = clean_text(value)
+        elif kind is int:
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                attrs[key] = str(value)
+        elif kind is list or kind is tuple:
+            attrs[key] = [
+                clean_text(v)
+                if type(v) is str
+                else (str(v) if type(v) is int and not _INT64_MIN <= v <= _INT64_MAX else v)
+                for v in value
+            ]
+    return attrs
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates (which UTF-8 cannot encode) replaced by U+FFFD."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # utf-16 with surrogatepass joins proper pairs into their character;
+        # what stays lone becomes U+FFFD on the way back.
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 def safe_json(value: Any, limit: int) -> str:
@@ -229,6 +343,7 @@ def _count_truncation(dropped: int) -> None:
 
 
 def stats() -> dict[str, int]:
-    """Counts since start: secrets redacted, values truncated, characters dropped."""
+    """Counts since start: secrets redacted, values truncated, characters dropped,
+    values nested too deep to keep."""
     with _lock:
         return dict(_stats)

@@ -35,6 +35,7 @@ from .redaction import (
     INPUT_CAP,
     OUTPUT_CAP,
     cap_text,
+    clean_text,
     dumps,
     redact_text,
     safe_json_checked,
@@ -113,15 +114,16 @@ class ToolUseLogger:
         if frame is None:
             self._unknown(tool_use_id, "log_end")
             return
-        content, is_error = _result_fields(tool_result_block)
-        text = redact_text(_cut(content_text(content), OUTPUT_CAP))
-        # obs.tool.is_error and obs.tool.output_summary follow from these two;
-        # the mapping derives them (see conventions.py).
-        attrs = {c.TOOL_RESULT_STATUS: "error" if is_error else "done", c.TOOL_OUTPUT: text}
-        error = None
-        if is_error:
-            error = text[:ERROR_MESSAGE_CAP] or "tool reported an error"
-            attrs[c.TOOL_ERROR_MESSAGE] = error
+        try:
+            attrs, error = _result_attributes(tool_result_block)
+        except Exception as exc:  # the frame is already popped: end the span whatever happens
+            logger.warning("tool result of %s could not be read", tool_use_id, exc_info=True)
+            error = f"tool result could not be recorded: {type(exc).__name__}"
+            attrs = {
+                c.TOOL_RESULT_STATUS: "error",
+                c.TOOL_OUTPUT: "",
+                c.TOOL_ERROR_MESSAGE: error,
+            }
         self._writer.end_span(frame.span, attrs, error)
 
     def log_blocked(self, tool_use_id: str, reason: str) -> None:
@@ -161,6 +163,23 @@ def _block_fields(block: Any) -> tuple[str | None, Any, Any]:
 
 def _result_fields(result: Any) -> tuple[Any, bool]:
     return _field(result, "content"), bool(_field(result, "is_error"))
+
+
+def _result_attributes(result: Any) -> tuple[dict[str, Any], str | None]:
+    """The end attributes of a tool span for ``result``, and its error message if any."""
+    content, is_error = _result_fields(result)
+    text = clean_text(redact_text(_cut(content_text(content), OUTPUT_CAP)))
+    # obs.tool.is_error and obs.tool.output_summary follow from these two;
+    # the mapping derives them (see conventions.py).
+    attrs: dict[str, Any] = {
+        c.TOOL_RESULT_STATUS: "error" if is_error else "done",
+        c.TOOL_OUTPUT: text,
+    }
+    error = None
+    if is_error:
+        error = text[:ERROR_MESSAGE_CAP] or "tool reported an error"
+        attrs[c.TOOL_ERROR_MESSAGE] = error
+    return attrs, error
 
 
 def content_text(content: Any) -> str:

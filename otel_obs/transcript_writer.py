@@ -65,9 +65,9 @@ from opentelemetry.util.types import AttributeValue
 
 from . import conventions as c
 from .checks import FileSnapshot, snapshot_file
-from .models import TranscriptEntry
+from .models import INT64_MAX, TranscriptEntry
 from .pipeline import Pipeline
-from .redaction import DETAILS_CAP, redact_text, safe_json
+from .redaction import DETAILS_CAP, clean_attributes, clean_text, redact_text, safe_json
 from .span_stack import Frame, SpanStack, State
 
 logger = logging.getLogger(__name__)
@@ -170,6 +170,12 @@ class TranscriptWriter:
         if task_list_id is None:
             task_list_id = _baggage_str(c.TASK_LIST_ID, self._root_context)
 
+        if wave_number is not None and (
+            type(wave_number) is not int or not 0 <= wave_number <= INT64_MAX
+        ):
+            raise ValueError(
+                f"wave_number must be an integer from 0 to 2**63-1, got {wave_number!r}"
+            )
         self.execution_id: str = execution_id
         self.instance_id: str = instance_id
         self.wave_number: int | None = wave_number
@@ -427,7 +433,7 @@ class TranscriptWriter:
     def add_event(self, span: Span, name: str, attributes: Attributes) -> None:
         """Add an event through the pipeline; storage trouble is logged, never raised."""
         try:
-            self.pipeline.add_event(span, name, attributes)
+            self.pipeline.add_event(span, name, clean_attributes(attributes))
         except Exception:
             self._storage_error("event")
 
@@ -701,7 +707,9 @@ class TranscriptWriter:
 
     def start_span(self, name: str, ctx: Context, attrs: Attributes) -> Span:
         try:
-            return self._tracer.start_span(name, context=ctx, attributes=attrs)
+            return self._tracer.start_span(
+                clean_text(name), context=ctx, attributes=clean_attributes(attrs)
+            )
         except Exception:
             self._storage_error("span start")
             return trace.INVALID_SPAN
@@ -709,9 +717,9 @@ class TranscriptWriter:
     def end_span(self, span: Span, attrs: Attributes, error: str | None = None) -> None:
         try:
             if attrs:
-                span.set_attributes(attrs)
+                span.set_attributes(clean_attributes(attrs))
             if error:
-                span.set_status(Status(StatusCode.ERROR, redact_text(error)[:200]))
+                span.set_status(Status(StatusCode.ERROR, clean_text(redact_text(error))[:200]))
             span.end()
         except Exception:
             self._storage_error("span end")
