@@ -46,7 +46,7 @@ from opentelemetry.trace import Span
 from . import checks
 from . import conventions as c
 from .models import AssertionResult, ChainResult
-from .redaction import DETAILS_CAP, safe_json, shorten
+from .redaction import DETAILS_CAP, redact_text, safe_json, shorten
 from .span_stack import Frame
 from .transcript_writer import TranscriptWriter, entry_attributes, new_id
 
@@ -113,6 +113,9 @@ class AssertionRecorder:
         for path in watch:
             resolved = self._resolve(path)
             snapshots[os.path.abspath(resolved)] = checks.snapshot_file(resolved)
+        if not isinstance(description, str):
+            raise ValueError(f"description must be a string, got {description!r}")
+        description = redact_text(description)
         attrs = {c.CHAIN_ID: chain_id, c.CHAIN_DESCRIPTION: description}
         frame = self._writer.open_frame(
             c.KIND_CHAIN,
@@ -287,6 +290,9 @@ class AssertionRecorder:
     ) -> AssertionResult:
         if not task_id:
             raise ValueError(f"an assertion needs a task_id, got {task_id!r}")
+        if not isinstance(description, str):
+            raise ValueError(f"description must be a string, got {description!r}")
+        description = redact_text(description)
         started = time.perf_counter()
         try:
             result, evidence = check()

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .redaction import EVIDENCE_TAIL, redact_text, tail_text
+from .redaction import EVIDENCE_TAIL, redact_and_tail, redact_text
 
 Verdict = tuple[str, dict[str, Any]]
 
@@ -285,7 +285,7 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 def _tail(data: bytes | None) -> str:
     text = (data or b"").decode("utf-8", errors="replace")
-    return tail_text(redact_text(text), EVIDENCE_TAIL)
+    return redact_and_tail(text, EVIDENCE_TAIL)
 
 
 def _ms_since(started: float) -> float:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import conventions as c
+from .redaction import redact_text
 
 SUMMARY_MAX = 200
 #: The largest integer SQLite stores as one: larger counts and numbers are refused.
@@ -28,6 +29,12 @@ class SkillReference(BaseModel):
     skill_file: str = ""
     line_number: int = Field(default=0, ge=0, le=INT64_MAX)
     section_title: str = ""
+
+    @field_validator("skill_name", "skill_file", "section_title")
+    @classmethod
+    def _redacted(cls, value: str) -> str:
+        """Names reach span names and every sink: a secret pasted into one is removed."""
+        return redact_text(value)
 
 
 class TranscriptEntry(BaseModel):
@@ -69,6 +76,7 @@ class TranscriptEntry(BaseModel):
     @field_validator("summary")
     @classmethod
     def _cap_summary(cls, value: str) -> str:
+        value = redact_text(value)  # before the cut: a cut must not leave half a secret
         if len(value) > SUMMARY_MAX:
             return value[: SUMMARY_MAX - 1] + "…"
         return value

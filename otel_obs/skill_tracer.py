@@ -21,6 +21,7 @@ from typing import Any
 
 from . import conventions as c
 from .models import SkillReference
+from .redaction import redact_text
 from .span_stack import Frame
 from .tool_use_logger import ToolUseLogger
 from .transcript_writer import (
@@ -129,7 +130,7 @@ class SkillTracer:
         )
         attrs[c.SKILL_STATUS] = status
         if error:
-            attrs[c.SKILL_ERROR] = error
+            attrs[c.SKILL_ERROR] = redact_text(error)
         if closed_by is not None:
             attrs[c.CLOSED_BY] = closed_by
         self._writer.close_frame(frame, attrs, error=error if status == "failed" else None)

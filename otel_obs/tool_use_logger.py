@@ -34,9 +34,8 @@ from .redaction import (
     ERROR_MESSAGE_CAP,
     INPUT_CAP,
     OUTPUT_CAP,
-    cap_text,
-    clean_text,
     dumps,
+    redact_and_cap,
     redact_text,
     safe_json_checked,
     shorten,
@@ -168,7 +167,7 @@ def _result_fields(result: Any) -> tuple[Any, bool]:
 def _result_attributes(result: Any) -> tuple[dict[str, Any], str | None]:
     """The end attributes of a tool span for ``result``, and its error message if any."""
     content, is_error = _result_fields(result)
-    text = clean_text(redact_text(_cut(content_text(content), OUTPUT_CAP)))
+    text = redact_and_cap(content_text(content), OUTPUT_CAP)
     # obs.tool.is_error and obs.tool.output_summary follow from these two;
     # the mapping derives them (see conventions.py).
     attrs: dict[str, Any] = {
@@ -203,11 +202,6 @@ def _block_text(part: Any) -> str:
     if kind:
         return f"[{kind}]"
     return dumps(part)
-
-
-def _cut(text: str, limit: int) -> str:
-    """Cap before redacting, so a megabyte of output is not scanned for secrets."""
-    return cap_text(text, limit)
 
 
 def _state_input_facts(

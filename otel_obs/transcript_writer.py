@@ -67,7 +67,8 @@ from . import conventions as c
 from .checks import FileSnapshot, snapshot_file
 from .models import INT64_MAX, TranscriptEntry
 from .pipeline import Pipeline
-from .redaction import DETAILS_CAP, clean_attributes, clean_text, redact_text, safe_json
+from .redaction import DETAILS_CAP, clean_attributes, redact_text, safe_json
+from .secret_rules import current_rules
 from .span_stack import Frame, SpanStack, State
 
 logger = logging.getLogger(__name__)
@@ -146,8 +147,9 @@ class TranscriptWriter:
         transcripts_dir: str | os.PathLike[str] | None = None,
         pipeline: Pipeline | None = None,
     ) -> None:
-        if not instance_id:
+        if not instance_id or not isinstance(instance_id, str):
             raise ValueError(f"instance_id must be a non-empty string, got {instance_id!r}")
+        current_rules()  # a bad OTEL_OBS_REDACT_* expression fails here, not in a tool call
         if pipeline is None:
             from .config import get_pipeline
 
@@ -445,7 +447,7 @@ class TranscriptWriter:
         attrs = entry_attributes(
             entry_id,
             "error",
-            message[:200],
+            redact_text(message)[:200],
             {"message": message, "error_type": error_type, **details},
         )
         st = self._spans.state()
@@ -542,7 +544,7 @@ class TranscriptWriter:
         )
         entry_id = str(attrs[c.ENTRY_ID])
         if title:
-            attrs[c.TASK_TITLE] = str(title)
+            attrs[c.TASK_TITLE] = redact_text(str(title))
         action = details.get("action")
         if action is not None:
             if str(action).upper() not in c.TASK_ACTIONS:
@@ -708,7 +710,7 @@ class TranscriptWriter:
     def start_span(self, name: str, ctx: Context, attrs: Attributes) -> Span:
         try:
             return self._tracer.start_span(
-                clean_text(name), context=ctx, attributes=clean_attributes(attrs)
+                redact_text(name), context=ctx, attributes=clean_attributes(attrs)
             )
         except Exception:
             self._storage_error("span start")
@@ -719,7 +721,7 @@ class TranscriptWriter:
             if attrs:
                 span.set_attributes(clean_attributes(attrs))
             if error:
-                span.set_status(Status(StatusCode.ERROR, clean_text(redact_text(error))[:200]))
+                span.set_status(Status(StatusCode.ERROR, redact_text(error)[:200]))
             span.end()
         except Exception:
             self._storage_error("span end")
