@@ -253,15 +253,26 @@ class AssertionRecorder:
     def assert_custom(
         self, task_id: str, category: str, description: str, command: str | Sequence[str]
     ) -> AssertionResult:
-        """``command`` exits 0 (run in ``cwd`` with the recorder's timeout)."""
+        """``command`` exits 0 (run in ``cwd`` with the recorder's timeout).
+
+        A string is a shell command (``npm test && npm run lint``); a list of
+        arguments runs without a shell.
+        """
         if not category or not isinstance(category, str):
             raise ValueError(f"category must be a non-empty string, got {category!r}")
-        checks.command_argv(command)  # malformed command: raise at the call
+        shell = isinstance(command, str)
+        if shell:
+            if not command.strip():
+                raise ValueError(f"command must not be empty, got {command!r}")
+        else:
+            checks.command_argv(command)  # malformed command: raise at the call
         return self._record(
             task_id,
             category,
             description,
-            lambda: checks.run_command(command, cwd=self.cwd, timeout_s=self.timeout_s),
+            lambda: checks.run_command(
+                command, cwd=self.cwd, timeout_s=self.timeout_s, shell=shell
+            ),
         )
 
     # ------------------------------------------------------------------

@@ -157,14 +157,20 @@ def redact_and_cap(text: str, limit: int) -> str:
     return f"{kept}…[truncated {dropped} chars]"
 
 
-def redact_and_tail(text: str, limit: int) -> str:
-    """The last ``limit`` characters of ``text``, redacted before the cut (see above)."""
+def redact_and_tail(text: str, limit: int, *, already_dropped: int = 0) -> str:
+    """The last ``limit`` characters of ``text``, redacted before the cut (see above).
+
+    ``already_dropped``: how much came before ``text`` and was never read
+    (counted and reported with the rest).
+    """
     window = limit + REDACT_MARGIN
-    if len(text) <= window:
+    if len(text) <= window and not already_dropped:
         return tail_text(redact_text(text), limit)
     tail = redact_text(text[-window:])
     kept = tail[-limit:]
-    dropped = len(tail) - len(kept) + len(text) - window
+    dropped = len(tail) - len(kept) + max(0, len(text) - window) + already_dropped
+    if not dropped:
+        return kept
     _count_truncation(dropped)
     return f"[truncated {dropped} chars]…{kept}"
 
