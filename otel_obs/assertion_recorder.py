@@ -63,7 +63,7 @@ class _Chain:
     chain_id: str
     task_id: str
     description: str
-    frame: Frame
+    frame: Frame | None  # None: started after the writer closed (nothing is recorded)
     start_ns: int
     snapshots: dict[str, checks.FileSnapshot]
     results: list[AssertionResult] = field(default_factory=list)
@@ -116,16 +116,22 @@ class AssertionRecorder:
         if not isinstance(description, str):
             raise ValueError(f"description must be a string, got {description!r}")
         description = redact_text(description)
-        attrs = {c.CHAIN_ID: chain_id, c.CHAIN_DESCRIPTION: description}
-        frame = self._writer.open_frame(
-            c.KIND_CHAIN,
-            description or chain_id,
-            attrs,
-            key=chain_id,
-            task_id=task_id,
-            on_close=self._abandon,
-        )
-        chain = _Chain(chain_id, task_id, description, frame, frame.start_ns, snapshots)
+        if self._writer.closed:
+            # Dropped and counted like every producer call after close(); the
+            # chain still collects its assertions, so end_chain has a verdict.
+            self._writer.drop_after_close("start_chain")
+            chain = _Chain(chain_id, task_id, description, None, time.time_ns(), snapshots)
+        else:
+            attrs = {c.CHAIN_ID: chain_id, c.CHAIN_DESCRIPTION: description}
+            frame = self._writer.open_frame(
+                c.KIND_CHAIN,
+                description or chain_id,
+                attrs,
+                key=chain_id,
+                task_id=task_id,
+                on_close=self._abandon,
+            )
+            chain = _Chain(chain_id, task_id, description, frame, frame.start_ns, snapshots)
         with self._lock:
             self._chains[chain_id] = chain
         return chain_id
@@ -367,7 +373,7 @@ class AssertionRecorder:
         return None
 
     def _span_for(self, task_id: str, chain: _Chain | None) -> Span:
-        if chain is not None:
+        if chain is not None and chain.frame is not None:
             return chain.frame.span
         frame = self._writer.find_frame(c.KIND_TASK, task_id)
         return frame.span if frame is not None else self._writer.state().span
@@ -408,7 +414,8 @@ class AssertionRecorder:
             error = f"assertion failed: {first.description}"
         with self._lock:
             self._ended[chain.chain_id] = verdict
-        self._writer.close_frame(chain.frame, attrs, error=error)
+        if chain.frame is not None:
+            self._writer.close_frame(chain.frame, attrs, error=error)
         return verdict
 
     def _abandon(self, frame: Frame) -> None:

@@ -42,6 +42,8 @@ class SkillTracer:
     def trace_start(self, skill_ref: SkillReference | Mapping[str, Any] | Any) -> str:
         """Open the skill's span (current, nested under any active skill); return its trace id."""
         ref = coerce_skill_ref(skill_ref)
+        if self._writer.closed:
+            return self._writer.drop_after_close("trace_start")
         trace_id = new_id()
         parent = self._writer.active_skill
         ref_json = ref.model_dump_json()
@@ -85,6 +87,9 @@ class SkillTracer:
                 f"unknown skill status {status!r}; valid statuses: {', '.join(c.SKILL_STATUSES)}"
             )
         frame = self._writer.find_frame(c.KIND_SKILL, trace_id)
+        if frame is None and self._writer.closed:
+            self._writer.drop_after_close("trace_end")
+            return
         if frame is None:
             self._writer.record_unbalanced(
                 f"trace_end for skill trace {trace_id!r} which is not open", "unbalanced_end"

@@ -60,6 +60,9 @@ class ToolUseLogger:
         if not name or not isinstance(name, str):
             raise ValueError(f"tool use block needs a tool name, got {name!r}")
         writer = self._writer
+        if writer.closed:
+            writer.drop_after_close("log_start")
+            return str(tool_id) if tool_id else "toolu_" + new_id()
         if not tool_id:
             tool_id = "toolu_" + new_id()
         elif writer.tool_is_open(tool_id):
@@ -139,6 +142,9 @@ class ToolUseLogger:
         self._writer.end_span(frame.span, attrs)
 
     def _unknown(self, tool_use_id: str, method: str) -> None:
+        if self._writer.closed:
+            self._writer.drop_after_close(method)
+            return
         self._writer.record_unbalanced(
             f"{method} for tool use {tool_use_id!r} which is not open", "unknown_tool_use"
         )

@@ -226,7 +226,7 @@ class TranscriptWriter:
         entry = coerce_entry(entry)
         with self._lock:
             if self._closed:
-                return self._dropped(entry.entry_type)
+                return self.drop_after_close(f"{entry.entry_type} entry")
             handler = self._LIFECYCLE.get(entry.entry_type)
             if handler is not None:
                 return handler(self, entry)
@@ -434,6 +434,9 @@ class TranscriptWriter:
 
     def add_event(self, span: Span, name: str, attributes: Attributes) -> None:
         """Add an event through the pipeline; storage trouble is logged, never raised."""
+        if self._closed:
+            self.drop_after_close(name)
+            return
         try:
             self.pipeline.add_event(span, name, clean_attributes(attributes))
         except Exception:
@@ -443,6 +446,8 @@ class TranscriptWriter:
         self, message: str, error_type: str, *, task_id: str | None = None, **details: Any
     ) -> str:
         """Write an ``error`` entry on the current span; return its id."""
+        if self._closed:
+            return self.drop_after_close("error entry")
         entry_id = new_id()
         attrs = entry_attributes(
             entry_id,
@@ -686,11 +691,21 @@ class TranscriptWriter:
             self.end_span(self._agent_span, attrs, error if final == "failed" else None)
         self.flush()
 
-    def _dropped(self, entry_type: str) -> str:
-        self.stats["dropped_after_close"] += 1
-        logger.warning(
-            "%s entry written after close() of instance %s; dropped", entry_type, self.instance_id
-        )
+    def drop_after_close(self, what: str) -> str:
+        """Count a producer call made after close() (logged the first time); return a fresh id.
+
+        Every producer treats a call after close() alike: nothing is written,
+        nothing raises, ``stats["dropped_after_close"]`` counts it.
+        """
+        with self._lock:
+            self.stats["dropped_after_close"] += 1
+            first = self.stats["dropped_after_close"] == 1
+        if first:
+            logger.warning(
+                "%s after close() of instance %s: dropped (further drops are counted only)",
+                what,
+                self.instance_id,
+            )
         return new_id()
 
     # ------------------------------------------------------------------
