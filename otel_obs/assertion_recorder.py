@@ -106,8 +106,8 @@ class AssertionRecorder:
         self, task_id: str, description: str, *, watch: Iterable[str | os.PathLike[str]] = ()
     ) -> str:
         """Open an assertion chain for ``task_id``; snapshot ``watch`` paths now."""
-        if not task_id:
-            raise ValueError(f"start_chain needs a task_id, got {task_id!r}")
+        if not task_id or not isinstance(task_id, str):
+            raise ValueError(f"start_chain needs a task_id string, got {task_id!r}")
         chain_id = new_id()
         snapshots = {}
         for path in watch:
@@ -138,6 +138,8 @@ class AssertionRecorder:
 
     def end_chain(self, chain_id: str) -> ChainResult:
         """Close the chain and return its verdict (see the module doc for the rule)."""
+        if not isinstance(chain_id, str):
+            raise ValueError(f"chain_id must be the string start_chain returned, got {chain_id!r}")
         with self._lock:
             chain = self._chains.pop(chain_id, None)
             if chain is None:
@@ -305,8 +307,8 @@ class AssertionRecorder:
         description: str,
         check: Callable[[], checks.Verdict],
     ) -> AssertionResult:
-        if not task_id:
-            raise ValueError(f"an assertion needs a task_id, got {task_id!r}")
+        if not task_id or not isinstance(task_id, str):
+            raise ValueError(f"an assertion needs a task_id string, got {task_id!r}")
         if not isinstance(description, str):
             raise ValueError(f"description must be a string, got {description!r}")
         description = redact_text(description)

@@ -75,7 +75,11 @@ def might_hold_secret(text: str) -> bool:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every recognised secret replaced by ``[REDACTED]``."""
+    """``text`` with every recognised secret replaced by ``[REDACTED]``.
+
+    Lone surrogates (no sink can hold them) become U+FFFD on the way.
+    """
+    text = clean_text(text)
     if not might_hold_secret(text):
         return text
     return _redact_suspect(text)
@@ -319,7 +323,7 @@ def clean_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
     for key, value in attrs.items():
         kind = type(value)
         if kind is str:
-            if not value.isascii():
+            if not value.isascii() or "\x00" in value:
                 attrs[key] = clean_text(value)
         elif kind is int:
             if not _INT64_MIN <= value <= _INT64_MAX:
@@ -335,7 +339,14 @@ def clean_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def clean_text(text: str) -> str:
-    """``text`` with lone surrogates (which UTF-8 cannot encode) replaced by U+FFFD."""
+    """``text`` as every sink can hold it: lone surrogates and NUL replaced by U+FFFD.
+
+    UTF-8 cannot encode a lone surrogate (the writer would fail on it), and
+    SQLite cuts a text value at NUL while the JSONL keeps it whole. JSON text
+    is unaffected (it escapes NUL), so this may run on JSON too.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
     if text.isascii():
         return text
     try:

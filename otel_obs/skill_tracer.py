@@ -86,6 +86,8 @@ class SkillTracer:
             raise ValueError(
                 f"unknown skill status {status!r}; valid statuses: {', '.join(c.SKILL_STATUSES)}"
             )
+        if not isinstance(trace_id, str):
+            raise ValueError(f"trace_id must be the string trace_start returned, got {trace_id!r}")
         frame = self._writer.find_frame(c.KIND_SKILL, trace_id)
         if frame is None and self._writer.closed:
             self._writer.drop_after_close("trace_end")

@@ -59,6 +59,12 @@ class ToolUseLogger:
         tool_id, name, tool_input = _block_fields(tool_use_block)
         if not name or not isinstance(name, str):
             raise ValueError(f"tool use block needs a tool name, got {name!r}")
+        if tool_id is not None and not isinstance(tool_id, str):
+            if type(tool_id) is not int:
+                raise ValueError(
+                    f"tool use block id must be a string, got {type(tool_id).__name__}"
+                )
+            tool_id = str(tool_id)  # frameworks that number their calls
         writer = self._writer
         if writer.closed:
             writer.drop_after_close("log_start")
@@ -112,6 +118,7 @@ class ToolUseLogger:
 
     def log_end(self, tool_use_id: str, tool_result_block: Any) -> None:
         """End the tool's span with its result: ``error`` when ``is_error``, else ``done``."""
+        self._check_id(tool_use_id, "log_end")
         frame = self._writer.pop_tool(tool_use_id)
         if frame is None:
             self._unknown(tool_use_id, "log_end")
@@ -130,6 +137,7 @@ class ToolUseLogger:
 
     def log_blocked(self, tool_use_id: str, reason: str) -> None:
         """End the tool's span as ``blocked`` by a security hook, with the reason."""
+        self._check_id(tool_use_id, "log_blocked")
         frame = self._writer.pop_tool(tool_use_id)
         if frame is None:
             self._unknown(tool_use_id, "log_blocked")
@@ -140,6 +148,13 @@ class ToolUseLogger:
             c.TOOL_BLOCK_REASON: redact_text(str(reason))[:ERROR_MESSAGE_CAP],
         }
         self._writer.end_span(frame.span, attrs)
+
+    def _check_id(self, tool_use_id: Any, method: str) -> None:
+        if not isinstance(tool_use_id, str):
+            raise ValueError(
+                f"{method} needs the tool use id log_start returned (a string), "
+                f"got {type(tool_use_id).__name__}"
+            )
 
     def _unknown(self, tool_use_id: str, method: str) -> None:
         if self._writer.closed:

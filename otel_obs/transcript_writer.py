@@ -82,14 +82,18 @@ CLOSED_TOOL_ERROR = "closed by close() before log_end"
 Attributes = dict[str, AttributeValue]
 
 
-_random_bits = random.getrandbits
+#: A generator of our own: an agent (or a test framework) that seeds the global
+#: ``random`` module for reproducibility must not make ids repeat across runs.
+_rng = random.Random()
+os.register_at_fork(after_in_child=_rng.seed)
+_random_bits = _rng.getrandbits
 
 
 def new_id() -> str:
     """A fresh random id of 32 hex characters.
 
-    Drawn like the SDK draws span ids (``random.getrandbits``, reseeded in a
-    forked child), not from ``os.urandom``: a system call releases the GIL, and
+    Drawn like the SDK draws span ids (``getrandbits`` of a Mersenne Twister,
+    reseeded in a forked child), not from ``os.urandom``: a system call releases the GIL, and
     with the store's writer thread busy, getting it back can cost milliseconds.
     """
     return f"{_random_bits(128):032x}"
@@ -446,6 +450,11 @@ class TranscriptWriter:
         self, message: str, error_type: str, *, task_id: str | None = None, **details: Any
     ) -> str:
         """Write an ``error`` entry on the current span; return its id."""
+        if not isinstance(message, str) or not isinstance(error_type, str):
+            raise ValueError(
+                "record_error needs a message and an error type as strings, got "
+                f"{type(message).__name__} and {type(error_type).__name__}"
+            )
         if self._closed:
             return self.drop_after_close("error entry")
         entry_id = new_id()
@@ -465,7 +474,8 @@ class TranscriptWriter:
     def record_unbalanced(self, message: str, error_type: str, **details: Any) -> str:
         """An API misuse the agent should not crash on: log it and record an error entry."""
         self.stats["unbalanced"] += 1
-        logger.warning("%s (instance %s)", message, self.instance_id)
+        message = _capped(message, MESSAGE_MAX)  # it quotes the caller's value, maybe huge
+        logger.warning("%s (instance %s)", message, _capped(self.instance_id, 200))
         return self.record_error(message, error_type, **details)
 
     def task_snapshot(self, task_id: str, path: str) -> FileSnapshot | None:
@@ -751,6 +761,14 @@ class TranscriptWriter:
 # ----------------------------------------------------------------------
 
 
+#: The longest message an unbalanced call writes (it quotes the caller's values).
+MESSAGE_MAX = 500
+
+
+def _capped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def coerce_entry(entry: TranscriptEntry | Mapping[str, Any]) -> TranscriptEntry:
     """A validated ``TranscriptEntry`` from an entry or a plain mapping."""
     if isinstance(entry, TranscriptEntry):
@@ -758,7 +776,8 @@ def coerce_entry(entry: TranscriptEntry | Mapping[str, Any]) -> TranscriptEntry:
     if isinstance(entry, Mapping):
         return TranscriptEntry.model_validate(dict(entry))
     raise ValueError(
-        f"entry must be a TranscriptEntry or a mapping, got {type(entry).__name__}: {entry!r}"
+        "entry must be a TranscriptEntry or a mapping, "
+        f"got {type(entry).__name__}: {_capped(repr(entry), 200)}"
     )
 
 

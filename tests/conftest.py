@@ -27,7 +27,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "long",
-    max_examples=2_000,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
