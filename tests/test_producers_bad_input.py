@@ -140,3 +140,38 @@ def test_a_result_that_cannot_be_read_still_ends_the_tool_use(traced, result):
     assert c.CLOSED_BY not in tool.attributes  # ended by log_end, not by close()
     assert tool.attributes[c.TOOL_RESULT_STATUS] == "error"
     assert tool.status.status_code is StatusCode.ERROR
+
+
+def test_lone_surrogates_nul_and_huge_integers_reach_a_sound_store(tmp_path):
+    from fuzz_support import store_problems
+    from sink_support import Sinks
+
+    sinks = Sinks(tmp_path / "store")
+    try:
+        writer = TranscriptWriter("exec-u", "agent\x00\ud800", pipeline=sinks.pipeline)
+        tools = ToolUseLogger(writer)
+        with writer.task("T\ud800", "title \udfff"):
+            tid = tools.log_start(
+                {"id": "t\x00", "name": "Bash\ud800", "input": {"\ud800": "\x00", "n": 2**70}}
+            )
+            tools.log_end(tid, {"content": "out \ud800 \x00 \u2028", "is_error": True})
+            writer.write({"entry_type": "decision", "summary": "s\ud800", "details": {"k": 2**70}})
+        writer.close()
+        sinks.flush()
+        assert store_problems(sinks.db, sinks.transcripts, "exec-u") == []
+        [(instance,)] = sinks.sqlite_rows("SELECT instance_id FROM transcript_entries LIMIT 1")
+        assert instance == "agent\ufffd\ufffd"
+        assert writer.stats["storage_errors"] == 0
+    finally:
+        sinks.close()
+
+
+def test_ids_do_not_repeat_when_the_agent_seeds_the_global_random_module():
+    import random
+
+    from otel_obs.transcript_writer import new_id
+
+    random.seed(42)
+    first = new_id()
+    random.seed(42)
+    assert new_id() != first
