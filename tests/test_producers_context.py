@@ -157,3 +157,25 @@ def test_a_task_ended_from_another_thread_is_no_longer_current_in_its_own(traced
     assert span is traced.one(c.KIND_PHASE)
     assert c.TASK_ID not in attrs
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_a_pool_worker_run_in_a_copied_context_joins_that_task(traced):
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    writer = make_writer(traced)
+    tools = ToolUseLogger(writer)
+
+    def call_tool(n: int) -> None:
+        tools.log_end(tools.log_start({"id": f"p{n}", "name": "Read", "input": {}}), {})
+
+    with ThreadPoolExecutor(2) as pool, writer.task("A"):
+        ctx_a = contextvars.copy_context()
+        other = threading.Thread(
+            target=lambda: writer.write({"entry_type": "task_start", "task_id": "Z"})
+        )
+        other.start()
+        other.join()  # task Z, opened last, in another thread
+        pool.submit(ctx_a.run, call_tool, 1).result()
+    writer.close()
+    assert traced.one(c.KIND_TOOL).attributes[c.TASK_ID] == "A"
