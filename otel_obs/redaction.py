@@ -68,6 +68,8 @@ def might_hold_secret(text: str) -> bool:
     for trigger in TRIGGERS:
         if trigger in lowered:
             return True
+    if "://" in lowered and "@" in lowered:  # credentials in a URL need both
+        return True
     if GH_TRIGGER.search(lowered) is not None:
         return True
     extra = current_rules().extra

@@ -93,7 +93,6 @@ TRIGGERS = (
     "xox",
     "aiza",
     "eyj",
-    "://",
 )
 #: The GitHub token prefixes (ghp_, gho_, ghu_, ghs_, ghr_) in one scan instead of five
 #: (Python's re: no backtracking in this pattern, and it takes any str, RE2 only UTF-8).
