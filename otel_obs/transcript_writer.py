@@ -509,7 +509,7 @@ class TranscriptWriter:
             entry.summary or f"Phase {name} started",
             details,
         )
-        attrs[c.PHASE_NAME] = name
+        attrs[c.PHASE_NAME] = redact_text(name)
         self.open_frame(
             c.KIND_PHASE,
             name,

@@ -175,39 +175,59 @@ def test_a_secret_crossing_a_cap_is_redacted_before_the_cut(traced: Traced):
 # ----------------------------------------------------------------------
 
 
+SECRET = "hunter2hunter2XYZ"
+
+
+def every_producer_text(pipeline, cwd) -> TranscriptWriter:
+    """Each producer text (titles, descriptions, names, summaries, errors) holding SECRET."""
+    kv = f"password={SECRET}"
+    writer = TranscriptWriter("exec-s", "agent-1", pipeline=pipeline, task_list_id="list")
+    tools = ToolUseLogger(writer)
+    skills = SkillTracer(writer, tools)
+    recorder = AssertionRecorder(writer, "exec-s", cwd=cwd)
+    with writer.phase(f"iterate {kv}"):
+        with writer.task("T1", f"title {kv}", file=str(cwd / "f.txt")):
+            chain = recorder.start_chain("T1", f"chain {kv}")
+            recorder.assert_custom("T1", "custom", f"description {kv}", ["true"])
+            recorder.assert_file_created("T1", f"missing {kv}.txt")
+            recorder.end_chain(chain)
+            ref = {"skill_name": f"skill {kv}", "section_title": f"section {kv}"}
+            trace_id = skills.trace_start(ref)
+            skills.trace_end(trace_id, "failed", f"skill error {kv}")
+            tid = tools.log_start({"id": "t1", "name": "Bash", "input": {"cmd": kv}})
+            tools.log_end(tid, {"content": f"error {kv}", "is_error": True})
+            tid = tools.log_start({"id": "t2", "name": "Bash", "input": {}})
+            tools.log_blocked(tid, f"reason {kv}")
+            writer.write({"entry_type": "decision", "summary": f"summary {kv}"})
+            writer.record_error(f"message {kv}", "boom")
+        with pytest.raises(RuntimeError):
+            with writer.task("T2", "fails"):
+                raise RuntimeError(f"task error {kv}")
+    writer.close()
+    return writer
+
+
 def test_no_producer_text_carries_a_secret_into_any_sink(tmp_path):
     sinks = Sinks(tmp_path / "store")
-    secret = "hunter2hunter2XYZ"
-    kv = f"password={secret}"
     try:
-        writer = TranscriptWriter("exec-s", "agent-1", pipeline=sinks.pipeline, task_list_id="list")
-        tools = ToolUseLogger(writer)
-        skills = SkillTracer(writer, tools)
-        recorder = AssertionRecorder(writer, "exec-s", cwd=tmp_path)
-        with writer.phase(f"iterate {kv}"):
-            with writer.task("T1", f"title {kv}", file=str(tmp_path / "f.txt")):
-                chain = recorder.start_chain("T1", f"chain {kv}")
-                recorder.assert_custom("T1", "custom", f"description {kv}", ["true"])
-                recorder.assert_file_created("T1", f"missing {kv}.txt")
-                recorder.end_chain(chain)
-                ref = {"skill_name": f"skill {kv}", "section_title": f"section {kv}"}
-                trace_id = skills.trace_start(ref)
-                skills.trace_end(trace_id, "failed", f"skill error {kv}")
-                tid = tools.log_start({"id": "t1", "name": "Bash", "input": {"cmd": kv}})
-                tools.log_end(tid, {"content": f"error {kv}", "is_error": True})
-                tid = tools.log_start({"id": "t2", "name": "Bash", "input": {}})
-                tools.log_blocked(tid, f"reason {kv}")
-                writer.write({"entry_type": "decision", "summary": f"summary {kv}"})
-                writer.record_error(f"message {kv}", "boom")
-            with pytest.raises(RuntimeError):
-                with writer.task("T2", "fails"):
-                    raise RuntimeError(f"task error {kv}")
-        writer.close()
+        every_producer_text(sinks.pipeline, tmp_path)
         sinks.flush()
         assert sinks.sqlite_rows("SELECT count(*) FROM tool_uses") == [(2,)]
-        assert sinks.leaks(secret) == []
+        assert sinks.leaks(SECRET) == []
     finally:
         sinks.close()
+
+
+def test_no_producer_text_carries_a_secret_onto_a_span(traced: Traced, tmp_path):
+    """What an OTLP exporter would send: every span name, attribute, event and status."""
+    every_producer_text(traced.pipeline, tmp_path)
+    texts = []
+    for span in traced.spans():
+        texts += [span.name, span.status.description or "", json.dumps(dict(span.attributes))]
+        texts += [json.dumps([e.name, dict(e.attributes)]) for e in span.events]
+    texts += [json.dumps([name, attrs]) for _, name, attrs, _ in traced.sink.events]
+    assert len(traced.spans()) == 8  # agent, phase, two tasks, chain, skill, two tools
+    assert [t for t in texts if SECRET in t] == []
 
 
 # ----------------------------------------------------------------------
