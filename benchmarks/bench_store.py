@@ -52,9 +52,9 @@ from opentelemetry.trace import Tracer
 from otel_obs import conventions as c
 from otel_obs.config import attach
 from otel_obs.exporters import schema
-from otel_obs.exporters.store import DEDICATED_CACHE_KIB, Store
+from otel_obs.exporters.stores import open_store
 from otel_obs.exporters.wal_checkpoint import Checkpointer
-from otel_obs.exporters.writer_process import ProcessStore
+from otel_obs.exporters.writer import DEDICATED_CACHE_KIB
 from otel_obs.tool_use_logger import ToolUseLogger
 from otel_obs.transcript_writer import TranscriptWriter
 
@@ -194,8 +194,7 @@ def through_store(n: int, writer: str, keep_rows: bool = False) -> dict[str, Any
     ``keep_rows``: also return the rows stored for the tool uses (the floor's rows).
     """
     with tempfile.TemporaryDirectory() as tmp:
-        store_kind = ProcessStore if writer == "process" else Store
-        store = store_kind(Path(tmp) / "obs.db", Path(tmp) / "transcripts")
+        store = open_store(Path(tmp) / "obs.db", Path(tmp) / "transcripts", writer)
         pipeline = attach(TracerProvider(), store)
         writer_ = TranscriptWriter("bench", "agent-1", pipeline=pipeline)
         writer_.write({"entry_type": "task_start", "task_id": "T1"})

@@ -12,19 +12,19 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from .mapping import map_span
-from .store import Store
+from .items import Op
+from .store_queue import QueueFront
 
 
 class SqliteSpanExporter(SpanExporter):
-    """Maps finished spans into a :class:`Store`.
+    """Maps finished spans into a store.
 
     ``export`` queues (waiting for room rather than dropping when the queue is
     full) and returns; ``force_flush`` waits until what was queued is stored.
     The exporter closes the store at ``shutdown`` only if ``owns_store``.
     """
 
-    def __init__(self, store: Store, *, owns_store: bool = False) -> None:
+    def __init__(self, store: QueueFront, *, owns_store: bool = False) -> None:
         self.store = store
         self._owns_store = owns_store
         self._shut_down = False
@@ -33,7 +33,7 @@ class SqliteSpanExporter(SpanExporter):
         if self._shut_down or self.store.closed:
             return SpanExportResult.FAILURE
         for span in spans:
-            self.store.put((map_span, span), block=True)
+            self.store.put((Op.SPAN, span), block=True)
         return SpanExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:

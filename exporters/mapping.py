@@ -39,6 +39,8 @@ from otel_obs import conventions as c
 from otel_obs.redaction import finite_json, shorten
 from otel_obs.tool_facts import OUTPUT_SUMMARY_MAX, tool_span_facts
 
+from ._sdk_access import attributes_copy
+
 Row = dict[str, Any]
 Key = tuple[Any, ...]
 
@@ -362,22 +364,6 @@ def _label(span: SpanLike, prefix: str) -> str | None:
     return name[len(prefix) :] if name.startswith(prefix) else None
 
 
-def attributes_of(span: Any) -> dict[str, Any]:
-    """A plain-dict snapshot of a span's attributes.
-
-    The SDK hands attributes out through a read-only proxy over a locked
-    mapping, which costs a Python call per lookup; the mapping looks up some
-    forty keys per span, so it reads the SDK's underlying dict when there is
-    one. Copying a dict is atomic under the GIL, so this is safe on a span
-    another thread is still setting attributes on.
-    """
-    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if type(inner) is dict:
-        return inner.copy()
-    attrs = span.attributes
-    return dict(attrs) if attrs else {}
-
-
 _RESOURCE_FACTS: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
@@ -431,7 +417,7 @@ class _Ctx:
 def _context_of(span_or_context: Any) -> _Ctx:
     if isinstance(span_or_context, Mapping):
         return _Ctx(span_or_context, None)
-    return _Ctx(attributes_of(span_or_context), getattr(span_or_context, "context", None))
+    return _Ctx(attributes_copy(span_or_context), getattr(span_or_context, "context", None))
 
 
 def _ensure(rows: Rows, ctx: _Ctx, ts: str, span: SpanLike | None = None) -> None:
@@ -876,7 +862,7 @@ def map_tool_start_end(span: SpanLike, rows: Rows | None = None) -> Rows:
     an end entry of its own) goes the generic way.
     """
     rows = Rows() if rows is None else rows
-    attrs = attributes_of(span)
+    attrs = attributes_copy(span)
     ctx = _Ctx(attrs, span.context)
     start_ns, end_ns = span.start_time, span.end_time
     if (
@@ -948,7 +934,7 @@ def map_span_start_end(span: SpanLike, rows: Rows | None = None) -> Rows:
 
 def _map_lifecycle(span: SpanLike, rows: Rows, *, start: bool, end: bool) -> Rows:
     """The start rows, the end rows, or both, of one span: the one body of the three above."""
-    attrs = attributes_of(span)
+    attrs = attributes_copy(span)
     return _lifecycle(span, rows, attrs, _Ctx(attrs, span.context), start=start, end=end)
 
 

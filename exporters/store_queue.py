@@ -1,101 +1,91 @@
-"""The agent side every store shares: a bounded queue in front of one consumer thread.
+"""The agent side every store shares: a bounded queue of items in front of one consumer.
 
-:class:`.store.Store` (its consumer maps and writes) and
-:class:`.writer_process.ProcessStore` (its consumer ships to a writer process)
-differ only behind the queue. What an agent thread does — validate the
-settings once, append, wake the consumer, wait a bounded time for room in a
-full queue, count what it had to drop, let a tool's end join its start while
-the start still waits, start over in a forked child — is this one class, so
-the two cannot drift apart.
+:class:`.thread_store.ThreadStore` (its consumer thread writes through a
+:class:`.writer.StoreWriter`) and :class:`.process_store.ProcessStore` (its
+consumer ships to a writer process) differ only behind the queue. What an
+agent thread does — append an item (:mod:`.items`), wake the consumer, wait a
+bounded time for room in a full queue, count what it had to drop, let a tool's
+end join its start while the start still waits — is this one class, so the two
+cannot drift apart.
+
+A store can hand its items to another: a writer process that failed hands
+them to a store in this process, and a store in a forked child to a store of
+the child's own. Which store takes over is not this module's choice (nor the
+stores'): the code that wires stores up passes a ``replacement`` factory
+(see :mod:`.stores`), so no store module imports another.
 """
 
 from __future__ import annotations
 
+import atexit
 import collections
 import logging
 import os
 import threading
 import time
 import weakref
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from .mapping import Rows, map_span_finished, map_span_start, map_span_start_end
-from .span_record import Recorder, events_of
+from otel_obs import settings
+
+from ._sdk_access import events_of
+from .items import Item, Op, OpenStart, claim
+from .mapping import Rows
+from .span_record import Recorder
 
 logger = logging.getLogger(__name__)
 
-#: A queued item: a mapping function and its leading arguments; the writer
-#: calls ``item[0](*item[1:], rows)``.
-Item = tuple[Any, ...]
-
-_POSITIVE_SETTINGS = ("flush_interval_ms", "queue_capacity", "batch_items", "busy_timeout_ms")
-
-
-def check_settings(settings: dict[str, Any]) -> None:
-    """Raise ValueError for a setting that is not a positive integer.
-
-    ``block_timeout_ms`` may also be 0 (drop at once when the queue is full).
-    """
-    for name in _POSITIVE_SETTINGS:
-        value = settings[name]
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    block = settings["block_timeout_ms"]
-    if not isinstance(block, int) or isinstance(block, bool) or block < 0:
-        raise ValueError(f"block_timeout_ms must be a non-negative integer, got {block!r}")
+#: Why a store is replaced: its writer process failed, or the process forked.
+Reason = Literal["failed", "fork"]
+#: Makes the store that takes over from another (see the module docstring).
+Replacement = Callable[[Reason], "QueueFront"]
 
 
 class QueueFront:
-    """A bounded queue, the events that wake its consumer and its waiters, and ``put``.
+    """A bounded queue, the events that wake its consumer and its waiters, and the puts.
 
     A subclass calls :meth:`_init_queue` first and starts ``self._thread``
-    (the consumer), which takes items off ``self._queue``, sets
-    ``self._room`` each time it does, and runs while ``self._stopping`` is
-    false or items remain.
+    (the consumer), which takes items off ``self._queue`` (through
+    :meth:`_take`), and runs while ``self._stopping`` is false or items remain.
 
     A process that forks keeps its stores, but not their consumer threads: in
-    the child, a store starts over (its own consumer, its own writer process)
-    the first time something is put into it, and lets go of what belongs to
-    the parent (see :meth:`_forked`). A subclass implements
-    :meth:`_drop_inherited` and :meth:`_restart`.
+    the child, a store lets go of what belongs to the parent
+    (:meth:`_drop_inherited`) and, the first time something is put into it,
+    hands over to a replacement made for the child.
     """
 
     _thread: threading.Thread
+    _stats: dict[str, Any]
 
     def _init_queue(
         self,
         db_path: str | os.PathLike[str],
         transcripts_dir: str | os.PathLike[str],
+        given: Mapping[str, Any],
         *,
-        flush_interval_ms: int,
-        queue_capacity: int,
-        batch_items: int,
-        busy_timeout_ms: int,
-        block_timeout_ms: int,
-        wake_items: int,
+        wake_items: int | None,
+        replacement: Replacement | None,
     ) -> None:
-        """Check the settings and set up the queue; the consumer wakes at ``wake_items``.
+        """Check the settings and set up the queue.
 
-        The paths and settings are kept (``db_path``, ``transcripts_dir``,
-        ``_settings``): a store that takes over, or starts over after a fork,
-        is made with the same ones.
+        The consumer is woken once ``wake_items`` wait (None: a full batch), else
+        every flush interval.
+
+        ``given``: the store settings passed in (None for the variable or the
+        default, see :func:`otel_obs.settings.store_settings`); resolved, they
+        are kept in ``settings`` with the paths, for a replacement to reuse.
         """
-        self._settings: dict[str, int] = {
-            "flush_interval_ms": flush_interval_ms,
-            "queue_capacity": queue_capacity,
-            "batch_items": batch_items,
-            "busy_timeout_ms": busy_timeout_ms,
-            "block_timeout_ms": block_timeout_ms,
-        }
-        check_settings(self._settings)
+        self.settings: dict[str, int] = settings.store_settings(**given)  # raises naming a bad one
         self.db_path = Path(db_path)
         self.transcripts_dir = Path(transcripts_dir)
-        self._interval_s = flush_interval_ms / 1000
-        self._capacity = queue_capacity
-        self._batch_items = batch_items
-        self._wake_items = min(wake_items, batch_items)
-        self._block_timeout_s = block_timeout_ms / 1000
+        self._interval_s = self.settings["flush_interval_ms"] / 1000
+        self._capacity = self.settings["queue_capacity"]
+        self._batch_items = self.settings["batch_items"]
+        self._wake_items = min(wake_items or self._batch_items, self._batch_items)
+        self._block_timeout_s = self.settings["block_timeout_ms"] / 1000
+        self._replacement = replacement
         self._queue: collections.deque[Any] = collections.deque()
         self._wake = threading.Event()
         #: Set by the consumer each time it takes items off the queue (room for waiters).
@@ -105,19 +95,31 @@ class QueueFront:
         self._close_lock = threading.Lock()
         self._warned: set[str] = set()
         #: Tool spans whose start item is still queued, by span id (see put_start).
-        self._open_starts: dict[int, list[Any]] = {}
+        self._open_starts: dict[int, OpenStart] = {}
         self._recorder = Recorder()
         self._open_lock = threading.Lock()
         self._fork_pending = False
-        #: The store that takes this one's items from now on: a writer process's
-        #: fallback, or the store made after a fork (see _restart).
+        #: Set when a wait for room ran out: until the consumer takes items again,
+        #: a full queue drops at once instead of making every put wait its time.
+        self._starved = False
+        #: The store that takes this one's items from now on (see the module docstring).
         self._delegate: QueueFront | None = None
         _LIVE.add(self)
 
     @staticmethod
     def _queue_stats() -> dict[str, Any]:
-        """The counters ``put`` keeps, at zero (part of each store's ``stats``)."""
-        return {"queue_overflow": 0, "queue_waits": 0, "queue_wait_s": 0.0, "after_close": 0}
+        """The counters the puts keep, at zero (part of each store's ``stats``)."""
+        return {
+            "queue_overflow": 0,
+            "queue_waits": 0,
+            "queue_wait_s": 0.0,
+            "after_close": 0,
+            "lost_items": 0,
+        }
+
+    # ------------------------------------------------------------------
+    # puts
+    # ------------------------------------------------------------------
 
     def put(self, item: Item, block: bool = False) -> bool:
         """Queue ``item`` for the consumer; False when it was dropped (counted).
@@ -134,37 +136,27 @@ class QueueFront:
                 return self._refused() if target is None else target.put(item, block)
         return self._append(item, block)
 
-    def _append(self, item: Any, block: bool = False) -> bool:
-        """Append ``item`` to this store's own queue (waiting for room, see :meth:`put`)."""
-        queue = self._queue
-        if len(queue) >= self._capacity and not self._wait_for_room(block):
-            self._stats["queue_overflow"] += 1
-            self._warn_once(
-                "queue_overflow", "store queue full (%d items); dropping", self._capacity
-            )
-            return False
-        queue.append(item)
-        if len(queue) >= self._wake_items and not self._wake.is_set():
-            self._wake.set()
-        return True
+    def put_rows(self, rows: Rows) -> bool:
+        """Queue rows already mapped elsewhere (ingest, tests)."""
+        return self.put((Op.ROWS, rows))
 
     def put_start(self, span: Any) -> bool:
         """Queue a tool span's start, which its end takes over while it waits here.
 
         Nearly every tool use ends before the consumer takes its start off the
-        queue. Its end then turns the waiting start into one start-and-end
-        item (:meth:`put_end`), instead of queueing a second item and leaving
-        the live span in the queue until the consumer pairs them: the agent's
+        queue. Its end then turns the waiting start into one START_END item
+        (:meth:`put_end`), instead of queueing a second item and leaving the
+        live span in the queue until the consumer pairs them: the agent's
         finished spans are freed at once, which spares the cyclic collector
         (and the consumer) half the items. Same rows, same order: the item
-        keeps the start's place, as :func:`.store.coalesce` does.
+        keeps the start's place.
         """
         if self._stopping or self._delegate is not None:
             target = self._taker()
             if target is not self:
                 return self._refused() if target is None else target.put_start(span)
         span_id = span.context.span_id
-        item = [map_span_start, span, span_id]
+        item = OpenStart(span, span_id)
         # Listed before it is queued: the consumer may take it at once. Queued
         # here even if another store takes over meanwhile: only this queue's
         # consumer claims what this list holds (and hands it over).
@@ -186,10 +178,24 @@ class QueueFront:
             target = self._taker()
             if target is not self:
                 return self._refused() if target is None else target.put_end(span)
-        return self._append((map_span_finished, span))
+        return self._append((Op.END, span))
+
+    def _append(self, item: Any, block: bool = False) -> bool:
+        """Append ``item`` to this store's own queue (waiting for room, see :meth:`put`)."""
+        queue = self._queue
+        if len(queue) >= self._capacity and not self._wait_for_room(block):
+            self._stats["queue_overflow"] += 1
+            self._warn_once(
+                "queue_overflow", "store queue full (%d items); dropping", self._capacity
+            )
+            return False
+        queue.append(item)
+        if len(queue) >= self._wake_items and not self._wake.is_set():
+            self._wake.set()
+        return True
 
     def _join_start(self, span: Any) -> bool:
-        """Turn the span's start, still queued, into its start and end; False if it is not."""
+        """Turn the span's start, still queued, into START_END; False if it is not queued."""
         if not self._open_starts:
             return False
         context = span.context
@@ -199,41 +205,57 @@ class QueueFront:
             item = self._open_starts.pop(context.span_id, None)
             if item is None:
                 return False
-            item[0] = map_span_start_end
-            item[1] = self._joined(span)
+            item.op = Op.START_END
+            item.payload = self._joined(span)
             return True
 
     def _joined(self, span: Any) -> Any:
-        """What a joined item holds of its ended span: a snapshot, taken now.
+        """What a START_END item holds of its ended span: a snapshot, taken now.
 
         Taken on the agent's thread when the tool ends, not by the consumer
         later: the same work, but the ended span and the SDK objects it holds
         (some ten the cyclic collector tracks) are freed at once instead of
         waiting in the queue, where each collection would walk them and
-        promote them to the oldest generation. ``Store`` keeps a
-        :class:`.span_record.SpanRecord` (what its mapping reads);
-        ``ProcessStore`` the wire tuple it sends.
+        promote them to the oldest generation. A thread store keeps a
+        :class:`.span_record.SpanRecord` (what its mapping reads); a process
+        store the wire tuple it sends.
         """
         return self._recorder.snapshot(span)
 
-    def _claim(self, items: list[Any]) -> list[Any]:
-        """``items``, just taken off the queue, as plain items no end can change any more."""
-        out = []
+    def _take(self, limit: int) -> list[Item]:
+        """Up to ``limit`` items off the queue, claimed: no tool end can change them any more."""
+        queue = self._queue
+        popleft = queue.popleft
+        items: list[Any] = []
+        while queue and len(items) < limit:
+            items.append(popleft())
+        self._starved = False
+        self._room.set()
         with self._open_lock:
-            forget = self._open_starts.pop
-            for item in items:
-                if type(item) is list:
-                    forget(item[2], None)
-                    item = (item[0], item[1])
-                out.append(item)
-        return out
+            return claim(items, self._open_starts)
 
     # ------------------------------------------------------------------
-    # fork
+    # hand-over: a replacement takes this store's items
     # ------------------------------------------------------------------
+
+    def _make_replacement(self, reason: Reason) -> QueueFront | None:
+        """The store that takes over for ``reason``, made by the replacement factory.
+
+        Not yet in use: the caller hands it what it must write first, then
+        sets it as ``_delegate``, so no later put can overtake those items.
+        Without a factory, or when it fails, nothing takes over (logged).
+        """
+        if self._replacement is None:
+            logger.warning("otel-obs store: nothing takes over (%s); items are dropped", reason)
+            return None
+        try:
+            return self._replacement(reason)
+        except Exception:  # storage trouble never reaches the agent
+            logger.exception("otel-obs store: could not make a store to take over (%s)", reason)
+            return None
 
     def _forked(self) -> None:
-        """In a forked child: drop the parent's items and resources; start over on the next put.
+        """In a forked child: drop the parent's items and resources; hand over on the next put.
 
         Only the forking thread survives a fork, so the consumer is gone and
         any lock it held stays held: nothing inherited is waited on. A store
@@ -243,26 +265,23 @@ class QueueFront:
             return
         self._queue = collections.deque()  # the parent writes these
         self._open_starts = {}
+        self._open_lock = threading.Lock()
         self._fork_lock = threading.Lock()
         self._fork_pending = True
-        self._stopping = True  # put() takes its slow path, where the store restarts
+        self._stopping = True  # the puts take their slow path, where the hand-over happens
         self._drop_inherited()
 
     def _taker(self) -> QueueFront | None:
-        """Who takes what is put into this store: the store it hands items to (a
-        writer process's fallback, or one made after a fork, see ``_restart``);
-        itself, running or restarted after a fork; or nobody (closed)."""
+        """Who takes what is put into this store: its replacement, itself, or nobody (closed)."""
         if self._delegate is not None:
             return self._delegate
         if self._fork_pending:
             with self._fork_lock:
                 if self._fork_pending:
                     self._fork_pending = False
-                    try:
-                        self._restart()
+                    self._delegate = self._make_replacement("fork")
+                    if self._delegate is not None:
                         _close_at_child_exit(self)
-                    except Exception:  # pragma: no cover - storage trouble never reaches the agent
-                        logger.exception("otel-obs store: could not start over after a fork")
         if self._delegate is not None:
             return self._delegate
         return None if self._stopping else self
@@ -276,32 +295,42 @@ class QueueFront:
         """Let go of the parent's resources without closing what the parent still uses."""
         raise NotImplementedError
 
-    def _restart(self) -> None:
-        """Set this store up afresh in this process, or set ``_delegate`` to one that is."""
-        raise NotImplementedError
-
-    def put_rows(self, rows: Rows) -> bool:
-        """Queue rows already mapped elsewhere (OTLP ingest, tests)."""
-        return self.put((merge_rows, rows))
-
-    def _handed_over(self) -> bool:
-        """True once another store has taken over this one's items (``put`` goes there)."""
-        return self._delegate is not None
-
     # The rest of a store's interface, which each kind implements.
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         raise NotImplementedError
 
-    def close(self, timeout_s: float = 30.0) -> bool:
+    def close(self, timeout_s: float | None = None) -> bool:
+        """Flush and stop, waiting ``timeout_s`` in all (default: ``shutdown_timeout_ms``).
+
+        Safe to call twice; False when what was queued could not all be written in time.
+        """
+        with self._close_lock:
+            if self._closed:
+                return True
+            self._closed = True
+        try:
+            atexit.unregister(self.close)
+        except Exception:  # pragma: no cover - interpreter shutting down
+            pass
+        if timeout_s is None:
+            timeout_s = self.settings["shutdown_timeout_ms"] / 1000
+        return self._close(timeout_s)
+
+    def _close(self, timeout_s: float) -> bool:
         raise NotImplementedError
 
     def stats(self) -> dict[str, Any]:
         raise NotImplementedError
 
     def _wait_for_room(self, forever: bool) -> bool:
-        """Wait until the queue has room; False when the wait ran out (or cannot succeed)."""
-        if self._closed and not forever:
+        """Wait until the queue has room; False when the wait ran out (or cannot succeed).
+
+        Only one wait runs out while the consumer makes no progress (a hung
+        disk): after it, a full queue drops at once until the consumer takes
+        items again, so a stuck store costs the agent one timeout, not one per call.
+        """
+        if (self._closed or self._starved) and not forever:
             return False
         timeout = self._block_timeout_s
         if timeout <= 0 and not forever:
@@ -312,7 +341,7 @@ class QueueFront:
         self._stats["queue_waits"] += 1
         try:
             while len(queue) >= capacity:
-                if self._handed_over():
+                if self._delegate is not None:
                     return True  # put() goes on into the store that took over
                 if not self._thread.is_alive() or self._stopping:
                     return False
@@ -322,6 +351,7 @@ class QueueFront:
                     break
                 left = deadline - time.monotonic()
                 if not forever and left <= 0:
+                    self._starved = True
                     return False
                 room.wait(0.05 if forever else min(left, 0.05))
             return True
@@ -338,15 +368,9 @@ class QueueFront:
         self._warned.add(kind)
         logger.warning(message, *args)
 
-    _stats: dict[str, Any]
-
 
 #: Every store of this process, so that a forked child can start each over.
 _LIVE: weakref.WeakSet[QueueFront] = weakref.WeakSet()
-#: What a forked child holds of its parent's and must never close: an SQLite
-#: connection closed in a child can checkpoint and remove the WAL its parent
-#: is still writing (https://www.sqlite.org/howtocorrupt.html, section 2.6).
-FORK_ORPHANS: list[Any] = []
 
 
 def _close_at_child_exit(store: QueueFront) -> None:
@@ -370,9 +394,4 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def merge_rows(rows: Rows, into: Rows) -> None:
-    """The mapping function of a :meth:`QueueFront.put_rows` item."""
-    into.merge(rows)
-
-
-__all__ = ["FORK_ORPHANS", "Item", "QueueFront", "check_settings", "merge_rows"]
+__all__ = ["QueueFront", "Reason", "Replacement"]

@@ -1,622 +1,40 @@
-"""The store written by a separate process: the agent's process only snapshots and ships.
+"""The writer process: reads a process store's frames from stdin and writes them.
 
-In one process, everything the store does in Python (mapping, JSONL) holds the
-GIL the agent's threads need, so the agent's cost and the store's throughput
-limit each other. :class:`ProcessStore` has the interface of
-:class:`.store.Store` (``put``, ``put_rows``, ``flush``, ``close``, ``stats``),
-but its background thread only turns queued spans into picklable
-:class:`.span_record.SpanRecord` snapshots and writes batches to a pipe. A
-writer process (``python -m otel_obs.exporters.writer_process``) reads them and
-hands them to a :class:`.store.Store` of its own, without a writer thread:
-same mapping, same batches, same sequence numbering inside the write
-transaction, so every invariant of the store holds unchanged.
-
-The pipe carries length-prefixed frames, agent → writer: ``("batch", n,
-items)`` (marshalled or pickled, see :mod:`.span_record`) and ``("flush",
-token)``; writer → agent: ``("ack", n)`` once batch ``n`` is written,
-``("stats", stats)`` after each write and ``("flushed", token, stats)``. A batch stays with the
-agent until it is acknowledged.
-
-Failure never reaches the agent. If the writer process cannot start or dies
-(its pipe breaks or closes), the failure is counted, and the store falls back
-to an in-process :class:`.store.Store` (a writer thread), into which every
-unacknowledged batch is put again: re-delivery is harmless (ingest is
-idempotent), loss is not. The writer process never outlives the agent: when
-the agent's process ends — even by SIGKILL — the pipe's write end closes, the
-writer sees end-of-file, writes what it has received, and exits.
+Started by :class:`.process_store.ProcessStore` as ``python -m
+otel_obs.exporters.writer_process CONFIG_JSON``. The batches waiting in the
+pipe together are written as one (see :class:`.wire.FrameReader`); each is
+acknowledged once written, and a flush is answered once everything before it
+is. At end-of-file — the agent closed the pipe, or its process ended, even by
+SIGKILL — it writes what it received and exits.
 """
 
 from __future__ import annotations
 
-import atexit
-import collections
-import fcntl
 import gc
 import json
 import logging
-import os
-import pickle
-import select
 import signal
-import struct
-import subprocess
 import sys
-import threading
-from pathlib import Path
+import time
 from typing import Any
 
-from .span_record import dumps_batch, dumps_items, loads_message, spans_in
-from .store import (
-    DEFAULT_BATCH_ITEMS,
-    DEFAULT_BLOCK_TIMEOUT_MS,
-    DEFAULT_BUSY_TIMEOUT_MS,
-    DEFAULT_FLUSH_INTERVAL_MS,
-    DEFAULT_QUEUE_CAPACITY,
-    Store,
-)
-from .store_queue import QueueFront
+from otel_obs import settings
 
-logger = logging.getLogger(__name__)
-
-_HEADER = struct.Struct("!I")
-#: The sender takes the queue once this many items wait (or every flush
-#: interval): spans then leave the agent's process within milliseconds, before
-#: the cyclic collector has promoted them to its oldest generation, where each
-#: full collection would scan them all again.
-SEND_ITEMS = 512
-#: The pipe buffer asked for (1 MiB, Linux's default limit for unprivileged processes).
-PIPE_BYTES = 1 << 20
-#: How often a sender waiting for room in the pipe also takes new spans off the queue.
-WRITABLE_POLL_S = 0.005
-#: How long ``close`` waits for the writer process to exit after end-of-file.
-EXIT_TIMEOUT_S = 30.0
-
-
-class _FlushMarker:
-    """A flush waiting for the writer process: set when everything before it is written."""
-
-    __slots__ = ("event", "token")
-
-    def __init__(self, token: int) -> None:
-        self.token = token
-        self.event = threading.Event()
-
-    def set(self) -> None:
-        self.event.set()
-
-
-class ProcessStore(QueueFront):
-    """A store whose mapping and writing run in a writer process (see the module docstring)."""
-
-    def __init__(
-        self,
-        db_path: str | os.PathLike[str],
-        transcripts_dir: str | os.PathLike[str],
-        *,
-        flush_interval_ms: int = DEFAULT_FLUSH_INTERVAL_MS,
-        queue_capacity: int = DEFAULT_QUEUE_CAPACITY,
-        batch_items: int = DEFAULT_BATCH_ITEMS,
-        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
-        block_timeout_ms: int = DEFAULT_BLOCK_TIMEOUT_MS,
-    ) -> None:
-        self._init_queue(
-            db_path,
-            transcripts_dir,
-            flush_interval_ms=flush_interval_ms,
-            queue_capacity=queue_capacity,
-            batch_items=batch_items,
-            busy_timeout_ms=busy_timeout_ms,
-            block_timeout_ms=block_timeout_ms,
-            wake_items=SEND_ITEMS,
-        )
-        self._lock = threading.Lock()
-        self._batch_no = 0
-        #: Batches sent and not yet acknowledged, by number (put again on a fail-over).
-        self._unacked: dict[int, bytes] = {}
-        self._waiting: dict[int, _FlushMarker] = {}
-        self._next_token = 0
-        self._writer_stats: dict[str, Any] = {}
-        self._stats: dict[str, Any] = {
-            "items": 0,
-            **self._queue_stats(),
-            "mapping_errors": 0,
-            "batches_sent": 0,
-            "writer_process_failures": 0,
-        }
-        self._proc: subprocess.Popen[bytes] | None = None
-        #: The pipe to the writer process, non-blocking, and the frames waiting for it.
-        self._fd: int | None = None
-        self._outgoing: collections.deque[tuple[memoryview, int]] = collections.deque()
-        self._outgoing_items = 0
-        try:
-            self._proc = _spawn(self.db_path, self.transcripts_dir, self._settings)
-            if self._proc.stdin is not None:
-                self._fd = self._proc.stdin.fileno()
-                os.set_blocking(self._fd, False)
-        except (OSError, ValueError) as exc:
-            self._fail_over(f"cannot start the writer process: {exc}")
-        self._reader = threading.Thread(
-            target=self._read_replies, name="otel-obs-writer-replies", daemon=True
-        )
-        if self._proc is not None:
-            self._reader.start()
-        self._thread = threading.Thread(
-            target=self._run, name=f"otel-obs-sender:{self.db_path.name}", daemon=True
-        )
-        self._thread.start()
-        atexit.register(self.close)
-
-    # ------------------------------------------------------------------
-    # agent side: the interface of Store
-    # ------------------------------------------------------------------
-
-    def _drop_inherited(self) -> None:
-        # The child's copies of the pipe's ends: closed, so the parent's writer
-        # process still sees end-of-file when the parent is done. The process
-        # itself is the parent's to end.
-        proc = self._proc
-        for stream in (proc.stdin, proc.stdout) if proc is not None else ():
-            try:
-                if stream is not None:
-                    stream.close()  # through its file object, which owns the descriptor
-            except OSError:
-                pass
-        self._fd = None
-        self._proc = None
-        self._outgoing.clear()
-        self._unacked.clear()
-        self._waiting.clear()
-        if self._delegate is not None:
-            self._delegate._drop_inherited()  # noqa: SLF001 - the parent's fallback, in the child
-            self._delegate = None
-
-    def _restart(self) -> None:
-        ProcessStore.__init__(self, self.db_path, self.transcripts_dir, **self._settings)
-
-    def _joined(self, span: Any) -> Any:
-        return self._recorder.wire(span, ended=True)  # what the sender would send
-
-    def flush(self, timeout_s: float = 30.0) -> bool:
-        """Wait until everything queued before this call is in SQLite and JSONL."""
-        if not self._thread.is_alive():
-            fallback = self._delegate
-            return fallback.flush(timeout_s) if fallback is not None else not self._queue
-        # Through the queue even after a fail-over: what still waits here goes to
-        # the fallback store first (the sender hands it over, then flushes it).
-        with self._lock:
-            self._next_token += 1
-            marker = _FlushMarker(self._next_token)
-        self._queue.append(marker)
-        self._wake.set()
-        done = marker.event.wait(timeout_s)
-        fallback = self._delegate
-        if fallback is not None:
-            # The writer process failed while we waited: the fallback has it all now.
-            return fallback.flush(timeout_s)
-        return done
-
-    def close(self, timeout_s: float = 30.0) -> bool:
-        """Flush, end the writer process (end-of-file on its pipe), stop; safe to call twice."""
-        with self._close_lock:
-            if self._closed:
-                return True
-            self._closed = True
-        try:
-            atexit.unregister(self.close)
-        except Exception:  # pragma: no cover - interpreter shutting down
-            pass
-        done = self.flush(timeout_s)
-        self._stopping = True
-        self._wake.set()
-        self._thread.join(timeout_s)
-        self._end_process(timeout_s)
-        if self._delegate is not None:
-            done = self._delegate.close(timeout_s) and done
-        return done
-
-    @property
-    def writer_pid(self) -> int | None:
-        """The writer process's pid (None when it could not start)."""
-        return self._proc.pid if self._proc is not None else None
-
-    def stats(self) -> dict[str, Any]:
-        """The writer process's counters (as of the last batch it wrote) with the agent side's."""
-        out: dict[str, Any] = {
-            "items": 0,
-            "batches": 0,
-            "rows_written": 0,
-            "entries_written": 0,
-            "jsonl_lines": 0,
-            "failures": 0,
-            "failures_by_kind": {},
-            "dropped_rows": 0,
-        }
-        for source in (self._writer_stats, self._delegate.stats() if self._delegate else {}):
-            for key, value in source.items():
-                if key == "failures_by_kind":
-                    for kind, n in value.items():
-                        out[key][kind] = out[key].get(kind, 0) + n
-                elif isinstance(value, int | float) and not isinstance(value, bool):
-                    out[key] = out.get(key, 0) + value
-        for key, value in self._stats.items():
-            if key != "items":
-                out[key] = out.get(key, 0) + value
-        failures = self._stats["writer_process_failures"]
-        if failures:
-            out["failures"] += failures
-            out["failures_by_kind"]["writer_process"] = failures
-        out["queue_depth"] = len(self._queue)
-        out["sqlite_ok"] = (
-            self._delegate.stats()["sqlite_ok"]
-            if self._delegate is not None
-            else bool(self._writer_stats.get("sqlite_ok", True))
-        )
-        out["writer"] = "thread" if self._delegate is not None else "process"
-        return out
-
-    # ------------------------------------------------------------------
-    # sender thread
-    # ------------------------------------------------------------------
-
-    def _run(self) -> None:
-        while True:
-            if self._outgoing:
-                # The pipe is full: wait for it, and keep turning queued spans
-                # into bytes meanwhile (see _drain).
-                self._wait_writable(WRITABLE_POLL_S)
-            else:
-                self._wake.wait(self._interval_s)
-            self._wake.clear()
-            try:
-                self._drain()
-            except Exception:  # pragma: no cover - a bug must not stop the sender
-                logger.exception("otel-obs store: sender error")
-            if self._stopping and not self._queue and not self._outgoing:
-                break
-
-    def _drain(self) -> None:
-        """Send what is queued, as far as the pipe takes it; pickle the rest ahead.
-
-        While the writer process is behind, the pipe fills; the batches the
-        sender pickles then wait here as bytes (no work for the cyclic
-        collector) instead of as spans in the queue, up to ``queue_capacity``
-        items, beyond which the queue itself fills and ``put`` waits.
-        """
-        queue = self._queue
-        popleft = queue.popleft
-        self._pump()
-        while queue and self._outgoing_items < self._capacity:
-            items: list[Any] = []
-            while queue and len(items) < self._batch_items:
-                items.append(popleft())
-            self._room.set()
-            items = self._claim(items)
-            if self._delegate is not None:
-                self._hand_to_fallback(items)
-                continue
-            # Not paired here (store.coalesce): tool spans come joined already
-            # (QueueFront.put_end), and the writer pairs what frames bring together.
-            batch: list[Any] = []
-            for item in items:
-                if type(item) is tuple:
-                    batch.append(item)
-                    continue
-                if batch:
-                    self._send_batch(batch)
-                    batch = []
-                self._send_flush(item)
-            if batch:
-                self._send_batch(batch)
-
-    def _send_batch(self, batch: list[Any]) -> None:
-        with self._lock:
-            self._batch_no += 1
-            number = self._batch_no
-        try:
-            payload = dumps_batch(self._recorder, number, batch)
-        except Exception:
-            batch = self._picklable(batch)
-            payload = dumps_batch(self._recorder, number, batch)
-        with self._lock:
-            fallback = self._delegate
-            if fallback is None:
-                # Kept as the frame until acknowledged (a fail-over decodes it):
-                # bytes are no work for the cyclic collector, the records would be.
-                self._unacked[number] = payload
-        if fallback is not None:
-            self._hand_to_fallback(batch)
-            return
-        self._stats["items"] += len(batch)
-        self._stats["batches_sent"] += 1
-        self._write(payload, len(batch))
-
-    def _picklable(self, batch: list[Any]) -> list[Any]:
-        """The items of ``batch`` that can be pickled; the others are counted as mapping errors."""
-        kept = []
-        for item in spans_in(batch):
-            try:
-                dumps_items(self._recorder, item)
-            except Exception as exc:
-                self._stats["mapping_errors"] += 1
-                self._warn_once("pickle", "could not send a queued item: %r", exc)
-                continue
-            kept.append(item)
-        return kept
-
-    def _send_flush(self, marker: Any) -> None:
-        if not isinstance(marker, _FlushMarker):
-            marker.set()
-            return
-        with self._lock:
-            if self._delegate is None:
-                self._waiting[marker.token] = marker
-        if self._delegate is not None:
-            self._hand_to_fallback([marker])
-            return
-        self._write(pickle.dumps(("flush", marker.token), pickle.HIGHEST_PROTOCOL))
-
-    def _write(self, payload: bytes, items: int = 0) -> None:
-        """Queue a frame for the pipe and write what the pipe takes now (never blocks)."""
-        if self._fd is None or self._delegate is not None:
-            self._fail_over("the writer process is gone")
-            return
-        self._outgoing.append((memoryview(_HEADER.pack(len(payload)) + payload), items))
-        self._outgoing_items += items
-        self._pump()
-
-    def _pump(self) -> None:
-        """Write queued frames until the pipe is full (the pipe is non-blocking)."""
-        outgoing, fd = self._outgoing, self._fd
-        if self._delegate is not None:
-            # Failed over: every frame here is also unacknowledged, so the
-            # fallback store has its items already.
-            outgoing.clear()
-            self._outgoing_items = 0
-            return
-        while outgoing and fd is not None:
-            chunk, items = outgoing[0]
-            try:
-                written = os.write(fd, chunk)
-            except BlockingIOError:
-                return
-            except (OSError, ValueError) as exc:
-                self._fail_over(f"writing to the writer process failed: {exc}")
-                return
-            if written < len(chunk):
-                outgoing[0] = (chunk[written:], items)
-                continue
-            outgoing.popleft()
-            self._outgoing_items -= items
-
-    def _wait_writable(self, timeout_s: float) -> None:
-        fd = self._fd
-        if fd is None:
-            return
-        try:
-            select.select([], [fd], [], timeout_s)
-        except (OSError, ValueError):
-            pass
-
-    # ------------------------------------------------------------------
-    # replies
-    # ------------------------------------------------------------------
-
-    def _read_replies(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        # From the descriptor, not through the buffered file object: a read
-        # blocked in that object holds its lock, which a forked child would
-        # inherit held and then hang on (or die at exit) closing the object.
-        reader = FrameReader(self._proc.stdout.fileno())
-        while True:
-            messages = reader.messages(sys.maxsize)
-            if messages is None:
-                break
-            for message in messages:
-                kind = message[0]
-                if kind == "ack":
-                    self._unacked.pop(message[1], None)
-                elif kind == "stats":
-                    self._writer_stats = message[1]
-                elif kind == "flushed":
-                    self._writer_stats = message[2]
-                    marker = self._waiting.pop(message[1], None)
-                    if marker is not None:
-                        marker.set()
-        if not self._stopping:
-            self._fail_over("the writer process ended")
-
-    # ------------------------------------------------------------------
-    # failure: an in-process store takes over
-    # ------------------------------------------------------------------
-
-    def _fail_over(self, reason: str) -> None:
-        with self._lock:
-            if self._delegate is not None:
-                return
-            self._stats["writer_process_failures"] += 1
-            logger.warning("otel-obs store: %s; writing from this process instead", reason)
-            fallback = Store(self.db_path, self.transcripts_dir, **self._settings)
-            pending = [loads_message(self._unacked[n])[2] for n in sorted(self._unacked)]
-            self._unacked.clear()
-            for batch in pending:
-                for item in batch:
-                    fallback.put(item, block=True)
-            self._delegate = fallback
-            waiting = list(self._waiting.values())
-            self._waiting.clear()
-        if waiting:
-            fallback.flush()
-        for marker in waiting:
-            marker.set()
-        self._room.set()
-
-    def _hand_to_fallback(self, items: list[Any]) -> None:
-        assert self._delegate is not None
-        for item in spans_in(items):
-            if type(item) is tuple:
-                self._delegate.put(item, block=True)
-            else:
-                self._delegate.flush()
-                item.set()
-
-    def _end_process(self, timeout_s: float) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        try:
-            if proc.stdin is not None:
-                proc.stdin.close()  # end-of-file: the writer writes what it has and exits
-        except OSError:
-            pass
-        try:
-            proc.wait(min(timeout_s, EXIT_TIMEOUT_S))
-        except subprocess.TimeoutExpired:
-            logger.warning("otel-obs writer process %d did not exit; killing it", proc.pid)
-            proc.kill()
-            proc.wait()
-        self._reader.join(5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
-# ----------------------------------------------------------------------
-# the pipe
-# ----------------------------------------------------------------------
-
-
-def _spawn(db: Path, transcripts: Path, settings: dict[str, int]) -> subprocess.Popen[bytes]:
-    config = json.dumps({"db": str(db), "transcripts": str(transcripts), **settings})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "otel_obs.exporters.writer_process", config],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        close_fds=True,
-        start_new_session=False,
-    )
-    if proc.stdin is not None:
-        _grow_pipe(proc.stdin.fileno())
-    return proc
-
-
-def _grow_pipe(fd: int) -> None:
-    """Let the pipe hold what the sender sends while the writer commits (Linux; else as is).
-
-    With the default 64 KiB a busy writer blocks the sender after a few
-    hundred tool uses, and the spans wait in the agent's queue instead.
-    """
-    set_size = getattr(fcntl, "F_SETPIPE_SZ", 1031 if sys.platform.startswith("linux") else None)
-    if set_size is None:
-        return
-    try:
-        fcntl.fcntl(fd, set_size, PIPE_BYTES)
-    except OSError:
-        pass  # above the system's limit: the default size still works
-
-
-def _send(stream: Any, message: Any) -> None:
-    payload = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(payload)))
-    stream.write(payload)
-    stream.flush()
-
-
-# ----------------------------------------------------------------------
-# the writer process
-# ----------------------------------------------------------------------
-
-
-class FrameReader:
-    """Reads the agent's frames from a pipe, taking every complete frame already there.
-
-    The writer's cost per batch (a transaction, a commit, the JSONL appends) is
-    largely fixed, so while it writes one batch the next frames queue up in the
-    pipe, and :meth:`messages` hands them over together: under load the
-    batches grow to fit it, instead of staying as small as the sender sent them.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._buffer = bytearray()
-        self._eof = False
-
-    def messages(self, max_items: int) -> list[Any] | None:
-        """At least one message (waiting for it), plus all complete ones already sent.
-
-        Stops adding once the batches taken hold ``max_items`` items. None at
-        end-of-file, or at a frame that cannot be read (a torn or corrupt one).
-        """
-        out: list[Any] = []
-        items = 0
-        while True:
-            message = self._next_complete()
-            if message is _TORN:
-                self._eof = True
-                break
-            if message is not None:
-                out.append(message)
-                if message[0] == "batch":
-                    items += len(message[2])
-                    if items >= max_items:
-                        break
-                continue
-            if self._eof or (out and not self._readable()):
-                break
-            if not self._fill():
-                break
-        return out or None
-
-    def _readable(self) -> bool:
-        try:
-            return bool(select.select([self._fd], [], [], 0)[0])
-        except (OSError, ValueError):
-            return False
-
-    def _fill(self) -> bool:
-        try:
-            chunk = os.read(self._fd, 1 << 20)
-        except OSError:
-            chunk = b""
-        if not chunk:
-            self._eof = True
-            return False
-        self._buffer += chunk
-        return True
-
-    def _next_complete(self) -> Any:
-        buffer = self._buffer
-        if len(buffer) < _HEADER.size:
-            return None
-        size = _HEADER.unpack_from(buffer)[0]
-        end = _HEADER.size + size
-        if len(buffer) < end:
-            return None
-        try:
-            message = loads_message(memoryview(buffer)[_HEADER.size : end])
-        except Exception:
-            return _TORN
-        del buffer[:end]
-        return message
-
-
-_TORN = object()
+from .wire import FrameReader, send
+from .writer import StoreWriter
 
 
 def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
-    """Write what arrives on ``stream_in`` until end-of-file, then close the store.
-
-    The batches that are waiting in the pipe together are written as one
-    (see :class:`FrameReader`); each is acknowledged once it is written, and a
-    flush is answered once everything before it is.
-    """
-    batch_items = int(config.get("batch_items", DEFAULT_BATCH_ITEMS))
-    store = Store(
+    """Write what arrives on ``stream_in`` until end-of-file, then close the store."""
+    batch_items = settings.BATCH_ITEMS.resolve(config.get("batch_items"))
+    writer = StoreWriter(
         config["db"],
         config["transcripts"],
-        batch_items=batch_items,
-        busy_timeout_ms=int(config.get("busy_timeout_ms", DEFAULT_BUSY_TIMEOUT_MS)),
-        background=False,
+        busy_timeout_ms=config.get("busy_timeout_ms"),
+        retry_window_ms=config.get("retry_window_ms"),
+        dedicated=True,
     )
-    store.open()
+    writer.open()
     reader = FrameReader(stream_in.fileno())
     replies_ok = True
     # Unpickling and mapping a batch allocate many containers and free them all
@@ -638,26 +56,38 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
                 written.append(message[1])
             elif kind == "flush":
                 if items:
-                    store.write_items(items)
+                    _write(writer, items)
                     items = []
                 replies.extend(("ack", number) for number in written)
                 written = []
-                replies.append(("flushed", message[1], store.stats()))
+                replies.append(("flushed", message[1], writer.stats()))
         if items:
-            store.write_items(items)
+            _write(writer, items)
         replies.extend(("ack", number) for number in written)
         if written:
             # The counters as of this write, so the agent's stats() lag by a batch at most.
-            replies.append(("stats", store.stats()))
+            replies.append(("stats", writer.stats()))
         del messages, items
         gc.collect(1)
         if replies_ok:
             try:
                 for reply in replies:
-                    _send(stream_out, reply)
+                    send(stream_out, reply)
             except OSError:
                 replies_ok = False  # the agent is gone: keep writing what it sent
-    store.close()
+    writer.close()
+
+
+def _write(writer: StoreWriter, items: list[Any]) -> None:
+    """Write ``items``; after a passing fault, wait for the batch to be written or given up.
+
+    Nothing more is read meanwhile, so the agent's queue absorbs the outage
+    (and only a full queue drops, counted).
+    """
+    writer.write_items(items)
+    while writer.pending:
+        time.sleep(writer.retry_in())
+        writer.retry()
 
 
 def main(argv: list[str]) -> int:

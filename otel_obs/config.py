@@ -28,98 +28,36 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from . import conventions as c
-from .exporters.otlp_view import DEFAULT_PAYLOADS, PAYLOADS, OtlpView
-from .exporters.processor import (
-    ContextSpanProcessor,
-    TranscriptSpanProcessor,
-    obs_baggage_processor,
-)
-from .exporters.store import DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_QUEUE_CAPACITY, Store
-from .exporters.writer_process import ProcessStore
+from . import settings
+from .exporters.context_processor import ContextSpanProcessor, obs_baggage_processor
+from .exporters.otlp_view import OtlpView
+from .exporters.processor import TranscriptSpanProcessor
+from .exporters.stores import Store, open_store
 from .pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DB_PATH = Path("database") / "observability.db"
-DEFAULT_TRANSCRIPTS_DIR = Path("transcripts")
 DEFAULT_SERVICE_NAME = "otel-obs"
-
-ENV_DB = "OTEL_OBS_DB"
-ENV_TRANSCRIPTS_DIR = "OTEL_OBS_TRANSCRIPTS_DIR"
-ENV_FLUSH_INTERVAL_MS = "OTEL_OBS_FLUSH_INTERVAL_MS"
-ENV_QUEUE_CAPACITY = "OTEL_OBS_QUEUE_CAPACITY"
-ENV_WRITER = "OTEL_OBS_WRITER"
-#: Where the store's mapping and writing run: a writer process of its own (the
-#: default: the agent's threads keep the GIL, see exporters/writer_process.py)
-#: or a thread of this process (no second process, at a higher cost per span).
-WRITERS = ("thread", "process")
-DEFAULT_WRITER = "process"
 ENV_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 ENV_OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
-ENV_OTLP_PAYLOADS = "OTEL_OBS_OTLP_PAYLOADS"
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
 
 _lock = threading.RLock()
 _configured: Pipeline | None = None
 _private: dict[tuple[Path, Path, str], Pipeline] = {}
 
-
-def resolve_paths(
-    db_path: str | os.PathLike[str] | None = None,
-    transcripts_dir: str | os.PathLike[str] | None = None,
-) -> tuple[Path, Path]:
-    """The absolute store paths for these arguments, environment and defaults."""
-    explicit_db = db_path is not None
-    db = Path(db_path if explicit_db else os.environ.get(ENV_DB) or DEFAULT_DB_PATH)  # type: ignore[arg-type]
-    if transcripts_dir is not None:
-        transcripts = Path(transcripts_dir)
-    elif os.environ.get(ENV_TRANSCRIPTS_DIR):
-        transcripts = Path(os.environ[ENV_TRANSCRIPTS_DIR])
-    elif explicit_db:
-        transcripts = db.parent / DEFAULT_TRANSCRIPTS_DIR
-    else:
-        transcripts = DEFAULT_TRANSCRIPTS_DIR
-    return db.expanduser().resolve(), transcripts.expanduser().resolve()
-
-
-def _positive_int_setting(name: str, value: int | None, env: str, default: int) -> int:
-    if value is None:
-        raw = os.environ.get(env)
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"{env} must be a positive integer, got {raw!r}") from None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+#: The store paths for arguments, environment and defaults (see settings.resolve_paths).
+resolve_paths = settings.resolve_paths
 
 
 def resolve_writer(writer: str | None = None) -> str:
     """The writer mode for this argument, else ``OTEL_OBS_WRITER``, else ``process``."""
-    return _choice("writer mode", "writer", writer, ENV_WRITER, DEFAULT_WRITER, WRITERS)
+    return settings.WRITER.resolve(writer)
 
 
 def resolve_otlp_payloads(payloads: str | None = None) -> str:
     """What OTLP carries, for this argument, else ``OTEL_OBS_OTLP_PAYLOADS``, else ``full``."""
-    return _choice(
-        "payload setting", "otlp_payloads", payloads, ENV_OTLP_PAYLOADS, DEFAULT_PAYLOADS, PAYLOADS
-    )
-
-
-def _choice(
-    what: str, name: str, value: str | None, env: str, default: str, valid: tuple[str, ...]
-) -> str:
-    """A setting with a few valid values: the argument, else the variable, else the default."""
-    if value is None:
-        value = (os.environ.get(env) or default).strip()
-        source = env
-    else:
-        source = name
-    if value not in valid:
-        raise ValueError(f"{source}={value!r} is not a {what}; valid: {', '.join(valid)}")
-    return value
+    return settings.OTLP_PAYLOADS.resolve(payloads)
 
 
 def _build_store(
@@ -127,24 +65,18 @@ def _build_store(
     transcripts: Path,
     flush_interval_ms: int | None,
     queue_capacity: int | None,
-    writer: str = DEFAULT_WRITER,
-) -> Store | ProcessStore:
-    kind = ProcessStore if writer == "process" else Store
-    return kind(
+    writer: str = "process",
+) -> Store:
+    return open_store(
         db,
         transcripts,
-        flush_interval_ms=_positive_int_setting(
-            "flush_interval_ms", flush_interval_ms, ENV_FLUSH_INTERVAL_MS, DEFAULT_FLUSH_INTERVAL_MS
-        ),
-        queue_capacity=_positive_int_setting(
-            "queue_capacity", queue_capacity, ENV_QUEUE_CAPACITY, DEFAULT_QUEUE_CAPACITY
-        ),
+        writer,
+        flush_interval_ms=flush_interval_ms,
+        queue_capacity=queue_capacity,
     )
 
 
-def attach(
-    provider: TracerProvider, store: Store | ProcessStore, task_list_id: str | None = None
-) -> Pipeline:
+def attach(provider: TracerProvider, store: Store, task_list_id: str | None = None) -> Pipeline:
     """Add our processors (context, baggage, transcript → ``store``) to ``provider``.
 
     For a store with settings of its own (benchmarks, tools); ``configure`` and

@@ -19,6 +19,7 @@ from typing import Any
 
 from otel_obs.queries.registry import get_tool, load_tools
 
+from . import settings
 from .reports import (
     AnomalyReport,
     ErrorRecord,
@@ -27,15 +28,15 @@ from .reports import (
     ValidationIssue,
 )
 
-DEFAULT_DB_PATH = "database/observability.db"
-DB_ENV = "OTEL_OBS_DB"
+#: The variable that names the default store (declared in settings).
+DB_ENV = settings.DB.env
 
 Row = dict[str, Any]
 
 
 def default_db_path() -> Path:
     """``OTEL_OBS_DB`` if set, else the spec's ``database/observability.db``."""
-    return Path(os.environ.get(DB_ENV) or DEFAULT_DB_PATH)
+    return settings.DB.resolve()
 
 
 class ObservabilitySkills:

@@ -17,8 +17,6 @@ of expressions, or a single one). Both use RE2 syntax.
 from __future__ import annotations
 
 import functools
-import json
-import os
 import re
 import threading
 from collections.abc import Iterable
@@ -27,10 +25,10 @@ from typing import Any
 
 import re2
 
+from . import settings
+
 REDACTED = "[REDACTED]"
 
-ENV_PATTERNS = "OTEL_OBS_REDACT_PATTERNS"
-ENV_ALLOW = "OTEL_OBS_REDACT_ALLOW"
 
 # Names whose value is a secret: the last word of a key or an assignment's name.
 _WORDS = (
@@ -132,8 +130,8 @@ class Rules:
 
 def build_rules(extra_patterns: Iterable[str] = (), allow: Iterable[str] = ()) -> Rules:
     """Compile the rules; a bad expression raises ``ValueError`` naming it."""
-    extras = tuple(_as_list(extra_patterns, "extra_patterns"))
-    allows = tuple(_as_list(allow, "allow"))
+    extras = settings.text_list(extra_patterns, settings.REDACT_PATTERNS.name)
+    allows = settings.text_list(allow, settings.REDACT_ALLOW.name)
     for pattern in extras:
         _compile(pattern, "extra redaction pattern")
     for pattern in allows:
@@ -144,34 +142,9 @@ def build_rules(extra_patterns: Iterable[str] = (), allow: Iterable[str] = ()) -
     return Rules(secret, extra, allowed, extras, allows)
 
 
-def _as_list(value: Iterable[str] | str, what: str) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    try:
-        items = list(value)
-    except TypeError:
-        raise ValueError(f"{what} must be a list of regular expressions, got {value!r}") from None
-    return items
-
-
 def rules_from_environment() -> Rules:
     """The rules ``OTEL_OBS_REDACT_PATTERNS`` / ``OTEL_OBS_REDACT_ALLOW`` ask for."""
-    return build_rules(_env_list(ENV_PATTERNS), _env_list(ENV_ALLOW))
-
-
-def _env_list(name: str) -> list[str]:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return []
-    if raw.startswith("["):
-        try:
-            value = json.loads(raw)
-        except ValueError as exc:
-            raise ValueError(f"{name}={raw!r} is not a JSON list of expressions: {exc}") from None
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"{name}={raw!r} must be a JSON list of strings")
-        return value
-    return [raw]
+    return build_rules(settings.REDACT_PATTERNS.resolve(None), settings.REDACT_ALLOW.resolve(None))
 
 
 _rules: Rules | None = None
@@ -204,10 +177,10 @@ def configure_redaction(
     Matches of ``extra_patterns`` are replaced whole by ``[REDACTED]``; a
     candidate secret that ``allow`` matches in full is kept.
     """
-    env = rules_from_environment()
-    extras = env.extra_patterns if extra_patterns is None else extra_patterns
-    allows = env.allow_patterns if allow is None else allow
-    rules = build_rules(extras, allows)
+    rules = build_rules(
+        settings.REDACT_PATTERNS.resolve(extra_patterns),  # type: ignore[arg-type]
+        settings.REDACT_ALLOW.resolve(allow),  # type: ignore[arg-type]
+    )
     with _rules_lock:
         _set(rules)
 

@@ -32,6 +32,7 @@ a wheel and from an editable install.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -108,18 +109,24 @@ class Param:
             if self.type == "int":
                 if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                     raise ValueError
-                return int(value)
-            if self.type == "float":
+                number: int | float = int(value)
+            elif self.type == "float":
                 if isinstance(value, bool):
                     raise ValueError
-                return float(value)
-            if self.type == "timestamp":
+                number = float(value)
+            elif self.type == "timestamp":
                 return format_timestamp(value)
-            return str(value)
-        except (TypeError, ValueError):
+            else:
+                return str(value)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(
                 f"parameter {self.name!r} must be {self.type}, got {value!r}"
             ) from None
+        # Every numeric parameter is a count, a window or a threshold: a negative
+        # one (SQLite reads LIMIT -1 as "no limit") or NaN would answer quietly wrong.
+        if not math.isfinite(number) or number < 0:
+            raise ValueError(f"parameter {self.name!r} must be a {self.type} >= 0, got {value!r}")
+        return number
 
     def default_value(self) -> Any:
         """The value bound when the caller gives none (``now`` is evaluated per call)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from otel_obs.demo_plan import DemoPlan, build_plan
+from otel_obs.demo.plan import DemoPlan, build_plan
 
 WORKERS = 2
 SEED = 11

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from demo_store import DemoStore, clean_env, demo_store, run_cli
 
-from otel_obs.agent_skills import SKILLS
-from otel_obs.demo_plan import (
+from otel_obs.cli.skills_install import SKILLS
+from otel_obs.demo.plan import (
     BLOCKED_COMMAND,
     CASCADE_FAILED_TOOLS,
     ERROR_CASCADE,

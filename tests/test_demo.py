@@ -14,7 +14,7 @@ import sqlite3
 import pytest
 from demo_store import SEED, WORKERS, DemoStore, demo_store
 
-from otel_obs.demo_plan import (
+from otel_obs.demo.plan import (
     BLOCKED_COMMAND,
     CASCADE_FAILED_TOOLS,
     ERROR_CASCADE,

@@ -19,17 +19,16 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_obs import conventions as c
+from otel_obs.exporters.items import Op, coalesce
 from otel_obs.exporters.mapping import (
     Rows,
     iso_from_ns,
     json_object_text,
-    map_span_finished,
-    map_span_start,
     map_span_start_end,
     map_tool_start_end,
 )
-from otel_obs.exporters.span_record import MARSHAL_TAG, Recorder, SpanRecord, dumps_batch
-from otel_obs.exporters.store import coalesce
+from otel_obs.exporters.span_record import Recorder, SpanRecord
+from otel_obs.exporters.wire import MARSHAL_TAG, dumps_batch
 
 HUGE = "x" * 70_000 + "\n" + "line two\n" * 5_000
 CONTEXTS: list[dict[str, Any]] = [
@@ -206,8 +205,8 @@ def test_a_tool_span_met_whole_in_one_batch_is_coalesced_and_still_marshalled():
     )
     span.end()
     [done] = memory.get_finished_spans()
-    coalesced = coalesce([(map_span_start, span), (map_span_finished, done)])
-    assert coalesced == [(map_span_start_end, done)]
+    coalesced = coalesce([(Op.START, span), (Op.END, done)])
+    assert coalesced == [(Op.START_END, done)]
     # The pipe's fast wire format carries it (a pickled fallback costs both ends).
     assert dumps_batch(Recorder(), 1, coalesced)[:1] == MARSHAL_TAG
 

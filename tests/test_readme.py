@@ -82,7 +82,7 @@ def _env_names_in(paths: list[Path]) -> set[str]:
 
 
 def test_every_environment_variable_the_code_reads_is_documented():
-    sources = sorted((ROOT / "otel_obs").glob("*.py")) + sorted((ROOT / "exporters").glob("*.py"))
+    sources = sorted((ROOT / "otel_obs").rglob("*.py")) + sorted((ROOT / "exporters").glob("*.py"))
     in_code = _env_names_in(sources)
     documented = set(re.findall(r"`(OTEL_(?:OBS|EXPORTER_OTLP)_[A-Z_]+)`", README))
     assert in_code, "the code reads its settings from OTEL_* variables"
@@ -120,14 +120,13 @@ def test_readme_names_no_machine_paths():
 
 
 def test_the_storage_counters_named_are_the_stores_counters(tmp_path: Path):
-    from otel_obs.exporters.store import Store
-    from otel_obs.exporters.writer_process import ProcessStore
+    from otel_obs.exporters.stores import process_store, thread_store
 
     text = section("Configuration")
     paragraph = text[text.index("pipeline.store.stats()") :].split("\n\n")[0]
     named = set(re.findall(r"`([a-z_]+)`", paragraph)) - {"readonly", "process", "thread"}
     assert {"rows_written", "dropped_rows", "queue_overflow", "writer"} <= named
-    for kind in (Store, ProcessStore):
+    for kind in (thread_store, process_store):
         store = kind(tmp_path / f"{kind.__name__}.db", tmp_path / "t")
         try:
             assert store.flush(10)

@@ -6,10 +6,10 @@ import sqlite3
 import time
 from pathlib import Path
 
+from otel_obs.exporters.items import Op
 from otel_obs.exporters.mapping import Rows
-from otel_obs.exporters.store import Store
-from otel_obs.exporters.store_queue import merge_rows
 from otel_obs.exporters.wal_checkpoint import CHECKPOINT_ROWS
+from otel_obs.exporters.writer import StoreWriter
 
 
 def runs(first: int, count: int) -> Rows:
@@ -32,9 +32,9 @@ def in_database_file(db: Path) -> int:
 
 def test_committed_rows_reach_the_database_file_while_the_writer_stays_open(tmp_path: Path):
     db = tmp_path / "obs.db"
-    store = Store(db, tmp_path / "t", background=False)
+    store = StoreWriter(db, tmp_path / "t", dedicated=True)
     total = CHECKPOINT_ROWS + 10
-    store.write_items([(merge_rows, runs(0, total))])
+    store.write_items([(Op.ROWS, runs(0, total))])
     conn = store._conn
     assert conn is not None
     # The writer's own connection never checkpoints automatically...
@@ -49,11 +49,11 @@ def test_committed_rows_reach_the_database_file_while_the_writer_stays_open(tmp_
 
 def test_few_rows_stay_in_the_wal_until_the_threshold(tmp_path: Path):
     db = tmp_path / "obs.db"
-    store = Store(db, tmp_path / "t", background=False)
-    store.write_items([(merge_rows, runs(0, 5))])
+    store = StoreWriter(db, tmp_path / "t", dedicated=True)
+    store.write_items([(Op.ROWS, runs(0, 5))])
     time.sleep(0.2)
     assert in_database_file(db) == 0  # below the threshold: no checkpoint (and no sync) yet
-    store.write_items([(merge_rows, runs(5, CHECKPOINT_ROWS))])
+    store.write_items([(Op.ROWS, runs(5, CHECKPOINT_ROWS))])
     deadline = time.monotonic() + 10
     while in_database_file(db) < CHECKPOINT_ROWS + 5 and time.monotonic() < deadline:
         time.sleep(0.02)

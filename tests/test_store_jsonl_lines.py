@@ -8,7 +8,7 @@ from pathlib import Path
 
 from otel_obs import conventions as c
 from otel_obs.config import get_pipeline
-from otel_obs.exporters.store import transcript_path
+from otel_obs.exporters.jsonl import transcript_path
 
 #: Text that JSON must escape or that a template could misread.
 AWKWARD = 'quote " backslash \\ newline \n tab \t percent %s %% é ✓ \u2028 \u2029 nul-ish \x01'

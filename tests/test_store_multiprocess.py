@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_obs.exporters.store import transcript_path
+from otel_obs.exporters.jsonl import transcript_path
 
 WORKER = Path(__file__).with_name("store_worker.py")
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 OPEN = """
 import json, sys, time
-from otel_obs.exporters.store import Store
+from otel_obs.exporters.writer import StoreWriter
 go = float(sys.argv[2])
 while time.time() < go:
     time.sleep(0.0005)
-store = Store(sys.argv[1], sys.argv[1] + ".t", background=False)
+store = StoreWriter(sys.argv[1], sys.argv[1] + ".t", dedicated=True)
 print(json.dumps({"open": store.open(), "failures": store.stats()["failures_by_kind"]}))
 """
 

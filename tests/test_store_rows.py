@@ -12,8 +12,9 @@ from span_factory import AGENT, WAVE, Recorder, SpanFactory, current, run_scenar
 
 from otel_obs.config import get_pipeline
 from otel_obs.exporters.exporter import SqliteSpanExporter
+from otel_obs.exporters.jsonl import transcript_path
 from otel_obs.exporters.schema import TABLES
-from otel_obs.exporters.store import Store, transcript_path
+from otel_obs.exporters.stores import thread_store
 
 
 @pytest.fixture
@@ -156,7 +157,7 @@ def test_jsonl_holds_the_same_ids_and_sequences_as_the_table(pipeline):
 def test_exporting_the_same_spans_twice_changes_nothing(tmp_path: Path):
     rec = Recorder()
     emitted = run_scenario(rec.tracer, lambda span, name, attrs: span.add_event(name, attrs))
-    store = Store(tmp_path / "x.db", tmp_path / "t")
+    store = thread_store(tmp_path / "x.db", tmp_path / "t")
     exporter = SqliteSpanExporter(store, owns_store=True)
     exporter.export(rec.spans())
     assert exporter.force_flush()

@@ -14,19 +14,21 @@ from test_store_failures import emit, sequences
 
 from otel_obs import conventions as c
 from otel_obs.config import attach
-from otel_obs.exporters.mapping import map_span_finished, map_span_start
-from otel_obs.exporters.span_record import Recorder, SpanRecord, dumps_items
-from otel_obs.exporters.writer_process import SEND_ITEMS, ProcessStore
+from otel_obs.exporters.items import Op
+from otel_obs.exporters.process_store import SEND_ITEMS
+from otel_obs.exporters.span_record import Recorder, SpanRecord
+from otel_obs.exporters.stores import process_store
+from otel_obs.exporters.wire import dumps_items
 
 
 def test_queued_spans_are_pickled_as_records_of_what_they_held():
     tracer = TracerProvider().get_tracer("t")
     span = tracer.start_span("execute_tool Read", attributes={c.KIND: c.KIND_TOOL, "n": 3})
-    started = (map_span_start, span)  # a live span, as on_start queues it
+    started = (Op.START, span)  # a live span, as on_start queues it
     span.set_attribute(c.TOOL_OUTPUT, "text")
     span.add_event("obs.decision", {"why": "because"}, timestamp=42)
     span.end()
-    ended = (map_span_finished, span)
+    ended = (Op.END, span)
 
     message = pickle.loads(dumps_items(Recorder(), ("batch", 7, [started, ended])))
 
@@ -48,7 +50,7 @@ def test_queued_spans_are_pickled_as_records_of_what_they_held():
 
 
 def test_batches_in_flight_when_the_writer_process_dies_are_stored_once(tmp_path: Path):
-    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=20)
+    store = process_store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=20)
     pid = store.writer_pid
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)  # it receives, but neither writes nor acknowledges
@@ -80,7 +82,7 @@ def test_batches_in_flight_when_the_writer_process_dies_are_stored_once(tmp_path
 
 
 def test_a_writer_process_that_stalls_loses_nothing_and_keeps_order(tmp_path: Path):
-    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=20)
+    store = process_store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=20)
     pid = store.writer_pid
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)  # the pipe fills; frames wait, partly written, in the sender

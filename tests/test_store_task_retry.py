@@ -20,8 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from otel_obs import conventions as c
 from otel_obs.config import attach
 from otel_obs.exporters.exporter import SqliteSpanExporter
-from otel_obs.exporters.store import Store
-from otel_obs.exporters.writer_process import ProcessStore
+from otel_obs.exporters.stores import process_store, thread_store
 from otel_obs.transcript_writer import TranscriptWriter
 
 COLUMNS = "status, instance_id, wave_number, started_at, completed_at, duration_ms, error"
@@ -52,7 +51,7 @@ def task_spans(memory: InMemorySpanExporter, agent: str) -> list:
     ]
 
 
-@pytest.mark.parametrize("kind", [Store, ProcessStore], ids=["thread", "process"])
+@pytest.mark.parametrize("kind", [thread_store, process_store], ids=["thread", "process"])
 def test_a_retry_in_a_later_wave_is_the_tasks_row(tmp_path: Path, kind):
     memory = InMemorySpanExporter()
     provider = TracerProvider()
@@ -110,7 +109,7 @@ def test_a_retry_in_a_later_wave_is_the_tasks_row(tmp_path: Path, kind):
 
 
 def test_both_attempts_in_one_batch_give_the_same_row(tmp_path: Path):
-    store = Store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
+    store = thread_store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
     pipeline = attach(TracerProvider(), store)
     try:
         first = attempt(pipeline, "agent-1", 1)

@@ -20,15 +20,12 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from otel_obs import conventions as c
 from otel_obs.config import attach
+from otel_obs.exporters.items import Op, OpenStart
 from otel_obs.exporters.mapping import (
     map_span,
-    map_span_finished,
-    map_span_start,
-    map_span_start_end,
 )
 from otel_obs.exporters.span_record import SpanRecord
-from otel_obs.exporters.store import Store
-from otel_obs.exporters.writer_process import ProcessStore
+from otel_obs.exporters.stores import Store, process_store, thread_store
 from otel_obs.tool_use_logger import ToolUseLogger
 from otel_obs.transcript_writer import TranscriptWriter
 
@@ -38,13 +35,15 @@ TOOL = {c.KIND: c.KIND_TOOL, c.EXECUTION_ID: "exec-j", c.INSTANCE_ID: "agent-1"}
 @pytest.fixture
 def idle_store(tmp_path: Path):
     """A store whose consumer only wakes on flush: the queue can be looked at."""
-    store = Store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
+    store = thread_store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
     yield store
     store.close()
 
 
 def queued(store: Store) -> list[tuple]:
-    return [tuple(item[:2]) for item in store._queue]  # noqa: SLF001 - what the consumer sees
+    return [  # noqa: SLF001 - what the consumer sees
+        item.item() if isinstance(item, OpenStart) else tuple(item[:2]) for item in store._queue
+    ]
 
 
 def test_an_end_joins_its_waiting_start_into_one_item(idle_store: Store):
@@ -56,7 +55,7 @@ def test_an_end_joins_its_waiting_start_into_one_item(idle_store: Store):
     assert idle_store.put_end(ended)
     [(function, record)] = queued(idle_store)
     # A snapshot of the ended span, not the span: the SDK's objects are freed at once.
-    assert function is map_span_start_end and isinstance(record, SpanRecord)
+    assert function is Op.START_END and isinstance(record, SpanRecord)
     assert (record.name, dict(record.attributes)) == (ended.name, dict(ended.attributes))
     assert (record.context.trace_id, record.context.span_id) == (
         ended.context.trace_id,
@@ -76,14 +75,14 @@ def test_an_end_with_events_or_of_another_span_stays_an_item_of_its_own(idle_sto
     tool.end()
     idle_store.put_end(tool)  # its events' entries belong at its end: no join
     assert queued(idle_store) == [
-        (map_span_start, tool),
-        (map_span_finished, task),
-        (map_span_finished, tool),
+        (Op.START, tool),
+        (Op.END, task),
+        (Op.END, tool),
     ]
 
 
 def test_a_start_the_consumer_took_keeps_its_end_separate(tmp_path: Path):
-    store = Store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
+    store = thread_store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
     pipeline = attach(TracerProvider(), store)
     try:
         writer = TranscriptWriter("exec-j", "agent-1", pipeline=pipeline)
@@ -93,7 +92,7 @@ def test_a_start_the_consumer_took_keeps_its_end_separate(tmp_path: Path):
         conn = sqlite3.connect(store.db_path)
         assert conn.execute("SELECT result_status FROM tool_uses").fetchall() == [(None,)]
         tools.log_end(tool_id, {"content": "done", "is_error": False})
-        assert queued(store) == [(map_span_finished, queued(store)[0][1])]
+        assert queued(store) == [(Op.END, queued(store)[0][1])]
         writer.close()
         assert pipeline.flush(10)
         assert conn.execute("SELECT result_status, output FROM tool_uses").fetchall() == [
@@ -104,7 +103,7 @@ def test_a_start_the_consumer_took_keeps_its_end_separate(tmp_path: Path):
         pipeline.shutdown()
 
 
-@pytest.mark.parametrize("kind", [Store, ProcessStore], ids=["thread", "process"])
+@pytest.mark.parametrize("kind", [thread_store, process_store], ids=["thread", "process"])
 def test_many_threads_ending_tools_while_the_consumer_drains_lose_nothing(tmp_path, kind):
     store = kind(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=1)
     pipeline = attach(TracerProvider(), store)
@@ -164,11 +163,11 @@ def expected_tools(execution_id: str, n: int) -> list[tuple]:
 
 
 def test_a_process_store_queues_a_joined_tool_use_as_its_wire_record(tmp_path: Path):
-    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
+    store = process_store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
     pipeline = attach(TracerProvider(), store)
     try:
         log_tools(pipeline, "exec-w", 3)
-        joined = [item for item in store._queue if item[0] is map_span_start_end]  # noqa: SLF001
+        joined = [item for item in queued(store) if item[0] is Op.START_END]
         # Snapshotted when the tool ended: no SDK span waits in the queue.
         assert len(joined) == 3 and all(type(item[1]) is tuple for item in joined)
         assert pipeline.flush(10)
@@ -178,7 +177,7 @@ def test_a_process_store_queues_a_joined_tool_use_as_its_wire_record(tmp_path: P
 
 
 def test_joined_tool_uses_queued_when_the_writer_process_dies_reach_the_fallback(tmp_path):
-    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
+    store = process_store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
     pipeline = attach(TracerProvider(), store)
     try:
         log_tools(pipeline, "exec-f", 5)
@@ -203,7 +202,7 @@ def test_a_batch_that_must_be_pickled_still_carries_joined_tool_uses(tmp_path: P
     other.set_attribute(c.KIND, c.KIND_TASK)
     other.set_attribute(c.EXECUTION_ID, "exec-r")
     other.end()
-    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
+    store = process_store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=60_000)
     pipeline = attach(TracerProvider(), store)
     try:
         log_tools(pipeline, "exec-p", 4)

@@ -5,21 +5,10 @@ from __future__ import annotations
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_obs import conventions as c
-from otel_obs.exporters.mapping import (
-    Rows,
-    map_event,
-    map_span_finished,
-    map_span_start,
-    map_span_start_end,
-)
-from otel_obs.exporters.span_record import (
-    MARSHAL_TAG,
-    Recorder,
-    SpanRecord,
-    dumps_batch,
-    loads_message,
-)
-from otel_obs.exporters.store_queue import merge_rows
+from otel_obs.exporters.items import Op
+from otel_obs.exporters.mapping import Rows
+from otel_obs.exporters.span_record import Recorder, SpanRecord
+from otel_obs.exporters.wire import MARSHAL_TAG, dumps_batch, loads_message
 
 
 class Label(str):
@@ -30,15 +19,15 @@ def spans():
     tracer = TracerProvider().get_tracer("t")
     attrs = {c.KIND: c.KIND_TOOL, c.EXECUTION_ID: "e", "n": 3, "ok": True, "x": 1.5}
     tool = tracer.start_span("execute_tool Read", attributes=attrs)
-    started = (map_span_start, tool)
+    started = (Op.START, tool)
     tool.set_attribute("seq", ("a", "b"))
     tool.add_event("obs.decision", {"why": "because"}, timestamp=42)
     tool.end()
     return tool, [
         started,
-        (map_span_finished, tool),
-        (map_span_start_end, tool),
-        (map_event, tool, "obs.decision", {c.ENTRY_ID: "d1"}, 99),
+        (Op.END, tool),
+        (Op.START_END, tool),
+        (Op.EVENT, tool, "obs.decision", {c.ENTRY_ID: "d1"}, 99),
     ]
 
 
@@ -75,7 +64,7 @@ def test_a_batch_marshal_cannot_carry_is_pickled_and_reads_back_the_same():
     span, items = spans()
     rows = Rows()
     rows.heartbeat("e", "agent-1", "2026-01-02T03:04:05.000000Z", None)
-    for extra in [(merge_rows, rows), (map_event, span, "obs.decision", {"k": Label("v")}, 7)]:
+    for extra in [(Op.ROWS, rows), (Op.EVENT, span, "obs.decision", {"k": Label("v")}, 7)]:
         payload = dumps_batch(Recorder(), 6, [*items, extra])
         assert payload[:1] != MARSHAL_TAG
         kind, number, decoded = loads_message(payload)

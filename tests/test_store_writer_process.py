@@ -17,8 +17,9 @@ from test_store_failures import emit, read_only, sequences
 
 from otel_obs.config import attach, get_pipeline, resolve_writer
 from otel_obs.exporters.exporter import SqliteSpanExporter
-from otel_obs.exporters.store import Store, transcript_path
-from otel_obs.exporters.writer_process import ProcessStore
+from otel_obs.exporters.jsonl import transcript_path
+from otel_obs.exporters.process_store import ProcessStore
+from otel_obs.exporters.stores import process_store, thread_store
 
 TABLES = ("transcript_entries", "tool_uses", "tasks", "build_agent_instances", "message_bus_log")
 
@@ -50,11 +51,11 @@ def run_into(store, spans_out: InMemorySpanExporter | None = None, n_tools: int 
 
 def test_both_modes_store_the_same_rows(tmp_path: Path):
     memory = InMemorySpanExporter()
-    entries = run_into(Store(tmp_path / "live.db", tmp_path / "live"), memory)
+    entries = run_into(thread_store(tmp_path / "live.db", tmp_path / "live"), memory)
     spans = memory.get_finished_spans()
     # The same recorded spans through a writer thread and through a writer process.
     stats = {}
-    for mode, kind in (("thread", Store), ("process", ProcessStore)):
+    for mode, kind in (("thread", thread_store), ("process", process_store)):
         store = kind(tmp_path / f"{mode}.db", tmp_path / mode)
         assert SqliteSpanExporter(store).export(spans).name == "SUCCESS"  # type: ignore[arg-type]
         assert store.flush(30)
@@ -70,7 +71,7 @@ def test_both_modes_store_the_same_rows(tmp_path: Path):
 
 def test_redelivery_through_the_writer_process_changes_nothing(tmp_path: Path):
     memory = InMemorySpanExporter()
-    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t")
+    store = process_store(tmp_path / "obs.db", tmp_path / "t")
     entries = run_into(store, memory)
     before = snapshot(tmp_path / "obs.db")
     exporter = SqliteSpanExporter(store)  # type: ignore[arg-type]
@@ -85,7 +86,7 @@ def test_redelivery_through_the_writer_process_changes_nothing(tmp_path: Path):
 
 
 def test_a_dead_writer_process_is_counted_and_replaced_without_loss(tmp_path: Path):
-    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=20)
+    store = process_store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=20)
     first = run_into(store)
     pid = store.writer_pid
     assert pid is not None
@@ -105,13 +106,13 @@ def test_a_dead_writer_process_is_counted_and_replaced_without_loss(tmp_path: Pa
 
 
 def test_a_writer_process_that_cannot_start_falls_back(tmp_path: Path, monkeypatch):
-    import otel_obs.exporters.writer_process as wp
+    import otel_obs.exporters.process_store as wp
 
     def cannot_start(*args, **kwargs):
         raise OSError("no interpreter")
 
     monkeypatch.setattr(wp, "_spawn", cannot_start)  # the OS refusing, not our code
-    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t")
+    store = process_store(tmp_path / "obs.db", tmp_path / "t")
     entries = run_into(store)
     stats = store.stats()
     store.close()
@@ -124,7 +125,7 @@ def test_read_only_database_directory_in_the_writer_process(tmp_path: Path):
     db_dir = tmp_path / "ro"
     db_dir.mkdir()
     with read_only(db_dir):
-        store = ProcessStore(db_dir / "obs.db", tmp_path / "transcripts")
+        store = process_store(db_dir / "obs.db", tmp_path / "transcripts")
         entries = run_into(store)  # no exception reaches the caller
         stats = store.stats()
         store.close()
@@ -160,7 +161,7 @@ def test_writer_mode_comes_from_the_argument_then_the_environment(monkeypatch, t
 
 
 def test_close_ends_the_writer_process(tmp_path: Path):
-    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t")
+    store = process_store(tmp_path / "obs.db", tmp_path / "t")
     pid = store.writer_pid
     assert pid is not None and store.flush(30)
     started = time.monotonic()
@@ -171,7 +172,7 @@ def test_close_ends_the_writer_process(tmp_path: Path):
 
 
 def test_stats_follow_the_writes_without_a_flush(tmp_path: Path):
-    store = ProcessStore(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=10)
+    store = process_store(tmp_path / "obs.db", tmp_path / "t", flush_interval_ms=10)
     try:
         pipeline = attach(TracerProvider(), store)
         entries = emit(pipeline, "exec-s", 20)

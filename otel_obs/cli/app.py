@@ -10,17 +10,17 @@ valid ones. Heavy imports (the SDK, the query layer) happen inside commands so
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
-from . import cli_output as out
+from .. import settings
+from . import output as out
 
 #: Environment variable that shows tracebacks for unexpected errors.
-DEBUG_ENV = "OTEL_OBS_DEBUG"
+DEBUG_ENV = settings.DEBUG.env
 
 app = typer.Typer(
     name="otel-obs",
@@ -69,7 +69,7 @@ ExecArg = Annotated[str, typer.Argument(metavar="EXECUTION_ID", help="The execut
 
 def default_db() -> Path:
     """The library's default store: ``OTEL_OBS_DB`` or ``database/observability.db``."""
-    from .observability_skills import default_db_path
+    from ..observability_skills import default_db_path
 
     return default_db_path()
 
@@ -81,32 +81,35 @@ def store_paths(db: Path | None, transcripts_dir: Path | None) -> tuple[Path, Pa
     defaults; a ``--db`` without ``--transcripts-dir`` keeps the transcripts
     next to the database (``config.resolve_paths``).
     """
-    from .config import resolve_paths
+    from ..config import resolve_paths
 
     return resolve_paths(db, transcripts_dir)
 
 
 def existing_db(db: Path | None) -> Path:
     """The store to read, which must exist: reading never creates one by accident."""
+    from .queries import store_problem
+
     path = db if db is not None else default_db()
     if not path.is_file():
         raise UsageProblem(
             f"--db: no store at {path} (run 'otel-obs demo' to create one, "
             "or give --db PATH / set OTEL_OBS_DB)"
         )
+    problem = store_problem(path)
+    if problem:
+        raise UsageProblem(f"--db: {path} is not an otel-obs store ({problem})")
     return path
 
 
-def skills_for(db: Path | None, execution_id: str | None = None) -> Any:
-    """An ``ObservabilitySkills`` on an existing store (read-only connections).
+def store_with(db: Path | None, execution_id: str | None) -> Path:
+    """The existing store, which must hold ``execution_id`` when one is given.
 
-    With ``execution_id``, the execution must be in the store: the library
-    answers an unknown id with empty results (right for a program asking about
-    a run that may not have started), but on the command line an empty table
-    for a mistyped id reads as "all clear", so it is a usage error instead.
+    The library answers an unknown id with empty results (right for a program
+    asking about a run that may not have started), but on the command line an
+    empty table for a mistyped id reads as "all clear", so it is a usage error.
     """
-    from .cli_queries import execution_exists
-    from .observability_skills import ObservabilitySkills
+    from .queries import execution_exists
 
     path = existing_db(db)
     if execution_id is not None and not execution_exists(path, execution_id):
@@ -114,7 +117,14 @@ def skills_for(db: Path | None, execution_id: str | None = None) -> Any:
             f"EXECUTION_ID: no execution {execution_id!r} in {path} "
             "(list them with 'otel-obs executions')"
         )
-    return ObservabilitySkills(str(path))
+    return path
+
+
+def skills_for(db: Path | None, execution_id: str | None = None) -> Any:
+    """An ``ObservabilitySkills`` (read-only connections) on :func:`store_with`'s store."""
+    from ..observability_skills import ObservabilitySkills
+
+    return ObservabilitySkills(str(store_with(db, execution_id)))
 
 
 def emit(value: Any, as_json: bool, title: str | None = None) -> None:
@@ -155,7 +165,7 @@ def executions(
     ] = False,
 ) -> None:
     """List executions in the store, newest first."""
-    from .cli_queries import list_executions
+    from .queries import list_executions
 
     rows = list_executions(existing_db(db), task_list_id=task_list, limit=1 if latest else limit)
     if latest:
@@ -216,7 +226,9 @@ def incomplete(
     as_json: JsonOption = False,
     older_than_s: Annotated[
         float | None,
-        typer.Option("--older-than-s", help="Only operations open at least this long (T004)."),
+        typer.Option(
+            "--older-than-s", help="Only operations open at least this long (T004).", min=0
+        ),
     ] = None,
 ) -> None:
     """Operations started and never ended (T004)."""
@@ -260,7 +272,7 @@ def trace_task(
 @app.command()
 def tools(db: DbOption = None, as_json: JsonOption = False) -> None:
     """The catalogue of the 39 SQL tools (no store needed)."""
-    from .observability_skills import ObservabilitySkills
+    from ..observability_skills import ObservabilitySkills
 
     rows = ObservabilitySkills.tools()
     if as_json:
@@ -293,7 +305,7 @@ def tool(
     as_json: JsonOption = False,
 ) -> None:
     """Run any SQL tool by id with its parameters."""
-    from .cli_queries import check_tool_call
+    from .queries import check_tool_call
 
     params = parse_params(param or [])
     check_tool_call(tool_id, params)
@@ -319,7 +331,7 @@ def tail(
     """
     import json
 
-    from .transcript_tail import format_entry, read_entries, transcript_path
+    from .tail import format_entry, read_entries, transcript_path
 
     path = transcript_path(store_paths(db, transcripts_dir)[1], execution_id)
     if not follow and not path.is_file():
@@ -337,6 +349,66 @@ def tail(
             sys.stdout.flush()
     except KeyboardInterrupt:
         return
+
+
+@app.command()
+def report(
+    execution_id: ExecArg,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The HTML file to write (default: report-EXECUTION_ID.html).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a self-contained HTML report: timeline, findings, tool charts."""
+    from ..report import write_report
+
+    store = store_with(db, execution_id)
+    path = write_report(store, execution_id, output or default_report_path(execution_id))
+    if as_json:
+        out.print_json({"report": str(path), "bytes": path.stat().st_size})
+    else:
+        sys.stdout.write(f"{path}\n")
+
+
+def default_report_path(execution_id: str) -> Path:
+    """``report-<execution id>.html`` in the working directory, the id made file-safe."""
+    import re
+
+    return Path(f"report-{re.sub(r'[^A-Za-z0-9._-]', '_', execution_id)}.html")
+
+
+@app.command("mcp")
+def mcp_server(
+    db: DbOption = None,
+    http: Annotated[
+        bool,
+        typer.Option("--http", help="Serve streamable HTTP on 127.0.0.1 instead of stdio."),
+    ] = False,
+    port: Annotated[
+        int, typer.Option(help="The --http port (on 127.0.0.1).", min=1, max=65535)
+    ] = 8765,
+) -> None:
+    """Serve the SQL tools and the spec's methods as an MCP server (stdio by default)."""
+    path = existing_db(db)
+    try:
+        from ..mcp_server.server import serve_http, serve_stdio
+    except ImportError as error:
+        raise UsageProblem(
+            f"mcp: the MCP server needs the 'mcp' package ({error}); "
+            "install it with: pip install 'otel-obs[mcp]'"
+        ) from None
+    if http:
+        sys.stderr.write(f"otel-obs: MCP over streamable HTTP at http://127.0.0.1:{port}/mcp\n")
+        serve_http(path, port)
+    else:
+        serve_stdio(path)
 
 
 # --------------------------------------------------------------------------
@@ -360,15 +432,23 @@ def skills_install(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write the /obs-* agent skill files (SKILL.md with name and description)."""
-    from .agent_skills import install
+    """Write the /obs-* agent skill files, and the MCP server into Claude Code's .mcp.json.
+
+    The .mcp.json goes to the project root when --dir is ``<root>/.claude/skills``,
+    else into --dir; other servers in it are kept. ``--json`` lists the skill files.
+    """
+    from ..mcp_server.client_config import write_claude_config
+    from .skills_install import install
 
     written = install(target, db)
+    config = write_claude_config(target, db)
     if as_json:
         out.print_json([str(p) for p in written])
     else:
         out.rows_table(
-            [{"skill": p.parent.name, "file": str(p)} for p in written], title="Installed"
+            [{"skill": p.parent.name, "file": str(p)} for p in written]
+            + [{"skill": "(MCP server for Claude Code)", "file": str(config)}],
+            title="Installed",
         )
 
 
@@ -381,7 +461,7 @@ def demo(
     as_json: JsonOption = False,
 ) -> None:
     """Simulate a multi-agent build (waves of worker processes) into the store."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     db_path, transcripts = store_paths(db, transcripts_dir)
     result = run_demo(
@@ -394,9 +474,81 @@ def demo(
     if as_json:
         out.print_json(result)
     else:
-        from .demo import print_result
+        from ..demo import print_result
 
         print_result(result)
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    transcripts_dir: TranscriptsDirOption = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; other than loopback needs --token.")
+    ] = "127.0.0.1",
+    grpc_port: Annotated[int, typer.Option(help="OTLP/gRPC port (0: any free port).")] = 4317,
+    http_port: Annotated[int, typer.Option(help="OTLP/HTTP port (0: any free port).")] = 4318,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="OTEL_OBS_SERVE_TOKEN",
+            help="Bearer token every request must carry (Authorization header / gRPC metadata).",
+            show_default=False,
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow a non-loopback --host without a token.")
+    ] = False,
+    max_body_mib: Annotated[
+        int, typer.Option(help="Largest request body, in MiB (413 over).")
+    ] = 16,
+    max_queue: Annotated[
+        int, typer.Option(help="Queued spans past which requests get 503 / RESOURCE_EXHAUSTED.")
+    ] = 10_000,
+    retry_after: Annotated[int, typer.Option(help="Retry hint of a refusal, in seconds.")] = 1,
+) -> None:
+    """Receive OTLP traces (gRPC and HTTP) into the store until SIGTERM."""
+    import importlib.util
+
+    if importlib.util.find_spec("aiohttp") is None:
+        raise UsageProblem("serve needs the 'serve' extra: pip install 'otel-obs[serve]'")
+    from ..ingest.server import ServeSettings
+    from ..ingest.server import serve as run_server
+
+    db_path, transcripts = store_paths(db, transcripts_dir)
+    run_server(
+        ServeSettings(
+            db_path=db_path,
+            transcripts_dir=transcripts,
+            host=host,
+            grpc_port=grpc_port,
+            http_port=http_port,
+            token=token or None,
+            insecure=insecure,
+            max_body_bytes=max_body_mib << 20,
+            max_queue=max_queue,
+            retry_after_s=retry_after,
+        )
+    )
+
+
+@app.command("import")
+def import_transcripts(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="PATH...", help="JSONL transcripts, or folders holding them."),
+    ],
+    db: DbOption = None,
+    transcripts_dir: TranscriptsDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read JSONL transcripts into the store (created if missing; nothing duplicated)."""
+    from ..ingest.import_command import run_import
+
+    db_path, transcripts = store_paths(db, transcripts_dir)
+    code = run_import(paths, db_path, transcripts, as_json=as_json)
+    if code:
+        raise typer.Exit(code)
 
 
 # --------------------------------------------------------------------------
@@ -431,10 +583,18 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.exit(1)
     except Exception as error:  # no tracebacks for users unless asked for
-        if os.environ.get(DEBUG_ENV):
+        if _debug():
             raise
         _fail(f"{type(error).__name__}: {error} (set {DEBUG_ENV}=1 for a traceback)", 1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _debug() -> bool:
+    """``OTEL_OBS_DEBUG``: on for any value it does not read as off."""
+    try:
+        return bool(settings.DEBUG.resolve())
+    except ValueError:
+        return True
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from ..exporters import schema
+from ..readonly import connect_read_only as read_only
+
 _EXECUTIONS_SQL = """
 SELECT r.id,
        r.task_list_id,
@@ -29,11 +32,29 @@ LIMIT :limit
 """
 
 
-def read_only(db_path: Path) -> sqlite3.Connection:
-    """A read-only connection (``mode=ro``): missing files are not created."""
-    conn = sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    return conn
+def store_problem(db_path: Path) -> str | None:
+    """Why ``db_path`` is not an otel-obs store (None when it is one).
+
+    A store has a schema version (``PRAGMA user_version``) and every table of
+    the schema. An empty file, another application's SQLite database or a file
+    that is not SQLite at all would otherwise surface as "no such table" deep
+    inside a query.
+    """
+    try:
+        conn = read_only(db_path)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        return f"not a SQLite database: {error}"
+    if version < 1:
+        return "no otel-obs schema version" if tables else "an empty database"
+    missing = [t for t in schema.TABLES if t not in tables]
+    if missing:
+        return f"it lacks the table(s) {', '.join(missing)}"
+    return None
 
 
 def list_executions(
@@ -66,6 +87,6 @@ def check_tool_call(tool_id: str, params: dict[str, str]) -> None:
     The registry's ValueError already names the bad value and the valid ones;
     checking first means the agent learns that even when ``--db`` is wrong too.
     """
-    from .queries.registry import get_tool
+    from ..queries.registry import get_tool
 
     get_tool(tool_id).bind(params)

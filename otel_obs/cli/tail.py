@@ -1,7 +1,8 @@
 """Reading an execution's JSONL transcript as it grows, like ``tail -f``.
 
 The store appends one JSON object per transcript entry to
-``<transcripts_dir>/<execution_id>/transcript.jsonl`` after each batch commits,
+``<transcripts_dir>/<execution_id>/transcript.jsonl`` (see
+:func:`otel_obs.exporters.jsonl.transcript_path`) after each batch commits,
 so following that file shows a run live without opening the database. Lines
 are only consumed once complete (ending in a newline): a reader can catch a
 writer mid-append, and half a JSON object is not an entry.
@@ -15,12 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-TRANSCRIPT_FILE = "transcript.jsonl"
+from otel_obs.exporters.jsonl import transcript_path
 
-
-def transcript_path(transcripts_dir: Path, execution_id: str) -> Path:
-    """Where the store writes an execution's transcript."""
-    return Path(transcripts_dir) / execution_id / TRANSCRIPT_FILE
+__all__ = ["format_entry", "read_entries", "transcript_path"]
 
 
 def format_entry(entry: dict[str, Any]) -> str:

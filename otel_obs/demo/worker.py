@@ -24,7 +24,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .demo_plan import (
+from ..models import SkillReference, TranscriptEntry
+from .plan import (
     BLOCKED_COMMAND,
     CASCADE_FAILED_TOOLS,
     ERROR_CASCADE,
@@ -34,7 +35,6 @@ from .demo_plan import (
     DemoTask,
     WorkerPlan,
 )
-from .models import SkillReference, TranscriptEntry
 
 CODE_GENERATION = SkillReference(
     skill_name="code-generation",
@@ -78,10 +78,10 @@ class DemoWorker:
         db_path: Path,
         transcripts_dir: Path,
     ) -> None:
-        from .assertion_recorder import AssertionRecorder
-        from .skill_tracer import SkillTracer
-        from .tool_use_logger import ToolUseLogger
-        from .transcript_writer import TranscriptWriter
+        from ..assertion_recorder import AssertionRecorder
+        from ..skill_tracer import SkillTracer
+        from ..tool_use_logger import ToolUseLogger
+        from ..transcript_writer import TranscriptWriter
 
         self.plan = plan
         self.worker = worker

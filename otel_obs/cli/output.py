@@ -10,33 +10,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
-from pathlib import Path
 from typing import Any
+
+from ..jsonable import to_jsonable
 
 #: Cells longer than this are cut in tables (never in JSON).
 CELL_MAX = 80
-
-
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON types from models, dataclasses, paths and datetimes."""
-    if hasattr(value, "model_dump"):
-        return to_jsonable(value.model_dump(mode="json"))
-    if hasattr(value, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return to_jsonable(asdict(value))
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
 
 
 def print_json(value: Any) -> None:

@@ -8,7 +8,7 @@ them the standard way — ``opentelemetry.propagate.inject`` into the
 wave number and task list in baggage — so every worker's spans join one trace
 and land in one execution, exactly as a real orchestrator's workers would.
 
-The plan (``demo_plan``) is seeded; the faults it plants are what the
+The plan (:mod:`otel_obs.demo.plan`) is seeded; the faults it plants are what the
 diagnosis commands then find. Workers report finished tasks on stdout, which
 drives a Rich progress display on stderr.
 """
@@ -28,11 +28,14 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from . import conventions as c
-from .demo_plan import FAILING_ASSERTION, FAULTS, DemoPlan, build_plan
+from .. import conventions as c
+from ..exporters.jsonl import transcript_path
+from .plan import FAILING_ASSERTION, FAULTS, DemoPlan, build_plan
 
 WORKER_TIMEOUT_S = 120.0
 SERVICE_NAME = "otel-obs-demo"
+#: The demo's HTML report, next to the execution's transcript.
+REPORT_FILE = "report.html"
 
 
 class DemoError(RuntimeError):
@@ -79,7 +82,7 @@ def run_demo(
 
     from opentelemetry import baggage, propagate, trace
 
-    from .config import configure
+    from ..config import configure
 
     plan = build_plan(seed, workers)
     db_path = Path(db_path).resolve()
@@ -236,14 +239,18 @@ def _result(
     transcripts_dir: Path,
     statuses: dict[str, str],
 ) -> dict[str, Any]:
-    from .cli_output import to_jsonable
-    from .observability_skills import ObservabilitySkills
+    from ..jsonable import to_jsonable
+    from ..observability_skills import ObservabilitySkills
+    from ..report import write_report
 
     with ObservabilitySkills(str(db_path)) as skills:
         summary = skills.execution_summary(execution_id)
         issues = skills.validate(execution_id)
         errors = skills.find_errors(execution_id)
     db_arg, tail_arg = _store_args(db_path, transcripts_dir)
+    report = write_report(
+        db_path, execution_id, transcript_path(transcripts_dir, execution_id).parent / REPORT_FILE
+    )
     failing_task = plan.task_with(FAILING_ASSERTION).id
     return {
         "execution_id": execution_id,
@@ -252,7 +259,8 @@ def _result(
         "workers": plan.workers,
         "db": str(db_path),
         "transcripts_dir": str(transcripts_dir),
-        "transcript": str(transcripts_dir / execution_id / "transcript.jsonl"),
+        "transcript": str(transcript_path(transcripts_dir, execution_id)),
+        "report": str(report),
         "waves": len(plan.waves),
         "instances": [w.instance_id for w in plan.instances],
         "tasks": {t.id: statuses.get(t.id, "unknown") for t in plan.tasks},
@@ -268,6 +276,7 @@ def _result(
             f"otel-obs health {execution_id}{db_arg}",
             f"otel-obs trace-task {failing_task} -e {execution_id}{db_arg}",
             f"otel-obs tail {execution_id}{tail_arg}",
+            f"otel-obs report {execution_id}{db_arg} -o report.html",
             f"otel-obs tools{db_arg}",
         ],
     }
@@ -275,7 +284,7 @@ def _result(
 
 def _store_args(db_path: Path, transcripts_dir: Path) -> tuple[str, str]:
     """The ``--db`` / ``--transcripts-dir`` a follow-up command needs to find this store."""
-    from .config import resolve_paths
+    from ..config import resolve_paths
 
     db_arg = "" if resolve_paths()[0] == db_path else f" --db {db_path}"
     if resolve_paths(db_path if db_arg else None)[1] == transcripts_dir:
@@ -285,7 +294,7 @@ def _store_args(db_path: Path, transcripts_dir: Path) -> tuple[str, str]:
 
 def print_result(result: dict[str, Any]) -> None:
     """What a person wants after the run: ids, where things are, summary, validation, next steps."""
-    from . import cli_output as out
+    from ..cli import output as out
 
     out.record_table(
         {
@@ -295,6 +304,7 @@ def print_result(result: dict[str, Any]) -> None:
             "waves": result["waves"],
             "store": result["db"],
             "transcript": result["transcript"],
+            "report": result["report"],
         },
         title="Demo execution",
     )
@@ -361,8 +371,8 @@ def worker_main(argv: list[str] | None = None) -> int:
     """Run one worker; the execution id comes from BAGGAGE, as a real worker's would."""
     from opentelemetry import baggage, propagate
 
-    from .config import configure
-    from .demo_worker import DemoWorker
+    from ..config import configure
+    from .worker import DemoWorker
 
     parser = argparse.ArgumentParser(prog="python -m otel_obs.demo worker")
     parser.add_argument("--plan", type=Path, required=True)
@@ -387,10 +397,3 @@ def worker_main(argv: list[str] | None = None) -> int:
     )
     worker.run()
     return 0
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] != ["worker"]:
-        sys.stderr.write("usage: python -m otel_obs.demo worker --plan … (or run: otel-obs demo)\n")
-        sys.exit(2)
-    sys.exit(worker_main(sys.argv[2:]))

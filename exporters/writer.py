@@ -1,0 +1,644 @@
+"""The store's writer: one SQLite connection, one transaction per batch, sequence numbers, JSONL.
+
+A :class:`StoreWriter` has no threads and no queue. Whoever owns it — the
+consumer thread of a :class:`.thread_store.ThreadStore`, or the loop of a
+writer process (:mod:`.writer_process`) — hands it batches of queued items
+(:mod:`.items`), which it maps into rows and writes in one ``BEGIN
+IMMEDIATE`` transaction: one commit per batch, one statement per table and
+column set.
+
+Sequence numbers are handed out here, inside the write transaction, as
+``max(sequence) + 1`` of the execution, in queue order; several processes
+writing one execution therefore interleave batches but never share or skip a
+number. An entry already stored (same id) is left out before it takes a
+number, so re-delivery leaves no gap.
+
+Storage trouble never raises: each kind of failure is logged once and
+counted in :meth:`StoreWriter.stats`. Any exception inside a write rolls the
+transaction back, so the write lock is never held between batches. What
+happens to the batch depends on the trouble:
+
+- a passing fault (a full disk, a lock held past the busy timeout): the batch
+  is kept and tried again with backoff, later batches joining it in order,
+  for up to ``retry_window_ms``. Meanwhile the owner takes nothing new off
+  its queue (:attr:`StoreWriter.pending`), so the queue absorbs the outage
+  and only a full queue drops, and counts, what it cannot hold;
+- a value SQLite cannot hold (an integer beyond 64 bits, a lone surrogate in
+  a text): the batch is made safe — such integers stored as text, such
+  characters as U+FFFD, each counted in ``values_made_safe`` — and written;
+- anything else, or a fault that outlasts the window: the batch's rows are
+  dropped and counted, and its transcript lines still go to JSONL (with a
+  null sequence).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from otel_obs import settings
+from otel_obs.redaction import finite_json
+
+from . import schema
+from .items import FlushMarker, Item, Op, apply, coalesce
+from .jsonl import LockedFiles, TranscriptLines, append
+from .mapping import Rows
+from .statements import (
+    HEARTBEAT_SQL,
+    SKILL_COUNT_SQL,
+    WAVE_COUNT_SQL,
+    WAVE_STATISTICS_SQL,
+    WRITE_ORDER,
+    upsert_sql,
+)
+from .wal_checkpoint import Checkpointer
+
+logger = logging.getLogger(__name__)
+
+#: SQLite page cache of a dedicated writer (a writer process), in KiB; a writer
+#: inside the agent's process keeps SQLite's default (2 MiB).
+DEDICATED_CACHE_KIB = 65_536
+#: How long an unusable database is left alone before the writer tries it again.
+REOPEN_INTERVAL_S = 2.0
+#: Failure kinds that pass: the batch is kept and tried again (see the module docstring).
+TRANSIENT = frozenset({"disk_full", "locked"})
+#: The first wait before a kept batch is tried again, and the longest.
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 2.0
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: The range of SQLite's integers.
+_INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1
+#: What a connection abandoned in a forked child is kept in, never closed: closing
+#: it there can checkpoint and remove the WAL the parent is still writing
+#: (https://www.sqlite.org/howtocorrupt.html, section 2.6).
+FORK_ORPHANS: list[Any] = []
+
+
+def writer_stats() -> dict[str, Any]:
+    """A writer's counters, at zero."""
+    return {
+        "items": 0,
+        "batches": 0,
+        "rows_written": 0,
+        "entries_written": 0,
+        "jsonl_lines": 0,
+        "failures": 0,
+        "failures_by_kind": {},
+        "dropped_rows": 0,
+        "mapping_errors": 0,
+        "retries": 0,
+        "values_made_safe": 0,
+    }
+
+
+class StoreWriter:
+    """Writes batches of queued items into one SQLite file and its JSONL transcripts.
+
+    ``dedicated``: the writer is all its process does (a writer process). It
+    then binds rows with ``executemany`` (nothing in the process to starve of
+    the GIL), keeps a large page cache, and checkpoints the WAL on a thread of
+    its own instead of inside commits.
+    """
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        transcripts_dir: str | os.PathLike[str],
+        *,
+        busy_timeout_ms: int | None = None,
+        retry_window_ms: int | None = None,
+        dedicated: bool = False,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.transcripts_dir = Path(transcripts_dir)
+        self._busy_timeout_ms = settings.BUSY_TIMEOUT_MS.resolve(busy_timeout_ms)
+        self._retry_window_s = settings.RETRY_WINDOW_MS.resolve(retry_window_ms) / 1000
+        #: A batch kept after a passing fault, the flushes waiting for it, and when
+        #: it is tried next / given up.
+        self._pending: Rows | None = None
+        self._pending_markers: list[FlushMarker] = []
+        self._retry_at = 0.0
+        self._retry_delay = RETRY_FIRST_S
+        self._give_up_at = 0.0
+        self._giving_up = False
+        self._dedicated = dedicated
+        self._conn: sqlite3.Connection | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._db_identity: tuple[int, int] | None = None
+        self._next_open_attempt = 0.0
+        self._sql_cache: dict[tuple[str, str, tuple[str, ...], bool], str] = {}
+        self._lines = TranscriptLines(self.transcripts_dir)
+        self._warned: set[str] = set()
+        self._stats = writer_stats()
+
+    # ------------------------------------------------------------------
+    # interface
+    # ------------------------------------------------------------------
+
+    def open(self) -> bool:
+        """Create the file and its schema now, not at the first write; False when unusable.
+
+        A reader may open the store as soon as it is configured (and flushed).
+        Failures are counted like any other, never raised.
+        """
+        try:
+            return self._connection() is not None
+        except Exception:  # pragma: no cover - _connection already counts
+            logger.exception("otel-obs store: opening the database failed")
+            return False
+
+    @property
+    def pending(self) -> bool:
+        """True while a batch waits to be tried again (take nothing new meanwhile)."""
+        return self._pending is not None
+
+    def retry_in(self) -> float:
+        """Seconds until the kept batch is tried again (0 when there is none)."""
+        return max(0.0, self._retry_at - time.monotonic()) if self._pending is not None else 0.0
+
+    def retry(self) -> None:
+        """Try the kept batch again, if it is time; give it up once its window has passed."""
+        if self._pending is None or time.monotonic() < self._retry_at:
+            return
+        self._stats["retries"] += 1
+        self._flush_pending(Rows())
+
+    def give_up(self) -> None:
+        """Try the kept batch once more, then drop it (counted; its lines go to JSONL)."""
+        if self._pending is not None:
+            self._giving_up = True
+            self._retry_at = 0.0
+            try:
+                self.retry()
+            finally:
+                self._giving_up = False
+
+    def write_items(self, items: list[Item]) -> None:
+        """Map ``items`` into one batch, write it, then set the batch's flush markers.
+
+        An item that cannot be mapped is counted (``mapping_errors``) and left
+        out; the rest of the batch is written. After a passing fault the batch
+        is kept (:attr:`pending`) and its markers are set once it is written or
+        given up.
+        """
+        rows = Rows()
+        markers: list[FlushMarker] = []
+        count = 0
+        for item in coalesce(items):
+            if item[0] is Op.FLUSH:
+                markers.append(item[1])
+                continue
+            count += 1
+            try:
+                apply(item, rows)
+            except Exception as exc:
+                self._stats["mapping_errors"] += 1
+                self._warn_once("mapping", "otel-obs store: could not map a queued item: %r", exc)
+        self._stats["items"] += count
+        self._pending_markers.extend(markers)
+        if self._pending is not None:
+            self._flush_pending(rows)
+        elif rows:
+            self._write(rows)
+        if self._pending is None:
+            self._set_markers()
+
+    def _flush_pending(self, rows: Rows) -> None:
+        """Write the kept batch with ``rows`` after it (one batch, in order)."""
+        pending, self._pending = self._pending, None
+        assert pending is not None
+        self._write(pending.merge(rows))
+        if self._pending is None:
+            self._set_markers()
+
+    def _set_markers(self) -> None:
+        markers, self._pending_markers = self._pending_markers, []
+        for marker in markers:
+            marker.set()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: what was written, what failed (by kind) and what was dropped."""
+        out = dict(self._stats)
+        out["failures_by_kind"] = dict(self._stats["failures_by_kind"])
+        out["sqlite_ok"] = self._conn is not None
+        return out
+
+    def close(self) -> None:
+        """Give up a kept batch, close the connection (and the checkpoint thread).
+
+        The writer can open the connection again.
+        """
+        self.give_up()
+        self._close_connection()
+
+    def _close_connection(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:  # pragma: no cover
+                pass
+        self._conn = None
+
+    def abandon(self) -> None:
+        """In a forked child: let go of the parent's connection without closing it."""
+        if self._conn is not None:
+            FORK_ORPHANS.append(self._conn)
+            self._conn = None
+        self._checkpointer = None
+
+    # ------------------------------------------------------------------
+    # SQLite
+    # ------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection | None:
+        """The open connection, reopening it if the file vanished; None when unusable."""
+        if self._conn is not None:
+            identity = _file_identity(self.db_path)
+            if identity == self._db_identity:
+                return self._conn
+            self._fail("vanished", f"database file {self.db_path} vanished or was replaced")
+            self._close_connection()
+            self._next_open_attempt = 0.0
+        now = time.monotonic()
+        if now < self._next_open_attempt:
+            return None
+        self._next_open_attempt = now + REOPEN_INTERVAL_S
+        # Several processes opening a new file at once: switching it to WAL
+        # answers "database is locked" at once, without waiting as SQLite's
+        # busy timeout does elsewhere. Such a lock is tried again, for as long
+        # as the busy timeout, rather than turned into rows dropped.
+        deadline = now + self._busy_timeout_ms / 1000
+        while True:
+            try:
+                conn = self._open_connection()
+                break
+            except (OSError, sqlite3.Error) as exc:
+                if failure_kind(exc) == "locked" and time.monotonic() < deadline:
+                    time.sleep(random.uniform(0.005, 0.02))
+                    continue
+                self._fail(failure_kind(exc), f"cannot open {self.db_path}: {exc}")
+                return None
+        self._conn = conn
+        self._db_identity = _file_identity(self.db_path)
+        if self._dedicated:
+            self._checkpointer = Checkpointer(self.db_path, self._busy_timeout_ms)
+        return conn
+
+    def _open_connection(self) -> sqlite3.Connection:
+        """A connection to the file, in WAL mode, its schema up to date (raises on failure)."""
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.db_path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self._busy_timeout_ms / 1000,
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            if self._dedicated:
+                # The index pages of a large store stay cached instead of re-read.
+                conn.execute(f"PRAGMA cache_size = -{DEDICATED_CACHE_KIB}")
+                # Checkpoints run on a thread of their own (see wal_checkpoint).
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
+            schema.migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _write(self, rows: Rows) -> None:
+        """Write ``rows`` as one batch; keep them after a passing fault, else drop (counted)."""
+        conn = self._connection()
+        numbered: dict[str, int] | None = None
+        kind = "unavailable"
+        if conn is not None:
+            try:
+                numbered = self._write_sqlite(conn, rows)
+            except Exception as exc:
+                kind = self._failed(conn, exc, rows)
+                if kind == "value" and self._make_safe(rows):
+                    try:
+                        numbered = self._write_sqlite(conn, rows)
+                    except Exception as again:
+                        kind = self._failed(conn, again, rows)
+        if numbered is not None:
+            self._retry_delay = RETRY_FIRST_S
+            self._catch_up_checkpoint(conn)  # type: ignore[arg-type]
+            return
+        if kind in TRANSIENT and self._keep(rows):
+            return
+        self._drop(rows)
+
+    def _failed(self, conn: sqlite3.Connection, exc: BaseException, rows: Rows) -> str:
+        """End the failed transaction, count the failure; its kind."""
+        # Whatever went wrong, the transaction ends here: a lock held past
+        # this batch would stall every other writer of the store.
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        kind = failure_kind(exc)
+        self._fail(kind, f"write to {self.db_path} failed: {exc}")
+        if kind in ("readonly", "io", "corrupt"):
+            self._close_connection()
+        return kind
+
+    def _keep(self, rows: Rows) -> bool:
+        """Keep ``rows`` to try again after a passing fault; False once its window has passed."""
+        now = time.monotonic()
+        if self._giving_up:
+            return False
+        if self._give_up_at == 0.0:
+            self._give_up_at = now + self._retry_window_s
+        elif now >= self._give_up_at:
+            self._give_up_at = 0.0
+            return False
+        self._pending = rows
+        self._retry_at = now + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
+        return True
+
+    def _drop(self, rows: Rows) -> None:
+        """Count ``rows`` as dropped; their transcript lines still go to JSONL, unnumbered."""
+        self._give_up_at = 0.0
+        self._retry_delay = RETRY_FIRST_S
+        self._stats["dropped_rows"] += len(rows)
+        entries = rows.tables.get("transcript_entries", {})
+        if entries:
+            # SQLite unusable: keep the transcript anyway, without sequence numbers.
+            lines = self._lines.encode((row, None) for _, row in entries.values())
+            self._stats["jsonl_lines"] += append(lines, self._fail)
+
+    def _catch_up_checkpoint(self, conn: sqlite3.Connection) -> None:
+        """Checkpoint in line when the checkpoint thread falls behind a writer that never pauses."""
+        checkpointer = self._checkpointer
+        if checkpointer is None or not checkpointer.behind():
+            return
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # the data is committed; the WAL is merely long
+            self._warn_once("checkpoint", "otel-obs store: checkpoint failed: %s", exc)
+        checkpointer.caught_up()
+
+    def _write_sqlite(self, conn: sqlite3.Connection, rows: Rows) -> dict[str, int]:
+        """Write one batch in one transaction; return the new entries' sequences by id."""
+        tables = rows.tables
+        conn.execute("BEGIN IMMEDIATE")
+        written = 0
+        numbered: dict[str, int] = {}
+        for table in WRITE_ORDER:
+            bucket = tables.get(table)
+            if not bucket:
+                continue
+            if table == "transcript_entries":
+                groups = numbered_entries(conn, bucket, numbered)
+            else:
+                groups = grouped(bucket)
+            for (phase, columns), params in groups.items():
+                # A dedicated writer binds each row (executemany). Inside the
+                # agent's process, one statement per group over a JSON array
+                # instead: SQLite then runs the whole group without the GIL,
+                # where executemany hands the GIL back and forth once per row
+                # and starves (and is starved by) the agent's threads.
+                if self._dedicated:
+                    conn.executemany(self._sql(table, phase, columns, True), params)
+                else:
+                    conn.execute(self._sql(table, phase, columns, False), (_dump_params(params),))
+                written += len(params)
+        if rows.heartbeats:
+            conn.executemany(
+                HEARTBEAT_SQL,
+                [
+                    (ts, task_id, execution_id, instance_id)
+                    for (execution_id, instance_id), (ts, task_id) in rows.heartbeats.items()
+                ],
+            )
+        if rows.touched_waves:
+            waves = sorted(rows.touched_waves)
+            conn.executemany(WAVE_COUNT_SQL, waves)
+            conn.executemany(WAVE_STATISTICS_SQL, waves)
+        if rows.touched_skills:
+            conn.executemany(SKILL_COUNT_SQL, [(s,) for s in sorted(rows.touched_skills)])
+        lines_by_file = self._lines.encode(
+            (row, numbered[key])
+            for key, (_, row) in (tables.get("transcript_entries") or {}).items()
+            if key in numbered
+        )
+        # Lock the transcript files before committing, so appends from several
+        # processes land in the files in sequence order.
+        files = LockedFiles(lines_by_file, self._fail)
+        try:
+            conn.execute("COMMIT")
+            self._stats["batches"] += 1
+            self._stats["rows_written"] += written
+            self._stats["entries_written"] += len(numbered)
+            if self._checkpointer is not None:
+                self._checkpointer.wrote(written)
+            self._stats["jsonl_lines"] += files.write()
+        finally:
+            files.close()
+        return numbered
+
+    def _make_safe(self, rows: Rows) -> bool:
+        """Make every value of ``rows`` one SQLite can hold; False when none needed it."""
+        made = 0
+        for bucket in rows.tables.values():
+            for entry in bucket.values():
+                made += _make_row_safe(entry[1])
+        for heartbeat in rows.heartbeats.values():
+            made += _make_row_safe(heartbeat)
+        safe_heartbeats = {_safe_key(key): value for key, value in rows.heartbeats.items()}
+        made += sum(1 for key in rows.heartbeats if key not in safe_heartbeats)
+        rows.heartbeats = safe_heartbeats
+        for name in ("touched_waves", "touched_skills"):
+            keys = getattr(rows, name)
+            safe = {_safe_key(key) for key in keys}
+            if safe != keys:
+                made += len(keys - safe)
+                setattr(rows, name, safe)
+        self._stats["values_made_safe"] += made
+        return made > 0
+
+    def _sql(self, table: str, phase: str, columns: tuple[str, ...], bound: bool) -> str:
+        key = (table, phase, columns, bound)
+        sql = self._sql_cache.get(key)
+        if sql is None:
+            sql = self._sql_cache[key] = upsert_sql(table, phase, columns, bound)
+        return sql
+
+    # ------------------------------------------------------------------
+    # failures
+    # ------------------------------------------------------------------
+
+    def _fail(self, kind: str, message: str, dropped: int = 0) -> None:
+        stats = self._stats
+        stats["failures"] += 1
+        stats["failures_by_kind"][kind] = stats["failures_by_kind"].get(kind, 0) + 1
+        stats["dropped_rows"] += dropped
+        self._warn_once(kind, "otel-obs store: %s", message)
+
+    def _warn_once(self, kind: str, message: str, *args: Any) -> None:
+        if kind in self._warned:
+            return
+        self._warned.add(kind)
+        logger.warning(message, *args)
+
+
+def numbered_entries(
+    conn: sqlite3.Connection, bucket: dict[Any, Any], numbered: dict[str, int]
+) -> dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]]:
+    """Give the batch's new entries their sequence numbers, in queue order.
+
+    Runs inside the write transaction, so ``max(sequence)`` cannot move
+    under us even with other processes writing the same execution. Ids
+    already stored are left out first, so a re-delivery takes no number.
+    """
+    ids = list(bucket)
+    stored: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        stored.update(
+            r[0]
+            for r in conn.execute(f"SELECT id FROM transcript_entries WHERE id IN ({marks})", chunk)
+        )
+    last: dict[str, int] = {}
+    groups: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+    key: tuple[str, tuple[str, ...]] = ("", ())
+    group: list[tuple[Any, ...]] = []
+    for entry_id, (phase, row) in bucket.items():
+        if entry_id in stored:
+            continue
+        execution_id = row["execution_id"]
+        sequence = last.get(execution_id)
+        if sequence is None:
+            sequence = conn.execute(
+                "SELECT COALESCE(MAX(sequence), 0) FROM transcript_entries WHERE execution_id = ?",
+                (execution_id,),
+            ).fetchone()[0]
+        sequence += 1
+        last[execution_id] = numbered[entry_id] = sequence
+        names = tuple(row)
+        if phase != key[0] or names != key[1]:
+            # Entries mostly share one column order: look the group up only
+            # when it changes (the names compare by identity).
+            key = (phase, names)
+            group = groups.setdefault((phase, (*names, "sequence")), [])
+        group.append((*row.values(), sequence))
+    return groups
+
+
+def grouped(bucket: dict[Any, Any]) -> dict[tuple[str, tuple[str, ...]], list[Any]]:
+    """A table's rows as parameter tuples, grouped by phase and column order (one statement
+    each). Consecutive rows mostly share both, so the group is looked up when they change."""
+    groups: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
+    key: tuple[str, tuple[str, ...]] = ("", ())
+    group: list[Any] = []
+    for phase, row in bucket.values():
+        names = tuple(row)
+        if phase != key[0] or names != key[1]:
+            key = (phase, names)
+            group = groups.setdefault(key, [])
+        group.append(tuple(row.values()))
+    return groups
+
+
+#: Not ASCII-escaped: a lone surrogate then fails the statement (and the batch is made
+#: safe) instead of reaching SQLite as an escape it would store as invalid UTF-8.
+_PARAMS_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
+
+
+def _dump_params(params: list[Any]) -> str:
+    """A statement's rows as one JSON array (json_each reads it; NaN would make it malformed)."""
+    return finite_json(_PARAMS_ENCODER, params)
+
+
+def _make_row_safe(row: dict[str, Any] | list[Any]) -> int:
+    """Replace, in place, each value of ``row`` SQLite cannot hold; how many were replaced."""
+    made = 0
+    keys: Iterable[Any] = row.keys() if isinstance(row, dict) else range(len(row))
+    for key in list(keys):
+        value = row[key]  # type: ignore[index]
+        safe = safe_value(value)
+        if safe is not value:
+            row[key] = safe  # type: ignore[index]
+            made += 1
+    return made
+
+
+def _safe_key(key: Any) -> Any:
+    return tuple(safe_value(part) for part in key) if type(key) is tuple else safe_value(key)
+
+
+def safe_value(value: Any) -> Any:
+    """``value`` if SQLite can hold it, else what it is stored as (the same object when fine)."""
+    if value is None or type(value) is float:
+        return value
+    if type(value) is str:
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:  # lone surrogates: not text SQLite (or UTF-8) can hold
+            return _SURROGATE.sub("\ufffd", value)
+    if type(value) is int:
+        return value if _INT_MIN <= value <= _INT_MAX else str(value)
+    if isinstance(value, bytes | bool):
+        return value
+    return safe_value(str(value))
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def failure_kind(exc: BaseException) -> str:
+    """A short name for a storage failure, so each kind is warned about once."""
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        return "readonly"
+    if "locked" in text or "busy" in text:
+        return "locked"
+    if "full" in text:
+        return "disk_full"
+    if "disk i/o" in text or "i/o error" in text:
+        return "io"
+    if "malformed" in text or "not a database" in text:
+        return "corrupt"
+    if isinstance(exc, OverflowError | UnicodeError | TypeError | ValueError) or (
+        isinstance(exc, sqlite3.InterfaceError | sqlite3.ProgrammingError) and "binding" in text
+    ):
+        return "value"
+    if isinstance(exc, FileNotFoundError | NotADirectoryError | FileExistsError):
+        return "unavailable"
+    if "unable to open" in text:
+        return "unavailable"
+    return "error"
+
+
+__all__ = [
+    "DEDICATED_CACHE_KIB",
+    "FORK_ORPHANS",
+    "StoreWriter",
+    "failure_kind",
+    "writer_stats",
+]

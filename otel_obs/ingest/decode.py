@@ -1,0 +1,260 @@
+"""OTLP trace requests (protobuf or OTLP/JSON) into the span records the mapping reads.
+
+The receiver hands the store :class:`~otel_obs.exporters.span_record.SpanRecord`
+objects, the same snapshots a writer process maps, so a span that arrives over
+OTLP lands in exactly the rows the local processor would write. Only what the
+mapping reads is kept: name, attributes, ids, start and end time, events and
+the resource's attributes (it never reads the parent).
+
+A span that cannot be keyed (missing or all-zero trace or span id, no start
+time) is rejected and counted, never raised: the request still succeeds for the
+others, and the sender learns the count through OTLP's partial success.
+
+A span with no end time (``end_time_unix_nano`` 0) is a *start marker*: a client
+may send one when a span starts (see :mod:`.start_markers`), so a worker that is
+killed before the span ends still leaves its start rows. The mapping writes
+only start rows for it; the finished span, when it comes, completes them.
+
+OTLP/JSON is parsed by protobuf's own JSON parser, after the one difference the
+OTLP specification makes: trace and span ids are hex strings there, not base64.
+Unknown fields are ignored, as the specification asks of receivers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from otel_obs.exporters.span_record import RecordContext, RecordEvent, RecordResource, SpanRecord
+
+
+class MalformedRequest(ValueError):
+    """The request body is not an OTLP trace request at all (answered 400 / INVALID_ARGUMENT)."""
+
+
+@dataclass
+class Decoded:
+    """The records of one request, and what was rejected (with the first reason)."""
+
+    records: list[SpanRecord] = field(default_factory=list)
+    rejected: int = 0
+    reason: str = ""
+
+    def reject(self, why: str) -> None:
+        self.rejected += 1
+        if not self.reason:
+            self.reason = why
+
+
+def parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
+    """An ``ExportTraceServiceRequest`` from its binary encoding (MalformedRequest if not one)."""
+    request = ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except (DecodeError, ValueError) as exc:
+        raise MalformedRequest(f"not a protobuf ExportTraceServiceRequest: {exc}") from None
+    return request
+
+
+def parse_json(body: bytes) -> ExportTraceServiceRequest:
+    """An ``ExportTraceServiceRequest`` from OTLP/JSON (hex ids; MalformedRequest if not one)."""
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise MalformedRequest(f"body is not UTF-8: {exc}") from None
+    except ValueError as exc:
+        raise MalformedRequest(f"body is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise MalformedRequest(f"OTLP/JSON body must be an object, got {type(document).__name__}")
+    for resource_spans in _objects(document.get("resourceSpans", document.get("resource_spans"))):
+        for scope_spans in _objects(
+            resource_spans.get("scopeSpans", resource_spans.get("scope_spans"))
+        ):
+            for span in _objects(scope_spans.get("spans")):
+                _hex_ids_to_base64(span)
+                for link in _objects(span.get("links")):
+                    _hex_ids_to_base64(link)
+    request = ExportTraceServiceRequest()
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError) as exc:
+        raise MalformedRequest(f"not an OTLP/JSON trace request: {exc}") from None
+    return request
+
+
+def _objects(value: Any) -> Iterable[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else ()
+
+
+_ID_FIELDS = (("traceId", "trace_id"), ("spanId", "span_id"), ("parentSpanId", "parent_span_id"))
+
+
+def _hex_ids_to_base64(obj: dict[str, Any]) -> None:
+    """OTLP/JSON ids are hex; protobuf's JSON form of bytes is base64.
+
+    An id that is not hex is emptied, so the span is rejected as one without
+    that id (counted) instead of failing the whole request.
+    """
+    for camel, snake in _ID_FIELDS:
+        name = camel if camel in obj else snake if snake in obj else None
+        if name is None:
+            continue
+        value = obj[name]
+        try:
+            raw = bytes.fromhex(value) if isinstance(value, str) else b""
+        except ValueError:
+            raw = b""
+        obj[name] = base64.b64encode(raw).decode("ascii")
+
+
+def records_of(request: ExportTraceServiceRequest) -> Decoded:
+    """The span records of a request; spans that cannot be keyed are counted as rejected."""
+    out = Decoded()
+    append = out.records.append
+    for resource_spans in request.resource_spans:
+        resource = RecordResource(attributes_dict(resource_spans.resource.attributes))
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                trace_id, span_id = span.trace_id, span.span_id
+                if len(trace_id) != 16 or not any(trace_id):
+                    out.reject("span without a valid trace id (16 bytes, not all zero)")
+                    continue
+                if len(span_id) != 8 or not any(span_id):
+                    out.reject("span without a valid span id (8 bytes, not all zero)")
+                    continue
+                if not span.start_time_unix_nano:
+                    out.reject(f"span {span_id.hex()} has no start time")
+                    continue
+                events = tuple(
+                    RecordEvent(e.name, attributes_dict(e.attributes), e.time_unix_nano)
+                    for e in span.events
+                )
+                append(
+                    SpanRecord(
+                        span.name,
+                        attributes_dict(span.attributes),
+                        RecordContext(
+                            int.from_bytes(trace_id, "big"), int.from_bytes(span_id, "big")
+                        ),
+                        span.start_time_unix_nano,
+                        span.end_time_unix_nano or None,
+                        events,
+                        resource,
+                    )
+                )
+    return out
+
+
+_SCALARS = frozenset({"string_value", "int_value", "bool_value", "double_value"})
+
+
+def attributes_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
+    """OTLP key-values as the SDK holds attributes (arrays as tuples).
+
+    Scalars, nearly every value, are read inline (one call each rather than
+    three): this loop is most of what the receiver spends per span.
+    """
+    out: dict[str, Any] = {}
+    scalars = _SCALARS
+    for kv in attributes:
+        value = kv.value
+        kind = value.WhichOneof("value")
+        out[kv.key] = getattr(value, kind) if kind in scalars else any_value(value)
+    return out
+
+
+def any_value(value: AnyValue) -> Any:
+    """An ``AnyValue`` as a Python value the store can hold.
+
+    Scalars stay scalars and arrays become tuples, as in the SDK. What the SDK
+    has no attribute type for becomes text the store can keep: bytes as base64
+    (their OTLP/JSON form), a key-value list as a JSON object, an array nested
+    in an array as JSON.
+    """
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "double_value":
+        return value.double_value
+    if kind == "array_value":
+        return tuple(_array_item(v) for v in value.array_value.values)
+    if kind == "kvlist_value":
+        return json.dumps(_plain(value), ensure_ascii=False, default=str)
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return None
+
+
+def _array_item(value: AnyValue) -> Any:
+    item = any_value(value)
+    if isinstance(item, tuple):
+        return json.dumps(_plain(value), ensure_ascii=False, default=str)
+    return item
+
+
+def _plain(value: AnyValue) -> Any:
+    """An ``AnyValue`` as plain JSON data (lists and dicts), for nested values."""
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_plain(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _plain(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    if kind == "double_value" and value.double_value != value.double_value:
+        return None  # NaN is not JSON
+    return any_value(value)
+
+
+def decode(body: bytes, content_type: str) -> Decoded:
+    """Records of an HTTP body by its content type (MalformedRequest for a bad body)."""
+    if is_json(content_type):
+        return records_of(parse_json(body))
+    return records_of(parse_protobuf(body))
+
+
+#: The content types the HTTP receiver takes (OTLP/HTTP: binary protobuf or JSON).
+PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
+JSON_TYPES = frozenset({"application/json"})
+
+
+def media_type(content_type: str) -> str:
+    """``application/json; charset=utf-8`` → ``application/json``."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_json(content_type: str) -> bool:
+    return media_type(content_type) in JSON_TYPES
+
+
+def is_supported(content_type: str) -> bool:
+    return media_type(content_type) in PROTOBUF_TYPES | JSON_TYPES
+
+
+__all__ = [
+    "Decoded",
+    "JSON_TYPES",
+    "MalformedRequest",
+    "PROTOBUF_TYPES",
+    "any_value",
+    "attributes_dict",
+    "decode",
+    "is_json",
+    "is_supported",
+    "media_type",
+    "parse_json",
+    "parse_protobuf",
+    "records_of",
+]

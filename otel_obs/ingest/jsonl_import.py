@@ -1,0 +1,516 @@
+"""``otel-obs import``: JSONL transcripts back into a store.
+
+A transcript line is a ``transcript_entries`` row (plus its sequence number),
+written by the store beside the SQLite row, and also when SQLite could not be
+written (then with a null sequence). Importing restores:
+
+* every transcript entry, exactly as the line holds it (same id, same columns);
+  sequence numbers are handed out by the store in file order, so a store
+  rebuilt from complete files gets the original numbers back;
+* what the one mapping derives from the entries, given the spans and events
+  they came from: a ``task_start`` and its ``task_end`` (same span id) are the
+  task span, which gives the ``tasks`` row (open when the end is missing), its
+  dependencies, its declared file impact and its wave assignment; every other
+  entry is the ``obs.<type>`` event it was, which gives the ``message_bus_log``
+  row of decisions, errors, locks, checkpoints, discoveries and validations;
+  each execution and wave gets its row (started at its first entry).
+
+What the JSONL does not hold cannot come back: tool uses (input, output,
+result, duration), skill traces, assertion chains and assertion results
+(evidence), agent instances (pid, host, lifecycle), an execution's task list,
+service name, status and end, a wave's end, and the file impacts of tool uses.
+
+Entries already in the store are skipped by id (the store ignores them before
+they take a sequence number), so importing twice gives the same store. An entry
+new to the store is also appended to the store's own transcript file, unless
+that file already holds it (the usual case after a run whose SQLite writes
+failed): that import goes through a store whose JSONL goes nowhere.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import math
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from otel_obs import conventions as c
+from otel_obs.exporters.jsonl import transcript_path
+from otel_obs.exporters.mapping import Rows, iso_from_ns, json_object_text, map_event, map_span
+from otel_obs.exporters.span_record import RecordContext, SpanRecord
+from otel_obs.exporters.stores import Store, thread_store
+
+#: Entries mapped and queued at a time.
+CHUNK_ENTRIES = 2_000
+#: Malformed lines kept for the report (the rest are counted).
+MAX_REPORTED_PROBLEMS = 50
+
+_WHITESPACE = re.compile(r"[ \t\r\n]*")
+_DECODER = json.JSONDecoder()
+_HEX = re.compile(r"[0-9a-f]+\Z")
+
+
+class LineError(ValueError):
+    """A transcript line that cannot be imported (the message names the bad value)."""
+
+
+@dataclass
+class ImportReport:
+    """What an import read, added and skipped; malformed lines as ``file:line: reason``."""
+
+    files: int = 0
+    read: int = 0
+    added: int = 0
+    skipped: int = 0
+    malformed: int = 0
+    problems: list[str] = field(default_factory=list)
+    #: Storage trouble (the store's failure counts), when there was any.
+    storage: str = ""
+    executions: set[str] = field(default_factory=set)
+
+    def problem(self, where: str, why: str) -> None:
+        self.malformed += 1
+        if len(self.problems) < MAX_REPORTED_PROBLEMS:
+            self.problems.append(f"{where}: {why}")
+
+
+@dataclass
+class Entry:
+    """One transcript line: its exact row (no sequence) and its details as data."""
+
+    row: dict[str, Any]
+    details: dict[str, Any]
+    ns: int
+
+
+# --------------------------------------------------------------------------
+# reading lines
+# --------------------------------------------------------------------------
+
+
+def raw_members(text: str) -> dict[str, tuple[Any, str]]:
+    """A JSON object's members as (value, exact source text of the value).
+
+    The store splices ``details`` and ``skill_ref`` into a line as the text it
+    holds; keeping that text (instead of dumping the parsed value again) gives
+    back the very same column values.
+    """
+    end = len(text)
+    at = _WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
+    if text[at : at + 1] != "{":
+        raise LineError("not a JSON object")
+    at = _WHITESPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+    members: dict[str, tuple[Any, str]] = {}
+    if text[at : at + 1] == "}":
+        return members
+    while True:
+        try:
+            key, at = _DECODER.raw_decode(text, at)
+            at = _WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
+            if not isinstance(key, str) or text[at : at + 1] != ":":
+                raise LineError("not a JSON object")
+            at = _WHITESPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+            start = at
+            value, at = _DECODER.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            raise LineError(f"not JSON: {exc}") from None
+        members[key] = (value, text[start:at])
+        at = _WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
+        mark = text[at : at + 1]
+        at += 1
+        if mark == "}":
+            break
+        if mark != ",":
+            raise LineError("not JSON: expected ',' or '}'")
+        at = _WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
+    if _WHITESPACE.match(text, at).end() != end:  # type: ignore[union-attr]
+        raise LineError("not JSON: text after the object")
+    return members
+
+
+def _ns_of(value: Any) -> int:
+    if not isinstance(value, str) or not value:
+        raise LineError(f"timestamp must be ISO-8601 text, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise LineError(f"timestamp {value!r} is not ISO-8601") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed.astimezone(timezone.utc)
+    seconds = calendar.timegm(parsed.timetuple())
+    return (seconds * 1_000_000 + parsed.microsecond) * 1000
+
+
+def _text(members: dict[str, tuple[Any, str]], name: str, required: bool = False) -> str | None:
+    value = members.get(name, (None, ""))[0]
+    if value is None or value == "":
+        if required:
+            raise LineError(f"{name} is missing")
+        return None
+    if not isinstance(value, str):
+        raise LineError(f"{name} must be text, got {value!r}")
+    return value
+
+
+def _number(members: dict[str, tuple[Any, str]], name: str, kind: type) -> Any:
+    value = members.get(name, (None, ""))[0]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LineError(f"{name} must be a number, got {value!r}")
+    if kind is int:
+        if value != int(value):
+            raise LineError(f"{name} must be an integer, got {value!r}")
+        return int(value)
+    return float(value) if math.isfinite(value) else None
+
+
+def _hex(members: dict[str, tuple[Any, str]], name: str, digits: int) -> str | None:
+    value = _text(members, name)
+    if value is not None and (len(value) != digits or not _HEX.match(value)):
+        raise LineError(f"{name} must be {digits} lowercase hex digits, got {value!r}")
+    return value
+
+
+def _object_text(members: dict[str, tuple[Any, str]], name: str) -> tuple[str | None, Any]:
+    value, raw = members.get(name, (None, ""))
+    if value is None:
+        return None, None
+    if not isinstance(value, dict):
+        raise LineError(f"{name} must be a JSON object, got {raw[:80]}")
+    return json_object_text(raw), value
+
+
+def parse_line(text: str) -> Entry:
+    """The entry a transcript line holds (LineError naming what is wrong)."""
+    members = raw_members(text)
+    entry_type = _text(members, "entry_type", required=True)
+    if entry_type not in c.ENTRY_TYPES:
+        raise LineError(f"entry_type {entry_type!r} is not one of {', '.join(c.ENTRY_TYPES)}")
+    ns = _ns_of(members.get("timestamp", (None, ""))[0])
+    details_text, details = _object_text(members, "details")
+    skill_ref_text, _ = _object_text(members, "skill_ref")
+    row = {
+        "id": _text(members, "id", required=True),
+        "execution_id": _text(members, "execution_id", required=True),
+        "timestamp": iso_from_ns(ns),
+        "instance_id": _text(members, "instance_id"),
+        "wave_number": _number(members, "wave_number", int),
+        "task_id": _text(members, "task_id"),
+        "entry_type": entry_type,
+        "category": _text(members, "category") or c.DEFAULT_CATEGORY.get(entry_type, "action"),
+        "summary": _text(members, "summary") or "",
+        "details": details_text or "{}",
+        "skill_ref": skill_ref_text,
+        "skill_trace_id": _text(members, "skill_trace_id"),
+        "tool_use_id": _text(members, "tool_use_id"),
+        "duration_ms": _number(members, "duration_ms", float),
+        "token_estimate": _number(members, "token_estimate", int),
+        "trace_id": _hex(members, "trace_id", 32),
+        "span_id": _hex(members, "span_id", 16),
+    }
+    return Entry(row, details or {}, ns)
+
+
+def transcript_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The JSONL files named, folders searched for ``*.jsonl`` (ValueError for a missing path)."""
+    out: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*.jsonl") if p.is_file()))
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise ValueError(f"PATH: {given} is neither a file nor a folder")
+    seen: set[Path] = set()
+    unique = []
+    for path in out:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
+
+
+def read_entries(path: Path, report: ImportReport) -> list[Entry]:
+    """The valid entries of one file, in file order; malformed lines reported and skipped."""
+    entries: list[Entry] = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                report.problem(f"{path}:{number}", f"not UTF-8 ({exc.reason} at byte {exc.start})")
+                continue
+            try:
+                entries.append(parse_line(text))
+            except LineError as exc:
+                report.problem(f"{path}:{number}", str(exc))
+    return entries
+
+
+# --------------------------------------------------------------------------
+# entries back into spans and events, through the one mapping
+# --------------------------------------------------------------------------
+
+
+def _context(row: dict[str, Any]) -> dict[str, Any]:
+    attrs = {
+        c.EXECUTION_ID: row["execution_id"],
+        c.INSTANCE_ID: row["instance_id"],
+        c.WAVE_NUMBER: row["wave_number"],
+        c.SKILL_TRACE_ID: row["skill_trace_id"],
+        c.TASK_ID: row["task_id"],
+    }
+    return {k: v for k, v in attrs.items() if v is not None}
+
+
+def _ids(row: dict[str, Any]) -> RecordContext | None:
+    if row["trace_id"] is None or row["span_id"] is None:
+        return None
+    return RecordContext(int(row["trace_id"], 16), int(row["span_id"], 16))
+
+
+def _entry_attrs(entry: Entry, keys: Sequence[str]) -> dict[str, Any]:
+    """An entry's fields under the span or event attribute names it was recorded with."""
+    row = entry.row
+    values = (
+        row["id"],
+        row["entry_type"],
+        row["category"],
+        row["summary"],
+        row["details"],
+        row["skill_ref"],
+        row["token_estimate"],
+    )
+    return {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+
+
+def span_times(start: Entry, end: Entry) -> tuple[int, int]:
+    """Start and end in ns that give back both entries' timestamps (to the µs) and the end
+    entry's duration (the span's own, to the ns).
+
+    The true start lies somewhere in its microsecond; the earliest start that keeps
+    the end inside the end entry's microsecond is as good as the true one. Entries
+    that disagree with their duration keep their own timestamps.
+    """
+    duration = end.row["duration_ms"]
+    if duration is None:
+        return start.ns, end.ns
+    span_ns = round(duration * 1_000_000)
+    begin = start.ns + min(max(end.ns - start.ns - span_ns, 0), 999)
+    if end.ns <= begin + span_ns < end.ns + 1000:
+        return begin, begin + span_ns
+    return start.ns, end.ns
+
+
+def task_span(start: Entry, end: Entry | None) -> SpanRecord:
+    """The task span a ``task_start`` entry (and its ``task_end``, if any) came from."""
+    details = start.details
+    attrs = _context(start.row)
+    attrs[c.KIND] = c.KIND_TASK
+    attrs.update(_entry_attrs(start, c.START_ENTRY_KEYS))
+    for key, name in ((c.TASK_TITLE, "title"), (c.TASK_ACTION, "action"), (c.TASK_FILE, "file")):
+        if details.get(name) is not None:
+            attrs[key] = str(details[name])
+    depends = details.get("depends_on")
+    if isinstance(depends, list | str):
+        attrs[c.TASK_DEPENDS_ON] = tuple(depends) if isinstance(depends, list) else depends
+    start_ns, end_ns = start.ns, None
+    if end is not None:
+        attrs.update(_entry_attrs(end, c.END_ENTRY_KEYS))
+        status, error = end.details.get("status"), end.details.get("error")
+        if status is not None:
+            attrs[c.TASK_STATUS] = str(status)
+        if error:
+            attrs[c.TASK_ERROR] = str(error)
+        start_ns, end_ns = span_times(start, end)
+    return SpanRecord(f"task {start.row['task_id']}", attrs, _ids(start.row), start_ns, end_ns)
+
+
+def _event(entry: Entry, rows: Rows) -> None:
+    """The ``obs.<type>`` event an entry was, mapped (message-bus row, execution, wave)."""
+    row = entry.row
+    attrs = _entry_attrs(entry, c.START_ENTRY_KEYS)
+    if row["duration_ms"] is not None:
+        attrs[c.ENTRY_DURATION_MS] = row["duration_ms"]
+    if row["task_id"] is not None:
+        attrs[c.TASK_ID] = row["task_id"]
+    correlation = entry.details.get("correlation_id")
+    if correlation is not None:
+        attrs[c.CORRELATION_ID] = str(correlation)
+    context = _context(row)
+    context.pop(c.TASK_ID, None)
+    span = SpanRecord("", context, _ids(row))
+    map_event(span, c.EVENT_PREFIX + row["entry_type"], attrs, entry.ns, rows)
+
+
+def entries_rows(entries: Sequence[Entry], ends: dict[tuple[str, str], Entry]) -> Rows:
+    """Rows for ``entries`` (in order): their exact transcript rows first, then what the
+    mapping derives from the spans and events they came from (see the module docstring)."""
+    rows = Rows()
+    for entry in entries:
+        rows.add("transcript_entries", dict(entry.row))
+    for entry in entries:
+        row = entry.row
+        kind = row["entry_type"]
+        if kind == "task_start" and row["task_id"] is not None:
+            end = ends.get((row["execution_id"], row["span_id"] or "")) if row["span_id"] else None
+            map_span(task_span(entry, end), rows)
+        elif kind == "task_end" and row["span_id"] and row["task_id"] is not None:
+            continue  # mapped with its start (or, without one, its transcript row is all)
+        else:
+            _event(entry, rows)
+    return rows
+
+
+def _task_ends(entries: Iterable[Entry]) -> dict[tuple[str, str], Entry]:
+    return {
+        (e.row["execution_id"], e.row["span_id"]): e
+        for e in entries
+        if e.row["entry_type"] == "task_end" and e.row["span_id"]
+    }
+
+
+# --------------------------------------------------------------------------
+# the import
+# --------------------------------------------------------------------------
+
+
+class _Stores:
+    """The store writing the store's JSONL too, and one whose JSONL goes to a scratch folder
+    (for entries the store's transcript file already holds). Switching flushes the other, so
+    sequence numbers follow file order."""
+
+    def __init__(self, db: Path, transcripts: Path, scratch: Path) -> None:
+        self._args = {True: (db, scratch), False: (db, transcripts)}
+        self._stores: dict[bool, Store] = {}
+        self._last: bool | None = None
+        #: Rows a store would not take (closed, or its queue full for too long).
+        self.refused = 0
+
+    def put(self, quiet: bool, rows: Rows) -> None:
+        if self._last is not None and self._last != quiet:
+            self._stores[self._last].flush(300)
+        self._last = quiet
+        store = self._stores.get(quiet)
+        if store is None:
+            store = self._stores[quiet] = thread_store(*self._args[quiet])
+        if not store.put_rows(rows):
+            self.refused += len(rows)
+
+    def close(self) -> dict[str, int]:
+        totals = {"entries_written": 0, "failures": 0, "dropped_rows": self.refused}
+        for store in self._stores.values():
+            store.close(300)
+            stats = store.stats()
+            for key in totals:
+                totals[key] += stats.get(key, 0)
+        return totals
+
+
+def _known_ids(transcripts: Path, execution_id: str, cache: dict[str, set[str]]) -> set[str]:
+    """Ids of the entries the store's own transcript file for ``execution_id`` holds."""
+    known = cache.get(execution_id)
+    if known is None:
+        known = cache[execution_id] = set()
+        path = transcript_path(transcripts, execution_id)
+        if path.is_file():
+            with open(path, "rb") as handle:
+                for raw in handle:
+                    try:
+                        value = json.loads(raw).get("id")
+                    except (ValueError, AttributeError):
+                        continue
+                    if isinstance(value, str):
+                        known.add(value)
+    return known
+
+
+def import_jsonl(
+    paths: Sequence[str | Path],
+    db_path: Path,
+    transcripts_dir: Path,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Import the JSONL transcripts at ``paths`` into the store at ``db_path``.
+
+    ``progress(done, total)`` is called with bytes of files processed so far.
+    Storage failures are counted in the report (``storage``), never raised.
+    """
+    files = transcript_files(paths)
+    report = ImportReport(files=len(files))
+    total = sum(p.stat().st_size for p in files)
+    done = 0
+    known: dict[str, set[str]] = {}
+    with tempfile.TemporaryDirectory(prefix="otel-obs-import-") as scratch:
+        stores = _Stores(db_path, transcripts_dir, Path(scratch))
+        try:
+            for path in files:
+                entries = read_entries(path, report)
+                report.read += len(entries)
+                ends = _task_ends(entries)
+                for chunk in _chunks(entries, CHUNK_ENTRIES):
+                    for quiet, run in _runs(chunk, transcripts_dir, known):
+                        stores.put(quiet, entries_rows(run, ends))
+                    report.executions.update(e.row["execution_id"] for e in chunk)
+                done += path.stat().st_size
+                if progress is not None:
+                    progress(done, total)
+        finally:
+            totals = stores.close()
+    report.added = totals["entries_written"]
+    report.skipped = report.read - report.added
+    if totals["failures"] or totals["dropped_rows"]:
+        report.storage = (
+            f"{db_path}: {totals['failures']} storage failures, "
+            f"{totals['dropped_rows']} rows not written"
+        )
+    return report
+
+
+def _chunks(entries: list[Entry], size: int) -> Iterator[list[Entry]]:
+    for at in range(0, len(entries), size):
+        yield entries[at : at + size]
+
+
+def _runs(
+    chunk: list[Entry], transcripts: Path, known: dict[str, set[str]]
+) -> Iterator[tuple[bool, list[Entry]]]:
+    """Consecutive entries split by whether the store's transcript file already holds them."""
+    run: list[Entry] = []
+    quiet: bool | None = None
+    for entry in chunk:
+        held = entry.row["id"] in _known_ids(transcripts, entry.row["execution_id"], known)
+        if quiet is not None and held != quiet:
+            yield quiet, run
+            run = []
+        quiet = held
+        run.append(entry)
+    if run:
+        yield bool(quiet), run
+
+
+__all__ = [
+    "ImportReport",
+    "LineError",
+    "entries_rows",
+    "import_jsonl",
+    "parse_line",
+    "raw_members",
+    "read_entries",
+    "span_times",
+    "task_span",
+    "transcript_files",
+]

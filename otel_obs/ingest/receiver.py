@@ -1,0 +1,152 @@
+"""What the OTLP receiver does with a request, whatever transport brought it.
+
+Both front ends (gRPC and HTTP, see :mod:`.server`) ask the same three
+questions in the same order — may this caller send (token), can the store take
+more now (backpressure), is the body an OTLP trace request (decoding) — and
+hand the records to the store through the one exporter path, so they answer
+alike and count alike.
+
+Backpressure, not loss: a request is refused as a whole, before anything of it
+is queued, while the store's queue holds more than ``max_queue`` items; the
+sender (an OTLP exporter, a Collector's ``retry_on_failure``) tries again after
+the hint. A request that is accepted is queued whole (the exporter waits for
+room rather than dropping), so everything acknowledged reaches the store, and
+:meth:`Receiver.close` flushes it before the process exits.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from otel_obs.exporters.exporter import SqliteSpanExporter
+
+from .decode import Decoded
+
+#: Default for how many queued items make the receiver refuse (503 / RESOURCE_EXHAUSTED).
+DEFAULT_MAX_QUEUE = 10_000
+#: What the refusal tells the sender to wait, in seconds (HTTP Retry-After, gRPC RetryInfo).
+DEFAULT_RETRY_AFTER_S = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer to one request: accepted spans, rejected spans and why."""
+
+    accepted: int
+    rejected: int
+    reason: str
+
+
+class Refused(Exception):
+    """A request the receiver will not take; ``kind`` says which answer it gets."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # "unauthorized" | "busy" | "closing"
+
+
+class Receiver:
+    """Takes decoded requests into one store; counts everything it answered.
+
+    ``store`` is a store of either kind (:mod:`otel_obs.exporters.stores`); the receiver owns
+    it and closes it in :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        token: str | None = None,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        retry_after_s: int = DEFAULT_RETRY_AFTER_S,
+    ) -> None:
+        if max_queue <= 0:
+            raise ValueError(f"max_queue must be a positive integer, got {max_queue!r}")
+        self.store = store
+        self.retry_after_s = retry_after_s
+        self._exporter = SqliteSpanExporter(store)
+        self._token = token.encode() if token else None
+        self._max_queue = max_queue
+        self._lock = threading.Lock()
+        self._closing = False
+        self._in_flight = 0
+        self._idle = threading.Condition(self._lock)
+        self.counts: dict[str, int] = {
+            "requests": 0,
+            "spans_accepted": 0,
+            "spans_rejected": 0,
+            "refused_busy": 0,
+            "refused_unauthorized": 0,
+            "refused_closing": 0,
+            "malformed": 0,
+            "too_large": 0,
+            "unsupported_media_type": 0,
+        }
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[name] = self.counts.get(name, 0) + n
+
+    def authorize(self, credentials: str | None) -> None:
+        """Check an ``Authorization`` value (``Bearer <token>``) when a token is set."""
+        if self._token is None:
+            return
+        given = b""
+        if credentials:
+            scheme, _, value = credentials.strip().partition(" ")
+            if scheme.lower() == "bearer":
+                given = value.strip().encode()
+        if not hmac.compare_digest(given, self._token):
+            self.count("refused_unauthorized")
+            raise Refused("unauthorized", "missing or wrong bearer token")
+
+    def admit(self) -> None:
+        """Refuse (before reading the body) while closing or while the store is behind."""
+        if self._closing:
+            self.count("refused_closing")
+            raise Refused("closing", "the receiver is shutting down")
+        depth = self.store.stats().get("queue_depth", 0)
+        if depth > self._max_queue:
+            self.count("refused_busy")
+            raise Refused(
+                "busy",
+                f"the store is behind ({depth} items queued, limit {self._max_queue}); "
+                f"retry in {self.retry_after_s} s",
+            )
+
+    def take(self, decoded: Decoded) -> Outcome:
+        """Queue the records of one admitted request (blocking while the queue is full)."""
+        with self._lock:
+            if self._closing:
+                self.counts["refused_closing"] += 1
+                raise Refused("closing", "the receiver is shutting down")
+            self._in_flight += 1
+        try:
+            if (
+                decoded.records
+                and self._exporter.export(decoded.records) != SpanExportResult.SUCCESS
+            ):
+                raise Refused("closing", "the store is closed")  # nothing acknowledged
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self.counts["requests"] += 1
+                self.counts["spans_accepted"] += len(decoded.records)
+                self.counts["spans_rejected"] += decoded.rejected
+                self._idle.notify_all()
+        return Outcome(len(decoded.records), decoded.rejected, decoded.reason)
+
+    def close(self, timeout_s: float = 30.0) -> bool:
+        """Refuse new requests, wait for those being queued, then flush and close the store."""
+        with self._lock:
+            self._closing = True
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout_s)
+        return bool(self.store.close(timeout_s))
+
+
+__all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_RETRY_AFTER_S", "Outcome", "Receiver", "Refused"]

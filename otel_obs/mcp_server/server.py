@@ -1,0 +1,118 @@
+"""The otel-obs MCP server on the official ``mcp`` SDK: stdio, or streamable HTTP on loopback.
+
+Tools come from :mod:`.catalog`. Every call runs on one read-only
+``ObservabilitySkills`` (``mode=ro``: the server can never change the store,
+and adds no load to the writers beyond reading), in a worker thread so a slow
+query does not stall the protocol. A bad call, or any failure inside a tool,
+comes back as a tool error (``isError``) whose text says what was wrong; the
+server itself keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp.types as types
+from mcp.server.lowlevel import Server
+
+from .. import __version__
+from ..observability_skills import ObservabilitySkills
+from .catalog import BadArguments, McpTool, catalog
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "otel-obs"
+LOOPBACK = "127.0.0.1"
+DEFAULT_PORT = 8765
+HTTP_PATH = "/mcp"
+
+
+def _result(value: Any) -> types.CallToolResult:
+    """Structured content (``{"result": …}``) and the same JSON as text for older clients."""
+    structured = {"result": value}
+    text = json.dumps(structured, ensure_ascii=False)
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)], structured_content=structured
+    )
+
+
+def _error(message: str) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=message)], is_error=True
+    )
+
+
+def build_server(db_path: Path) -> Server[Any]:
+    """An MCP server answering from the store at ``db_path`` (which must exist)."""
+    skills = ObservabilitySkills(db_path)
+    tools = catalog()
+    listing = types.ListToolsResult(
+        tools=[
+            types.Tool(
+                name=tool.name,
+                title=tool.title,
+                description=tool.description,
+                input_schema=tool.input_schema,
+                # Every tool only reads the store (mode=ro), locally.
+                annotations=types.ToolAnnotations(
+                    read_only_hint=True, idempotent_hint=True, open_world_hint=False
+                ),
+            )
+            for tool in tools.values()
+        ]
+    )
+
+    async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return listing
+
+    async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        tool: McpTool | None = tools.get(params.name)
+        if tool is None:
+            return _error(f"unknown tool {params.name!r}; valid tools: {', '.join(tools)}")
+        try:
+            value = await anyio.to_thread.run_sync(tool.call, skills, params.arguments)
+        except BadArguments as error:
+            return _error(str(error))
+        except Exception as error:  # a tool failure is the caller's answer, not a crash
+            log.warning("tool %s failed", tool.name, exc_info=True)
+            return _error(f"{tool.name} failed: {type(error).__name__}: {error}")
+        return _result(value)
+
+    return Server(
+        SERVER_NAME,
+        version=__version__,
+        instructions=(
+            "Diagnose AI coding agents' executions recorded by otel-obs: the 39 SQL tools "
+            "by id (V validation, T troubleshooting, I investigation, A aggregation, "
+            "P parallel, D anomaly) and the ObservabilitySkills methods. Start with "
+            "execution_summary, validate and find_errors on an execution id."
+        ),
+        get_tool_input_schema=lambda name: tools[name].input_schema if name in tools else None,
+        on_list_tools=on_list_tools,
+        on_call_tool=on_call_tool,
+    )
+
+
+def serve_stdio(db_path: Path) -> None:
+    """Serve over stdin/stdout until the client closes them."""
+    from mcp.server.stdio import stdio_server
+
+    server = build_server(db_path)
+
+    async def main() -> None:
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+
+    anyio.run(main)
+
+
+def serve_http(db_path: Path, port: int = DEFAULT_PORT) -> None:
+    """Serve streamable HTTP on ``127.0.0.1:port`` (path ``/mcp``), loopback only."""
+    import uvicorn
+
+    app = build_server(db_path).streamable_http_app(streamable_http_path=HTTP_PATH, host=LOOPBACK)
+    uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning")).run()

@@ -1,0 +1,147 @@
+"""``otel-obs serve`` as a real subprocess on free loopback ports, and store comparisons."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ANNOUNCE = re.compile(r"gRPC on (?P<grpc>\S+), HTTP on (?P<http>http://\S+/v1/traces)")
+
+
+class Served:
+    """A running ``otel-obs serve`` (ports chosen by the OS) and the store it fills."""
+
+    def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.db = db
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "otel_obs",
+                "serve",
+                "--db",
+                str(db),
+                "--grpc-port",
+                "0",
+                "--http-port",
+                "0",
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        match = ANNOUNCE.search(line)
+        if match is None:
+            self.proc.kill()
+            raise AssertionError(f"serve did not start: {line!r} {self.proc.stderr.read()!r}")
+        self.grpc = match["grpc"]
+        self.http = match["http"]
+        self.counts: dict[str, Any] | None = None
+
+    def stop(self, timeout_s: float = 60.0) -> dict[str, Any]:
+        """SIGTERM, wait, and return the counts it printed as it stopped."""
+        if self.counts is not None:
+            return self.counts
+        self.proc.send_signal(signal.SIGTERM)
+        out, err = self.proc.communicate(timeout=timeout_s)
+        assert self.proc.returncode == 0, err
+        line = next(x for x in out.splitlines() if x.startswith("otel-obs serve: stopped"))
+        self.counts = json.loads(line.split("stopped", 1)[1])
+        return self.counts
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=30)
+
+
+#: Columns the receiving store numbers itself (see exporters/writer.py).
+ASSIGNED = {"transcript_entries": {"sequence"}}
+
+
+def table_rows(db: Path, exclude: dict[str, set[str]] | None = None) -> dict[str, list[tuple]]:
+    """Every row of every table, sorted, without the excluded columns."""
+    exclude = ASSIGNED if exclude is None else exclude
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        out: dict[str, list[tuple]] = {}
+        for table in sorted(tables):
+            columns = [
+                r[1]
+                for r in conn.execute(f"PRAGMA table_info({table})")
+                if r[1] not in exclude.get(table, set())
+            ]
+            rows = [
+                # Derived means (wave_statistics) sum in row order: equal to the ns.
+                tuple(round(v, 6) if isinstance(v, float) else v for v in row)
+                for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table}")
+            ]
+            out[table] = sorted(rows, key=repr)
+        return out
+    finally:
+        conn.close()
+
+
+def wait_for(predicate, timeout_s: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def producer_spans(execution_id: str = "exec-serve", tools: int = 2, output: str = "ok") -> list:
+    """Finished spans of a small run of the real producers (a task, tool uses, a decision)."""
+    from producer_support import Traced
+
+    from otel_obs import ToolUseLogger, TranscriptWriter
+
+    traced = Traced()
+    writer = TranscriptWriter(execution_id, "agent-1", pipeline=traced.pipeline)
+    logger = ToolUseLogger(writer)
+    with writer.task("T1", "serve me", action="UPDATE", file="src/a.py"):
+        for n in range(tools):
+            tid = logger.log_start(
+                {"id": f"toolu_{execution_id}_{n}", "name": "Bash", "input": {"command": f"ls {n}"}}
+            )
+            logger.log_end(tid, {"tool_use_id": tid, "content": output, "is_error": False})
+        writer.write({"entry_type": "decision", "summary": "go", "details": {"chosen": "a"}})
+    writer.close()
+    return traced.spans()
+
+
+def protobuf_body(spans: list) -> bytes:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    return encode_spans(spans).SerializeToString()
+
+
+def count(db: Path, sql: str) -> int:
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()

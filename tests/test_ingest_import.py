@@ -1,0 +1,243 @@
+"""``otel-obs import``: a store rebuilt or completed from its JSONL transcripts.
+
+The source is a real run: the demo's worker processes writing a store. What the
+JSONL holds (see otel_obs/ingest/jsonl_import.py) must come back exactly, every
+SQL tool that reads only those tables must answer as on the original, and
+importing again must change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ingest_support import table_rows
+
+from otel_obs.exporters.mapping import KEYS
+from otel_obs.ingest.jsonl_import import import_jsonl
+from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.registry import load_tools
+
+#: The tables JSONL restores (the README says so; the rest needs the SQLite file).
+RESTORED = ("transcript_entries", "message_bus_log", "tasks", "task_relationships")
+RESTORED_FOR_TOOLS = frozenset({*RESTORED, "wave_task_assignments"})
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """A finished demo run (two waves of three worker processes): its database and JSONL."""
+    folder = tmp_path_factory.mktemp("import-source")
+    done = subprocess.run(
+        [sys.executable, "-m", "otel_obs", "demo", "--workers", "3", "--db", "obs.db", "--json"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def _copy_transcripts(run: Path, to: Path) -> Path:
+    shutil.copytree(run / "transcripts", to / "transcripts")
+    return to / "transcripts"
+
+
+def _execution(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT id FROM task_list_execution_runs").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.jsonl"))}
+
+
+def _tool_params(tool, execution_id: str) -> dict[str, str]:
+    names = {p.name for p in tool.params}
+    values = {
+        "execution_id": execution_id,
+        "task_id": "T03",
+        "task_list_id": "demo-task-list",
+        "now": "2030-01-01T00:00:00.000000Z",
+        "correlation_id": "T03",
+    }
+    return {k: v for k, v in values.items() if k in names}
+
+
+def test_a_deleted_store_is_rebuilt_from_jsonl(run: Path, tmp_path: Path) -> None:
+    transcripts = _copy_transcripts(run, tmp_path)
+    before = _files(transcripts)
+    db = tmp_path / "rebuilt.db"
+    report = import_jsonl([transcripts], db, transcripts)
+    original = table_rows(run / "obs.db", exclude={})
+    rebuilt = table_rows(db, exclude={})
+    assert report.malformed == 0
+    assert report.read == report.added == len(original["transcript_entries"]) > 300
+    for table in RESTORED:
+        assert rebuilt[table] == original[table], table  # sequence numbers included
+    assert rebuilt["wave_task_assignments"] == original["wave_task_assignments"]
+    declared = [r for r in original["task_file_impacts"] if r[0].startswith("task:")]
+    assert rebuilt["task_file_impacts"] == declared
+    assert _files(transcripts) == before  # the store's own JSONL is not written again
+
+    # Every SQL tool that reads only restored tables answers as on the original.
+    execution_id = _execution(run / "obs.db")
+    source, copy = ObservabilitySkills(run / "obs.db"), ObservabilitySkills(db)
+    tables = set(KEYS) | {"wave_statistics"}
+    compared = []
+    for tool in load_tools().values():
+        used = {t for t in tables if re.search(rf"\b{t}\b", tool.sql)}
+        if not used <= RESTORED_FOR_TOOLS:
+            continue
+        params = _tool_params(tool, execution_id)
+        assert copy.run(tool.id, **params) == source.run(tool.id, **params), tool.id
+        compared.append(tool.id)
+    assert len(compared) >= 10, compared
+    assert any(source.run(t, **_tool_params(load_tools()[t], execution_id)) for t in compared)
+
+
+def test_importing_twice_gives_the_same_store(run: Path, tmp_path: Path) -> None:
+    transcripts = _copy_transcripts(run, tmp_path)
+    db = tmp_path / "twice.db"
+    first = import_jsonl([transcripts], db, transcripts)
+    rows = table_rows(db, exclude={})
+    files = _files(transcripts)
+    second = import_jsonl([transcripts, next(transcripts.rglob("*.jsonl"))], db, transcripts)
+    assert second.files == 1  # a file named twice is read once
+    assert (second.read, second.added, second.skipped) == (first.read, 0, first.read)
+    assert table_rows(db, exclude={}) == rows
+    assert _files(transcripts) == files
+
+
+def test_a_store_that_lacks_rows_is_completed(run: Path, tmp_path: Path) -> None:
+    transcripts = _copy_transcripts(run, tmp_path)
+    db = tmp_path / "partial.db"
+    shutil.copy(run / "obs.db", db)
+    conn = sqlite3.connect(db)
+    with conn:
+        lost = conn.execute(
+            "DELETE FROM transcript_entries WHERE sequence % 7 = 0 OR entry_type = 'decision'"
+        ).rowcount
+        conn.execute("DELETE FROM message_bus_log WHERE event_type = 'decision'")
+        conn.execute("DELETE FROM tasks WHERE id IN ('T01', 'T05')")
+    conn.close()
+    report = import_jsonl([transcripts], db, transcripts)
+    assert report.added == lost > 0
+    assert report.skipped == report.read - lost
+    original = table_rows(run / "obs.db")  # without sequence: the store numbers what it adds
+    completed = table_rows(db)
+    for table in original:
+        assert completed[table] == original[table], table
+    # The entries put back take numbers after the last one: none shared, none reused.
+    conn = sqlite3.connect(db)
+    numbers = [r[0] for r in conn.execute("SELECT sequence FROM transcript_entries")]
+    conn.close()
+    assert len(numbers) == len(set(numbers)) == len(original["transcript_entries"])
+
+
+def test_a_run_whose_sqlite_writes_failed_is_restored(tmp_path: Path) -> None:
+    from otel_obs import ToolUseLogger, TranscriptWriter
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")  # the database's folder cannot be made: SQLite fails, JSONL goes on
+    transcripts = tmp_path / "transcripts"
+    writer = TranscriptWriter(
+        "exec-nosql", "agent-1", db_path=blocker / "obs.db", transcripts_dir=transcripts
+    )
+    tools = ToolUseLogger(writer)
+    with writer.task("T1", "survive", action="CREATE", file="src/x.py", depends_on=["T0"]):
+        for n in range(3):
+            tid = tools.log_start({"id": f"toolu_{n}", "name": "Bash", "input": {"command": "ls"}})
+            tools.log_end(tid, {"tool_use_id": tid, "content": "ok", "is_error": False})
+        writer.write({"entry_type": "decision", "summary": "go", "details": {"chosen": "a"}})
+    writer.close()
+    stats = writer.pipeline.store.stats()
+    assert stats["failures"] > 0 and stats["entries_written"] == 0
+    (path,) = transcripts.rglob("*.jsonl")
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(lines) == 6 and all(line["sequence"] is None for line in lines)
+
+    db = tmp_path / "restored.db"
+    report = import_jsonl([transcripts], db, transcripts)
+    assert report.added == 6
+    conn = sqlite3.connect(db)
+    entries = conn.execute(
+        "SELECT id, sequence FROM transcript_entries WHERE execution_id = 'exec-nosql'"
+        " ORDER BY sequence"
+    ).fetchall()
+    task = conn.execute("SELECT status, file FROM tasks WHERE id = 'T1'").fetchone()
+    depends = conn.execute("SELECT target_task_id FROM task_relationships").fetchall()
+    bus = conn.execute("SELECT event_type FROM message_bus_log").fetchall()
+    conn.close()
+    assert entries == [(line["id"], n) for n, line in enumerate(lines, 1)]
+    assert task == ("completed", "src/x.py")
+    assert depends == [("T0",)] and bus == [("decision",)]
+    assert len(path.read_text().splitlines()) == 6  # nothing appended to its own transcript
+
+
+def test_other_transcripts_are_added_to_the_stores_jsonl_once(run: Path, tmp_path: Path) -> None:
+    source = _copy_transcripts(run, tmp_path)
+    store_transcripts = tmp_path / "central" / "transcripts"
+    db = tmp_path / "central" / "obs.db"
+    for _ in range(2):
+        import_jsonl([source], db, store_transcripts)
+    (copied,) = store_transcripts.rglob("*.jsonl")
+    (original,) = source.rglob("*.jsonl")
+    assert copied.read_text() == original.read_text()
+
+
+def test_cli_reports_malformed_lines_with_file_and_line(run: Path, tmp_path: Path) -> None:
+    (good_file,) = (run / "transcripts").rglob("*.jsonl")
+    good = good_file.read_bytes().splitlines(keepends=True)[:5]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(
+        good[0]
+        + b"{not json\n"
+        + good[1].replace(b'"entry_type": "', b'"entry_type": "bogus_')
+        + good[2].replace(b'"timestamp": "', b'"timestamp": "yesterday')
+        + b'{"id": "x\xff"}\n'
+        + good[3]
+        + b"\n"
+        + good[4]
+    )
+    db = tmp_path / "cli.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "otel_obs", "import", str(mixed), "--db", str(db), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["read"], result["added"], result["malformed"]) == (3, 3, 4)
+    for number, why in ((2, "not JSON"), (3, "bogus_"), (4, "yesterday"), (5, "not UTF-8")):
+        assert re.search(rf"{re.escape(str(mixed))}:{number}: .*{why}", done.stderr), (
+            number,
+            done.stderr,
+        )
+
+    missing = subprocess.run(
+        [sys.executable, "-m", "otel_obs", "import", str(tmp_path / "nope"), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 2 and "nope" in missing.stderr
+
+
+def test_a_store_that_cannot_be_written_is_reported_not_raised(run: Path, tmp_path: Path) -> None:
+    transcripts = _copy_transcripts(run, tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    report = import_jsonl([transcripts], blocker / "obs.db", transcripts)
+    assert report.read > 0 and report.added == 0
+    assert "storage failures" in report.storage and str(blocker) in report.storage

@@ -1,0 +1,148 @@
+"""Worker processes over real OTLP exporters into ``otel-obs serve``, against the local store.
+
+The demo's three worker processes per wave (and its orchestrator) are configured
+only through the standard ``OTEL_EXPORTER_OTLP_*`` variables, so each exports
+with the real OTLP exporter (HTTP or gRPC) while also writing the local store
+as usual. The served store, fed by nothing but OTLP, must hold the same rows;
+only the sequence numbers are the receiving store's own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from ingest_support import Served, table_rows, wait_for
+
+from otel_obs.observability_skills import ObservabilitySkills
+
+
+def _otlp_env(protocol: str, server: Served) -> dict[str, str]:
+    endpoint = (
+        server.http.removesuffix("/v1/traces") if protocol == "http/protobuf" else server.grpc
+    )
+    if not endpoint.startswith("http"):
+        endpoint = f"http://{endpoint}"
+    return {
+        **os.environ,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+        "OTEL_EXPORTER_OTLP_INSECURE": "true",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+    }
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_demo_workers_over_otlp_give_the_rows_of_the_local_store(
+    tmp_path: Path, protocol: str
+) -> None:
+    server = Served(tmp_path / "served.db")
+    try:
+        local = tmp_path / "local.db"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "otel_obs",
+                "demo",
+                "--workers",
+                "3",
+                "--db",
+                str(local),
+                "--json",
+            ],
+            env=_otlp_env(protocol, server),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+    finally:
+        counts = server.stop()
+    assert counts["spans_rejected"] == 0 and counts["dropped_rows"] == 0
+    expected = table_rows(local)
+    got = table_rows(server.db)
+    assert len(expected["tool_uses"]) > 100
+    assert len(expected["build_agent_instances"]) == 6  # two waves of three workers
+    for table in expected:
+        assert got[table] == expected[table], table
+
+
+KILLED_WORKER = textwrap.dedent(
+    """
+    import sys, time
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from otel_obs import ToolUseLogger, TranscriptWriter, configure
+    from otel_obs.exporters.otlp_view import OtlpView
+    from otel_obs.ingest.start_markers import StartMarkerProcessor
+
+    pipeline = configure(sys.argv[1], sys.argv[2], otlp_endpoint=sys.argv[3])
+    markers = BatchSpanProcessor(OtlpView(OTLPSpanExporter(endpoint=sys.argv[3] + "/v1/traces")))
+    pipeline.provider.add_span_processor(StartMarkerProcessor(markers))
+    writer = TranscriptWriter("exec-killed", "agent-k")
+    tools = ToolUseLogger(writer)
+    done = tools.log_start({"id": "toolu_done", "name": "Read", "input": {"file_path": "a.py"}})
+    tools.log_end(done, {"tool_use_id": done, "content": "x", "is_error": False})
+    with writer.task("T-open", "never finishes", action="UPDATE", file="src/open.py"):
+        tools.log_start({"id": "toolu_open", "name": "Bash", "input": {"command": "sleep 600"}})
+        pipeline.provider.force_flush()
+        pipeline.flush()
+        print("inside", flush=True)
+        time.sleep(600)
+    """
+)
+
+
+def test_a_killed_worker_leaves_its_open_task_and_tool_use_incomplete(tmp_path: Path) -> None:
+    server = Served(tmp_path / "served.db")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            KILLED_WORKER,
+            str(tmp_path / "local.db"),
+            str(tmp_path / "transcripts"),
+            server.http.removesuffix("/v1/traces"),
+        ],
+        env={**os.environ, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "inside"
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(30)
+
+        def open_tool_stored() -> bool:
+            conn = sqlite3.connect(f"file:{server.db}?mode=ro", uri=True)
+            try:
+                return bool(
+                    conn.execute("SELECT 1 FROM tool_uses WHERE id = 'toolu_open'").fetchall()
+                )
+            except sqlite3.Error:
+                return False
+            finally:
+                conn.close()
+
+        wait_for(open_tool_stored, what="the open tool use in the served store")
+    finally:
+        server.stop()
+    for db in (tmp_path / "local.db", server.db):
+        skills = ObservabilitySkills(db)
+        incomplete = skills.run("T004", execution_id="exec-killed", older_than_s=0)
+        found = {(row["kind"], row["id"]) for row in incomplete}
+        assert found == {("task", "T-open"), ("tool_use", "toolu_open")}, (db, incomplete)
+        conn = sqlite3.connect(db)
+        status = conn.execute(
+            "SELECT status FROM build_agent_instances WHERE id = 'agent-k'"
+        ).fetchone()
+        conn.close()
+        assert status == ("executing",), db
