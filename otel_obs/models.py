@@ -16,8 +16,6 @@ from . import conventions as c
 from .redaction import redact_text
 
 SUMMARY_MAX = 200
-#: The largest integer SQLite stores as one: larger counts and numbers are refused.
-INT64_MAX = 2**63 - 1
 
 
 class SkillReference(BaseModel):
@@ -27,7 +25,7 @@ class SkillReference(BaseModel):
 
     skill_name: str = Field(min_length=1)
     skill_file: str = ""
-    line_number: int = Field(default=0, ge=0, le=INT64_MAX)
+    line_number: int = Field(default=0, ge=0)
     section_title: str = ""
 
     @field_validator("skill_name", "skill_file", "section_title")
@@ -54,7 +52,7 @@ class TranscriptEntry(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
     skill_ref: SkillReference | None = None
     duration_ms: float | None = Field(default=None, ge=0)
-    token_estimate: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    token_estimate: int | None = Field(default=None, ge=0)
 
     @field_validator("entry_type")
     @classmethod

@@ -311,32 +311,23 @@ def _str(value: Any) -> str:
     return text if type(text) is str else str.__str__(text)
 
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
-
 def clean_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
-    """``attrs`` made storable: strings by :func:`clean_text`, integers beyond 64 bits as text.
+    """``attrs`` with every string made storable by :func:`clean_text`.
 
-    SQLite and UTF-8 files hold neither a lone surrogate nor a 70-bit integer;
-    the writer would fail on them, so they are fixed here, on the agent's side.
-    Changes ``attrs`` in place only when something needs fixing (rarely):
-    the common case costs one ``isascii`` per string.
+    The redaction patterns (RE2) take UTF-8 only, and NUL is cut by SQLite but
+    kept by the JSONL, so texts are fixed here, on the agent's side; values the
+    store can still not hold (an integer beyond 64 bits) are the store's to
+    make safe, and it counts them. Changes ``attrs`` in place only when
+    something needs fixing (rarely): the common case costs one ``isascii``
+    and one NUL search per string.
     """
     for key, value in attrs.items():
         kind = type(value)
         if kind is str:
             if not value.isascii() or "\x00" in value:
                 attrs[key] = clean_text(value)
-        elif kind is int:
-            if not _INT64_MIN <= value <= _INT64_MAX:
-                attrs[key] = str(value)
         elif kind is list or kind is tuple:
-            attrs[key] = [
-                clean_text(v)
-                if type(v) is str
-                else (str(v) if type(v) is int and not _INT64_MIN <= v <= _INT64_MAX else v)
-                for v in value
-            ]
+            attrs[key] = [clean_text(v) if type(v) is str else v for v in value]
     return attrs
 
 

@@ -65,7 +65,7 @@ from opentelemetry.util.types import AttributeValue
 
 from . import conventions as c
 from .checks import FileSnapshot, snapshot_file
-from .models import INT64_MAX, TranscriptEntry
+from .models import TranscriptEntry
 from .pipeline import Pipeline
 from .redaction import DETAILS_CAP, clean_attributes, redact_text, safe_json
 from .secret_rules import current_rules
@@ -176,12 +176,6 @@ class TranscriptWriter:
         if task_list_id is None:
             task_list_id = _baggage_str(c.TASK_LIST_ID, self._root_context)
 
-        if wave_number is not None and (
-            type(wave_number) is not int or not 0 <= wave_number <= INT64_MAX
-        ):
-            raise ValueError(
-                f"wave_number must be an integer from 0 to 2**63-1, got {wave_number!r}"
-            )
         self.execution_id: str = execution_id
         self.instance_id: str = instance_id
         self.wave_number: int | None = wave_number
