@@ -34,6 +34,7 @@ from .redaction import (
     ERROR_MESSAGE_CAP,
     INPUT_CAP,
     OUTPUT_CAP,
+    clean_text,
     dumps,
     redact_and_cap,
     redact_text,
@@ -102,7 +103,11 @@ class ToolUseLogger:
             operation = file_facts(name, tool_input)[1]
             if operation is not None:
                 attrs[c.FILE_OPERATION] = operation
-        span = writer.start_span(c.span_name(c.KIND_TOOL, name), st.context, attrs)
+        # Only the tool's own texts need cleaning: the context attributes are clean
+        # already and the input JSON was made so by dumps.
+        attrs[c.GEN_AI_TOOL_NAME] = clean_text(name)
+        attrs[c.GEN_AI_TOOL_CALL_ID] = clean_text(tool_id)
+        span = writer.start_span(c.span_name(c.KIND_TOOL, name), st.context, attrs, clean=False)
         writer.open_tool(
             Frame(
                 c.KIND_TOOL,
@@ -133,7 +138,7 @@ class ToolUseLogger:
                 c.TOOL_OUTPUT: "",
                 c.TOOL_ERROR_MESSAGE: error,
             }
-        self._writer.end_span(frame.span, attrs, error)
+        self._writer.end_span(frame.span, attrs, error, clean=False)  # texts cleaned by redaction
 
     def log_blocked(self, tool_use_id: str, reason: str) -> None:
         """End the tool's span as ``blocked`` by a security hook, with the reason."""
@@ -232,13 +237,13 @@ def _state_input_facts(
     # A plain dict's strings are all inside its JSON, just checked: none of
     # them needs redacting unless that JSON did.
     redact = redact_text if suspect or type(tool_input) is not dict else None
-    attrs[c.TOOL_INPUT_SUMMARY] = shorten(
-        salient_text(tool_input, input_json, redact), INPUT_SUMMARY_MAX
+    attrs[c.TOOL_INPUT_SUMMARY] = clean_text(
+        shorten(salient_text(tool_input, input_json, redact), INPUT_SUMMARY_MAX)
     )
     if name in FILE_TOOLS and isinstance(tool_input, Mapping):
         file_path, operation = file_facts(name, tool_input)
         if file_path is not None:
-            attrs[c.FILE_PATH] = file_path
+            attrs[c.FILE_PATH] = clean_text(file_path)
             attrs[c.FILE_OPERATION] = operation
 
 

@@ -46,6 +46,7 @@ is in ``obs.skill.parent_trace_id``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -192,7 +193,7 @@ class TranscriptWriter:
             base[c.WAVE_NUMBER] = wave_number
         if task_list_id is not None:
             base[c.TASK_LIST_ID] = task_list_id
-        self._base_attrs = base
+        self._base_attrs = clean_attributes(base)  # every span carries them: fixed once
 
         agent_attrs: Attributes = dict(base)
         agent_attrs.update(
@@ -724,21 +725,28 @@ class TranscriptWriter:
         if skill_id is not None:
             attrs[c.SKILL_TRACE_ID] = skill_id
         ctx = trace.set_span_in_context(span, self._root_context)
-        return State(ctx, span, attrs, task_id, skill_id)
+        # Clean once here: tool spans copy these attributes without cleaning them again.
+        return State(ctx, span, clean_attributes(attrs), task_id, skill_id)
 
-    def start_span(self, name: str, ctx: Context, attrs: Attributes) -> Span:
+    def start_span(self, name: str, ctx: Context, attrs: Attributes, *, clean: bool = True) -> Span:
+        """Start a span; ``clean=False`` when the caller made ``attrs`` storable already."""
         try:
             return self._tracer.start_span(
-                redact_text(name), context=ctx, attributes=clean_attributes(attrs)
+                _span_name(name),
+                context=ctx,
+                attributes=clean_attributes(attrs) if clean else attrs,
             )
         except Exception:
             self._storage_error("span start")
             return trace.INVALID_SPAN
 
-    def end_span(self, span: Span, attrs: Attributes, error: str | None = None) -> None:
+    def end_span(
+        self, span: Span, attrs: Attributes, error: str | None = None, *, clean: bool = True
+    ) -> None:
+        """End a span; ``clean=False`` when the caller made ``attrs`` storable already."""
         try:
             if attrs:
-                span.set_attributes(clean_attributes(attrs))
+                span.set_attributes(clean_attributes(attrs) if clean else attrs)
             if error:
                 span.set_status(Status(StatusCode.ERROR, redact_text(error)[:200]))
             span.end()
@@ -761,6 +769,12 @@ MESSAGE_MAX = 500
 
 def _capped(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@functools.lru_cache(maxsize=1024)
+def _span_name(name: str) -> str:
+    """``name`` redacted; cached, since tool span names repeat on every tool use."""
+    return redact_text(name)
 
 
 def coerce_entry(entry: TranscriptEntry | Mapping[str, Any]) -> TranscriptEntry:
