@@ -76,9 +76,10 @@ _count = iter(range(10**9))
     key=st.text(alphabet=ALNUM + "_-", min_size=1, max_size=12),
 )
 def test_a_secret_in_random_text_reaches_no_sink(sinks, kind, name, body, before, after, key):
+    n = next(_count)
+    body = f"{body}u{n}"  # unique to this example: a leak is reported where it happened
     text, secret = KINDS[kind](name, body)
     embedded = f"{before} {text}\n{after}"
-    n = next(_count)
     writer = TranscriptWriter(f"exec-{n}", "agent-1", pipeline=sinks.pipeline)
     tools = ToolUseLogger(writer)
     with writer.task(f"T{n}", embedded, note=embedded):
