@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from otel_obs import conventions as c
 
 from ._sdk_access import own_attributes
+from .mapping import foreign_inheritance, foreign_kind
 
 _INT_KEYS = frozenset({c.WAVE_NUMBER})
 
@@ -42,8 +43,12 @@ class ContextSpanProcessor(SpanProcessor):
         defaults: Mapping[str, Any] | None = None,
         baggage_processor: SpanProcessor | None = None,
     ) -> None:
-        self._defaults = {k: v for k, v in (defaults or {}).items() if v is not None}
+        self.set_defaults(defaults)
         self._baggage = baggage_processor
+
+    def set_defaults(self, defaults: Mapping[str, Any] | None) -> None:
+        """Use these defaults for spans started from now on (``configure()`` again)."""
+        self._defaults = {k: v for k, v in (defaults or {}).items() if v is not None}
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         bag = baggage.get_all(parent_context)
@@ -62,6 +67,14 @@ class ContextSpanProcessor(SpanProcessor):
             inherited: Mapping[str, Any] = {}
             if isinstance(parent, ReadableSpan) and parent.is_recording():
                 inherited = parent.attributes or {}
+                if c.KIND not in inherited and foreign_kind(parent.name, inherited):
+                    # The parent is an agent or tool span of another instrumentation:
+                    # its execution and instance are decided now (see the mapping).
+                    decided, inherited = foreign_inheritance(
+                        parent.name, inherited, parent_context, parent.get_span_context()
+                    )
+                    if decided:
+                        parent.set_attributes(decided)
             self._fill(span, own, inherited, bag)
         if bag and self._baggage is not None:
             self._baggage.on_start(span, parent_context)

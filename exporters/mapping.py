@@ -35,8 +35,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
+from opentelemetry.trace import StatusCode
+
 from otel_obs import conventions as c
-from otel_obs.redaction import finite_json, shorten
+from otel_obs.redaction import (
+    ERROR_MESSAGE_CAP,
+    INPUT_CAP,
+    OUTPUT_CAP,
+    cap_text,
+    dumps,
+    finite_json,
+    redact_text,
+    shorten,
+)
 from otel_obs.tool_facts import OUTPUT_SUMMARY_MAX, tool_span_facts
 
 from ._sdk_access import attributes_copy
@@ -51,7 +62,8 @@ END = "end"
 KEYS: Mapping[str, tuple[str, ...]] = {
     "task_list_execution_runs": ("id",),
     "transcript_entries": ("id",),
-    "tool_uses": ("id",),
+    # A tool-call id is unique only within its conversation: keyed per execution.
+    "tool_uses": ("execution_id", "id"),
     "skill_traces": ("id",),
     "assertion_chains": ("id",),
     "assertion_results": ("id",),
@@ -558,7 +570,7 @@ def _tool_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
     row: Row = {
         "id": tool_id,
         "execution_id": ctx.execution_id,
-        "transcript_entry_id": get(c.ENTRY_ID) or tool_entry_id(tool_id),
+        "transcript_entry_id": get(c.ENTRY_ID) or tool_entry_id(ctx.execution_id, tool_id),
         "instance_id": ctx.instance_id,
         "wave_number": ctx.wave,
         "task_id": ctx.task_id,
@@ -797,13 +809,16 @@ def _entity(rows: Rows, span: SpanLike, ctx: _Ctx, start: str, end: str | None) 
 # --------------------------------------------------------------------------
 
 
-def tool_entry_id(tool_use_id: str) -> str:
-    """The ``tool_use`` entry id of a tool span that carries none: derived from the tool use id.
+def tool_entry_id(execution_id: str, tool_use_id: str) -> str:
+    """The ``tool_use`` entry id of a tool span that carries none: derived from the tool use.
 
     Tool spans leave ``obs.entry.id`` out (it costs the agent an attribute per
-    call); a fixed function of the tool use id keeps re-delivery idempotent.
+    call); a fixed function of the execution and the tool use id keeps
+    re-delivery idempotent, and the same call id in two executions (replays,
+    frameworks numbering calls ``call_0``, ``call_1``…) two entries.
     """
-    return hashlib.blake2b(f"tool_use:{tool_use_id}".encode(), digest_size=16).hexdigest()
+    key = f"tool_use:{execution_id}:{tool_use_id}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(key, digest_size=16).hexdigest()
 
 
 def _start_entry(rows: Rows, ctx: _Ctx, attrs: Mapping[str, Any], entity: Row | None, start: str):
@@ -878,7 +893,7 @@ def map_tool_start_end(span: SpanLike, rows: Rows | None = None) -> Rows:
     _ensure(rows, ctx, started, span)
     tool = _tool_row(span, ctx, started, ended)
     tool_id = tool["id"]
-    rows.add_keyed("tool_uses", tool_id, tool, END)
+    rows.add_keyed("tool_uses", (ctx.execution_id, tool_id), tool, END)
     within = tool["within_skill"]
     if within:
         rows.touched_skills.add(within)
@@ -942,6 +957,16 @@ def _lifecycle(
     span: SpanLike, rows: Rows, attrs: Mapping[str, Any], ctx: _Ctx, *, start: bool, end: bool
 ) -> Rows:
     """:func:`_map_lifecycle` given the span's attributes and context, already read."""
+    if ctx.kind is None:
+        # Not one of ours: an agent or tool span of another instrumentation, or
+        # nothing (a span that only carries our baggage makes no execution).
+        if end:
+            foreign = foreign_attributes(span, attrs)
+            if foreign is not None:
+                return _lifecycle(
+                    span, rows, foreign, _Ctx(foreign, span.context), start=True, end=True
+                )
+        return rows
     if not ctx.execution_id or span.start_time is None or (end and span.end_time is None):
         return rows
     started = iso_from_ns(span.start_time)
@@ -962,6 +987,202 @@ def _lifecycle(
             ctx.execution_id, ctx.instance_id, ended, None if ended_task else ctx.task_id
         )
     return rows
+
+
+# --------------------------------------------------------------------------
+# spans from other instrumentations
+# --------------------------------------------------------------------------
+
+
+def foreign_kind(name: str | None, attrs: Mapping[str, Any]) -> str | None:
+    """``tool`` or ``agent`` for a span of another instrumentation that is one, else None.
+
+    The GenAI conventions say it with ``gen_ai.operation.name``, OpenInference
+    with ``openinference.span.kind``; Claude Code's tool spans are also known
+    by their name.
+    """
+    operation = attrs.get(c.GEN_AI_OPERATION_NAME)
+    oi_kind = attrs.get(c.OI_SPAN_KIND)
+    if operation == c.OP_EXECUTE_TOOL or oi_kind == c.OI_TOOL or name == c.CLAUDE_CODE_TOOL_SPAN:
+        return c.KIND_TOOL
+    if operation == c.OP_INVOKE_AGENT or oi_kind == c.OI_AGENT:
+        return c.KIND_AGENT
+    return None
+
+
+def _first(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _agent_identity(attrs: Mapping[str, Any]) -> tuple[Any, Any]:
+    """(conversation id, agent id or name) a span of another instrumentation states."""
+    return _first(attrs, c.FOREIGN_CONVERSATION_KEYS), _first(attrs, c.FOREIGN_AGENT_KEYS)
+
+
+def foreign_inheritance(
+    name: str | None, attrs: Mapping[str, Any], parent_context: Any, span_context: Any
+) -> tuple[dict[str, Any], Mapping[str, Any]]:
+    """What a span takes from its parent when the parent is an agent or tool span that
+    is not ours: (attributes to set on the parent, the attributes to inherit from).
+
+    Mapping maps each span alone, so "the nearest agent ancestor" has to travel
+    down the tree as spans start. It is decided when the parent's first child
+    starts: by then every processor has done what it does at the parent's start,
+    whatever order they were added in. The parent's execution, unless it has
+    ours (baggage, an enclosing span of ours): the conversation or session id
+    it states, or the conversation the GenAI utilities carry on the context
+    (they put it on the agent span only when it ends); else the trace id. It is
+    set on the parent too, so that the parent maps to the execution its
+    descendants do (OpenInference learns ``session.id`` from the result
+    message, after the tools ran: such a session is keyed by its trace). An
+    agent parent is its descendants' instance: its agent id or name, else its
+    execution.
+    """
+    kind = foreign_kind(name, attrs)
+    if kind is None:
+        return {}, attrs
+    decided: dict[str, Any] = {}
+    execution = attrs.get(c.EXECUTION_ID)
+    if not execution:
+        conversation = _first(attrs, c.FOREIGN_CONVERSATION_KEYS)
+        if conversation is None and parent_context is not None and _ambient_conversation:
+            conversation = _ambient_conversation(parent_context)
+        execution = conversation or _hex_ids(span_context)[0]
+        if execution:
+            decided[c.EXECUTION_ID] = str(execution)
+    inherited = {**attrs, **decided}
+    if kind == c.KIND_AGENT:
+        instance = _first(attrs, c.FOREIGN_AGENT_KEYS) or execution
+        if instance:
+            inherited[c.INSTANCE_ID] = str(instance)
+    return decided, inherited
+
+
+try:  # the GenAI utilities keep the conversation id of an agent run on the context
+    from opentelemetry.util.genai._conversation_context import (
+        get_ambient_conversation_id as _ambient_conversation,
+    )
+except ImportError:  # pragma: no cover - the utilities are optional
+    _ambient_conversation = None
+
+
+def _status_error(span: SpanLike, attrs: Mapping[str, Any]) -> tuple[bool, str | None]:
+    """(failed, description) from the span's status, or from its status attributes."""
+    if attrs.get(c.OTEL_STATUS_CODE) == "ERROR":
+        return True, attrs.get(c.OTEL_STATUS_DESCRIPTION) or None
+    status = getattr(span, "status", None)
+    if status is not None and status.status_code is StatusCode.ERROR:
+        return True, status.description or None
+    return False, None
+
+
+def status_attributes(span: SpanLike) -> dict[str, Any]:
+    """A span's error status as attributes, for a path that carries attributes only."""
+    failed, description = _status_error(span, {})
+    if not failed:
+        return {}
+    return {c.OTEL_STATUS_CODE: "ERROR", c.OTEL_STATUS_DESCRIPTION: description or ""}
+
+
+def _exception_message(span: SpanLike) -> str | None:
+    for event in span.events or ():
+        if event.name == c.EXCEPTION_EVENT:
+            message = (event.attributes or {}).get(c.EXCEPTION_MESSAGE)
+            if message:
+                return str(message)
+    return None
+
+
+def _as_text(value: Any) -> str:
+    """An attribute value as text: strings as they are, anything else (a sequence) as JSON."""
+    if isinstance(value, str):
+        return value
+    return dumps(list(value) if isinstance(value, tuple) else value)
+
+
+def _foreign_input(value: Any) -> str | None:
+    """A foreign tool input as our JSON text: JSON as it is, other text as a JSON string."""
+    if value is None:
+        return None
+    text = _as_text(value)
+    try:
+        json.loads(text)
+    except ValueError:
+        text = dumps(text)
+    return redact_text(cap_text(text, INPUT_CAP))
+
+
+def _foreign_output(value: Any) -> str | None:
+    """A foreign tool output as text: a JSON string unwrapped, anything else as it came."""
+    if value is None:
+        return None
+    text = _as_text(value)
+    if text.startswith('"'):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, str):
+            text = parsed
+    return redact_text(cap_text(text, OUTPUT_CAP))
+
+
+def foreign_attributes(span: SpanLike, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A finished agent or tool span of another instrumentation, restated in our attributes.
+
+    None for any other span: it stores nothing. The restated span goes through
+    the same mapping as our own. Foreign spans are mapped once, when they end:
+    the instrumentations set ids and outcomes late (the GenAI utilities set
+    ``gen_ai.tool.call.id`` and ``gen_ai.conversation.id`` only when the span
+    ends, OpenInference ``session.id`` from the session's result message).
+
+    Execution: ours (baggage, an enclosing span of ours, or as decided when a
+    child started: :func:`foreign_inheritance`); a span that arrives with none
+    (a leaf span, an exporter, OTLP) is read alone: its conversation or session
+    id, else its trace id. Instance: an agent span is its own (its agent id or
+    name, else its execution); a tool is its nearest agent ancestor's (our
+    context key), else the agent or conversation it names.
+    """
+    kind = foreign_kind(span.name, attrs)
+    if kind is None or span.start_time is None or span.end_time is None:
+        return None
+    get = attrs.get
+    conversation, own_agent = _agent_identity(attrs)
+    execution = get(c.EXECUTION_ID) or conversation or _hex_ids(span.context)[0]
+    if not execution:
+        return None
+    out = dict(attrs)
+    out[c.KIND] = kind
+    out[c.EXECUTION_ID] = str(execution)
+    failed, description = _status_error(span, attrs)
+    error_type = get(c.ERROR_TYPE)
+    if kind == c.KIND_AGENT:
+        out[c.INSTANCE_ID] = str(own_agent or execution)
+        if failed or error_type:
+            out[c.AGENT_STATUS] = "failed"
+            out[c.AGENT_ERROR] = description or _exception_message(span) or str(error_type)
+        return out
+    instance = get(c.INSTANCE_ID) or own_agent or conversation
+    if instance:
+        out[c.INSTANCE_ID] = str(instance)
+    name = _first(attrs, c.FOREIGN_TOOL_NAME_KEYS) or span.name or "unknown"
+    out[c.GEN_AI_TOOL_NAME] = str(name)
+    tool_id = _first(attrs, c.FOREIGN_TOOL_ID_KEYS)
+    out[c.GEN_AI_TOOL_CALL_ID] = str(tool_id) if tool_id is not None else None
+    out[c.TOOL_INPUT] = _foreign_input(_first(attrs, c.FOREIGN_INPUT_KEYS))
+    output = _foreign_output(_first(attrs, c.FOREIGN_OUTPUT_KEYS))
+    out[c.TOOL_OUTPUT] = output
+    if failed or error_type:
+        message = description or _exception_message(span) or output or str(error_type)
+        out[c.TOOL_RESULT_STATUS] = "error"
+        out[c.TOOL_ERROR_MESSAGE] = redact_text(str(message))[:ERROR_MESSAGE_CAP]
+    else:
+        out[c.TOOL_RESULT_STATUS] = "done"
+    return out
 
 
 def _end_entry(rows: Rows, ctx: _Ctx, attrs: Mapping[str, Any], span: SpanLike, end: str) -> None:
@@ -1076,7 +1297,7 @@ def _tool_file_impact(rows: Rows, ctx: _Ctx, tool: Row, ts: str) -> None:
     rows.add(
         "task_file_impacts",
         {
-            "id": tool["id"],
+            "id": f"tool:{ctx.execution_id}:{tool['id']}",
             "execution_id": ctx.execution_id,
             "task_id": ctx.task_id,
             "file_path": path,

@@ -8,6 +8,11 @@ thread. It also decides how much of the payloads leaves the machine
 (``OTEL_OBS_OTLP_PAYLOADS``): ``full`` sends the redacted, capped tool inputs,
 outputs, entry details and assertion evidence as stored; ``none`` keeps them
 local and sends the summaries only. The local store is never affected.
+
+:func:`view_span` is that mapping; the producers' pipeline applies it to
+every exporter their spans reach (``otel_obs.otel.export_step``), and
+:class:`OtlpView` wraps a single exporter with it, for spans handed to an
+exporter outside otel-obs's providers.
 """
 
 from __future__ import annotations
@@ -40,10 +45,8 @@ class OtlpView(SpanExporter):
     """Hands ``exporter`` each span with its derived tool facts, and payloads as configured."""
 
     def __init__(self, exporter: SpanExporter, payloads: str = DEFAULT_PAYLOADS) -> None:
-        if payloads not in PAYLOADS:
-            raise ValueError(f"payloads={payloads!r} is not valid; valid: {', '.join(PAYLOADS)}")
         self.exporter = exporter
-        self.payloads = payloads
+        self.payloads = check_payloads(payloads)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return self.exporter.export([self.view(span) for span in spans])
@@ -55,33 +58,50 @@ class OtlpView(SpanExporter):
         return self.exporter.force_flush(timeout_millis)
 
     def view(self, span: ReadableSpan) -> ReadableSpan:
-        """``span`` as it goes out: a copy when anything changes, else the span itself."""
-        attributes = span.attributes or {}
-        added = _tool_facts(attributes)
-        strip = self.payloads == "none"
-        if not added and not (strip and _holds_payload(span)):
-            return span
-        attrs = {**attributes, **added}
-        events = span.events
-        if strip:
-            attrs = _without_payloads(attrs)
-            events = tuple(
-                Event(e.name, _without_payloads(e.attributes or {}), e.timestamp) for e in events
-            )
-        return ReadableSpan(
-            name=span.name,
-            context=span.context,
-            parent=span.parent,
-            resource=span.resource,
-            attributes=attrs,
-            events=events,
-            links=span.links,
-            kind=span.kind,
-            status=span.status,
-            start_time=span.start_time,
-            end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope,
+        """``span`` as it goes out (see :func:`view_span`)."""
+        return view_span(span, self.payloads)
+
+
+def view_span(span: ReadableSpan, payloads: str = DEFAULT_PAYLOADS) -> ReadableSpan:
+    """``span`` as it goes out: a copy when anything changes, else the span itself.
+
+    The one mapping from a stored span to an exported one, used by
+    :class:`OtlpView` and by the export step every exporter's spans pass
+    (``otel_obs.otel.export_step``).
+    """
+    attributes = span.attributes or {}
+    added = _tool_facts(attributes)
+    strip = payloads == "none"
+    if not added and not (strip and _holds_payload(span)):
+        return span
+    attrs = {**attributes, **added}
+    events = span.events
+    if strip:
+        attrs = _without_payloads(attrs)
+        events = tuple(
+            Event(e.name, _without_payloads(e.attributes or {}), e.timestamp) for e in events
         )
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attrs,
+        events=events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def check_payloads(payloads: str) -> str:
+    """``payloads`` when it is a valid policy, else ``ValueError`` naming it."""
+    if payloads not in PAYLOADS:
+        raise ValueError(f"payloads={payloads!r} is not valid; valid: {', '.join(PAYLOADS)}")
+    return payloads
 
 
 def _tool_facts(attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,4 +130,11 @@ def _without_payloads(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in attributes.items() if k not in PAYLOAD_KEYS}
 
 
-__all__ = ["DEFAULT_PAYLOADS", "PAYLOADS", "PAYLOAD_KEYS", "OtlpView"]
+__all__ = [
+    "DEFAULT_PAYLOADS",
+    "PAYLOADS",
+    "PAYLOAD_KEYS",
+    "OtlpView",
+    "check_payloads",
+    "view_span",
+]

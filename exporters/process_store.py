@@ -461,10 +461,35 @@ def _spawn(db: Path, transcripts: Path, settings: dict[str, int]) -> subprocess.
         stdout=subprocess.PIPE,
         close_fds=True,
         start_new_session=False,
+        env=writer_environment(),
     )
     if proc.stdin is not None:
         _grow_pipe(proc.stdin.fileno())
     return proc
+
+
+#: Where ``opentelemetry-instrument`` puts its ``sitecustomize`` (a PYTHONPATH entry).
+_AUTO_INSTRUMENTATION = os.path.join("opentelemetry", "instrumentation", "auto_instrumentation")
+
+
+def writer_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The writer process's environment: the agent's, without auto-instrumentation.
+
+    Under ``opentelemetry-instrument`` the agent's ``PYTHONPATH`` starts with
+    the directory of its ``sitecustomize``, which would boot the distro (and
+    instrument, and configure exporters) in the writer too. The writer only
+    writes SQLite and JSONL: that entry is removed and ``OTEL_SDK_DISABLED``
+    is set, so nothing in it traces or exports.
+    """
+    env = dict(os.environ if environ is None else environ)
+    entries = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    kept = [p for p in entries if not os.path.normpath(p).endswith(_AUTO_INSTRUMENTATION)]
+    if kept:
+        env["PYTHONPATH"] = os.pathsep.join(kept)
+    else:
+        env.pop("PYTHONPATH", None)
+    env["OTEL_SDK_DISABLED"] = "true"
+    return env
 
 
 def _grow_pipe(fd: int) -> None:

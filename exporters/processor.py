@@ -16,11 +16,13 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import StatusCode
 
 from otel_obs import conventions as c
 
 from ._sdk_access import own_attributes
 from .items import Op
+from .mapping import status_attributes
 from .store_queue import QueueFront
 
 
@@ -48,6 +50,10 @@ class TranscriptSpanProcessor(SpanProcessor):
             self._put((Op.START, span))
 
     def on_end(self, span: ReadableSpan) -> None:
+        if span.status.status_code is StatusCode.ERROR and c.KIND not in own_attributes(span):
+            # Another instrumentation's failed span: its status travels as attributes
+            # (a writer process receives attributes, not the status).
+            span = _with_attributes(span, status_attributes(span))
         self._put_end(span)
 
     def on_event(
@@ -65,3 +71,21 @@ class TranscriptSpanProcessor(SpanProcessor):
 
     def shutdown(self) -> None:
         self.store.close()
+
+
+def _with_attributes(span: ReadableSpan, extra: Mapping[str, Any]) -> ReadableSpan:
+    """A copy of an ended span with ``extra`` added to its attributes."""
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes={**(span.attributes or {}), **extra},
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )

@@ -263,6 +263,47 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (execution_id, wave_number)
     );
     """,
+    # 2: a tool-call id is unique only within its execution (replays, frameworks that
+    # number calls call_0, call_1, ...): tool uses are keyed per execution.
+    """
+    CREATE TABLE tool_uses_v2 (
+        id                   TEXT NOT NULL,        -- the tool_use block id (unique per execution)
+        execution_id         TEXT NOT NULL,
+        transcript_entry_id  TEXT,                 -- the tool_use transcript entry
+        instance_id          TEXT,
+        wave_number          INTEGER,
+        task_id              TEXT,
+        tool                 TEXT NOT NULL,
+        tool_category        TEXT NOT NULL,
+        input                TEXT,                 -- JSON, redacted and capped
+        input_summary        TEXT,
+        output               TEXT,
+        output_summary       TEXT,
+        result_status        TEXT,                 -- NULL while running; done / error / blocked
+        is_error             INTEGER NOT NULL DEFAULT 0,
+        is_blocked           INTEGER NOT NULL DEFAULT 0,
+        block_reason         TEXT,
+        error_message        TEXT,
+        file_path            TEXT,
+        within_skill         TEXT,                 -- skill trace id
+        start_time           TEXT NOT NULL,
+        end_time             TEXT,
+        duration_ms          REAL,
+        trace_id             TEXT,
+        span_id              TEXT,
+        PRIMARY KEY (execution_id, id)
+    );
+    INSERT INTO tool_uses_v2 SELECT * FROM tool_uses;
+    DROP TABLE tool_uses;
+    ALTER TABLE tool_uses_v2 RENAME TO tool_uses;
+    CREATE INDEX idx_tool_uses_exec_tool ON tool_uses(execution_id, tool, duration_ms);
+    CREATE INDEX idx_tool_uses_exec_status ON tool_uses(execution_id, result_status);
+    CREATE INDEX idx_tool_uses_exec_time ON tool_uses(execution_id, start_time);
+    CREATE INDEX idx_tool_uses_task ON tool_uses(task_id, execution_id);
+    CREATE INDEX idx_tool_uses_entry ON tool_uses(transcript_entry_id);
+    -- the tool uses of a skill trace (its tool_use_count is recounted per batch)
+    CREATE INDEX idx_tool_uses_skill ON tool_uses(within_skill);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,11 +1,30 @@
-"""Wiring: one call that connects OpenTelemetry to the local store (and optionally OTLP).
+"""Wiring: one call that connects OpenTelemetry to the local store (and to exporters).
 
-``configure()`` is for applications: it installs the transcript processor on
-the global tracer provider — adding to the application's own SDK provider when
-there is one, so its spans and exporters stay as they are. ``get_pipeline()``
-is what producers call: the configured pipeline, or a private one (its own
-provider, not global) for a store at other paths, which is how tests and tools
-write to a store of their own without touching the process's tracing.
+Producers write through a :class:`~otel_obs.pipeline.Pipeline` on a tracer
+provider of their own (:class:`otel_obs.otel.providers.ProducerProvider`),
+never the global one: an application that sets its provider later keeps it,
+and sampling and span limits cannot take rows from the store (see
+:mod:`otel_obs.otel`). ``get_pipeline()`` is what producers call: the default
+pipeline (the configured one, or one made from the environment the first
+time), or a private pipeline for a store at other paths, which is how tests
+and tools write to a store of their own without touching the process's
+tracing.
+
+``configure()`` is for applications. Beyond the default pipeline it wires
+the application's provider (the global SDK provider, created from the
+standard variables when there is none): otel-obs's processors are added so
+the application's own spans nested under a task reach the store too, and the
+producers' sampled spans are handed to that provider's processors (its
+exporters) through :class:`otel_obs.otel.export_step.ExportStep`, which
+applies the payload policy on the way. The exporters ``configure()`` builds
+from ``OTEL_TRACES_EXPORTER`` (or ``otlp_endpoint``) carry the producers'
+spans, and the application's too only with ``otlp_app_spans``.
+
+Calling ``configure()`` again with the same options is a no-op; with other
+options they are applied to the same pipeline (a new store for new paths or
+writer settings, new exporters, a new service name). Standard variables a
+producer cannot use are logged once and skipped; ``configure()`` raises a
+``ValueError`` naming a value that is not valid at all.
 
 Paths default to ``database/observability.db`` and ``transcripts/`` relative to
 the working directory, overridden by ``OTEL_OBS_DB`` and
@@ -16,38 +35,80 @@ store given by one path stays in one place.
 
 from __future__ import annotations
 
+import atexit
+import dataclasses
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from . import conventions as c
 from . import settings
 from .exporters.context_processor import ContextSpanProcessor, obs_baggage_processor
-from .exporters.otlp_view import OtlpView
 from .exporters.processor import TranscriptSpanProcessor
 from .exporters.stores import Store, open_store
+from .otel import exit as process_exit
+from .otel import standard
+from .otel.export_step import ExportStep
+from .otel.providers import ProducerProvider, app_provider
 from .pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SERVICE_NAME = "otel-obs"
-ENV_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
-ENV_OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
-OTLP_PROTOCOLS = ("grpc", "http/protobuf")
+DEFAULT_SERVICE_NAME = standard.DEFAULT_SERVICE_NAME
 
 _lock = threading.RLock()
-_configured: Pipeline | None = None
+#: The producers' default pipeline (``get_pipeline()`` without paths, ``configure()``).
+_default: Pipeline | None = None
+#: The options the default pipeline reflects now.
+_default_options: Options | None = None
+#: Whether ``configure()`` has been called (it also wires the application's provider).
+_configured = False
+#: What ``configure()`` added to the application's provider, to follow later changes.
+_app_transcript: TranscriptSpanProcessor | None = None
+_app_context: ContextSpanProcessor | None = None
+_app_exports: ExportStep | None = None
+_app_created: TracerProvider | None = None
 _private: dict[tuple[Path, Path, str], Pipeline] = {}
 
 #: The store paths for arguments, environment and defaults (see settings.resolve_paths).
 resolve_paths = settings.resolve_paths
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything the default pipeline is built from, resolved (argument, variable, default)."""
+
+    db: Path
+    transcripts: Path
+    writer: str
+    flush_interval_ms: int | None
+    queue_capacity: int | None
+    service_name: str | None
+    task_list_id: str | None
+    otlp_endpoint: str | None
+    otlp_payloads: str
+    otlp_app_spans: bool
+
+    def differences(self, other: Options) -> list[str]:
+        """The names of the options that differ from ``other``'s."""
+        return [
+            f.name
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)
+        ]
+
+
+#: Options that need a new store when they change.
+_STORE_OPTIONS = frozenset({"db", "transcripts", "writer", "flush_interval_ms", "queue_capacity"})
+#: Options that need new exporters when they change.
+_EXPORT_OPTIONS = frozenset({"otlp_endpoint", "otlp_payloads", "otlp_app_spans"})
 
 
 def resolve_writer(writer: str | None = None) -> str:
@@ -60,20 +121,54 @@ def resolve_otlp_payloads(payloads: str | None = None) -> str:
     return settings.OTLP_PAYLOADS.resolve(payloads)
 
 
-def _build_store(
-    db: Path,
-    transcripts: Path,
-    flush_interval_ms: int | None,
-    queue_capacity: int | None,
-    writer: str = "process",
-) -> Store:
-    return open_store(
-        db,
-        transcripts,
-        writer,
-        flush_interval_ms=flush_interval_ms,
-        queue_capacity=queue_capacity,
+def _lenient(setting: settings.Setting[Any], value: Any = None) -> Any:
+    """``setting`` resolved; a bad variable is logged once and its default used (producers).
+
+    A bad argument still raises: that is the caller's code, not configuration.
+    """
+    if value is not None:
+        return setting.resolve(value)
+    try:
+        return setting.resolve(value)
+    except ValueError as exc:
+        standard.warn_once(f"setting-{setting.env}", "%s; using %r", exc, setting.default)
+        return setting.default
+
+
+def _resolve(strict: bool, **given: Any) -> Options:
+    resolve = (lambda s, v=None: s.resolve(v)) if strict else _lenient
+    db, transcripts = resolve_paths(given.get("db_path"), given.get("transcripts_dir"))
+    return Options(
+        db=db,
+        transcripts=transcripts,
+        writer=resolve(settings.WRITER, given.get("writer")),
+        flush_interval_ms=given.get("flush_interval_ms"),
+        queue_capacity=given.get("queue_capacity"),
+        service_name=given.get("service_name"),
+        task_list_id=given.get("task_list_id"),
+        otlp_endpoint=given.get("otlp_endpoint"),
+        otlp_payloads=resolve(settings.OTLP_PAYLOADS, given.get("otlp_payloads")),
+        otlp_app_spans=resolve(settings.OTLP_APP_SPANS, given.get("otlp_app_spans")),
     )
+
+
+def _store_enabled() -> bool:
+    return bool(_lenient(settings.ENABLED))
+
+
+def _build_store(options: Options, strict: bool = True) -> Store | None:
+    """The store for ``options``; None when ``OTEL_OBS_ENABLED`` is false."""
+    if not _store_enabled():
+        return None
+    given: dict[str, Any] = {
+        "flush_interval_ms": options.flush_interval_ms,
+        "queue_capacity": options.queue_capacity,
+    }
+    if not strict:  # a bad variable must not raise inside a producer
+        for setting in settings.STORE_SETTINGS:
+            if setting.env and given.get(setting.name) is None:
+                given[setting.name] = _lenient(setting)
+    return open_store(options.db, options.transcripts, options.writer, **given)
 
 
 def attach(provider: TracerProvider, store: Store, task_list_id: str | None = None) -> Pipeline:
@@ -83,36 +178,109 @@ def attach(provider: TracerProvider, store: Store, task_list_id: str | None = No
     ``get_pipeline`` use it too.
     """
     defaults = {c.TASK_LIST_ID: task_list_id} if task_list_id else None
+    context = ContextSpanProcessor(defaults, obs_baggage_processor())
     processor = TranscriptSpanProcessor(store)
-    provider.add_span_processor(ContextSpanProcessor(defaults, obs_baggage_processor()))
+    provider.add_span_processor(context)
     provider.add_span_processor(processor)
-    return Pipeline(
+    pipeline = Pipeline(
         provider,
         processor,
         db_path=store.db_path,
         transcripts_dir=store.transcripts_dir,
         store=store,
     )
+    pipeline.context_processor = context
+    return pipeline
 
 
-def _otlp_exporter(endpoint: str | None) -> SpanExporter:
-    """The OTLP span exporter for ``OTEL_EXPORTER_OTLP_PROTOCOL`` (gRPC unless http/protobuf)."""
-    protocol = (os.environ.get(ENV_OTLP_PROTOCOL) or "grpc").strip()
-    if protocol not in OTLP_PROTOCOLS:
-        raise ValueError(
-            f"{ENV_OTLP_PROTOCOL}={protocol!r} is not supported; valid: {', '.join(OTLP_PROTOCOLS)}"
+def _export_processors(options: Options, strict: bool) -> list[SpanProcessor]:
+    """A batch processor per exporter ``OTEL_TRACES_EXPORTER`` (or ``otlp_endpoint``) names.
+
+    The variables are the application's provider's to follow when it has one
+    that otel-obs did not make (a distro built its exporters from them, and
+    the producers' spans reach those): then only an explicit ``otlp_endpoint``
+    gives an exporter of our own, so nothing goes out twice.
+    """
+    if standard.sdk_disabled():
+        return []
+    app = app_provider()
+    if app is None or app is _app_created:
+        names = standard.exporter_names(options.otlp_endpoint)
+    else:
+        names = [standard.OTLP] if options.otlp_endpoint else []
+    exporters = standard.build_exporters(names, options.otlp_endpoint, strict=strict)
+    return [BatchSpanProcessor(exporter) for exporter in exporters]
+
+
+def _build_default(options: Options, strict: bool, exports: bool = True) -> Pipeline:
+    """The producers' default pipeline: their own provider, the store, the export step.
+
+    ``exports``: build the exporters now (``configure()`` builds them once the
+    application's provider is wired, see :func:`_set_exports`).
+    """
+    provider = ProducerProvider(standard.resource(options.service_name))
+    store = _build_store(options, strict)
+    if store is not None:
+        pipeline = attach(provider, store, options.task_list_id)
+    else:
+        pipeline = Pipeline(provider, db_path=options.db, transcripts_dir=options.transcripts)
+    own = _export_processors(options, strict) if exports else []
+    step = ExportStep(own, options.otlp_payloads, to_app=not standard.sdk_disabled())
+    provider.add_span_processor(step)
+    pipeline.export_step = step
+    _guard_exit(pipeline)
+    if _lenient(settings.SIGTERM) and not handle_sigterm(pipeline):
+        standard.warn_once(
+            "sigterm",
+            "OTEL_OBS_SIGTERM=true, but the store was opened outside the main thread, "
+            "where Python allows no signal handler; call otel_obs.config.handle_sigterm() there",
         )
-    if protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    _announce()
+    return pipeline
 
-        if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/traces"):
-            endpoint = endpoint.rstrip("/") + "/v1/traces"
-        return OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-        OTLPSpanExporter as GrpcExporter,
-    )
 
-    return GrpcExporter(endpoint=endpoint) if endpoint else GrpcExporter()
+def _guard_exit(pipeline: Pipeline) -> None:
+    """End the pipeline's open spans at exit as terminated, before its store closes."""
+    pipeline.exit_guard = process_exit.guard(pipeline.provider, lambda: pipeline.flush(5.0))
+
+
+def handle_sigterm(pipeline: Pipeline | None = None) -> bool:
+    """On SIGTERM, end ``pipeline``'s open spans as terminated, flush and close, then exit.
+
+    ``pipeline`` defaults to the producers' default one; ``OTEL_OBS_SIGTERM=true``
+    does this when it is made. Returns False when not called from the main
+    thread (Python only lets it install signal handlers).
+    """
+    pipeline = pipeline or get_pipeline()
+    guard = getattr(pipeline, "exit_guard", None)
+    if guard is None:
+        return False
+
+    def close() -> None:
+        pipeline.provider.force_flush(5_000)
+        app = app_provider()
+        if app is not None:
+            app.force_flush(5_000)
+        pipeline.shutdown(5.0)
+
+    return process_exit.handle_sigterm(guard, close)
+
+
+def _announce() -> None:
+    """One log line when something is off: what is exported, and whether the store records."""
+    store = _store_enabled()
+    if standard.sdk_disabled():
+        standard.warn_once(
+            "sdk-disabled",
+            "OTEL_SDK_DISABLED=true: nothing is exported; %s",
+            "the local store keeps recording (OTEL_OBS_ENABLED=false turns it off too)"
+            if store
+            else "OTEL_OBS_ENABLED=false: the local store records nothing either",
+        )
+    elif not store:
+        standard.warn_once(
+            "store-disabled", "OTEL_OBS_ENABLED=false: the local store records nothing"
+        )
 
 
 def configure(
@@ -126,8 +294,10 @@ def configure(
     queue_capacity: int | None = None,
     writer: str | None = None,
     otlp_payloads: str | None = None,
+    otlp_app_spans: bool | None = None,
 ) -> Pipeline:
-    """Connect the global tracer provider to the store; return the pipeline.
+    """Connect the store and the exporters to the producers and the application; return
+    the producers' pipeline.
 
     ``writer`` (or ``OTEL_OBS_WRITER``) is ``process`` (default: mapping and
     writing in a writer process of its own, so the store's work does not
@@ -137,70 +307,165 @@ def configure(
     the agent for the GIL, so the agent waits more per span and the store
     keeps up with about half as many tool uses per second).
 
-    If the global provider is already an SDK ``TracerProvider`` our processors
-    are added to it; otherwise a provider (resource ``service.name``, default
-    ``otel-obs``) is created and set global. With ``otlp_endpoint`` (or
-    ``OTEL_EXPORTER_OTLP_ENDPOINT`` when we create the provider) spans also go
-    out over OTLP; ``otlp_payloads`` (or ``OTEL_OBS_OTLP_PAYLOADS``) is ``full``
-    (default: tool inputs, outputs, details and evidence as stored) or ``none``
-    (summaries only; see exporters/otlp_view.py). Calling again with the same paths returns the same
-    pipeline; with other paths the transcript processor moves to a new store
-    (the previous one is flushed and closed).
+    If the global provider is an SDK ``TracerProvider`` our processors are
+    added to it (its spans reach the store, and it receives the producers'
+    sampled spans); otherwise one is created from the standard variables
+    (resource: ``service_name``, else ``OTEL_SERVICE_NAME`` /
+    ``OTEL_RESOURCE_ATTRIBUTES``, else ``otel-obs``) and set global. Exporters
+    come from ``OTEL_TRACES_EXPORTER`` (``otlp``, ``console``, ``none``, any
+    installed one), and OTLP is on with ``otlp_endpoint`` or an
+    ``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``; they carry the producers' spans,
+    and the application's as well with ``otlp_app_spans`` (or
+    ``OTEL_OBS_OTLP_APP_SPANS``). ``otlp_payloads`` (or
+    ``OTEL_OBS_OTLP_PAYLOADS``) is ``full`` (default: tool inputs, outputs,
+    details and evidence as stored) or ``none`` (summaries only), for every
+    exporter that receives the producers' spans. Calling again with the same
+    options returns the same pipeline unchanged; other options are applied to
+    it (other paths: the store moves, the previous one is flushed and closed).
     """
-    global _configured
-    db, transcripts = resolve_paths(db_path, transcripts_dir)
-    mode = resolve_writer(writer)
-    payloads = resolve_otlp_payloads(otlp_payloads)
-    with _lock:
-        if _configured is not None:
-            if (_configured.db_path, _configured.transcripts_dir) == (db, transcripts):
-                return _configured
-            return _move_configured(db, transcripts, flush_interval_ms, queue_capacity, mode)
-        store = _build_store(db, transcripts, flush_interval_ms, queue_capacity, mode)
-        current = trace.get_tracer_provider()
-        created = not isinstance(current, TracerProvider)
-        if created:
-            resource = Resource.create({SERVICE_NAME: service_name or DEFAULT_SERVICE_NAME})
-            provider = TracerProvider(resource=resource)
-        else:
-            provider = current  # type: ignore[assignment]
-        pipeline = attach(provider, store, task_list_id)
-        endpoint = otlp_endpoint or (os.environ.get(ENV_OTLP_ENDPOINT) if created else None)
-        if endpoint:
-            exporter = _otlp_exporter(otlp_endpoint if otlp_endpoint else None)
-            provider.add_span_processor(BatchSpanProcessor(OtlpView(exporter, payloads)))
-        if created:
-            trace.set_tracer_provider(provider)
-            if trace.get_tracer_provider() is not provider:
-                logger.warning(
-                    "otel-obs: the global tracer provider could not be replaced; "
-                    "spans of other tracers will not reach the store"
-                )
-        _configured = pipeline
-        return pipeline
-
-
-def _move_configured(
-    db: Path,
-    transcripts: Path,
-    flush_interval_ms: int | None,
-    queue_capacity: int | None,
-    writer: str,
-) -> Pipeline:
-    """Point the configured transcript processor at a store for new paths."""
-    global _configured
-    assert _configured is not None
-    old = _configured
-    store = _build_store(db, transcripts, flush_interval_ms, queue_capacity, writer)
-    processor = old.sink
-    if isinstance(processor, TranscriptSpanProcessor):
-        processor.use(store)
-    if old.store is not None:
-        old.store.close()
-    _configured = Pipeline(
-        old.provider, processor, db_path=db, transcripts_dir=transcripts, store=store
+    options = _resolve(
+        True,
+        db_path=db_path,
+        transcripts_dir=transcripts_dir,
+        service_name=service_name,
+        task_list_id=task_list_id,
+        otlp_endpoint=otlp_endpoint,
+        flush_interval_ms=flush_interval_ms,
+        queue_capacity=queue_capacity,
+        writer=writer,
+        otlp_payloads=otlp_payloads,
+        otlp_app_spans=otlp_app_spans,
     )
-    return _configured
+    return _configure(options, strict=True)
+
+
+def configure_from_environment() -> Pipeline:
+    """``configure()`` from the variables alone, never raising for one it cannot use.
+
+    What the ``otel_obs`` configurator runs under ``opentelemetry-instrument``:
+    a bad value there is logged once and skipped, as it is for producers.
+    """
+    return _configure(_resolve(False), strict=False)
+
+
+def _configure(options: Options, strict: bool) -> Pipeline:
+    global _default, _default_options, _configured
+    with _lock:
+        first = not _configured
+        old = _default_options
+        if _default is None or old is None:
+            _default = _build_default(options, strict, exports=False)
+            old = None
+        elif not first and options == old:
+            return _default
+        else:
+            _apply(_default, old, options)
+        _default_options = options
+        if first:
+            _wire_app(_default, options)
+            _configured = True
+        if first or old is None or set(options.differences(old)) & _EXPORT_OPTIONS:
+            _set_exports(_default, options, strict)
+        return _default
+
+
+def _apply(pipeline: Pipeline, old: Options, new: Options) -> None:
+    """Bring ``pipeline``'s store, defaults and resource from ``old`` options to ``new`` ones.
+
+    In place: producers hold the pipeline. Exporters are :func:`_set_exports`'s.
+    """
+    changed = set(new.differences(old))
+    if changed & _STORE_OPTIONS:
+        _move_store(pipeline, new)
+    if "task_list_id" in changed:
+        defaults = {c.TASK_LIST_ID: new.task_list_id} if new.task_list_id else {}
+        for context in (pipeline.context_processor, _app_context):
+            if context is not None:
+                context.set_defaults(defaults)
+    if "service_name" in changed:
+        _set_service_name(pipeline, new.service_name)
+
+
+def _set_exports(pipeline: Pipeline, options: Options, strict: bool) -> None:
+    """Our exporters, fresh: on the producers' export step (their spans only), or, with
+    ``otlp_app_spans``, on an export step of the application's provider, which the
+    producers' spans reach too. The previous exporters are shut down."""
+    global _app_exports
+    processors = _export_processors(options, strict)
+    app = app_provider()
+    app_side = options.otlp_app_spans and app is not None
+    step = pipeline.export_step
+    if step is not None:
+        step.replace([] if app_side else processors, options.otlp_payloads, to_app=step.to_app)
+    if app_side and _app_exports is None and app is not None:
+        _app_exports = ExportStep(processors, options.otlp_payloads, to_app=False)
+        app.add_span_processor(_app_exports)
+    elif _app_exports is not None:
+        _app_exports.replace(processors if app_side else [], options.otlp_payloads, to_app=False)
+
+
+def _move_store(pipeline: Pipeline, options: Options) -> None:
+    """Point the producers' (and the application's) transcript processor at a new store."""
+    store = _build_store(options)
+    old = pipeline.store
+    if store is not None:
+        if isinstance(pipeline.sink, TranscriptSpanProcessor):
+            pipeline.sink.use(store)
+        else:  # the store was off and is on now
+            context = ContextSpanProcessor(None, obs_baggage_processor())
+            processor = TranscriptSpanProcessor(store)
+            pipeline.provider.add_span_processor(context)
+            pipeline.provider.add_span_processor(processor)
+            pipeline.sink, pipeline.context_processor = processor, context
+        if _app_transcript is not None:
+            _app_transcript.use(store)
+    pipeline.store = store
+    pipeline.db_path, pipeline.transcripts_dir = options.db, options.transcripts
+    if old is not None:
+        old.close()
+    at_exit = getattr(pipeline.exit_guard, "at_exit", None)
+    if at_exit is not None:  # again after the new store's own exit handler: it runs first
+        atexit.unregister(at_exit)
+        atexit.register(at_exit)
+
+
+def _set_service_name(pipeline: Pipeline, service_name: str | None) -> None:
+    """A new service name on the producers' provider (and the one we created for the app)."""
+    resource = standard.resource(service_name)
+    for provider in (pipeline.provider, _app_created):
+        if provider is None:
+            continue
+        update = getattr(provider, "_update_resource", None)
+        if update is None:
+            raise ValueError(
+                f"service_name={service_name!r} cannot be applied: this SDK release "
+                "cannot change a provider's resource; call configure() once, before tracing"
+            )
+        update(resource)
+
+
+def _wire_app(pipeline: Pipeline, options: Options) -> None:
+    """Add our processors to the application's provider (created when there is none)."""
+    global _app_transcript, _app_context, _app_created
+    if standard.sdk_disabled():
+        return  # nothing is exported: no global provider to make or feed
+    app = app_provider()
+    if app is None:
+        app = TracerProvider(resource=standard.resource(options.service_name))
+        trace.set_tracer_provider(app)
+        if trace.get_tracer_provider() is not app:
+            logger.warning(
+                "otel-obs: the global tracer provider could not be replaced; "
+                "spans of other tracers will not reach the store"
+            )
+            return
+        _app_created = app
+    if pipeline.store is not None:
+        defaults = {c.TASK_LIST_ID: options.task_list_id} if options.task_list_id else None
+        _app_context = ContextSpanProcessor(defaults, obs_baggage_processor())
+        _app_transcript = TranscriptSpanProcessor(pipeline.store)
+        app.add_span_processor(_app_context)
+        app.add_span_processor(_app_transcript)
 
 
 def get_pipeline(
@@ -209,37 +474,46 @@ def get_pipeline(
     *,
     writer: str | None = None,
 ) -> Pipeline:
-    """The pipeline producers write through.
+    """The pipeline producers write through; never raises for a setting it cannot use.
 
-    With no paths: the configured pipeline (``configure()`` with defaults the
-    first time). With paths naming another store: a cached private pipeline
-    for them (one per writer mode, see :func:`configure`), with its own tracer
-    provider (not the global one).
+    With no paths: the default pipeline (configured, or made from the
+    environment the first time; it does not touch the global provider). With
+    paths naming another store: a cached private pipeline for them (one per
+    writer mode, see :func:`configure`), isolated: its own provider, no exporters.
     """
+    global _default, _default_options
     if db_path is None and transcripts_dir is None:
         with _lock:
-            return _configured if _configured is not None else configure(writer=writer)
+            if _default is None:
+                _default_options = _resolve(False, writer=writer)
+                _default = _build_default(_default_options, strict=False)
+            return _default
     db, transcripts = resolve_paths(db_path, transcripts_dir)
-    mode = resolve_writer(writer)
+    mode = _lenient(settings.WRITER, writer)
     with _lock:
-        if _configured is not None and (_configured.db_path, _configured.transcripts_dir) == (
+        if _default is not None and (_default.db_path, _default.transcripts_dir) == (
             db,
             transcripts,
         ):
-            return _configured
+            return _default
         pipeline = _private.get((db, transcripts, mode))
-        if pipeline is not None and not pipeline.store.closed:
+        if pipeline is not None and pipeline.store is not None and not pipeline.store.closed:
             return pipeline
-        resource = Resource.create({SERVICE_NAME: DEFAULT_SERVICE_NAME})
-        store = _build_store(db, transcripts, None, None, mode)
-        pipeline = attach(TracerProvider(resource=resource), store, None)
+        options = _resolve(False, db_path=db, transcripts_dir=transcripts, writer=mode)
+        provider = ProducerProvider(standard.resource())
+        store = _build_store(options, strict=False)
+        if store is None:
+            pipeline = Pipeline(provider, db_path=db, transcripts_dir=transcripts)
+        else:
+            pipeline = attach(provider, store, None)
+        _guard_exit(pipeline)
         _private[(db, transcripts, mode)] = pipeline
         return pipeline
 
 
 def configured_pipeline() -> Pipeline | None:
     """The pipeline ``configure()`` made, if it has been called."""
-    return _configured
+    return _default if _configured else None
 
 
 def close_private_pipelines() -> None:
@@ -252,11 +526,14 @@ def close_private_pipelines() -> None:
 
 
 __all__: list[Any] = [
+    "Options",
     "attach",
     "configure",
+    "configure_from_environment",
     "configured_pipeline",
     "close_private_pipelines",
     "get_pipeline",
+    "handle_sigterm",
     "resolve_paths",
     "resolve_writer",
 ]

@@ -138,6 +138,18 @@ AGENT_STATUS: Final = "obs.agent.status"  # completed / failed / terminated
 AGENT_ERROR: Final = "obs.agent.error"
 GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
 GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"
+# what an instrumented framework's session adds to its agent span (GenAI names
+# where the conventions have one)
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+AGENT_COST_USD: Final = "obs.agent.cost_usd"
+AGENT_NUM_TURNS: Final = "obs.agent.num_turns"
+AGENT_DURATION_API_MS: Final = "obs.agent.duration_api_ms"
+AGENT_PERMISSION_DENIALS: Final = "obs.agent.permission_denials"  # count
 
 # phase
 PHASE_NAME: Final = "obs.phase.name"
@@ -202,6 +214,50 @@ ASSERTION_RESULT: Final = "obs.assertion.result"  # pass / fail / skip / warn
 ASSERTION_EVIDENCE: Final = "obs.assertion.evidence"  # JSON object as a string
 ASSERTION_DURATION_MS: Final = "obs.assertion.duration_ms"
 ASSERTION_TOOL_USE_ID: Final = "obs.assertion.tool_use_id"  # supporting tool use
+
+# --------------------------------------------------------------------------
+# Spans from other instrumentations. The mapping recognises agent and tool
+# spans that otel-obs did not make by these names, read from the current
+# releases of opentelemetry-util-genai (GenAI semantic conventions),
+# openinference-instrumentation-claude-agent-sdk (OpenInference) and Claude
+# Code's own telemetry. The first name present wins, in the order listed.
+# --------------------------------------------------------------------------
+
+OP_EXECUTE_TOOL: Final = "execute_tool"
+OP_INVOKE_AGENT: Final = "invoke_agent"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+ERROR_TYPE: Final = "error.type"
+#: A span's status as attributes: how status crosses paths that carry only
+#: attributes (the writer process, JSON exports of other backends).
+OTEL_STATUS_CODE: Final = "otel.status_code"  # "ERROR"
+OTEL_STATUS_DESCRIPTION: Final = "otel.status_description"
+EXCEPTION_EVENT: Final = "exception"
+EXCEPTION_MESSAGE: Final = "exception.message"
+
+OI_SPAN_KIND: Final = "openinference.span.kind"  # "TOOL" / "AGENT"
+OI_TOOL: Final = "TOOL"
+OI_AGENT: Final = "AGENT"
+OI_TOOL_ID: Final = "tool.id"
+OI_TOOL_NAME: Final = "tool.name"
+OI_TOOL_PARAMETERS: Final = "tool.parameters"  # JSON text
+OI_INPUT_VALUE: Final = "input.value"
+OI_OUTPUT_VALUE: Final = "output.value"
+OI_AGENT_NAME: Final = "agent.name"
+SESSION_ID: Final = "session.id"
+
+CLAUDE_CODE_TOOL_SPAN: Final = "claude_code.tool"
+CLAUDE_CODE_TOOL_USE_ID: Final = "tool_use_id"
+CLAUDE_CODE_TOOL_NAME: Final = "tool_name"
+
+#: Where a foreign span keeps each fact, first name first.
+FOREIGN_TOOL_ID_KEYS: Final = (GEN_AI_TOOL_CALL_ID, OI_TOOL_ID, CLAUDE_CODE_TOOL_USE_ID)
+FOREIGN_TOOL_NAME_KEYS: Final = (GEN_AI_TOOL_NAME, OI_TOOL_NAME, CLAUDE_CODE_TOOL_NAME)
+FOREIGN_INPUT_KEYS: Final = (GEN_AI_TOOL_CALL_ARGUMENTS, OI_TOOL_PARAMETERS, OI_INPUT_VALUE)
+FOREIGN_OUTPUT_KEYS: Final = (GEN_AI_TOOL_CALL_RESULT, OI_OUTPUT_VALUE)
+FOREIGN_CONVERSATION_KEYS: Final = (GEN_AI_CONVERSATION_ID, SESSION_ID)
+FOREIGN_AGENT_KEYS: Final = (GEN_AI_AGENT_ID, GEN_AI_AGENT_NAME, OI_AGENT_NAME)
 
 # message bus correlation (events; defaults to the task id, else the execution)
 CORRELATION_ID: Final = "obs.correlation_id"

@@ -57,6 +57,12 @@ class Pipeline:
         #: The ``otel_obs.exporters.store.Store`` behind ``sink``, when there is one.
         self.store = store
         self.tracer: Tracer = provider.get_tracer(INSTRUMENTATION_NAME, __version__)
+        #: The processor that fills context attributes (``attach`` sets it), if any.
+        self.context_processor: Any = None
+        #: The step that hands sampled spans to exporters (the default pipeline's), if any.
+        self.export_step: Any = None
+        #: The processor that ends open spans at exit (``otel_obs.otel.exit``), if any.
+        self.exit_guard: Any = None
 
     def add_event(
         self,

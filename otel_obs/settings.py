@@ -160,6 +160,27 @@ OTLP_PAYLOADS = Setting(
     one_of("full", "none"),
     "whether tool inputs and outputs, details and evidence go out over OTLP",
 )
+OTLP_APP_SPANS = Setting(
+    "otlp_app_spans",
+    "OTEL_OBS_OTLP_APP_SPANS",
+    False,
+    flag,
+    "whether the exporters configure() builds also carry the application's own spans",
+)
+ENABLED = Setting(
+    "enabled",
+    "OTEL_OBS_ENABLED",
+    True,
+    flag,
+    "whether the local store records (false: producers store nothing; export is unchanged)",
+)
+SIGTERM = Setting(
+    "sigterm",
+    "OTEL_OBS_SIGTERM",
+    False,
+    flag,
+    "on SIGTERM, end open spans as terminated and flush the store before the process ends",
+)
 DEBUG = Setting(
     "debug",
     "OTEL_OBS_DEBUG",
@@ -231,6 +252,9 @@ ALL: tuple[Setting[Any], ...] = (
     QUEUE_CAPACITY,
     WRITER,
     OTLP_PAYLOADS,
+    OTLP_APP_SPANS,
+    ENABLED,
+    SIGTERM,
     DEBUG,
     BATCH_ITEMS,
     BUSY_TIMEOUT_MS,
@@ -278,13 +302,16 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "DB",
     "DEBUG",
+    "ENABLED",
     "FLUSH_INTERVAL_MS",
+    "OTLP_APP_SPANS",
     "OTLP_PAYLOADS",
     "QUEUE_CAPACITY",
     "REDACT_ALLOW",
     "REDACT_PATTERNS",
     "RETRY_WINDOW_MS",
     "SHUTDOWN_TIMEOUT_MS",
+    "SIGTERM",
     "STORE_SETTINGS",
     "Setting",
     "TRANSCRIPTS_DIR",

@@ -10,7 +10,8 @@ is "the" current one.
 
 Blocks are duck-typed: anything with ``id``/``name``/``input`` (attributes or
 mapping keys) is a tool use — ``claude_agent_sdk`` and ``anthropic``
-``ToolUseBlock`` both are — and anything with ``tool_use_id``/``content``/
+``ToolUseBlock`` both are, and so is a Claude Agent SDK hook payload with
+``tool_use_id``/``tool_name``/``tool_input`` — and anything with ``tool_use_id``/``content``/
 ``is_error`` is a result. Status: ``is_error`` true → ``error``, else ``done``;
 :meth:`ToolUseLogger.log_blocked` → ``blocked``.
 
@@ -182,8 +183,14 @@ def _field(obj: Any, name: str) -> Any:
 
 
 def _block_fields(block: Any) -> tuple[str | None, Any, Any]:
+    name = _field(block, "name")
+    if name is None and _field(block, "tool_name") is not None:
+        # A Claude Agent SDK hook payload (PreToolUse and the Post* hooks):
+        # tool_use_id / tool_name / tool_input instead of id / name / input.
+        tool_input = _field(block, "tool_input")
+        return _field(block, "tool_use_id"), _field(block, "tool_name"), tool_input or {}
     tool_input = _field(block, "input")
-    return _field(block, "id"), _field(block, "name"), {} if tool_input is None else tool_input
+    return _field(block, "id"), name, {} if tool_input is None else tool_input
 
 
 def _result_fields(result: Any) -> tuple[Any, bool]:

@@ -36,5 +36,6 @@ SELECT a.id AS assertion_id,
        u.result_status AS tool_status,
        a.timestamp
 FROM assertions AS a
-LEFT JOIN tool_uses AS u ON u.id = a.supporting_tool_use_id
+LEFT JOIN tool_uses AS u
+    ON u.execution_id = :execution_id AND u.id = a.supporting_tool_use_id
 ORDER BY julianday(a.timestamp), a.timestamp, a.id

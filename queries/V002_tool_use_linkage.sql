@@ -28,7 +28,7 @@ entries_without_use AS (
            CASE WHEN e.tool_use_id IS NULL THEN 'tool_use entry names no tool use'
                 ELSE 'tool use missing for tool_use entry' END AS problem
     FROM transcript_entries AS e
-    LEFT JOIN tool_uses AS u ON u.id = e.tool_use_id
+    LEFT JOIN tool_uses AS u ON u.execution_id = e.execution_id AND u.id = e.tool_use_id
     WHERE e.execution_id = :execution_id
       AND e.entry_type = 'tool_use'
       AND u.id IS NULL

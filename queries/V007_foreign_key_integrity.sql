@@ -29,7 +29,9 @@ checks AS (
     FROM transcript_entries AS c, scope
     WHERE c.execution_id BETWEEN scope.lo AND scope.hi
       AND c.tool_use_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM tool_uses AS p WHERE p.id = c.tool_use_id)
+      AND NOT EXISTS (
+          SELECT 1 FROM tool_uses AS p
+          WHERE p.execution_id = c.execution_id AND p.id = c.tool_use_id)
     UNION ALL
     SELECT 'transcript_entries.skill_trace_id -> skill_traces.id', 'transcript_entries',
            COUNT(*), MIN(c.id)
@@ -50,7 +52,9 @@ checks AS (
     FROM assertion_results AS c, scope
     WHERE c.execution_id BETWEEN scope.lo AND scope.hi
       AND c.tool_use_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM tool_uses AS p WHERE p.id = c.tool_use_id)
+      AND NOT EXISTS (
+          SELECT 1 FROM tool_uses AS p
+          WHERE p.execution_id = c.execution_id AND p.id = c.tool_use_id)
     UNION ALL
     SELECT 'assertion_results.transcript_entry_id -> transcript_entries.id', 'assertion_results',
            COUNT(*), MIN(c.id)
@@ -77,7 +81,9 @@ checks AS (
     FROM task_file_impacts AS c, scope
     WHERE c.execution_id BETWEEN scope.lo AND scope.hi
       AND c.tool_use_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM tool_uses AS p WHERE p.id = c.tool_use_id)
+      AND NOT EXISTS (
+          SELECT 1 FROM tool_uses AS p
+          WHERE p.execution_id = c.execution_id AND p.id = c.tool_use_id)
     UNION ALL
     SELECT 'wave_task_assignments.task_id -> tasks.id', 'wave_task_assignments',
            COUNT(*), MIN(c.execution_id || ':' || c.task_id)

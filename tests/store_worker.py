@@ -34,7 +34,7 @@ def sequence(db: str, transcripts: str, execution: str, worker: str, n: int, go:
         writer.write({"entry_type": "decision", "summary": f"{worker}:{i}", "details": {"i": i}})
         tool_id = tools.log_start({"id": f"{worker}-tool-{i}", "name": "Read", "input": {}})
         tools.log_end(tool_id, {"tool_use_id": tool_id, "content": "ok", "is_error": False})
-        time.sleep(0.008)  # spread over several write batches
+        time.sleep(0.02)  # spread over several write batches (about a second in all)
     writer.write({"entry_type": "task_end", "task_id": f"{worker}-task"})
     writer.close()
 

@@ -63,7 +63,8 @@ pipeline = configure("store/obs.db", "store/transcripts")
 agent_span(trace.get_tracer("the-app"), "exec-cfg")
 print(json.dumps({
     "kept_provider": trace.get_tracer_provider() is app_provider,
-    "pipeline_on_it": pipeline.provider is app_provider,
+    # Producers keep a provider of their own (the app's sampler and limits cannot cost rows).
+    "pipeline_on_its_own": pipeline.provider is not app_provider,
     "app_exporter_saw": len(memory.get_finished_spans()),
     "flushed": pipeline.flush(10),
     "same_again": configure("store/obs.db", "store/transcripts") is pipeline,
@@ -75,7 +76,7 @@ print(json.dumps({
     )
     assert out == {
         "kept_provider": True,
-        "pipeline_on_it": True,
+        "pipeline_on_its_own": True,
         "app_exporter_saw": 1,
         "flushed": True,
         "same_again": True,
@@ -103,7 +104,8 @@ agent_span(trace.get_tracer("any"), "exec-env")
 pipeline.flush(10)
 print(json.dumps({
     "sdk": isinstance(provider, TracerProvider),
-    "is_pipelines": provider is pipeline.provider,
+    "pipeline_on_its_own": provider is not pipeline.provider,
+    "producers_service": pipeline.provider.resource.attributes.get("service.name"),
     "service": provider.resource.attributes.get("service.name"),
     "db": str(pipeline.db_path),
     "transcripts": str(pipeline.transcripts_dir),
@@ -116,7 +118,8 @@ print(json.dumps({
     )
     assert out == {
         "sdk": True,
-        "is_pipelines": True,
+        "pipeline_on_its_own": True,
+        "producers_service": "builder",
         "service": "builder",
         "db": str(tmp_path / "env-db" / "obs.db"),
         "transcripts": str(tmp_path / "env-transcripts"),
@@ -160,14 +163,14 @@ import json
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from otel_obs.config import configure
 p = configure("s/obs.db", "s/t", otlp_endpoint="http://localhost:4318")
-batch = [s for s in p.provider._active_span_processor._span_processors
-         if isinstance(s, BatchSpanProcessor)]
-view = batch[0]._batch_processor._exporter
-exporter = view.exporter
+# The export step: every exporter receives the producers' spans through it.
+step = p.export_step
+batch = [s for s in step.processors if isinstance(s, BatchSpanProcessor)]
+exporter = batch[0]._batch_processor._exporter
 print(json.dumps({
     "count": len(batch),
-    "view": type(view).__name__,
-    "payloads": view.payloads,
+    "view": type(step).__name__,
+    "payloads": step.payloads,
     "module": type(exporter).__module__,
     "endpoint": getattr(exporter, "_endpoint", None),
 }))
@@ -176,7 +179,7 @@ print(json.dumps({
         **env,
     )
     assert out["count"] == 1 and out["module"] == module
-    assert (out["view"], out["payloads"]) == ("OtlpView", "full")
+    assert (out["view"], out["payloads"]) == ("ExportStep", "full")
     if protocol == "http/protobuf":
         assert out["endpoint"] == "http://localhost:4318/v1/traces"
     else:

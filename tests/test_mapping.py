@@ -68,16 +68,17 @@ def test_tool_spans_become_tool_uses_with_their_result(scenario):
     for tool in tools.values():
         assert tool["task_id"] == "T1" and tool["duration_ms"] >= 0
         assert tool["end_time"] >= tool["start_time"]
-        assert rows.phase("tool_uses", tool["id"]) == END
+        assert rows.phase("tool_uses", (tool["execution_id"], tool["id"])) == END
 
 
 def test_file_tools_and_declared_task_files_become_file_impacts(scenario):
     emitted, rows, _ = scenario
     impacts = by_id(rows, "task_file_impacts")
     declared = f"task:{emitted['execution_id']}:T1"
-    assert set(impacts) == {"tu-read", "tu-write", declared}
-    assert impacts["tu-read"]["operation"] == "READ"
-    assert impacts["tu-write"]["operation"] == "CREATE"
+    read, write = (f"tool:{emitted['execution_id']}:{t}" for t in ("tu-read", "tu-write"))
+    assert set(impacts) == {read, write, declared}
+    assert impacts[read]["operation"] == "READ" and impacts[read]["tool_use_id"] == "tu-read"
+    assert impacts[write]["operation"] == "CREATE"
     assert impacts[declared]["operation"] == "CREATE"
     assert impacts[declared]["tool_use_id"] is None
     assert {i["file_path"] for i in impacts.values()} == {"src/a.ts"}
@@ -168,7 +169,8 @@ def test_a_started_span_maps_to_an_open_row():
     tool = f.tool("tu-open", "e-open-tool", "Grep", file_path="x.py")
     rows = map_span_start(tool, map_span_start(task))
     (tool_row,) = rows.rows("tool_uses")
-    assert "result_status" not in tool_row and rows.phase("tool_uses", "tu-open") == START
+    assert "result_status" not in tool_row
+    assert rows.phase("tool_uses", ("e-open", "tu-open")) == START
     assert rows.rows("tasks")[0]["status"] == "in_progress"
     assert [e["id"] for e in rows.rows("transcript_entries")] == ["e-t9", "e-open-tool"]
     assert rows.heartbeats[("e-open", AGENT)][1] == "T9"

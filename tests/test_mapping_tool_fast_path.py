@@ -171,7 +171,7 @@ def test_the_rows_are_those_the_span_was_built_to_give():
     assert entry["summary"] == "Read: src/a.py" and entry["tool_use_id"] == "toolu_x"
     assert entry["id"] == tool["transcript_entry_id"] and entry["timestamp"] == tool["start_time"]
     assert (impact["operation"], impact["tool_use_id"]) == ("READ", "toolu_x")
-    assert rows.phase("tool_uses", "toolu_x") == "end"
+    assert rows.phase("tool_uses", ("exec-f", "toolu_x")) == "end"
     assert rows.heartbeats == {("exec-f", "agent-1"): [iso_from_ns(done.end_time), "T1"]}
     assert [r["id"] for r in rows.rows("task_list_execution_runs")] == ["exec-f"]
 

@@ -3,7 +3,7 @@
 The class below is the spec's, with only its imports changed. The spec leaves
 ``Task``, ``is_blocked``, ``execute_tool`` and ``get_block_reason`` to the
 worker; small stand-ins follow. The example configures the store the default
-way (no paths: ``configure()`` and the global tracer provider), so it runs in
+way (no paths: the producers' default pipeline), so it runs in
 a subprocess of its own, with the store placed by ``OTEL_OBS_*`` variables and
 an empty ``PATH`` (no ``npx``: the TypeScript and lint checks skip).
 """

@@ -21,13 +21,19 @@ def runs(first: int, count: int) -> Rows:
 
 def in_database_file(db: Path) -> int:
     """Rows in the database file itself, ignoring the WAL (what checkpoints have copied)."""
-    conn = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
-    try:
-        return conn.execute("SELECT count(*) FROM task_list_execution_runs").fetchone()[0]
-    except sqlite3.OperationalError:  # not even the schema has been copied yet
-        return 0
-    finally:
-        conn.close()
+    for _ in range(50):
+        conn = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
+        try:
+            return conn.execute("SELECT count(*) FROM task_list_execution_runs").fetchone()[0]
+        except sqlite3.OperationalError:  # not even the schema has been copied yet
+            return 0
+        except sqlite3.DatabaseError:
+            # Read while a checkpoint was copying pages in ("malformed"): an
+            # immutable reader takes no lock, so it can see a half-copied file.
+            time.sleep(0.02)
+        finally:
+            conn.close()
+    raise AssertionError("the database file never read whole")
 
 
 def test_committed_rows_reach_the_database_file_while_the_writer_stays_open(tmp_path: Path):

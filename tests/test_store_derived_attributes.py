@@ -63,8 +63,8 @@ def tool_and_entry(rows):
 def test_a_lean_tool_span_gets_its_entry_and_summaries_from_the_rest():
     span = finished(LEAN, {c.TOOL_RESULT_STATUS: "error", c.TOOL_OUTPUT: OUTPUT})
     tool, entry = tool_and_entry(map_span(span))
-    assert entry["id"] == tool_entry_id("toolu_lean") == tool["transcript_entry_id"]
-    assert len(entry["id"]) == 32 and entry["id"] != tool_entry_id("toolu_other")
+    assert entry["id"] == tool_entry_id("exec-d", "toolu_lean") == tool["transcript_entry_id"]
+    assert len(entry["id"]) == 32 and entry["id"] != tool_entry_id("exec-d", "toolu_other")
     assert (entry["entry_type"], entry["category"]) == ("tool_use", "action")
     assert entry["summary"] == "Read: a.py" and entry["tool_use_id"] == "toolu_lean"
     assert tool["is_error"] == 1 and tool["result_status"] == "error"

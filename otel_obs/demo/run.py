@@ -1,11 +1,11 @@
 """``otel-obs demo``: a simulated multi-agent build recorded through the real producers.
 
-The orchestrator (this module, in the CLI's process) opens an ``execution``
-span, then for each wave a ``wave`` span, and starts that wave's workers as
-subprocesses (``python -m otel_obs.demo worker …``). The W3C context goes to
-them the standard way — ``opentelemetry.propagate.inject`` into the
-``TRACEPARENT`` / ``BAGGAGE`` environment variables, with the execution id,
-wave number and task list in baggage — so every worker's spans join one trace
+The orchestrator (this module, in the CLI's process) runs the execution and
+each wave through the public API an orchestrator would use,
+:mod:`otel_obs.propagation` (``execution_scope``, ``wave_scope``), and starts
+each wave's workers as subprocesses (``python -m otel_obs.demo worker …``)
+with the scope's ``environment()``: ``TRACEPARENT`` / ``BAGGAGE`` carrying the
+execution id, wave number and task list. Every worker's spans join one trace
 and land in one execution, exactly as a real orchestrator's workers would.
 
 The plan (:mod:`otel_obs.demo.plan`) is seeded; the faults it plants are what the
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import queue
 import shutil
 import subprocess
@@ -63,13 +62,6 @@ def _pump(stream: IO[str], events: queue.Queue[dict[str, Any]]) -> None:
             continue
 
 
-def _wave_env(carrier: dict[str, str]) -> dict[str, str]:
-    """The worker environment: ours plus TRACEPARENT / BAGGAGE (upper-case, as env vars are)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("TRACEPARENT", "TRACESTATE", "BAGGAGE")}
-    env.update({key.upper(): value for key, value in carrier.items()})
-    return env
-
-
 def run_demo(
     workers: int = 3,
     seed: int = 7,
@@ -80,9 +72,8 @@ def run_demo(
     """Run the simulated build into the store; return what happened and where it is."""
     import uuid
 
-    from opentelemetry import baggage, propagate, trace
-
     from ..config import configure
+    from ..propagation import execution_scope, wave_scope
 
     plan = build_plan(seed, workers)
     db_path = Path(db_path).resolve()
@@ -93,61 +84,30 @@ def run_demo(
     pipeline = configure(
         db_path, transcripts_dir, service_name=SERVICE_NAME, task_list_id=plan.task_list_id
     )
-    tracer = pipeline.tracer
     workspace = _workspace(plan)
     statuses: dict[str, str] = {}
 
-    exec_span = tracer.start_span(
-        c.span_name(c.KIND_EXECUTION, execution_id),
-        attributes={
-            c.KIND: c.KIND_EXECUTION,
-            c.EXECUTION_ID: execution_id,
-            c.TASK_LIST_ID: plan.task_list_id,
-        },
-    )
-    exec_ctx = trace.set_span_in_context(exec_span)
-    exec_ctx = baggage.set_baggage(c.EXECUTION_ID, execution_id, exec_ctx)
-    exec_ctx = baggage.set_baggage(c.TASK_LIST_ID, plan.task_list_id, exec_ctx)
-
     progress = _Progress(show_progress, plan)
     try:
-        with progress:
+        with (
+            progress,
+            execution_scope(execution_id, task_list_id=plan.task_list_id, pipeline=pipeline) as run,
+        ):
             for number, wave in enumerate(plan.waves, start=1):
-                wave_span = tracer.start_span(
-                    c.span_name(c.KIND_WAVE, number),
-                    context=exec_ctx,
-                    attributes={
-                        c.KIND: c.KIND_WAVE,
-                        c.EXECUTION_ID: execution_id,
-                        c.TASK_LIST_ID: plan.task_list_id,
-                        c.WAVE_NUMBER: number,
-                    },
-                )
-                wave_ctx = trace.set_span_in_context(wave_span, exec_ctx)
-                wave_ctx = baggage.set_baggage(c.WAVE_NUMBER, str(number), wave_ctx)
-                carrier: dict[str, str] = {}
-                propagate.inject(carrier, context=wave_ctx)
-                try:
+                with wave_scope(number, pipeline=pipeline) as wave_run:
                     _run_wave(
                         number,
                         [w.instance_id for w in wave],
-                        _wave_env(carrier),
+                        wave_run.environment(),
                         workspace,
                         db_path,
                         transcripts_dir,
                         statuses,
                         progress,
                     )
-                finally:
-                    wave_span.set_attribute(c.EXECUTION_STATUS, "completed")
-                    wave_span.end()
-        failed = any(s != "completed" for s in statuses.values())
-        exec_span.set_attribute(c.EXECUTION_STATUS, "failed" if failed else "completed")
-    except BaseException:
-        exec_span.set_attribute(c.EXECUTION_STATUS, "failed")
-        raise
+            if any(s != "completed" for s in statuses.values()):
+                run.fail()
     finally:
-        exec_span.end()
         pipeline.flush()
         shutil.rmtree(workspace, ignore_errors=True)
 
@@ -369,9 +329,10 @@ class _Progress:
 
 def worker_main(argv: list[str] | None = None) -> int:
     """Run one worker; the execution id comes from BAGGAGE, as a real worker's would."""
-    from opentelemetry import baggage, propagate
+    from opentelemetry import baggage
 
     from ..config import configure
+    from ..propagation import environment_context
     from .worker import DemoWorker
 
     parser = argparse.ArgumentParser(prog="python -m otel_obs.demo worker")
@@ -382,8 +343,7 @@ def worker_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transcripts-dir", type=Path, required=True)
     args = parser.parse_args(argv)
 
-    carrier = {k.lower(): v for k, v in os.environ.items() if k in ("TRACEPARENT", "BAGGAGE")}
-    execution_id = baggage.get_baggage(c.EXECUTION_ID, propagate.extract(carrier))
+    execution_id = baggage.get_baggage(c.EXECUTION_ID, environment_context())
     if not execution_id:
         parser.error(f"no {c.EXECUTION_ID} in the BAGGAGE environment variable")
     plan = DemoPlan.load(args.plan)

@@ -4,7 +4,8 @@ The receiver hands the store :class:`~otel_obs.exporters.span_record.SpanRecord`
 objects, the same snapshots a writer process maps, so a span that arrives over
 OTLP lands in exactly the rows the local processor would write. Only what the
 mapping reads is kept: name, attributes, ids, start and end time, events and
-the resource's attributes (it never reads the parent).
+the resource's attributes (it never reads the parent); an ERROR status becomes
+the ``otel.status_code`` / ``otel.status_description`` attributes.
 
 A span that cannot be keyed (missing or all-zero trace or span id, no start
 time) is rejected and counted, never raised: the request still succeeds for the
@@ -32,7 +33,9 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
+from otel_obs import conventions as c
 from otel_obs.exporters.span_record import RecordContext, RecordEvent, RecordResource, SpanRecord
 
 
@@ -137,10 +140,16 @@ def records_of(request: ExportTraceServiceRequest) -> Decoded:
                     RecordEvent(e.name, attributes_dict(e.attributes), e.time_unix_nano)
                     for e in span.events
                 )
+                attributes = attributes_dict(span.attributes)
+                if span.status.code == Status.STATUS_CODE_ERROR:
+                    # How a failed span's status reaches the mapping, which reads it
+                    # for spans of other instrumentations (their errors live there).
+                    attributes[c.OTEL_STATUS_CODE] = "ERROR"
+                    attributes[c.OTEL_STATUS_DESCRIPTION] = span.status.message
                 append(
                     SpanRecord(
                         span.name,
-                        attributes_dict(span.attributes),
+                        attributes,
                         RecordContext(
                             int.from_bytes(trace_id, "big"), int.from_bytes(span_id, "big")
                         ),
