@@ -175,27 +175,17 @@ class Agent:
     def _write(self, entry: Any) -> None:
         self.writer.write(entry)
 
-    def own(self, block: Any) -> Any:
-        """``block`` with its id made unique to this execution.
-
-        The store keys tool uses by id alone: the same id in two executions
-        overwrites the first one's rows (a known store bug, not the producers').
-        """
-        if isinstance(block, dict) and type(block.get("id")) in (str, int) and block["id"] != "":
-            return {**block, "id": f"{self.execution_id}:{block['id']}"}
-        return block
-
     def _tool(self, block: Any, result: Any) -> None:
-        self.tools.log_end(self.tools.log_start(self.own(block)), result)
+        self.tools.log_end(self.tools.log_start(block), result)
 
     def _tool_start_only(self, block: Any) -> None:
-        self.tools.log_start(self.own(block))  # left open: close() ends it
+        self.tools.log_start(block)  # left open: close() ends it
 
     def _tool_end(self, tool_id: Any, result: Any) -> None:
         self.tools.log_end(tool_id, result)
 
     def _blocked(self, block: Any, reason: Any) -> None:
-        self.tools.log_blocked(self.tools.log_start(self.own(block)), reason)
+        self.tools.log_blocked(self.tools.log_start(block), reason)
 
     def _task(self, task_id: Any, title: Any) -> None:
         with self.writer.task(task_id, title):
