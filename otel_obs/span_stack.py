@@ -183,24 +183,20 @@ class SpanStack:
         return inside
 
     # ------------------------------------------------------------------
-    # Tool uses (several open at once; never current)
+    # Tool uses (several open at once; never current). No lock: each dict
+    # operation below is atomic, and these run on every tool use.
     # ------------------------------------------------------------------
 
     def add_tool(self, frame: Frame) -> bool:
         """Record an open tool use; False when its id is already open."""
-        with self._lock:
-            if frame.key in self._tools:
-                return False
-            self._tools[frame.key] = frame
-            return True
+        return self._tools.setdefault(frame.key, frame) is frame
 
     def has_tool(self, tool_use_id: str) -> bool:
         return tool_use_id in self._tools
 
     def pop_tool(self, tool_use_id: str) -> Frame | None:
         """Remove and return the open tool use ``tool_use_id`` (None when not open)."""
-        with self._lock:
-            frame = self._tools.pop(tool_use_id, None)
+        frame = self._tools.pop(tool_use_id, None)
         if frame is not None:
             frame.is_open = False
         return frame
@@ -208,17 +204,16 @@ class SpanStack:
     def take_tools(self) -> Iterator[Frame]:
         """Remove and yield every open tool use (close() ends them)."""
         while True:
-            with self._lock:
-                if not self._tools:
-                    return
+            try:
                 _, frame = self._tools.popitem()
+            except KeyError:
+                return
             frame.is_open = False
             yield frame
 
     def tools(self) -> dict[str, Frame]:
         """A copy of the open tool uses by id."""
-        with self._lock:
-            return dict(self._tools)
+        return self._tools.copy()
 
 
 def _descends_from(frame: Frame, ancestor: Frame) -> bool:
