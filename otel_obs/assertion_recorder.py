@@ -46,8 +46,9 @@ from opentelemetry.trace import Span
 from . import checks
 from . import conventions as c
 from .models import AssertionResult, ChainResult
-from .redaction import DETAILS_CAP, safe_json, shorten
-from .transcript_writer import Frame, TranscriptWriter, entry_attributes, new_id
+from .redaction import DETAILS_CAP, redact_text, safe_json, shorten
+from .span_stack import Frame
+from .transcript_writer import TranscriptWriter, entry_attributes, new_id
 
 DEFAULT_COMMANDS: Mapping[str, str] = {
     "typescript": "npx tsc --noEmit",
@@ -62,7 +63,7 @@ class _Chain:
     chain_id: str
     task_id: str
     description: str
-    frame: Frame
+    frame: Frame | None  # None: started after the writer closed (nothing is recorded)
     start_ns: int
     snapshots: dict[str, checks.FileSnapshot]
     results: list[AssertionResult] = field(default_factory=list)
@@ -105,29 +106,40 @@ class AssertionRecorder:
         self, task_id: str, description: str, *, watch: Iterable[str | os.PathLike[str]] = ()
     ) -> str:
         """Open an assertion chain for ``task_id``; snapshot ``watch`` paths now."""
-        if not task_id:
-            raise ValueError(f"start_chain needs a task_id, got {task_id!r}")
+        if not task_id or not isinstance(task_id, str):
+            raise ValueError(f"start_chain needs a task_id string, got {task_id!r}")
         chain_id = new_id()
         snapshots = {}
         for path in watch:
             resolved = self._resolve(path)
             snapshots[os.path.abspath(resolved)] = checks.snapshot_file(resolved)
-        attrs = {c.CHAIN_ID: chain_id, c.CHAIN_DESCRIPTION: description}
-        frame = self._writer.open_frame(
-            c.KIND_CHAIN,
-            description or chain_id,
-            attrs,
-            key=chain_id,
-            task_id=task_id,
-            on_close=self._abandon,
-        )
-        chain = _Chain(chain_id, task_id, description, frame, frame.start_ns, snapshots)
+        if not isinstance(description, str):
+            raise ValueError(f"description must be a string, got {description!r}")
+        description = redact_text(description)
+        if self._writer.closed:
+            # Dropped and counted like every producer call after close(); the
+            # chain still collects its assertions, so end_chain has a verdict.
+            self._writer.drop_after_close("start_chain")
+            chain = _Chain(chain_id, task_id, description, None, time.time_ns(), snapshots)
+        else:
+            attrs = {c.CHAIN_ID: chain_id, c.CHAIN_DESCRIPTION: description}
+            frame = self._writer.open_frame(
+                c.KIND_CHAIN,
+                description or chain_id,
+                attrs,
+                key=chain_id,
+                task_id=task_id,
+                on_close=self._abandon,
+            )
+            chain = _Chain(chain_id, task_id, description, frame, frame.start_ns, snapshots)
         with self._lock:
             self._chains[chain_id] = chain
         return chain_id
 
     def end_chain(self, chain_id: str) -> ChainResult:
         """Close the chain and return its verdict (see the module doc for the rule)."""
+        if not isinstance(chain_id, str):
+            raise ValueError(f"chain_id must be the string start_chain returned, got {chain_id!r}")
         with self._lock:
             chain = self._chains.pop(chain_id, None)
             if chain is None:
@@ -249,15 +261,26 @@ class AssertionRecorder:
     def assert_custom(
         self, task_id: str, category: str, description: str, command: str | Sequence[str]
     ) -> AssertionResult:
-        """``command`` exits 0 (run in ``cwd`` with the recorder's timeout)."""
+        """``command`` exits 0 (run in ``cwd`` with the recorder's timeout).
+
+        A string is a shell command (``npm test && npm run lint``); a list of
+        arguments runs without a shell.
+        """
         if not category or not isinstance(category, str):
             raise ValueError(f"category must be a non-empty string, got {category!r}")
-        checks.command_argv(command)  # malformed command: raise at the call
+        shell = isinstance(command, str)
+        if shell:
+            if not command.strip():
+                raise ValueError(f"command must not be empty, got {command!r}")
+        else:
+            checks.command_argv(command)  # malformed command: raise at the call
         return self._record(
             task_id,
             category,
             description,
-            lambda: checks.run_command(command, cwd=self.cwd, timeout_s=self.timeout_s),
+            lambda: checks.run_command(
+                command, cwd=self.cwd, timeout_s=self.timeout_s, shell=shell
+            ),
         )
 
     # ------------------------------------------------------------------
@@ -284,8 +307,11 @@ class AssertionRecorder:
         description: str,
         check: Callable[[], checks.Verdict],
     ) -> AssertionResult:
-        if not task_id:
-            raise ValueError(f"an assertion needs a task_id, got {task_id!r}")
+        if not task_id or not isinstance(task_id, str):
+            raise ValueError(f"an assertion needs a task_id string, got {task_id!r}")
+        if not isinstance(description, str):
+            raise ValueError(f"description must be a string, got {description!r}")
+        description = redact_text(description)
         started = time.perf_counter()
         try:
             result, evidence = check()
@@ -349,7 +375,7 @@ class AssertionRecorder:
         return None
 
     def _span_for(self, task_id: str, chain: _Chain | None) -> Span:
-        if chain is not None:
+        if chain is not None and chain.frame is not None:
             return chain.frame.span
         frame = self._writer.find_frame(c.KIND_TASK, task_id)
         return frame.span if frame is not None else self._writer.state().span
@@ -390,7 +416,8 @@ class AssertionRecorder:
             error = f"assertion failed: {first.description}"
         with self._lock:
             self._ended[chain.chain_id] = verdict
-        self._writer.close_frame(chain.frame, attrs, error=error)
+        if chain.frame is not None:
+            self._writer.close_frame(chain.frame, attrs, error=error)
         return verdict
 
     def _abandon(self, frame: Frame) -> None:

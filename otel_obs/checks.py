@@ -10,13 +10,17 @@ tails, file facts, HTTP status, schema errors, the error met).
 
 Conventions shared by the command checks:
 
-- A command is a string (split like a shell would, but run without a shell, so
-  a ``{file}`` placeholder holding spaces or quotes stays one argument) or a
-  list of arguments. Wrap it in ``["sh", "-c", "..."]`` to get a shell.
+- A configured command is a string (split like a shell would, but run
+  without a shell, so a ``{file}`` placeholder holding spaces or quotes stays
+  one argument) or a list of arguments. ``assert_custom`` runs a string
+  through ``/bin/sh -c`` (the spec's ``npm test && npm run lint``) and a
+  list without a shell.
 - Executable not found (or not executable): ``skip`` — the toolchain is not
   installed, which says nothing about the work being checked.
 - Timeout: ``fail``; the whole process group is killed so a tool that spawned
   children (``npx``, ``npm test``) cannot keep the check waiting.
+- Exit: judged when the command exits; output goes to files, so a background
+  process it started (a dev server) cannot hold the check open.
 """
 
 from __future__ import annotations
@@ -28,15 +32,16 @@ import shlex
 import signal
 import sqlite3
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from .redaction import EVIDENCE_TAIL, redact_text, tail_text
+from .redaction import EVIDENCE_TAIL, REDACT_MARGIN, redact_and_tail, redact_text
 
 Verdict = tuple[str, dict[str, Any]]
 
@@ -45,6 +50,8 @@ Verdict = tuple[str, dict[str, Any]]
 MTIME_SLACK_S = 0.05
 
 _HASH_CHUNK = 1 << 20
+#: The shell a command string given to ``assert_custom`` runs through.
+SHELL = "/bin/sh"
 
 
 # --------------------------------------------------------------------------
@@ -222,54 +229,75 @@ def run_command(
     cwd: str | os.PathLike[str] | None = None,
     timeout_s: float = 60.0,
     env: Mapping[str, str] | None = None,
+    shell: bool = False,
     **placeholders: str,
 ) -> Verdict:
     """Run ``command`` and judge it by its exit code (0 passes).
 
-    Evidence: the argv, cwd, exit code, stdout/stderr tails (redacted,
+    With ``shell``, a string runs through ``/bin/sh -c`` (``npm test && npm
+    run lint``, ``exit 3``); otherwise it is split into arguments.
+
+    Output goes to temporary files, not pipes: a command that exits but leaves
+    a background process behind (a dev server started with ``&``) is judged
+    as soon as it exits, instead of waiting for the pipes to close. Such a
+    process is left running. Only the tails of the files are read.
+
+    Evidence: the command, cwd, exit code, stdout/stderr tails (redacted,
     capped), duration, and ``error`` when it could not run or timed out.
     """
-    argv = command_argv(command, **placeholders)
+    if shell:
+        if not isinstance(command, str) or not command.strip():
+            raise ValueError(f"a shell command must be a non-empty string, got {command!r}")
+        argv = [SHELL, "-c", command]
+    else:
+        argv = command_argv(command, **placeholders)
     evidence: dict[str, Any] = {
-        "command": argv,
+        "command": command if shell else argv,
         "cwd": str(cwd) if cwd is not None else os.getcwd(),
         "timeout_s": timeout_s,
         "exit_code": None,
         "timed_out": False,
     }
+    if shell:
+        evidence["shell"] = True
     started = time.perf_counter()
-    try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-        missing_cwd = cwd is not None and not Path(cwd).is_dir()
-        evidence["error"] = (
-            f"working directory not found: {cwd}"
-            if missing_cwd
-            else f"executable not available: {argv[0]} ({exc.strerror or exc})"
-        )
-        evidence["duration_ms"] = _ms_since(started)
-        return ("fail" if missing_cwd else "skip"), evidence
-    try:
-        out, err = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        out, err = proc.communicate()
-        evidence["timed_out"] = True
-        evidence["error"] = f"timed out after {timeout_s:g} s"
-    evidence["exit_code"] = proc.returncode
-    evidence["stdout_tail"] = _tail(out)
-    evidence["stderr_tail"] = _tail(err)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            missing_cwd = cwd is not None and not Path(cwd).is_dir()
+            evidence["error"] = (
+                f"working directory not found: {cwd}"
+                if missing_cwd
+                else f"executable not available: {argv[0]} ({exc.strerror or exc})"
+            )
+            evidence["duration_ms"] = _ms_since(started)
+            return ("fail" if missing_cwd else "skip"), evidence
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.wait()
+            evidence["timed_out"] = True
+            evidence["error"] = f"timed out after {timeout_s:g} s"
+        evidence["exit_code"] = proc.returncode
+        evidence["stdout_tail"] = _tail(out)
+        evidence["stderr_tail"] = _tail(err)
     evidence["duration_ms"] = _ms_since(started)
     if evidence["timed_out"]:
         return "fail", evidence
+    if shell and proc.returncode == 127 and "not found" in evidence["stderr_tail"]:
+        # The shell's "command not found": the toolchain is missing, as for an argv.
+        evidence["error"] = f"executable not available ({evidence['stderr_tail'].strip()})"
+        return "skip", evidence
     if proc.returncode != 0:
         evidence["error"] = f"exit code {proc.returncode}"
         return "fail", evidence
@@ -283,9 +311,18 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def _tail(data: bytes | None) -> str:
-    text = (data or b"").decode("utf-8", errors="replace")
-    return tail_text(redact_text(text), EVIDENCE_TAIL)
+#: Bytes read from the end of an output file: the tail kept, the text scanned
+#: past it for secrets, and room for multi-byte characters.
+_TAIL_BYTES = (EVIDENCE_TAIL + REDACT_MARGIN) * 4
+
+
+def _tail(file: IO[bytes]) -> str:
+    """The redacted, capped tail of a command's output file."""
+    size = file.seek(0, os.SEEK_END)
+    skipped = max(0, size - _TAIL_BYTES)
+    file.seek(skipped)
+    text = file.read().decode("utf-8", errors="replace")
+    return redact_and_tail(text, EVIDENCE_TAIL, already_dropped=skipped)
 
 
 def _ms_since(started: float) -> float:

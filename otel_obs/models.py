@@ -6,12 +6,14 @@ value, not later in a background thread where the agent never sees it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import conventions as c
+from .redaction import redact_text
 
 SUMMARY_MAX = 200
 
@@ -25,6 +27,12 @@ class SkillReference(BaseModel):
     skill_file: str = ""
     line_number: int = Field(default=0, ge=0)
     section_title: str = ""
+
+    @field_validator("skill_name", "skill_file", "section_title")
+    @classmethod
+    def _redacted(cls, value: str) -> str:
+        """Names reach span names and every sink: a secret pasted into one is removed."""
+        return redact_text(value)
 
 
 class TranscriptEntry(BaseModel):
@@ -55,9 +63,18 @@ class TranscriptEntry(BaseModel):
             )
         return value
 
+    @field_validator("details", mode="before")
+    @classmethod
+    def _string_keys(cls, value: Any) -> Any:
+        """Non-string keys (a tuple, a number) are stored by their text, not refused."""
+        if isinstance(value, Mapping) and not all(type(k) is str for k in value):
+            return {k if type(k) is str else repr(k): v for k, v in value.items()}
+        return value
+
     @field_validator("summary")
     @classmethod
     def _cap_summary(cls, value: str) -> str:
+        value = redact_text(value)  # before the cut: a cut must not leave half a secret
         if len(value) > SUMMARY_MAX:
             return value[: SUMMARY_MAX - 1] + "…"
         return value

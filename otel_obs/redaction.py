@@ -7,20 +7,41 @@ and every payload is capped so one huge tool result cannot grow the store
 without bound (invariant 6). What a cap drops is counted in :func:`stats` and
 announced in the text itself, so a reader knows the value is partial.
 
-Redaction works on text (one compiled pattern, one pass) rather than by
-walking objects: producers serialise a payload once and scrub the string, which
-keeps the tool hot path cheap and also catches secrets inside free text.
+Redaction runs before any cap or cut (a cut never leaves half a secret) and
+on decoded values, never on JSON text: a payload is walked, a secret key's
+value is replaced whatever its type, each string is scanned by the patterns
+of :mod:`otel_obs.secret_rules` (linear time), and ``["--password", "x"]``
+loses the argument after the flag. The common payload holds no trigger word
+at all; for it the cost is one JSON encoding and one substring pre-check.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 import threading
+from collections.abc import Mapping
 from typing import Any
 
-REDACTED = "[REDACTED]"
+from .secret_rules import (
+    GH_TRIGGER,
+    REDACTED,
+    TRIGGERS,
+    configure_redaction,
+    current_rules,
+    is_secret_flag,
+    is_secret_key,
+    replacement,
+    reset_redaction,
+)
+
+__all__ = [
+    "REDACTED",
+    "configure_redaction",
+    "reset_redaction",
+    "redact_text",
+    "redact_value",
+]
 
 #: Caps, in characters. Summaries have their own, smaller limits.
 INPUT_CAP = 16_384
@@ -28,98 +49,136 @@ OUTPUT_CAP = 16_384
 DETAILS_CAP = 16_384
 EVIDENCE_TAIL = 2_000
 ERROR_MESSAGE_CAP = 1_000
-
-# Names whose value is a secret wherever they appear as a key or an assignment.
-_SECRET_NAME = (
-    r"(?:[A-Za-z0-9]+[_-])*"
-    r"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|"
-    r"private[_-]?key|client[_-]?secret|auth[_-]?token|credentials?|cookie|authorization)"
-)
-
-_PATTERNS = [
-    # "password": "x"  (JSON key with a string value)
-    rf'(?P<jk>"{_SECRET_NAME}"\s*:\s*)"(?:[^"\\]|\\.)*"',
-    # Authorization: Bearer x / Authorization: Basic x (headers, curl -H)
-    r"(?P<ah>(?i:authorization)\s*[:=]\s*(?:(?i:bearer|basic|token|digest)\s+)?)[^\s'\",;]+",
-    # Bearer tokens anywhere
-    r"(?P<br>(?i:bearer)\s+)[A-Za-z0-9._~+/=-]{8,}",
-    # PASSWORD=x, api_key: x, --token x
-    rf"(?P<kv>(?i:\b{_SECRET_NAME})\s*[=:]\s*)(?!\[REDACTED\])[^\s'\",;&]+",
-    rf"(?P<fl>--(?i:{_SECRET_NAME})[= ])[^\s'\",;&]+",
-    # Well-known token shapes
-    r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}",
-    r"\bgh[pousr]_[A-Za-z0-9]{20,}",
-    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
-    r"\bAKIA[0-9A-Z]{16}\b",
-    r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
-    r"\bAIza[0-9A-Za-z_-]{35}\b",
-    r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",  # JWT
-    # Credentials in URLs: scheme://user:pass@host
-    r"(?P<url>://[^/\s:@'\"]+:)[^/\s@'\"]+(?=@)",
-    # PEM private keys
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
-]
-_SECRET_RE = re.compile("|".join(_PATTERNS))
-_PREFIX_GROUPS = ("jk", "ah", "br", "kv", "fl", "url")
+#: Text past a cap that is still scanned, so a secret crossing the cap is redacted whole.
+REDACT_MARGIN = 4_096
 
 _lock = threading.Lock()
-_stats = {"redactions": 0, "truncated_values": 0, "truncated_chars": 0}
-
-
-def _replace(match: re.Match[str]) -> str:
-    for group in _PREFIX_GROUPS:
-        prefix = match.group(group)
-        if prefix is not None:
-            if group == "jk":
-                return f'{prefix}"{REDACTED}"'
-            return prefix + REDACTED
-    return REDACTED
-
-
-# Every pattern above needs one of these (lower-cased) fragments in the text.
-# Plain substring tests are far cheaper than the full pattern, and most tool
-# inputs and outputs contain none of them, so they skip the regex entirely.
-_TRIGGERS = (
-    "pass",
-    "pwd",
-    "secret",
-    "token",
-    "key",
-    "auth",
-    "bearer",
-    "cookie",
-    "credential",
-    "sk-",
-    "github_pat_",
-    "akia",
-    "xox",
-    "aiza",
-    "eyj",
-    "@",
-)
-#: The GitHub token prefixes (ghp_, gho_, ghu_, ghs_, ghr_) in one scan instead of five.
-_GH_TRIGGER = re.compile("gh[pousr]_")
+_stats = {"redactions": 0, "truncated_values": 0, "truncated_chars": 0, "depth_capped": 0}
 
 
 def might_hold_secret(text: str) -> bool:
-    """False when ``text`` cannot match any secret pattern (a cheap pre-check).
+    """False when ``text`` cannot match any secret rule (a cheap pre-check).
 
     A plain loop: on the short texts of a tool use it is about twice as fast
     as ``any(map(...))`` (no iterator objects to build) and far faster than one
-    case-insensitive regex over the triggers.
+    case-insensitive regex over the triggers. Configured extra patterns have
+    no trigger: with them, one linear scan decides.
     """
     lowered = text.lower()
-    for trigger in _TRIGGERS:
+    for trigger in TRIGGERS:
         if trigger in lowered:
             return True
-    return _GH_TRIGGER.search(lowered) is not None
+    if "://" in lowered and "@" in lowered:  # credentials in a URL need both
+        return True
+    if GH_TRIGGER.search(lowered) is not None:
+        return True
+    extra = current_rules().extra
+    return extra is not None and extra.search(clean_text(text)) is not None
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every recognised secret replaced by ``[REDACTED]``."""
+    """``text`` with every recognised secret replaced by ``[REDACTED]``.
+
+    Lone surrogates (no sink can hold them) become U+FFFD on the way.
+    """
+    text = clean_text(text)
     if not might_hold_secret(text):
         return text
     return _redact_suspect(text)
+
+
+def _redact_suspect(text: str) -> str:
+    rules = current_rules()
+    count = 0
+
+    def replace(match: Any) -> str:
+        nonlocal count
+        out, redacted = replacement(match, rules)
+        count += redacted
+        return out
+
+    # RE2 takes UTF-8: a lone surrogate cannot be passed (nor stored), so it goes first.
+    redacted = rules.secret.sub(replace, clean_text(text))
+    if count:
+        _count("redactions", count)
+    return redacted
+
+
+def redact_value(value: Any) -> Any:
+    """A JSON-ready copy of ``value`` with its secrets redacted (see the module doc).
+
+    Runs on :func:`jsonable`'s copy, so a secret inside an object's text form
+    is found too and the result always encodes.
+    """
+    return _redact_tree(jsonable(value))
+
+
+def _redact_tree(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return redact_text(value)
+    if kind is dict:
+        out = {}
+        redacted = 0
+        for key, item in value.items():
+            if item is not None and item != "" and is_secret_key(key):
+                if not (type(item) is str and (item == REDACTED or current_rules().allowed(item))):
+                    out[key] = REDACTED
+                    redacted += 1
+                    continue
+            out[key] = _redact_tree(item)
+        if redacted:
+            _count("redactions", redacted)
+        return out
+    if kind is list:
+        out_list = []
+        secret_next = False
+        for item in value:
+            if secret_next and item is not None and item != REDACTED:
+                if not (type(item) is str and current_rules().allowed(item)):
+                    out_list.append(REDACTED)
+                    _count("redactions", 1)
+                    secret_next = False
+                    continue
+            secret_next = type(item) is str and item.startswith("-") and is_secret_flag(item)
+            out_list.append(_redact_tree(item))
+        return out_list
+    return value
+
+
+def redact_and_cap(text: str, limit: int) -> str:
+    """``text`` redacted, then cut to ``limit`` characters (counted, and said in the text).
+
+    Only the kept head and :data:`REDACT_MARGIN` characters past it are
+    scanned, so a megabyte of output costs no more than its head, yet a secret
+    crossing the cut is seen whole before the cut.
+    """
+    window = limit + REDACT_MARGIN
+    if len(text) <= window:
+        return cap_text(redact_text(text), limit)
+    head = redact_text(text[:window])
+    kept = head[:limit]
+    dropped = len(head) - len(kept) + len(text) - window
+    _count_truncation(dropped)
+    return f"{kept}…[truncated {dropped} chars]"
+
+
+def redact_and_tail(text: str, limit: int, *, already_dropped: int = 0) -> str:
+    """The last ``limit`` characters of ``text``, redacted before the cut (see above).
+
+    ``already_dropped``: how much came before ``text`` and was never read
+    (counted and reported with the rest).
+    """
+    window = limit + REDACT_MARGIN
+    if len(text) <= window and not already_dropped:
+        return tail_text(redact_text(text), limit)
+    tail = redact_text(text[-window:])
+    kept = tail[-limit:]
+    dropped = len(tail) - len(kept) + max(0, len(text) - window) + already_dropped
+    if not dropped:
+        return kept
+    _count_truncation(dropped)
+    return f"[truncated {dropped} chars]…{kept}"
 
 
 def cap_text(text: str, limit: int) -> str:
@@ -153,33 +212,143 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=s
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON; anything JSON cannot express becomes its ``str``, NaN and ±inf ``null``."""
-    return finite_json(_ENCODER, value)
+    """Compact JSON of any value: never raises (see :func:`jsonable` for what it fixes).
+
+    The text holds no lone surrogate either, so every sink can encode it.
+    """
+    return clean_text(finite_json(_ENCODER, value))
 
 
 def finite_json(encoder: json.JSONEncoder, value: Any) -> str:
-    """``encoder.encode(value)`` with every NaN or infinite float written as ``null``.
+    """``encoder.encode(value)``, made safe when the fast encoding refuses ``value``.
 
-    JSON has no such numbers: Python writes ``NaN`` / ``Infinity`` anyway, which
-    SQLite's JSON functions reject ("malformed JSON"), so one NaN in an entry's
-    details would break every SQL tool reading them. ``encoder`` must refuse
-    them (``allow_nan=False``); the value is only copied when it does.
+    JSON has no NaN or infinite numbers: Python writes ``NaN`` / ``Infinity``
+    anyway, which SQLite's JSON functions reject ("malformed JSON"), so one NaN
+    in an entry's details would break every SQL tool reading them. ``encoder``
+    must refuse them (``allow_nan=False``). Cycles, nesting too deep for the
+    encoder, keys JSON cannot hold and values without a JSON form fail the same
+    way; for all of them the value is copied through :func:`jsonable` (only
+    then: the common value is encoded once, by the C encoder).
     """
     try:
         return encoder.encode(value)
-    except ValueError:
-        return encoder.encode(finite(value))
+    except (ValueError, TypeError, RecursionError):
+        return encoder.encode(jsonable(value))
 
 
-def finite(value: Any) -> Any:
-    """``value`` with NaN and infinite floats, however deeply nested, replaced by None."""
-    if isinstance(value, float):
+#: How deep :func:`jsonable` copies; anything deeper becomes :data:`DEPTH_MARKER`.
+MAX_DEPTH = 64
+CYCLE_MARKER = "[cycle]"
+DEPTH_MARKER = "[depth limit]"
+
+
+def jsonable(value: Any, _depth: int = 0, _path: frozenset[int] = frozenset()) -> Any:
+    """A copy of ``value`` that JSON can encode and the store can hold, whatever it was.
+
+    NaN and ±inf become None; mapping keys become strings (a tuple key ``('a', 1)``
+    is stored as ``"('a', 1)"``); tuples and sets become lists; a container met
+    again inside itself becomes ``"[cycle]"`` and anything nested deeper than
+    :data:`MAX_DEPTH` ``"[depth limit]"`` (counted in :func:`stats` as
+    ``depth_capped``); lone surrogates in strings become U+FFFD (SQLite and
+    UTF-8 files cannot hold them); any other object becomes its ``str``.
+    """
+    if value is None or value is True or value is False:
+        return value
+    kind = type(value)
+    if kind is str:
+        return clean_text(value)
+    if kind is int:
+        return value
+    if kind is float:
         return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    return value
+    if isinstance(value, (dict, list, tuple, set, frozenset)) or _is_mapping(value):
+        ident = id(value)
+        if ident in _path:
+            return CYCLE_MARKER
+        if _depth >= MAX_DEPTH:
+            _count("depth_capped", 1)
+            return DEPTH_MARKER
+        path = _path | {ident}
+        depth = _depth + 1
+        if isinstance(value, (dict, Mapping)):
+            return {_key_text(k): jsonable(v, depth, path) for k, v in list(value.items())}
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [jsonable(v, depth, path) for v in items]
+    if isinstance(value, str):
+        return clean_text(str.__str__(value))
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return clean_text(_str(value))
+
+
+#: Kept for callers of the old name: NaN and ±inf replaced, and now every other fix too.
+finite = jsonable
+
+
+def _is_mapping(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _key_text(key: Any) -> str:
+    if type(key) is str:
+        return clean_text(key)
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(key) if not isinstance(key, float) or math.isfinite(key) else str(key)
+    return clean_text(_str(key))
+
+
+def _str(value: Any) -> str:
+    """``str(value)``, or a placeholder naming its type when its ``__str__`` fails."""
+    try:
+        text = str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+    return text if type(text) is str else str.__str__(text)
+
+
+def clean_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``attrs`` with every string made storable by :func:`clean_text`.
+
+    The redaction patterns (RE2) take UTF-8 only, and NUL is cut by SQLite but
+    kept by the JSONL, so texts are fixed here, on the agent's side; values the
+    store can still not hold (an integer beyond 64 bits) are the store's to
+    make safe, and it counts them. Changes ``attrs`` in place only when
+    something needs fixing (rarely): the common case costs one ``isascii``
+    and one NUL search per string.
+    """
+    for key, value in attrs.items():
+        kind = type(value)
+        if kind is str:
+            if not value.isascii() or "\x00" in value:
+                attrs[key] = clean_text(value)
+        elif kind is list or kind is tuple:
+            attrs[key] = [clean_text(v) if type(v) is str else v for v in value]
+    return attrs
+
+
+def clean_text(text: str) -> str:
+    """``text`` as every sink can hold it: lone surrogates and NUL replaced by U+FFFD.
+
+    UTF-8 cannot encode a lone surrogate (the writer would fail on it), and
+    SQLite cuts a text value at NUL while the JSONL keeps it whole. JSON text
+    is unaffected (it escapes NUL), so this may run on JSON too.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # utf-16 with surrogatepass joins proper pairs into their character;
+        # what stays lone becomes U+FFFD on the way back.
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 def safe_json(value: Any, limit: int) -> str:
@@ -202,16 +371,8 @@ def safe_json_checked(value: Any, limit: int) -> tuple[str, bool]:
     text = dumps(value)
     suspect = might_hold_secret(text)
     if suspect:
-        text = _redact_suspect(text)
+        text = dumps(redact_value(value))
     return _cap_json(text, limit), suspect
-
-
-def _redact_suspect(text: str) -> str:
-    redacted, count = _SECRET_RE.subn(_replace, text)
-    if count:
-        with _lock:
-            _stats["redactions"] += count
-    return redacted
 
 
 def _cap_json(text: str, limit: int) -> str:
@@ -222,6 +383,11 @@ def _cap_json(text: str, limit: int) -> str:
     return dumps({"_truncated": True, "_original_chars": len(text), "head": text[:limit]})
 
 
+def _count(name: str, n: int) -> None:
+    with _lock:
+        _stats[name] += n
+
+
 def _count_truncation(dropped: int) -> None:
     with _lock:
         _stats["truncated_values"] += 1
@@ -229,6 +395,7 @@ def _count_truncation(dropped: int) -> None:
 
 
 def stats() -> dict[str, int]:
-    """Counts since start: secrets redacted, values truncated, characters dropped."""
+    """Counts since start: secrets redacted, values truncated, characters dropped,
+    values nested too deep to keep."""
     with _lock:
         return dict(_stats)

@@ -10,8 +10,9 @@ everywhere.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -79,6 +80,24 @@ def flag(value: Any, source: str) -> bool:
     if text in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"{source}={value!r} is not valid; valid: true, false")
+
+
+def text_list(value: Any, source: str) -> tuple[str, ...]:
+    """Non-empty strings: an argument's list, or a variable's JSON list (or one string)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.startswith("["):
+            return (text,)
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{source}={text!r} is not a JSON list of strings: {exc}") from None
+    if isinstance(value, bytes) or not isinstance(value, Iterable):
+        raise ValueError(f"{source} must be a list of strings, got {value!r}")
+    items = tuple(value)
+    if not all(isinstance(item, str) and item for item in items):
+        raise ValueError(f"{source} must be a list of non-empty strings, got {value!r}")
+    return items
 
 
 @dataclass(frozen=True)
@@ -214,6 +233,21 @@ SHUTDOWN_TIMEOUT_MS = Setting(
     integer_text,
 )
 
+REDACT_PATTERNS: Setting[tuple[str, ...]] = Setting(
+    "extra_patterns",
+    "OTEL_OBS_REDACT_PATTERNS",
+    (),
+    text_list,
+    "more secret shapes for redaction (RE2 regular expressions); each match is redacted",
+)
+REDACT_ALLOW: Setting[tuple[str, ...]] = Setting(
+    "allow",
+    "OTEL_OBS_REDACT_ALLOW",
+    (),
+    text_list,
+    "values never redacted when one of these RE2 regular expressions matches them whole",
+)
+
 #: The settings a store is built with, in the order its constructor takes them.
 STORE_SETTINGS: tuple[Setting[int], ...] = (
     FLUSH_INTERVAL_MS,
@@ -242,6 +276,8 @@ ALL: tuple[Setting[Any], ...] = (
     BLOCK_TIMEOUT_MS,
     RETRY_WINDOW_MS,
     SHUTDOWN_TIMEOUT_MS,
+    REDACT_PATTERNS,
+    REDACT_ALLOW,
 )
 
 
@@ -287,6 +323,8 @@ __all__ = [
     "OTLP_APP_SPANS",
     "OTLP_PAYLOADS",
     "QUEUE_CAPACITY",
+    "REDACT_ALLOW",
+    "REDACT_PATTERNS",
     "RETRY_WINDOW_MS",
     "SHUTDOWN_TIMEOUT_MS",
     "SIGTERM",
@@ -302,4 +340,5 @@ __all__ = [
     "positive_int",
     "resolve_paths",
     "store_settings",
+    "text_list",
 ]

@@ -21,10 +21,11 @@ from typing import Any
 
 from . import conventions as c
 from .models import SkillReference
+from .redaction import redact_text
+from .span_stack import Frame
 from .tool_use_logger import ToolUseLogger
 from .transcript_writer import (
     CLOSED_SKILL_ERROR,
-    Frame,
     TranscriptWriter,
     entry_attributes,
     new_id,
@@ -41,6 +42,8 @@ class SkillTracer:
     def trace_start(self, skill_ref: SkillReference | Mapping[str, Any] | Any) -> str:
         """Open the skill's span (current, nested under any active skill); return its trace id."""
         ref = coerce_skill_ref(skill_ref)
+        if self._writer.closed:
+            return self._writer.drop_after_close("trace_start")
         trace_id = new_id()
         parent = self._writer.active_skill
         ref_json = ref.model_dump_json()
@@ -83,7 +86,12 @@ class SkillTracer:
             raise ValueError(
                 f"unknown skill status {status!r}; valid statuses: {', '.join(c.SKILL_STATUSES)}"
             )
+        if not isinstance(trace_id, str):
+            raise ValueError(f"trace_id must be the string trace_start returned, got {trace_id!r}")
         frame = self._writer.find_frame(c.KIND_SKILL, trace_id)
+        if frame is None and self._writer.closed:
+            self._writer.drop_after_close("trace_end")
+            return
         if frame is None:
             self._writer.record_unbalanced(
                 f"trace_end for skill trace {trace_id!r} which is not open", "unbalanced_end"
@@ -129,7 +137,7 @@ class SkillTracer:
         )
         attrs[c.SKILL_STATUS] = status
         if error:
-            attrs[c.SKILL_ERROR] = error
+            attrs[c.SKILL_ERROR] = redact_text(error)
         if closed_by is not None:
             attrs[c.CLOSED_BY] = closed_by
         self._writer.close_frame(frame, attrs, error=error if status == "failed" else None)

@@ -35,14 +35,16 @@ from .redaction import (
     ERROR_MESSAGE_CAP,
     INPUT_CAP,
     OUTPUT_CAP,
-    cap_text,
+    clean_text,
     dumps,
+    redact_and_cap,
     redact_text,
     safe_json_checked,
     shorten,
 )
+from .span_stack import Frame
 from .tool_facts import FILE_TOOLS, INPUT_SUMMARY_MAX, file_facts, salient_text
-from .transcript_writer import CLOSED_TOOL_ERROR, Frame, TranscriptWriter, new_id
+from .transcript_writer import CLOSED_TOOL_ERROR, TranscriptWriter, new_id
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +61,19 @@ class ToolUseLogger:
         tool_id, name, tool_input = _block_fields(tool_use_block)
         if not name or not isinstance(name, str):
             raise ValueError(f"tool use block needs a tool name, got {name!r}")
+        if tool_id is not None and not isinstance(tool_id, str):
+            if type(tool_id) is not int:
+                raise ValueError(
+                    f"tool use block id must be a string, got {type(tool_id).__name__}"
+                )
+            tool_id = str(tool_id)  # frameworks that number their calls
         writer = self._writer
+        if writer.closed:
+            writer.drop_after_close("log_start")
+            return str(tool_id) if tool_id else "toolu_" + new_id()
         if not tool_id:
             tool_id = "toolu_" + new_id()
-        elif tool_id in writer.open_tools:
+        elif writer.tool_is_open(tool_id):
             writer.record_unbalanced(
                 f"log_start for tool use {tool_id!r} which is already open; logged under a new id",
                 "duplicate_start",
@@ -93,38 +104,47 @@ class ToolUseLogger:
             operation = file_facts(name, tool_input)[1]
             if operation is not None:
                 attrs[c.FILE_OPERATION] = operation
-        span = writer.start_span(c.span_name(c.KIND_TOOL, name), st.context, attrs)
-        writer.open_tools[tool_id] = Frame(
-            c.KIND_TOOL,
-            tool_id,
-            span,
-            st.task_id,
-            st.skill_id,
-            time.time_ns(),
-            on_close=_abandon_tool,
+        # Only the tool's own texts need cleaning: the context attributes are clean
+        # already and the input JSON was made so by dumps.
+        attrs[c.GEN_AI_TOOL_NAME] = clean_text(name)
+        attrs[c.GEN_AI_TOOL_CALL_ID] = clean_text(tool_id)
+        span = writer.start_span(c.span_name(c.KIND_TOOL, name), st.context, attrs, clean=False)
+        writer.open_tool(
+            Frame(
+                c.KIND_TOOL,
+                tool_id,
+                span,
+                st.task_id,
+                st.skill_id,
+                time.time_ns(),
+                on_close=_abandon_tool,
+            )
         )
         return tool_id
 
     def log_end(self, tool_use_id: str, tool_result_block: Any) -> None:
         """End the tool's span with its result: ``error`` when ``is_error``, else ``done``."""
-        frame = self._writer.open_tools.pop(tool_use_id, None)
+        self._check_id(tool_use_id, "log_end")
+        frame = self._writer.pop_tool(tool_use_id)
         if frame is None:
             self._unknown(tool_use_id, "log_end")
             return
-        content, is_error = _result_fields(tool_result_block)
-        text = redact_text(_cut(content_text(content), OUTPUT_CAP))
-        # obs.tool.is_error and obs.tool.output_summary follow from these two;
-        # the mapping derives them (see conventions.py).
-        attrs = {c.TOOL_RESULT_STATUS: "error" if is_error else "done", c.TOOL_OUTPUT: text}
-        error = None
-        if is_error:
-            error = text[:ERROR_MESSAGE_CAP] or "tool reported an error"
-            attrs[c.TOOL_ERROR_MESSAGE] = error
-        self._writer.end_span(frame.span, attrs, error)
+        try:
+            attrs, error = _result_attributes(tool_result_block)
+        except Exception as exc:  # the frame is already popped: end the span whatever happens
+            logger.warning("tool result of %s could not be read", tool_use_id, exc_info=True)
+            error = f"tool result could not be recorded: {type(exc).__name__}"
+            attrs = {
+                c.TOOL_RESULT_STATUS: "error",
+                c.TOOL_OUTPUT: "",
+                c.TOOL_ERROR_MESSAGE: error,
+            }
+        self._writer.end_span(frame.span, attrs, error, clean=False)  # texts cleaned by redaction
 
     def log_blocked(self, tool_use_id: str, reason: str) -> None:
         """End the tool's span as ``blocked`` by a security hook, with the reason."""
-        frame = self._writer.open_tools.pop(tool_use_id, None)
+        self._check_id(tool_use_id, "log_blocked")
+        frame = self._writer.pop_tool(tool_use_id)
         if frame is None:
             self._unknown(tool_use_id, "log_blocked")
             return
@@ -135,7 +155,17 @@ class ToolUseLogger:
         }
         self._writer.end_span(frame.span, attrs)
 
+    def _check_id(self, tool_use_id: Any, method: str) -> None:
+        if not isinstance(tool_use_id, str):
+            raise ValueError(
+                f"{method} needs the tool use id log_start returned (a string), "
+                f"got {type(tool_use_id).__name__}"
+            )
+
     def _unknown(self, tool_use_id: str, method: str) -> None:
+        if self._writer.closed:
+            self._writer.drop_after_close(method)
+            return
         self._writer.record_unbalanced(
             f"{method} for tool use {tool_use_id!r} which is not open", "unknown_tool_use"
         )
@@ -167,6 +197,23 @@ def _result_fields(result: Any) -> tuple[Any, bool]:
     return _field(result, "content"), bool(_field(result, "is_error"))
 
 
+def _result_attributes(result: Any) -> tuple[dict[str, Any], str | None]:
+    """The end attributes of a tool span for ``result``, and its error message if any."""
+    content, is_error = _result_fields(result)
+    text = redact_and_cap(content_text(content), OUTPUT_CAP)
+    # obs.tool.is_error and obs.tool.output_summary follow from these two;
+    # the mapping derives them (see conventions.py).
+    attrs: dict[str, Any] = {
+        c.TOOL_RESULT_STATUS: "error" if is_error else "done",
+        c.TOOL_OUTPUT: text,
+    }
+    error = None
+    if is_error:
+        error = text[:ERROR_MESSAGE_CAP] or "tool reported an error"
+        attrs[c.TOOL_ERROR_MESSAGE] = error
+    return attrs, error
+
+
 def content_text(content: Any) -> str:
     """The text of a tool result's ``content``: a string, content blocks, or None."""
     if content is None:
@@ -190,11 +237,6 @@ def _block_text(part: Any) -> str:
     return dumps(part)
 
 
-def _cut(text: str, limit: int) -> str:
-    """Cap before redacting, so a megabyte of output is not scanned for secrets."""
-    return cap_text(text, limit)
-
-
 def _state_input_facts(
     attrs: dict[str, Any], name: str, tool_input: Any, input_json: str, suspect: bool
 ) -> None:
@@ -202,13 +244,13 @@ def _state_input_facts(
     # A plain dict's strings are all inside its JSON, just checked: none of
     # them needs redacting unless that JSON did.
     redact = redact_text if suspect or type(tool_input) is not dict else None
-    attrs[c.TOOL_INPUT_SUMMARY] = shorten(
-        salient_text(tool_input, input_json, redact), INPUT_SUMMARY_MAX
+    attrs[c.TOOL_INPUT_SUMMARY] = clean_text(
+        shorten(salient_text(tool_input, input_json, redact), INPUT_SUMMARY_MAX)
     )
     if name in FILE_TOOLS and isinstance(tool_input, Mapping):
         file_path, operation = file_facts(name, tool_input)
         if file_path is not None:
-            attrs[c.FILE_PATH] = file_path
+            attrs[c.FILE_PATH] = clean_text(file_path)
             attrs[c.FILE_OPERATION] = operation
 
 

@@ -7,11 +7,13 @@ open and close ``phase …`` and ``task …`` spans) or an ``obs.<entry_type>``
 event on the innermost open span. The transcript processor maps those spans
 and events into SQLite and JSONL; the writer never touches the store itself.
 
-Nesting. The writer keeps a stack of open spans (phases, tasks, and the skill
-and assertion-chain spans the other producers open through it). New spans are
-parented to the top of that stack, whatever thread asks, and the top is also
-made the OpenTelemetry current span in the thread that opened it, so spans of
-other instrumentation nest under the task too.
+Nesting. The writer keeps its open spans (phases, tasks, and the skill and
+assertion-chain spans the other producers open through it) in a
+:class:`~otel_obs.span_stack.SpanStack`. New spans are parented to the
+innermost one open in the calling thread or asyncio task (or, in one that
+opened none, to the one opened last), and that span is also made the
+OpenTelemetry current span where it was opened, so spans of other
+instrumentation nest under the task too.
 
 ``task_end`` without a ``task_id`` ends the innermost open task, and
 ``phase_end`` without ``details["phase"]`` the innermost open phase.
@@ -44,6 +46,7 @@ is in ``obs.skill.parent_trace_id``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -52,7 +55,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +68,9 @@ from . import conventions as c
 from .checks import FileSnapshot, snapshot_file
 from .models import TranscriptEntry
 from .pipeline import Pipeline
-from .redaction import DETAILS_CAP, redact_text, safe_json
+from .redaction import DETAILS_CAP, clean_attributes, redact_text, safe_json
+from .secret_rules import current_rules
+from .span_stack import Frame, SpanStack, State
 
 logger = logging.getLogger(__name__)
 
@@ -78,14 +82,19 @@ CLOSED_TOOL_ERROR = "closed by close() before log_end"
 
 Attributes = dict[str, AttributeValue]
 
-_random_bits = random.getrandbits
+
+#: A generator of our own: an agent (or a test framework) that seeds the global
+#: ``random`` module for reproducibility must not make ids repeat across runs.
+_rng = random.Random()
+os.register_at_fork(after_in_child=_rng.seed)
+_random_bits = _rng.getrandbits
 
 
 def new_id() -> str:
     """A fresh random id of 32 hex characters.
 
-    Drawn like the SDK draws span ids (``random.getrandbits``, reseeded in a
-    forked child), not from ``os.urandom``: a system call releases the GIL, and
+    Drawn like the SDK draws span ids (``getrandbits`` of a Mersenne Twister,
+    reseeded in a forked child), not from ``os.urandom``: a system call releases the GIL, and
     with the store's writer thread busy, getting it back can cost milliseconds.
     """
     return f"{_random_bits(128):032x}"
@@ -129,34 +138,6 @@ _START_KEYS = c.START_ENTRY_KEYS
 _END_KEYS = c.END_ENTRY_KEYS
 
 
-@dataclass(eq=False)
-class Frame:
-    """One open span the writer tracks: a phase, task, skill, chain, or tool use."""
-
-    kind: str
-    key: str  # phase name, task id, skill trace id, chain id, tool use id
-    span: Span
-    task_id: str | None  # the task its children belong to
-    skill_id: str | None  # the innermost skill its children run in
-    start_ns: int
-    thread_id: int = 0
-    token: object | None = None
-    #: Called by close() on a frame still open: sets the kind's end attributes.
-    on_close: Callable[[Frame], None] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _State:
-    """What a new span needs, swapped as one object so readers need no lock."""
-
-    context: Context
-    span: Span
-    attrs: Attributes
-    task_id: str | None
-    skill_id: str | None
-
-
 class TranscriptWriter:
     """Writes the transcript of one agent instance as spans and span events."""
 
@@ -171,8 +152,9 @@ class TranscriptWriter:
         transcripts_dir: str | os.PathLike[str] | None = None,
         pipeline: Pipeline | None = None,
     ) -> None:
-        if not instance_id:
+        if not instance_id or not isinstance(instance_id, str):
             raise ValueError(f"instance_id must be a non-empty string, got {instance_id!r}")
+        current_rules()  # a bad OTEL_OBS_REDACT_* expression fails here, not in a tool call
         if pipeline is None:
             from .config import get_pipeline
 
@@ -201,9 +183,6 @@ class TranscriptWriter:
         self.task_list_id: str | None = task_list_id
 
         self._lock = threading.RLock()
-        self._stack: list[Frame] = []
-        #: Open tool uses by id (several at once: parallel tool calls).
-        self.open_tools: dict[str, Frame] = {}
         #: Final status of every task this writer ended, by task id.
         self.task_outcomes: dict[str, str] = {}
         self._closed = False
@@ -214,7 +193,7 @@ class TranscriptWriter:
             base[c.WAVE_NUMBER] = wave_number
         if task_list_id is not None:
             base[c.TASK_LIST_ID] = task_list_id
-        self._base_attrs = base
+        self._base_attrs = clean_attributes(base)  # every span carries them: fixed once
 
         agent_attrs: Attributes = dict(base)
         agent_attrs.update(
@@ -230,7 +209,7 @@ class TranscriptWriter:
         self._agent_span = self.start_span(
             c.span_name(c.KIND_AGENT, instance_id), self._root_context, agent_attrs
         )
-        self._state = self._compute_state()
+        self._spans = SpanStack(self._state_under(self._agent_span, None, None))
 
     # ------------------------------------------------------------------
     # Public API (the spec's)
@@ -246,7 +225,7 @@ class TranscriptWriter:
         entry = coerce_entry(entry)
         with self._lock:
             if self._closed:
-                return self._dropped(entry.entry_type)
+                return self.drop_after_close(f"{entry.entry_type} entry")
             handler = self._LIFECYCLE.get(entry.entry_type)
             if handler is not None:
                 return handler(self, entry)
@@ -348,21 +327,37 @@ class TranscriptWriter:
 
     @property
     def active_skill(self) -> str | None:
-        """The innermost open skill trace id, if any."""
-        return self._state.skill_id
+        """The innermost open skill trace id of this thread / asyncio task, if any."""
+        return self._spans.state().skill_id
 
     @property
     def current_task_id(self) -> str | None:
-        """The task new spans and events belong to, if any."""
-        return self._state.task_id
+        """The task new spans and events of this thread / asyncio task belong to, if any."""
+        return self._spans.state().task_id
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def state(self) -> _State:
+    @property
+    def open_tools(self) -> dict[str, Frame]:
+        """A copy of the open tool uses by id (for inspection; changing it changes nothing)."""
+        return self._spans.tools()
+
+    def state(self) -> State:
         """Parent context and context attributes for a new span (lock-free read)."""
-        return self._state
+        return self._spans.state()
+
+    def open_tool(self, frame: Frame) -> bool:
+        """Track an open tool use; False when a tool use with its id is already open."""
+        return self._spans.add_tool(frame)
+
+    def tool_is_open(self, tool_use_id: str) -> bool:
+        return self._spans.has_tool(tool_use_id)
+
+    def pop_tool(self, tool_use_id: str) -> Frame | None:
+        """Stop tracking the tool use ``tool_use_id`` and return it (None when not open)."""
+        return self._spans.pop_tool(tool_use_id)
 
     def open_frame(
         self,
@@ -381,7 +376,7 @@ class TranscriptWriter:
         children) get; by default they inherit the enclosing ones.
         """
         with self._lock:
-            st = self._state
+            st = self._spans.state()
             task = task_id if task_id is not None else st.task_id
             skill = skill_id if skill_id is not None else st.skill_id
             attrs: Attributes = dict(self._base_attrs)
@@ -399,12 +394,10 @@ class TranscriptWriter:
                 task_id=task,
                 skill_id=skill,
                 start_ns=time.time_ns(),
-                thread_id=threading.get_ident(),
                 on_close=on_close,
+                state=self._state_under(span, task, skill),
             )
-            self._stack.append(frame)
-            frame.token = otel_context.attach(trace.set_span_in_context(span, self._root_context))
-            self._state = self._compute_state()
+            self._spans.push(frame)
             return frame
 
     def close_frame(
@@ -419,36 +412,32 @@ class TranscriptWriter:
         The spans opened inside ``frame`` and still open stay open and current.
         """
         with self._lock:
-            try:
-                index = self._stack.index(frame)
-            except ValueError:
+            inside = self._spans.pop(frame)
+            if inside is None:
                 return
-            above = self._stack[index + 1 :]
-            if above:
-                names = ", ".join(f"{f.kind} {f.key}" for f in above)
+            if inside:
+                names = ", ".join(f"{f.kind} {f.key}" for f in inside)
                 self.record_unbalanced(
                     f"{frame.kind} {frame.key} ended while {names} still open; "
                     f"{frame.kind} {frame.key} closed, the others stay open",
                     "out_of_order_end",
                 )
-            self._detach_from(index)
-            del self._stack[index]
-            self._reattach_from(index)
-            self._state = self._compute_state()
         self.end_span(frame.span, end_attributes, error)
 
     def find_frame(self, kind: str, key: str | None = None) -> Frame | None:
-        """The innermost open frame of ``kind`` (with ``key``, when given)."""
-        with self._lock:
-            for frame in reversed(self._stack):
-                if frame.kind == kind and (key is None or frame.key == key):
-                    return frame
-        return None
+        """The innermost open frame of ``kind`` (with ``key``, when given).
+
+        Without ``key``, this thread's or asyncio task's own frames come first.
+        """
+        return self._spans.find(kind, key)
 
     def add_event(self, span: Span, name: str, attributes: Attributes) -> None:
         """Add an event through the pipeline; storage trouble is logged, never raised."""
+        if self._closed:
+            self.drop_after_close(name)
+            return
         try:
-            self.pipeline.add_event(span, name, attributes)
+            self.pipeline.add_event(span, name, clean_attributes(attributes))
         except Exception:
             self._storage_error("event")
 
@@ -456,23 +445,32 @@ class TranscriptWriter:
         self, message: str, error_type: str, *, task_id: str | None = None, **details: Any
     ) -> str:
         """Write an ``error`` entry on the current span; return its id."""
+        if not isinstance(message, str) or not isinstance(error_type, str):
+            raise ValueError(
+                "record_error needs a message and an error type as strings, got "
+                f"{type(message).__name__} and {type(error_type).__name__}"
+            )
+        if self._closed:
+            return self.drop_after_close("error entry")
         entry_id = new_id()
         attrs = entry_attributes(
             entry_id,
             "error",
-            message[:200],
+            redact_text(message)[:200],
             {"message": message, "error_type": error_type, **details},
         )
-        task = task_id if task_id is not None else self._state.task_id
+        st = self._spans.state()
+        task = task_id if task_id is not None else st.task_id
         if task is not None:
             attrs[c.TASK_ID] = task
-        self.add_event(self._state.span, c.EVENT_PREFIX + "error", attrs)
+        self.add_event(st.span, c.EVENT_PREFIX + "error", attrs)
         return entry_id
 
     def record_unbalanced(self, message: str, error_type: str, **details: Any) -> str:
         """An API misuse the agent should not crash on: log it and record an error entry."""
         self.stats["unbalanced"] += 1
-        logger.warning("%s (instance %s)", message, self.instance_id)
+        message = _capped(message, MESSAGE_MAX)  # it quotes the caller's value, maybe huge
+        logger.warning("%s (instance %s)", message, _capped(self.instance_id, 200))
         return self.record_error(message, error_type, **details)
 
     def task_snapshot(self, task_id: str, path: str) -> FileSnapshot | None:
@@ -506,7 +504,7 @@ class TranscriptWriter:
             entry.summary or f"Phase {name} started",
             details,
         )
-        attrs[c.PHASE_NAME] = name
+        attrs[c.PHASE_NAME] = redact_text(name)
         self.open_frame(
             c.KIND_PHASE,
             name,
@@ -556,7 +554,7 @@ class TranscriptWriter:
         )
         entry_id = str(attrs[c.ENTRY_ID])
         if title:
-            attrs[c.TASK_TITLE] = str(title)
+            attrs[c.TASK_TITLE] = redact_text(str(title))
         action = details.get("action")
         if action is not None:
             if str(action).upper() not in c.TASK_ACTIONS:
@@ -645,7 +643,7 @@ class TranscriptWriter:
             entry.summary,
             entry.details,
         )
-        st = self._state
+        st = self._spans.state()
         task = entry.task_id or st.task_id
         if task is not None:
             attrs[c.TASK_ID] = task
@@ -677,18 +675,16 @@ class TranscriptWriter:
         with self._lock:
             if self._closed:
                 return
-            open_work = bool(self._stack or self.open_tools)
-            for tool in list(self.open_tools.values()):
-                self.open_tools.pop(tool.key, None)
+            open_work = bool(self._spans)
+            for tool in self._spans.take_tools():
                 if tool.on_close is not None:
                     _guarded(tool.on_close, tool)
                 else:
                     self.end_span(tool.span, {c.CLOSED_BY: "close"})
-            while self._stack:
-                frame = self._stack[-1]
+            while (frame := self._spans.innermost()) is not None:
                 if frame.on_close is not None:
                     _guarded(frame.on_close, frame)
-                if self._stack and self._stack[-1] is frame:  # on_close did not end it
+                if frame.is_open:  # on_close did not end it
                     self.close_frame(frame, {c.CLOSED_BY: "close"})
             self._closed = True
             final = status or ("terminated" if open_work else "completed")
@@ -700,57 +696,57 @@ class TranscriptWriter:
             self.end_span(self._agent_span, attrs, error if final == "failed" else None)
         self.flush()
 
-    def _dropped(self, entry_type: str) -> str:
-        self.stats["dropped_after_close"] += 1
-        logger.warning(
-            "%s entry written after close() of instance %s; dropped", entry_type, self.instance_id
-        )
+    def drop_after_close(self, what: str) -> str:
+        """Count a producer call made after close() (logged the first time); return a fresh id.
+
+        Every producer treats a call after close() alike: nothing is written,
+        nothing raises, ``stats["dropped_after_close"]`` counts it.
+        """
+        with self._lock:
+            self.stats["dropped_after_close"] += 1
+            first = self.stats["dropped_after_close"] == 1
+        if first:
+            logger.warning(
+                "%s after close() of instance %s: dropped (further drops are counted only)",
+                what,
+                self.instance_id,
+            )
         return new_id()
 
     # ------------------------------------------------------------------
     # Internals
     # ------------------------------------------------------------------
 
-    def _compute_state(self) -> _State:
-        top = self._stack[-1] if self._stack else None
-        span = top.span if top is not None else self._agent_span
-        task_id = top.task_id if top is not None else None
-        skill_id = top.skill_id if top is not None else None
+    def _state_under(self, span: Span, task_id: str | None, skill_id: str | None) -> State:
+        """What spans opened under ``span`` inherit: it as parent, and the context attributes."""
         attrs = dict(self._base_attrs)
         if task_id is not None:
             attrs[c.TASK_ID] = task_id
         if skill_id is not None:
             attrs[c.SKILL_TRACE_ID] = skill_id
         ctx = trace.set_span_in_context(span, self._root_context)
-        return _State(ctx, span, attrs, task_id, skill_id)
+        # Clean once here: tool spans copy these attributes without cleaning them again.
+        return State(ctx, span, clean_attributes(attrs), task_id, skill_id)
 
-    def _detach_from(self, index: int) -> None:
-        """Undo, newest first, the current-span attachments this thread made from ``index`` up."""
-        me = threading.get_ident()
-        for frame in reversed(self._stack[index:]):
-            if frame.token is not None and frame.thread_id == me:
-                otel_context.detach(frame.token)  # type: ignore[arg-type]
-                frame.token = None
-
-    def _reattach_from(self, index: int) -> None:
-        me = threading.get_ident()
-        for frame in self._stack[index:]:
-            if frame.token is None and frame.thread_id == me:
-                frame.token = otel_context.attach(
-                    trace.set_span_in_context(frame.span, self._root_context)
-                )
-
-    def start_span(self, name: str, ctx: Context, attrs: Attributes) -> Span:
+    def start_span(self, name: str, ctx: Context, attrs: Attributes, *, clean: bool = True) -> Span:
+        """Start a span; ``clean=False`` when the caller made ``attrs`` storable already."""
         try:
-            return self._tracer.start_span(name, context=ctx, attributes=attrs)
+            return self._tracer.start_span(
+                _span_name(name),
+                context=ctx,
+                attributes=clean_attributes(attrs) if clean else attrs,
+            )
         except Exception:
             self._storage_error("span start")
             return trace.INVALID_SPAN
 
-    def end_span(self, span: Span, attrs: Attributes, error: str | None = None) -> None:
+    def end_span(
+        self, span: Span, attrs: Attributes, error: str | None = None, *, clean: bool = True
+    ) -> None:
+        """End a span; ``clean=False`` when the caller made ``attrs`` storable already."""
         try:
             if attrs:
-                span.set_attributes(attrs)
+                span.set_attributes(clean_attributes(attrs) if clean else attrs)
             if error:
                 span.set_status(Status(StatusCode.ERROR, redact_text(error)[:200]))
             span.end()
@@ -767,6 +763,20 @@ class TranscriptWriter:
 # ----------------------------------------------------------------------
 
 
+#: The longest message an unbalanced call writes (it quotes the caller's values).
+MESSAGE_MAX = 500
+
+
+def _capped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@functools.lru_cache(maxsize=1024)
+def _span_name(name: str) -> str:
+    """``name`` redacted; cached, since tool span names repeat on every tool use."""
+    return redact_text(name)
+
+
 def coerce_entry(entry: TranscriptEntry | Mapping[str, Any]) -> TranscriptEntry:
     """A validated ``TranscriptEntry`` from an entry or a plain mapping."""
     if isinstance(entry, TranscriptEntry):
@@ -774,7 +784,8 @@ def coerce_entry(entry: TranscriptEntry | Mapping[str, Any]) -> TranscriptEntry:
     if isinstance(entry, Mapping):
         return TranscriptEntry.model_validate(dict(entry))
     raise ValueError(
-        f"entry must be a TranscriptEntry or a mapping, got {type(entry).__name__}: {entry!r}"
+        "entry must be a TranscriptEntry or a mapping, "
+        f"got {type(entry).__name__}: {_capped(repr(entry), 200)}"
     )
 
 

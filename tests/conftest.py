@@ -7,11 +7,31 @@ Tests only read these stores; a test that must break one works on
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import scenarios
+from hypothesis import HealthCheck, settings
 from producer_support import Traced
 
 from otel_obs.transcript_writer import TranscriptWriter
+
+# Property tests: a fixed, fast profile by default (and in CI), a longer random
+# one for benchmarks/fuzz_producers.py (HYPOTHESIS_PROFILE=long).
+settings.register_profile(
+    "ci",
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "long",
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture
