@@ -47,6 +47,7 @@ PAYLOAD_KEYS = frozenset(
     {
         c.TOOL_INPUT,
         c.TOOL_OUTPUT,
+        c.TOOL_ERROR_MESSAGE,  # a failed tool's error output
         c.ENTRY_DETAILS,
         c.END_ENTRY_DETAILS,
         c.ASSERTION_EVIDENCE,
@@ -91,7 +92,7 @@ def view_span(span: ReadableSpan, payloads: str = DEFAULT_PAYLOADS) -> ReadableS
     events = tuple(_event_conventions(e) for e in span.events)
     status = span.status
     if kind == c.KIND_TOOL:
-        events, status = _tool_failure(attrs, events, status, span.end_time)
+        events, status = _tool_failure(attrs, events, status, span.end_time, strip)
     if strip:
         attrs = _without_payloads(attrs)
         events = tuple(
@@ -154,21 +155,31 @@ def _provider() -> str:
 
 
 def _tool_failure(
-    attrs: dict[str, Any], events: tuple[Event, ...], status: Status, end_time: int | None
+    attrs: dict[str, Any],
+    events: tuple[Event, ...],
+    status: Status,
+    end_time: int | None,
+    strip: bool,
 ) -> tuple[tuple[Event, ...], Status]:
-    """A failed or blocked tool's ``error.type``, ``exception`` event and ERROR status."""
+    """A failed or blocked tool's ``error.type``, ``exception`` event and ERROR status.
+
+    With payloads kept local (``strip``), the message is the error type only:
+    a tool's error message is its error output.
+    """
     result = attrs.get(c.TOOL_RESULT_STATUS)
     if result not in ("error", "blocked"):
         return events, status
     error_type = attrs.get(c.ERROR_TYPE) or ("tool_error" if result == "error" else "tool_blocked")
-    message = str(attrs.get(c.TOOL_ERROR_MESSAGE) or attrs.get(c.TOOL_BLOCK_REASON) or error_type)
+    reason = attrs.get(c.TOOL_ERROR_MESSAGE) or attrs.get(c.TOOL_BLOCK_REASON)
+    message = error_type if strip or not reason else str(reason)
     attrs[c.ERROR_TYPE] = error_type
     exception = Event(
         "exception",
         {"exception.type": error_type, "exception.message": message},
         end_time,
     )
-    if status.status_code is not StatusCode.ERROR:
+    if strip or status.status_code is not StatusCode.ERROR:
+        # The producer's own ERROR status describes the error by its output, too.
         status = Status(StatusCode.ERROR, message[:200])
     return (*events, exception), status
 

@@ -88,3 +88,6 @@ def test_without_payloads_the_tool_arguments_and_result_stay_local(tmp_path: Pat
         assert "gen_ai.tool.call.result" not in got.attributes, got.name
     tool = next(g for g in received.spans if g.attributes.get("gen_ai.tool.call.id") == "toolu_bad")
     assert tool.attributes["error.type"] == "tool_error"
+    # A failed tool's error output stays local too: not as an attribute, an event or a status.
+    assert "obs.tool.error_message" not in tool.attributes
+    assert "exit 1" not in str(tool.span)
