@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import grpc
 import pytest
@@ -199,24 +201,29 @@ def test_token_from_the_environment(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_other_hosts_need_a_token_or_insecure(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--host", "0.0.0.0"), ("--host 0.0.0.0", "--token")),
+        (("--max-requests", "0"), ("--max-requests", "got 0")),
+        (("--max-queue", "-3"), ("--max-queue", "got -3")),
+        (("--retry-after", "0"), ("--retry-after", "got 0")),
+        (("--max-body-mib", "0"), ("--max-body-mib", "got 0")),
+        (("--http-port", "70000"), ("--http-port", "70000")),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_value(
+    tmp_path: Path, args: tuple[str, ...], said: tuple[str, ...]
+) -> None:
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "otel_obs",
-            "serve",
-            "--db",
-            str(tmp_path / "x.db"),
-            "--host",
-            "0.0.0.0",
-        ],
+        [sys.executable, "-m", "otel_obs", "serve", "--db", str(tmp_path / "x.db"), *args],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 2
-    assert "--host 0.0.0.0" in done.stderr and "--token" in done.stderr
+    for words in said:
+        assert words in done.stderr, done.stderr
     assert not (tmp_path / "x.db").exists()
 
 
@@ -289,6 +296,63 @@ def test_a_store_behind_gets_503_and_resource_exhausted_then_nothing_is_lost(
             )
             == 100
         ), execution_id
+
+
+def _slow_request(http_url: str, body: bytes) -> socket.socket:
+    """An HTTP export whose headers and first half of the body are sent, the rest held back."""
+    url = urlsplit(http_url)
+    sock = socket.create_connection((url.hostname, url.port), timeout=30)
+    head = (
+        f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Content-Type: application/x-protobuf\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + body[: len(body) // 2])
+    return sock
+
+
+def test_requests_past_max_requests_are_refused_before_their_bodies_are_read(
+    tmp_path: Path,
+) -> None:
+    """However many senders there are, only --max-requests requests hold memory at once:
+    the others are refused with the retry hint, although the store's queue is empty."""
+    server = Served(tmp_path / "few.db", "--max-requests", "2", "--retry-after", "3")
+    try:
+        slow_bodies = [protobuf_body(producer_spans(f"exec-slow-{n}", tools=3)) for n in range(2)]
+        slow = [_slow_request(server.http, body) for body in slow_bodies]
+        probe = protobuf_body(producer_spans("exec-probe", tools=1))
+        deadline = time.monotonic() + 20
+        while True:  # until both slow requests hold their places
+            answer = requests.post(server.http, data=probe, headers=PROTOBUF, timeout=30)
+            if answer.status_code == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "3"
+        assert "2 requests in progress" in status_pb2.Status.FromString(answer.content).message
+        with pytest.raises(grpc.RpcError) as refused:
+            _grpc_call(server.grpc, probe)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        info = error_details_pb2.RetryInfo.FromString(
+            dict(refused.value.trailing_metadata())["google.rpc.retryinfo-bin"]
+        )
+        assert info.retry_delay.seconds == 3
+
+        for sock, body in zip(slow, slow_bodies, strict=True):
+            sock.sendall(body[len(body) // 2 :])
+            reply = sock.recv(4096)
+            sock.close()
+            assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
+        # The places are free again.
+        assert requests.post(server.http, data=probe, headers=PROTOBUF, timeout=30).ok
+        wait_for(lambda: _tools(server.db) == 7, what="every tool use acknowledged")
+    finally:
+        counts = server.stop()
+    assert counts["refused_busy"] >= 2
+    for n in range(2):
+        assert (
+            count(server.db, f"SELECT count(*) FROM tool_uses WHERE execution_id = 'exec-slow-{n}'")
+            == 3
+        )
 
 
 def test_sigterm_stores_everything_acknowledged(tmp_path: Path) -> None:

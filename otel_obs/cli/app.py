@@ -505,6 +505,13 @@ def serve(
     max_queue: Annotated[
         int, typer.Option(help="Queued spans past which requests get 503 / RESOURCE_EXHAUSTED.")
     ] = 10_000,
+    max_requests: Annotated[
+        int,
+        typer.Option(
+            help="Requests in progress at once (read, decoded or queued); more get 503 / "
+            "RESOURCE_EXHAUSTED. With --max-body-mib, bounds what waiting requests hold."
+        ),
+    ] = 16,
     retry_after: Annotated[int, typer.Option(help="Retry hint of a refusal, in seconds.")] = 1,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP) into the store until SIGTERM."""
@@ -527,6 +534,7 @@ def serve(
             insecure=insecure,
             max_body_bytes=max_body_mib << 20,
             max_queue=max_queue,
+            max_requests=max_requests,
             retry_after_s=retry_after,
         )
     )

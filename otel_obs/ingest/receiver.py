@@ -6,11 +6,15 @@ more now (backpressure), is the body an OTLP trace request (decoding) — and
 hand the records to the store through the one exporter path, so they answer
 alike and count alike.
 
-Backpressure, not loss: a request is refused as a whole, before anything of it
-is queued, while the store's queue holds more than ``max_queue`` items; the
-sender (an OTLP exporter, a Collector's ``retry_on_failure``) tries again after
-the hint. A request that is accepted is queued whole (the exporter waits for
-room rather than dropping), so everything acknowledged reaches the store, and
+Backpressure, not loss: a request is refused as a whole, before its body is
+read, while the store's queue holds more than ``max_queue`` items or while
+``max_requests`` requests are already in progress (being read, decoded or
+queued). Both bounds matter: the first stops the queue from growing, the second
+what waiting requests hold (a gRPC request arrives whole, an HTTP one fills its
+connection's buffer), whatever the number of senders. The sender (an OTLP
+exporter, a Collector's ``retry_on_failure``) tries again after the hint. A
+request that is accepted is queued whole (the exporter waits for room rather
+than dropping), so everything acknowledged reaches the store, and
 :meth:`Receiver.close` flushes it before the process exits.
 """
 
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 import hmac
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +35,8 @@ from .decode import Decoded
 
 #: Default for how many queued items make the receiver refuse (503 / RESOURCE_EXHAUSTED).
 DEFAULT_MAX_QUEUE = 10_000
+#: Default for how many requests may be in progress at once (more are refused the same way).
+DEFAULT_MAX_REQUESTS = 16
 #: What the refusal tells the sender to wait, in seconds (HTTP Retry-After, gRPC RetryInfo).
 DEFAULT_RETRY_AFTER_S = 1
 
@@ -63,17 +71,22 @@ class Receiver:
         *,
         token: str | None = None,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        max_requests: int = DEFAULT_MAX_REQUESTS,
         retry_after_s: int = DEFAULT_RETRY_AFTER_S,
     ) -> None:
         if max_queue <= 0:
             raise ValueError(f"max_queue must be a positive integer, got {max_queue!r}")
+        if max_requests <= 0:
+            raise ValueError(f"max_requests must be a positive integer, got {max_requests!r}")
         self.store = store
         self.retry_after_s = retry_after_s
         self._exporter = SqliteSpanExporter(store)
         self._token = token.encode() if token else None
         self._max_queue = max_queue
+        self._max_requests = max_requests
         self._lock = threading.Lock()
         self._closing = False
+        self._admitted = 0
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)
         self.counts: dict[str, int] = {
@@ -105,19 +118,44 @@ class Receiver:
             self.count("refused_unauthorized")
             raise Refused("unauthorized", "missing or wrong bearer token")
 
-    def admit(self) -> None:
-        """Refuse (before reading the body) while closing or while the store is behind."""
-        if self._closing:
-            self.count("refused_closing")
-            raise Refused("closing", "the receiver is shutting down")
+    @contextmanager
+    def admission(self) -> Iterator[None]:
+        """A place among the requests in progress for as long as the block runs.
+
+        Refused (before the body is read) while closing, while ``max_requests``
+        requests hold a place, or while the store is behind.
+        """
         depth = self.store.stats().get("queue_depth", 0)
+        with self._lock:
+            refused = self._refusal(depth)
+            if refused is None:
+                self._admitted += 1
+            else:
+                self.counts[f"refused_{refused.kind}"] += 1
+        if refused is not None:
+            raise refused
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._admitted -= 1
+
+    def _refusal(self, depth: int) -> Refused | None:
+        if self._closing:
+            return Refused("closing", "the receiver is shutting down")
+        if self._admitted >= self._max_requests:
+            return Refused(
+                "busy",
+                f"{self._admitted} requests in progress (limit {self._max_requests}); "
+                f"retry in {self.retry_after_s} s",
+            )
         if depth > self._max_queue:
-            self.count("refused_busy")
-            raise Refused(
+            return Refused(
                 "busy",
                 f"the store is behind ({depth} items queued, limit {self._max_queue}); "
                 f"retry in {self.retry_after_s} s",
             )
+        return None
 
     def take(self, decoded: Decoded) -> Outcome:
         """Queue the records of one admitted request (blocking while the queue is full)."""
@@ -149,4 +187,11 @@ class Receiver:
         return bool(self.store.close(timeout_s))
 
 
-__all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_RETRY_AFTER_S", "Outcome", "Receiver", "Refused"]
+__all__ = [
+    "DEFAULT_MAX_QUEUE",
+    "DEFAULT_MAX_REQUESTS",
+    "DEFAULT_RETRY_AFTER_S",
+    "Outcome",
+    "Receiver",
+    "Refused",
+]

@@ -47,7 +47,14 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from otel_obs.exporters.stores import Store, process_store
 
 from .decode import MalformedRequest, decode, is_json, is_supported, parse_protobuf, records_of
-from .receiver import DEFAULT_MAX_QUEUE, DEFAULT_RETRY_AFTER_S, Outcome, Receiver, Refused
+from .receiver import (
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_MAX_REQUESTS,
+    DEFAULT_RETRY_AFTER_S,
+    Outcome,
+    Receiver,
+    Refused,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_GRPC_PORT = 4317
@@ -83,6 +90,7 @@ class ServeSettings:
     insecure: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_MIB << 20
     max_queue: int = DEFAULT_MAX_QUEUE
+    max_requests: int = DEFAULT_MAX_REQUESTS
     retry_after_s: int = DEFAULT_RETRY_AFTER_S
 
     def check(self) -> None:
@@ -95,6 +103,8 @@ class ServeSettings:
             raise ValueError(f"--max-body-mib must be positive, got {self.max_body_bytes >> 20}")
         if self.max_queue <= 0:
             raise ValueError(f"--max-queue must be positive, got {self.max_queue}")
+        if self.max_requests <= 0:
+            raise ValueError(f"--max-requests must be positive, got {self.max_requests}")
         if self.retry_after_s <= 0:
             raise ValueError(f"--retry-after must be positive, got {self.retry_after_s}")
         if not is_loopback(self.host) and not self.token and not self.insecure:
@@ -276,28 +286,20 @@ class OtlpServer:
                 f"Content-Type {request.content_type!r} is not supported; "
                 f"use {_PROTOBUF} or {_JSON}",
             )
-        try:
-            receiver.admit()
-        except Refused as refused:
-            return answer(
-                503,
-                code_pb2.UNAVAILABLE,
-                str(refused),
-                **{"Retry-After": str(self.settings.retry_after_s)},
-            )
         limit = self.settings.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             return self._too_large(answer, request.content_length)
         loop = asyncio.get_running_loop()
         try:
-            async with self._bodies:
-                try:
-                    body = await request.read()
-                except web.HTTPRequestEntityTooLarge:
-                    return self._too_large(answer, None)
-                outcome = await loop.run_in_executor(
-                    self._pool, self._take_http, body, request.content_type
-                )
+            with receiver.admission():
+                async with self._bodies:
+                    try:
+                        body = await request.read()
+                    except web.HTTPRequestEntityTooLarge:
+                        return self._too_large(answer, None)
+                    outcome = await loop.run_in_executor(
+                        self._pool, self._take_http, body, request.content_type
+                    )
         except MalformedRequest as bad:
             return answer(400, code_pb2.INVALID_ARGUMENT, str(bad))
         except Refused as refused:
@@ -337,8 +339,13 @@ class OtlpServer:
             receiver.authorize(metadata.get("authorization"))
         except Refused as refused:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(refused))
+        loop = asyncio.get_running_loop()
         try:
-            receiver.admit()
+            with receiver.admission():
+                async with self._bodies:
+                    outcome = await loop.run_in_executor(self._pool, self._take_grpc, body)
+        except MalformedRequest as bad:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(bad))
         except Refused as refused:
             if refused.kind == "busy":
                 await context.abort(
@@ -346,14 +353,6 @@ class OtlpServer:
                     str(refused),
                     trailing_metadata=retry_metadata(str(refused), self.settings.retry_after_s),
                 )
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(refused))
-        loop = asyncio.get_running_loop()
-        try:
-            async with self._bodies:
-                outcome = await loop.run_in_executor(self._pool, self._take_grpc, body)
-        except MalformedRequest as bad:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(bad))
-        except Refused as refused:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(refused))
         return _response(outcome)
 
@@ -377,6 +376,7 @@ async def run(settings: ServeSettings, announce: Callable[[OtlpServer], None]) -
         build_store(settings),
         token=settings.token,
         max_queue=settings.max_queue,
+        max_requests=settings.max_requests,
         retry_after_s=settings.retry_after_s,
     )
     server = OtlpServer(settings, receiver)
