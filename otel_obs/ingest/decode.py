@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,14 +170,18 @@ def attributes_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
     """OTLP key-values as the SDK holds attributes (arrays as tuples).
 
     Scalars, nearly every value, are read inline (one call each rather than
-    three): this loop is most of what the receiver spends per span.
+    three): this loop is most of what the receiver spends per span. Keys are
+    interned: the same dozen names repeat in every span, and a burst the
+    server holds (its queue full, requests waiting) then keeps one copy of
+    each instead of one per span, about a third of a record's memory.
     """
     out: dict[str, Any] = {}
     scalars = _SCALARS
+    intern = sys.intern
     for kv in attributes:
         value = kv.value
         kind = value.WhichOneof("value")
-        out[kv.key] = getattr(value, kind) if kind in scalars else any_value(value)
+        out[intern(kv.key)] = getattr(value, kind) if kind in scalars else any_value(value)
     return out
 
 
