@@ -43,6 +43,8 @@ from otel_obs.redaction import (
     INPUT_CAP,
     OUTPUT_CAP,
     cap_text,
+    clean_attributes,
+    clean_text,
     dumps,
     finite_json,
     redact_text,
@@ -1053,12 +1055,12 @@ def foreign_inheritance(
             conversation = _ambient_conversation(parent_context)
         execution = conversation or _hex_ids(span_context)[0]
         if execution:
-            decided[c.EXECUTION_ID] = str(execution)
+            decided[c.EXECUTION_ID] = clean_text(str(execution))
     inherited = {**attrs, **decided}
     if kind == c.KIND_AGENT:
         instance = _first(attrs, c.FOREIGN_AGENT_KEYS) or execution
         if instance:
-            inherited[c.INSTANCE_ID] = str(instance)
+            inherited[c.INSTANCE_ID] = clean_text(str(instance))
     return decided, inherited
 
 
@@ -1150,12 +1152,15 @@ def foreign_attributes(span: SpanLike, attrs: Mapping[str, Any]) -> dict[str, An
     kind = foreign_kind(span.name, attrs)
     if kind is None or span.start_time is None or span.end_time is None:
         return None
+    # Texts as the producers make theirs (NUL and lone surrogates as U+FFFD): SQLite
+    # would cut an id at NUL, merging ids the JSONL keeps apart.
+    attrs = clean_attributes(dict(attrs))
     get = attrs.get
     conversation, own_agent = _agent_identity(attrs)
     execution = get(c.EXECUTION_ID) or conversation or _hex_ids(span.context)[0]
     if not execution:
         return None
-    out = dict(attrs)
+    out = attrs
     out[c.KIND] = kind
     out[c.EXECUTION_ID] = str(execution)
     failed, description = _status_error(span, attrs)
@@ -1164,13 +1169,15 @@ def foreign_attributes(span: SpanLike, attrs: Mapping[str, Any]) -> dict[str, An
         out[c.INSTANCE_ID] = str(own_agent or execution)
         if failed or error_type:
             out[c.AGENT_STATUS] = "failed"
-            out[c.AGENT_ERROR] = description or _exception_message(span) or str(error_type)
+            out[c.AGENT_ERROR] = clean_text(
+                description or _exception_message(span) or str(error_type)
+            )
         return out
     instance = get(c.INSTANCE_ID) or own_agent or conversation
     if instance:
         out[c.INSTANCE_ID] = str(instance)
     name = _first(attrs, c.FOREIGN_TOOL_NAME_KEYS) or span.name or "unknown"
-    out[c.GEN_AI_TOOL_NAME] = str(name)
+    out[c.GEN_AI_TOOL_NAME] = clean_text(str(name))
     tool_id = _first(attrs, c.FOREIGN_TOOL_ID_KEYS)
     out[c.GEN_AI_TOOL_CALL_ID] = str(tool_id) if tool_id is not None else None
     out[c.TOOL_INPUT] = _foreign_input(_first(attrs, c.FOREIGN_INPUT_KEYS))

@@ -496,6 +496,46 @@ def test_claude_code_spans_map_alone_through_the_exporter(tmp_path: Path) -> Non
     assert_linked(db)
 
 
+def test_nul_in_foreign_ids_and_names_keeps_two_conversations_two(tmp_path: Path) -> None:
+    """A foreign span's texts are made storable as the producers make theirs: SQLite cuts
+    a text at NUL, which would merge ``conv<NUL>A`` and ``conv<NUL>B`` into ``conv``."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("genai-like")
+    for conversation in ("A", "B"):
+        tracer.start_span(
+            "execute_tool Gr\x00ep",
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "Gr\x00ep",
+                "gen_ai.tool.call.id": f"call\x00{conversation}",
+                "gen_ai.conversation.id": f"conv\x00{conversation}",
+            },
+        ).end()
+    store = thread_store(tmp_path / "obs.db", tmp_path / "t")
+    SqliteSpanExporter(store).export(memory.get_finished_spans())
+    store.flush()
+    store.close()
+    db = tmp_path / "obs.db"
+    assert executions(db) == ["conv\ufffdA", "conv\ufffdB"]
+    stored = rows(db, "SELECT execution_id, id, tool FROM tool_uses ORDER BY execution_id")
+    assert stored == [
+        {"execution_id": f"conv\ufffd{x}", "id": f"call\ufffd{x}", "tool": "Gr\ufffdep"}
+        for x in "AB"
+    ]
+    in_jsonl = sorted(
+        (record["execution_id"], record["tool_use_id"])
+        for path in (tmp_path / "t").rglob("*.jsonl")
+        for record in map(json.loads, path.read_text().splitlines())
+    )
+    assert in_jsonl == [(f"conv\ufffd{x}", f"call\ufffd{x}") for x in "AB"]
+    assert_linked(db)
+
+
 # --------------------------------------------------------------------------
 # what is not an agent or tool span, and the order of processors
 # --------------------------------------------------------------------------

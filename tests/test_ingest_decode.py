@@ -228,3 +228,23 @@ def test_truncated_protobuf_is_malformed(finished) -> None:
     with pytest.raises(MalformedRequest):
         parse_protobuf(body[: len(body) // 2 + 3])
     assert parse_json(b"{}").resource_spans == []
+
+
+def test_nul_in_received_texts_becomes_the_replacement_character(finished) -> None:
+    """SQLite would cut a text at NUL (an id cut so names another one); the JSONL would not."""
+    request = encode_spans(finished)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.name = "na\x00me"
+    span.attributes.add(key="x.text", value=AnyValue(string_value="a\x00b"))
+    span.attributes.add(
+        key="x.list",
+        value=AnyValue(array_value=ArrayValue(values=[AnyValue(string_value="c\x00d")])),
+    )
+    request.resource_spans[0].resource.attributes.add(
+        key="x.resource", value=AnyValue(string_value="e\x00f")
+    )
+    record = records_of(parse_protobuf(request.SerializeToString())).records[0]
+    assert record.name == "na\ufffdme"
+    assert record.attributes["x.text"] == "a\ufffdb"
+    assert record.attributes["x.list"] == ("c\ufffdd",)
+    assert record.resource.attributes["x.resource"] == "e\ufffdf"

@@ -147,9 +147,12 @@ def records_of(request: ExportTraceServiceRequest) -> Decoded:
                     # for spans of other instrumentations (their errors live there).
                     attributes[c.OTEL_STATUS_CODE] = "ERROR"
                     attributes[c.OTEL_STATUS_DESCRIPTION] = span.status.message
+                name = span.name
+                if "\x00" in name:
+                    name = name.replace("\x00", "\ufffd")
                 append(
                     SpanRecord(
-                        span.name,
+                        name,
                         attributes,
                         RecordContext(
                             int.from_bytes(trace_id, "big"), int.from_bytes(span_id, "big")
@@ -169,7 +172,9 @@ _SCALARS = frozenset({"string_value", "int_value", "bool_value", "double_value"}
 def attributes_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
     """OTLP key-values as the SDK holds attributes (arrays as tuples).
 
-    Scalars, nearly every value, are read inline (one call each rather than
+    NUL in a text becomes U+FFFD, as the producers make it: SQLite would cut
+    the text there (an id cut so could name another one) while the JSONL kept
+    it whole. Scalars, nearly every value, are read inline (one call each rather than
     three): this loop is most of what the receiver spends per span. Keys are
     interned: the same dozen names repeat in every span, and a burst the
     server holds (its queue full, requests waiting) then keeps one copy of
@@ -181,7 +186,13 @@ def attributes_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
     for kv in attributes:
         value = kv.value
         kind = value.WhichOneof("value")
-        out[intern(kv.key)] = getattr(value, kind) if kind in scalars else any_value(value)
+        if kind == "string_value":
+            item = value.string_value
+            if "\x00" in item:
+                item = item.replace("\x00", "\ufffd")
+        else:
+            item = getattr(value, kind) if kind in scalars else any_value(value)
+        out[intern(kv.key)] = item
     return out
 
 
@@ -195,7 +206,7 @@ def any_value(value: AnyValue) -> Any:
     """
     kind = value.WhichOneof("value")
     if kind == "string_value":
-        return value.string_value
+        return value.string_value.replace("\x00", "\ufffd")
     if kind == "int_value":
         return value.int_value
     if kind == "bool_value":
