@@ -67,6 +67,13 @@ class Pipeline:
         self.export_step: Any = None
         #: The processor that ends open spans at exit (``otel_obs.otel.exit``), if any.
         self.exit_guard: Any = None
+        #: Also told of every event as it is added (see :meth:`add_event_listener`).
+        self._listeners: tuple[EventSink, ...] = ()
+
+    def add_event_listener(self, listener: EventSink) -> None:
+        """Also hand every event to ``listener`` as it is added, not only when its span ends
+        (start markers use this to send a span's events over OTLP before the span ends)."""
+        self._listeners = (*self._listeners, listener)
 
     def add_event(
         self,
@@ -80,6 +87,8 @@ class Pipeline:
         span.add_event(name, attributes, ts)
         if self.sink is not None:
             self.sink.on_event(span, name, attributes, ts)
+        for listener in self._listeners:
+            listener.on_event(span, name, attributes, ts)
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until everything recorded so far is stored; False on timeout."""

@@ -82,16 +82,18 @@ KILLED_WORKER = textwrap.dedent(
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from otel_obs import ToolUseLogger, TranscriptWriter, configure
     from otel_obs.exporters.otlp_view import OtlpView
-    from otel_obs.ingest.start_markers import StartMarkerProcessor
+    from otel_obs.ingest.start_markers import send_start_markers
 
     pipeline = configure(sys.argv[1], sys.argv[2], otlp_endpoint=sys.argv[3])
     markers = BatchSpanProcessor(OtlpView(OTLPSpanExporter(endpoint=sys.argv[3] + "/v1/traces")))
-    pipeline.provider.add_span_processor(StartMarkerProcessor(markers))
+    send_start_markers(pipeline, markers)
     writer = TranscriptWriter("exec-killed", "agent-k")
     tools = ToolUseLogger(writer)
     done = tools.log_start({"id": "toolu_done", "name": "Read", "input": {"file_path": "a.py"}})
     tools.log_end(done, {"tool_use_id": done, "content": "x", "is_error": False})
     with writer.task("T-open", "never finishes", action="UPDATE", file="src/open.py"):
+        writer.write({"entry_type": "decision", "summary": "wait for the build", "details": {}})
+        writer.record_error("the build hangs", "Timeout")
         tools.log_start({"id": "toolu_open", "name": "Bash", "input": {"command": "sleep 600"}})
         pipeline.provider.force_flush()
         pipeline.flush()
@@ -146,3 +148,72 @@ def test_a_killed_worker_leaves_its_open_task_and_tool_use_incomplete(tmp_path: 
         ).fetchone()
         conn.close()
         assert status == ("executing",), db
+    # The decision and the error recorded on the task that never ended crossed OTLP too.
+    local, served = (
+        sqlite3.connect(db)
+        .execute(
+            "SELECT id, entry_type, summary, task_id FROM transcript_entries"
+            " WHERE entry_type IN ('decision', 'error') ORDER BY sequence"
+        )
+        .fetchall()
+        for db in (tmp_path / "local.db", server.db)
+    )
+    assert [(kind, summary) for _, kind, summary, _ in served] == [
+        ("decision", "wait for the build"),
+        ("error", "the build hangs"),
+    ]
+    assert served == local
+
+
+FINISHING_WORKER = textwrap.dedent(
+    """
+    import sys
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from otel_obs import ToolUseLogger, TranscriptWriter, configure
+    from otel_obs.exporters.otlp_view import OtlpView
+    from otel_obs.ingest.start_markers import send_start_markers
+
+    pipeline = configure(sys.argv[1], sys.argv[2], otlp_endpoint=sys.argv[3])
+    markers = BatchSpanProcessor(OtlpView(OTLPSpanExporter(endpoint=sys.argv[3] + "/v1/traces")))
+    send_start_markers(pipeline, markers)
+    writer = TranscriptWriter("exec-marked", "agent-m")
+    tools = ToolUseLogger(writer)
+    with writer.task("T1", "finishes", action="UPDATE", file="src/a.py"):
+        writer.write({"entry_type": "decision", "summary": "go on", "details": {}})
+        tid = tools.log_start({"id": "toolu_m", "name": "Read", "input": {"file_path": "a.py"}})
+        writer.record_error("a warning", "Lint")
+        tools.log_end(tid, {"tool_use_id": tid, "content": "x", "is_error": False})
+    writer.close()
+    pipeline.provider.shutdown()
+    """
+)
+
+
+def test_start_and_event_markers_of_a_run_that_ends_add_nothing_twice(tmp_path: Path) -> None:
+    """Markers and the finished spans carry the same starts and events: stored once."""
+    server = Served(tmp_path / "served.db")
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                FINISHING_WORKER,
+                str(tmp_path / "local.db"),
+                str(tmp_path / "transcripts"),
+                server.http.removesuffix("/v1/traces"),
+            ],
+            env={**os.environ, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    finally:
+        counts = server.stop()
+    assert counts["spans_accepted"] > counts["requests"] >= 1
+    expected = table_rows(tmp_path / "local.db")
+    got = table_rows(server.db)
+    assert len(expected["transcript_entries"]) >= 4
+    for table in expected:
+        assert got[table] == expected[table], table

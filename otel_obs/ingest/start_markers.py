@@ -9,20 +9,31 @@ sending side: as each span starts it hands a snapshot of it, with no end time,
 to an exporting span processor (normally the ``BatchSpanProcessor`` that sends
 the finished spans, so markers and ends share one queue and keep their order).
 
-``otel-obs serve`` maps a span without an end time to its start rows only
-(:mod:`.decode`); the finished span, when it comes, completes them, and a late
-or repeated marker never undoes an end (the mapping's start rows only fill
-what is empty). Tracing backends would show a marker as a span without an
+Events go the same way: OTLP carries them with their span's end, so a
+decision or an error recorded on a task that never ends would be lost with
+it. Registered as the pipeline's event listener too (:func:`send_start_markers`
+does both), the processor sends a marker for each event the producers add,
+holding that one event.
+
+``otel-obs serve`` maps a span without an end time to its start rows and the
+events it holds (:mod:`.decode`); the finished span, when it comes, completes
+them, its events already stored are recognised by their ids, and a late or
+repeated marker never undoes an end (the mapping's start rows only fill what
+is empty). Tracing backends would show a marker as a span without an
 end: route markers only to otel-obs, or drop them on the way to Jaeger/Tempo
 (``collector-config.yaml`` shows a filter for ``end_time_unix_nano == 0``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 
 from otel_obs import conventions as c
+from otel_obs.pipeline import Pipeline
 
 
 class StartMarkerProcessor(SpanProcessor):
@@ -38,6 +49,15 @@ class StartMarkerProcessor(SpanProcessor):
         self._exporting = exporting
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self._send_marker(span, ())
+
+    def on_event(
+        self, span: Span, name: str, attributes: Mapping[str, Any], timestamp_ns: int
+    ) -> None:
+        """A marker holding just this event (see :meth:`Pipeline.add_event_listener`)."""
+        self._send_marker(span, (Event(name, dict(attributes), timestamp_ns),))
+
+    def _send_marker(self, span: Span, events: tuple[Event, ...]) -> None:
         attributes = span.attributes or {}
         if not attributes.get(c.EXECUTION_ID):
             return
@@ -48,7 +68,7 @@ class StartMarkerProcessor(SpanProcessor):
                 parent=span.parent,
                 resource=span.resource,
                 attributes=dict(attributes),
-                events=(),
+                events=events,
                 links=span.links,
                 kind=span.kind,
                 status=span.status,
@@ -68,4 +88,13 @@ class StartMarkerProcessor(SpanProcessor):
         return self._exporting.force_flush(timeout_millis)
 
 
-__all__ = ["StartMarkerProcessor"]
+def send_start_markers(pipeline: Pipeline, exporting: SpanProcessor) -> StartMarkerProcessor:
+    """Send ``pipeline``'s spans as they start, and their events as they are added, through
+    ``exporting`` (the ``BatchSpanProcessor`` that exports the finished spans)."""
+    markers = StartMarkerProcessor(exporting)
+    pipeline.provider.add_span_processor(markers)
+    pipeline.add_event_listener(markers)
+    return markers
+
+
+__all__ = ["StartMarkerProcessor", "send_start_markers"]
