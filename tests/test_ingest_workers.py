@@ -75,7 +75,7 @@ def test_demo_workers_over_otlp_give_the_rows_of_the_local_store(
         assert got[table] == expected[table], table
 
 
-KILLED_WORKER = textwrap.dedent(
+MARKED_WORKER = textwrap.dedent(
     """
     import sys, time
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -84,36 +84,48 @@ KILLED_WORKER = textwrap.dedent(
     from otel_obs.exporters.otlp_view import OtlpView
     from otel_obs.ingest.start_markers import send_start_markers
 
-    pipeline = configure(sys.argv[1], sys.argv[2], otlp_endpoint=sys.argv[3])
-    markers = BatchSpanProcessor(OtlpView(OTLPSpanExporter(endpoint=sys.argv[3] + "/v1/traces")))
+    db, transcripts, endpoint, mode = sys.argv[1:]
+    pipeline = configure(db, transcripts, otlp_endpoint=endpoint)
+    markers = BatchSpanProcessor(OtlpView(OTLPSpanExporter(endpoint=endpoint + "/v1/traces")))
     send_start_markers(pipeline, markers)
-    writer = TranscriptWriter("exec-killed", "agent-k")
+    writer = TranscriptWriter(f"exec-{mode}", "agent-k")
     tools = ToolUseLogger(writer)
     done = tools.log_start({"id": "toolu_done", "name": "Read", "input": {"file_path": "a.py"}})
     tools.log_end(done, {"tool_use_id": done, "content": "x", "is_error": False})
     with writer.task("T-open", "never finishes", action="UPDATE", file="src/open.py"):
         writer.write({"entry_type": "decision", "summary": "wait for the build", "details": {}})
         writer.record_error("the build hangs", "Timeout")
-        tools.log_start({"id": "toolu_open", "name": "Bash", "input": {"command": "sleep 600"}})
-        pipeline.provider.force_flush()
-        pipeline.flush()
-        print("inside", flush=True)
-        time.sleep(600)
+        tool = tools.log_start({"id": "toolu_open", "name": "Bash", "input": {"command": "sleep"}})
+        if mode == "killed":
+            pipeline.provider.force_flush()
+            pipeline.flush()
+            print("inside", flush=True)
+            time.sleep(600)
+        tools.log_end(tool, {"tool_use_id": tool, "content": "", "is_error": False})
+    writer.close()
+    pipeline.provider.shutdown()
     """
 )
+
+
+def _marked_worker(tmp_path: Path, server: Served, mode: str) -> list[str]:
+    """The command of a worker that sends start and event markers, ``killed`` or ``finishing``."""
+    endpoint = server.http.removesuffix("/v1/traces")
+    return [
+        sys.executable,
+        "-c",
+        MARKED_WORKER,
+        str(tmp_path / "local.db"),
+        str(tmp_path / "transcripts"),
+        endpoint,
+        mode,
+    ]
 
 
 def test_a_killed_worker_leaves_its_open_task_and_tool_use_incomplete(tmp_path: Path) -> None:
     server = Served(tmp_path / "served.db")
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            KILLED_WORKER,
-            str(tmp_path / "local.db"),
-            str(tmp_path / "transcripts"),
-            server.http.removesuffix("/v1/traces"),
-        ],
+        _marked_worker(tmp_path, server, "killed"),
         env={**os.environ, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
         stdout=subprocess.PIPE,
         text=True,
@@ -165,44 +177,12 @@ def test_a_killed_worker_leaves_its_open_task_and_tool_use_incomplete(tmp_path: 
     assert served == local
 
 
-FINISHING_WORKER = textwrap.dedent(
-    """
-    import sys
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from otel_obs import ToolUseLogger, TranscriptWriter, configure
-    from otel_obs.exporters.otlp_view import OtlpView
-    from otel_obs.ingest.start_markers import send_start_markers
-
-    pipeline = configure(sys.argv[1], sys.argv[2], otlp_endpoint=sys.argv[3])
-    markers = BatchSpanProcessor(OtlpView(OTLPSpanExporter(endpoint=sys.argv[3] + "/v1/traces")))
-    send_start_markers(pipeline, markers)
-    writer = TranscriptWriter("exec-marked", "agent-m")
-    tools = ToolUseLogger(writer)
-    with writer.task("T1", "finishes", action="UPDATE", file="src/a.py"):
-        writer.write({"entry_type": "decision", "summary": "go on", "details": {}})
-        tid = tools.log_start({"id": "toolu_m", "name": "Read", "input": {"file_path": "a.py"}})
-        writer.record_error("a warning", "Lint")
-        tools.log_end(tid, {"tool_use_id": tid, "content": "x", "is_error": False})
-    writer.close()
-    pipeline.provider.shutdown()
-    """
-)
-
-
 def test_start_and_event_markers_of_a_run_that_ends_add_nothing_twice(tmp_path: Path) -> None:
     """Markers and the finished spans carry the same starts and events: stored once."""
     server = Served(tmp_path / "served.db")
     try:
         done = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                FINISHING_WORKER,
-                str(tmp_path / "local.db"),
-                str(tmp_path / "transcripts"),
-                server.http.removesuffix("/v1/traces"),
-            ],
+            _marked_worker(tmp_path, server, "finishing"),
             env={**os.environ, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
             capture_output=True,
             text=True,
