@@ -16,7 +16,9 @@ Rows come in two flavours:
   at its end. Each carries a phase. A ``start`` row only fills what is still
   empty (so a late re-delivery of a start never undoes an end); an ``end`` row
   is the whole row and its non-null values win, so an end arriving without its
-  start still makes a complete row.
+  start still makes a complete row. One exception: a tool use's failure is
+  kept over a row that says it was done, whatever their phases
+  (:data:`FAILURE_KEPT`).
 
 Several mapped items merge into one :class:`Rows` by primary key with those
 same rules, so a tool use that starts and ends within one write batch becomes
@@ -110,6 +112,16 @@ ATTEMPT_TABLES: dict[str, str] = {"tasks": "started_at"}
 #: The columns an attempt's end fills, cleared when a later attempt starts.
 ATTEMPT_END_COLUMNS: dict[str, tuple[str, ...]] = {
     "tasks": ("completed_at", "duration_ms", "error")
+}
+
+#: Tables whose rows keep a failure: (status column, its failed value, its done value,
+#: the columns of the outcome). When one row of a key says failed and the other done,
+#: the failed row's outcome wins whatever the phases and whichever came first: a step
+#: of a tool can fail inside a span that ends done (Claude Code's
+#: ``claude_code.tool.execution`` inside its ``claude_code.tool``, see
+#: :func:`map_failed_step`). Our producers end a tool use once, so never meet it.
+FAILURE_KEPT: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "tool_uses": ("result_status", "error", "done", ("result_status", "is_error", "error_message"))
 }
 
 #: Entry types that are also messages on the bus (everything not carried by a span).
@@ -208,6 +220,7 @@ class Rows:
                 if began > known:  # a later attempt: it is the row now
                     current[0], current[1] = phase, row
                 return
+        kept = _kept_failure(table, old, row) if table in FAILURE_KEPT else None
         if phase == END:
             current[0] = END
             for name, value in row.items():
@@ -222,6 +235,8 @@ class Rows:
                 known = old.get(name)
                 if known is None or (name in EARLIEST_COLUMNS and value < known):
                     old[name] = value
+        if kept:
+            old.update(kept)
 
     def add_keyed(self, table: str, key: Any, row: Row, phase: str = START) -> None:
         """:meth:`add` of a row whose key the caller already has (the fast path's rows)."""
@@ -272,6 +287,19 @@ class Rows:
 
     def __bool__(self) -> bool:
         return bool(self.tables) or bool(self.heartbeats)
+
+
+def _kept_failure(table: str, old: Row, new: Row) -> Row | None:
+    """The outcome a merge of ``new`` into ``old`` must keep (see :data:`FAILURE_KEPT`)."""
+    status, failed, done, columns = FAILURE_KEPT[table]
+    known, coming = old.get(status), new.get(status)
+    if known == failed and coming == done:
+        source = old
+    elif known == done and coming == failed:
+        source = new
+    else:
+        return None
+    return {name: source[name] for name in columns if source.get(name) is not None}
 
 
 # --------------------------------------------------------------------------
@@ -968,6 +996,8 @@ def _lifecycle(
                 return _lifecycle(
                     span, rows, foreign, _Ctx(foreign, span.context), start=True, end=True
                 )
+            if span.name == c.CLAUDE_CODE_TOOL_EXECUTION_SPAN:
+                return map_failed_step(span, attrs, rows)
         return rows
     if not ctx.execution_id or span.start_time is None or (end and span.end_time is None):
         return rows
@@ -1173,9 +1203,7 @@ def foreign_attributes(span: SpanLike, attrs: Mapping[str, Any]) -> dict[str, An
                 description or _exception_message(span) or str(error_type)
             )
         return out
-    instance = get(c.INSTANCE_ID) or own_agent or conversation
-    if instance:
-        out[c.INSTANCE_ID] = str(instance)
+    _tool_instance(out, attrs, own_agent or conversation)
     name = _first(attrs, c.FOREIGN_TOOL_NAME_KEYS) or span.name or "unknown"
     out[c.GEN_AI_TOOL_NAME] = clean_text(str(name))
     tool_id = _first(attrs, c.FOREIGN_TOOL_ID_KEYS)
@@ -1190,6 +1218,66 @@ def foreign_attributes(span: SpanLike, attrs: Mapping[str, Any]) -> dict[str, An
     else:
         out[c.TOOL_RESULT_STATUS] = "done"
     return out
+
+
+def _tool_instance(out: dict[str, Any], attrs: Mapping[str, Any], named: Any) -> None:
+    """A foreign tool's instance: its nearest agent ancestor's (our context key), else the
+    agent or conversation it names."""
+    instance = attrs.get(c.INSTANCE_ID) or named
+    if instance:
+        out[c.INSTANCE_ID] = str(instance)
+
+
+def map_failed_step(span: SpanLike, attrs: Mapping[str, Any], rows: Rows) -> Rows:
+    """A finished ``claude_code.tool.execution`` span that failed: its tool use failed.
+
+    Claude Code says that a tool failed only on this child of its
+    ``claude_code.tool`` span (``success`` false, ``error.type``, the message
+    under ``error`` and in an ERROR status); the tool span ends with nothing of
+    it, and mostly after the child is exported. The child names its tool use
+    (``tool_use_id``) and its conversation, so it maps alone, like the tool span:
+    to that tool use's row, at the start phase (it fills only what is still
+    empty: until the tool span arrives, an ``unknown`` tool with the step's
+    times, and no transcript entry, which is the tool span's), with a failure
+    that the tool span's ``done`` does not undo (:data:`FAILURE_KEPT`). A step
+    that succeeded, or names no tool use, maps to nothing.
+    """
+    if span.start_time is None or span.end_time is None:
+        return rows
+    get = attrs.get
+    failed, description = _status_error(span, attrs)
+    if not (failed or get(c.ERROR_TYPE) or get(c.CLAUDE_CODE_SUCCESS) is False):
+        return rows
+    attrs = clean_attributes(dict(attrs))  # as in foreign_attributes
+    get = attrs.get
+    tool_id = _first(attrs, c.FOREIGN_TOOL_ID_KEYS)
+    conversation, own_agent = _agent_identity(attrs)
+    execution = get(c.EXECUTION_ID) or conversation or _hex_ids(span.context)[0]
+    if tool_id is None or not execution:
+        return rows
+    message = (
+        description
+        or get(c.CLAUDE_CODE_ERROR)
+        or _exception_message(span)
+        or get(c.ERROR_TYPE)
+        or "failed"
+    )
+    out = {
+        **attrs,
+        c.KIND: c.KIND_TOOL,
+        c.EXECUTION_ID: str(execution),
+        c.GEN_AI_TOOL_CALL_ID: str(tool_id),
+        c.TOOL_RESULT_STATUS: "error",
+        c.TOOL_ERROR_MESSAGE: redact_text(str(message))[:ERROR_MESSAGE_CAP],
+    }
+    _tool_instance(out, attrs, own_agent or conversation)
+    ctx = _Ctx(out, span.context)
+    started = iso_from_ns(span.start_time)
+    _ensure(rows, ctx, started, span)
+    row = _tool_row(span, ctx, started, iso_from_ns(span.end_time))
+    row["transcript_entry_id"] = None
+    rows.add("tool_uses", row, START)
+    return rows
 
 
 def _end_entry(rows: Rows, ctx: _Ctx, attrs: Mapping[str, Any], span: SpanLike, end: str) -> None:

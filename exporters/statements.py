@@ -1,7 +1,8 @@
 """The SQL a store writes with: table order, the upsert for each table, the derived counts.
 
 Entity tables (``mapping.ENTITY_TABLES``) are upserts that merge a span's
-start and end rows into one row whichever arrives first; fact tables are
+start and end rows into one row whichever arrives first (a tool use's failure
+outliving a row that says done: ``mapping.FAILURE_KEPT``); fact tables are
 ``INSERT OR IGNORE`` (a re-delivered fact changes nothing); transcript entries
 are plain inserts (numbered just before, see :mod:`.writer`).
 """
@@ -97,6 +98,9 @@ def upsert_sql(table: str, phase: str, columns: tuple[str, ...], bound: bool = F
         return f"INSERT OR IGNORE INTO {table} ({names}) {select}"
     keys = KEYS[table]
     attempt = mapping.ATTEMPT_TABLES.get(table)
+    kept = mapping.FAILURE_KEPT.get(table)
+    if kept is not None and kept[0] not in columns:
+        kept = None  # a row that states no outcome (a start) leaves the outcome as it is
     sets = []
     for column in columns:
         if column in keys:
@@ -110,6 +114,16 @@ def upsert_sql(table: str, phase: str, columns: tuple[str, ...], bound: bool = F
             value = f"COALESCE(excluded.{column}, {table}.{column})"
         else:
             value = f"COALESCE({table}.{column}, excluded.{column})"
+        if kept is not None and column in kept[3]:
+            # A failure outlives a row that says done, whichever came first (see
+            # mapping.FAILURE_KEPT): the failed row's value, else the other's.
+            status, failed, done = (f"{table}.{kept[0]}", f"'{kept[1]}'", f"'{kept[2]}'")
+            value = (
+                f"CASE WHEN {status} = {failed} AND excluded.{kept[0]} = {done}"
+                f" THEN COALESCE({table}.{column}, excluded.{column})"
+                f" WHEN {status} = {done} AND excluded.{kept[0]} = {failed}"
+                f" THEN COALESCE(excluded.{column}, {table}.{column}) ELSE {value} END"
+            )
         if attempt is not None:
             # A later attempt replaces the row, an earlier one leaves it (see
             # mapping.ATTEMPT_TABLES); the same attempt merges as above.

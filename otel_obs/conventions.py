@@ -263,6 +263,11 @@ OI_AGENT_NAME: Final = "agent.name"
 SESSION_ID: Final = "session.id"
 
 CLAUDE_CODE_TOOL_SPAN: Final = "claude_code.tool"
+#: The step of a ``claude_code.tool`` that runs the tool: the only span that says it failed
+#: (``success`` false, ``error.type``, the message under ``error``, an ERROR status).
+CLAUDE_CODE_TOOL_EXECUTION_SPAN: Final = "claude_code.tool.execution"
+CLAUDE_CODE_SUCCESS: Final = "success"
+CLAUDE_CODE_ERROR: Final = "error"
 CLAUDE_CODE_TOOL_USE_ID: Final = "tool_use_id"
 CLAUDE_CODE_TOOL_NAME: Final = "tool_name"
 

@@ -11,8 +11,10 @@ subagent's messages follow, and a ``task_notification`` ends it) runs a Bash.
 
 The live test (marker ``claude_cli``) runs that CLI itself against the same
 scripted API on 127.0.0.1, with a dummy key, so the stream is whatever the
-installed CLI prints today. It is skipped, with the reason, when the SDK's
-bundled CLI is absent; deselect it with ``-m "not claude_cli"``.
+installed CLI prints today. Another live test turns on the CLI's own traces
+(enhanced telemetry) and sends them over OTLP to ``otel-obs serve``. They are
+skipped, with the reason, when the SDK's bundled CLI is absent; deselect them
+with ``-m "not claude_cli"``.
 """
 
 from __future__ import annotations
@@ -267,3 +269,69 @@ def test_real_cli_subagent(pipeline, tmp_path: Path) -> None:
         messages = asyncio.run(asyncio.wait_for(main(), 120))
     assert pipeline.flush(10)
     check_subagent(pipeline, messages[-1].session_id)
+
+
+@pytest.mark.claude_cli
+@pytest.mark.skipif(
+    _bundled_cli() is None, reason="claude-agent-sdk's bundled CLI is not installed"
+)
+def test_real_cli_telemetry_into_serve_stores_its_failed_tool(tmp_path: Path) -> None:
+    """The CLI's own traces (enhanced telemetry) over OTLP into ``otel-obs serve``: a Bash
+    that exits non-zero is stored failed, though only its ``claude_code.tool.execution``
+    child span says so."""
+    from ingest_support import Served
+
+    turns = [
+        [
+            tool_use("toolu_cc_1", "Bash", {"command": "echo hello", "description": "say hello"}),
+            tool_use("toolu_cc_2", "Bash", {"command": "exit 3", "description": "fail"}),
+        ],
+        [text("Done.")],
+    ]
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    served = Served(tmp_path / "served.db")
+    try:
+        with ScriptedMessagesAPI(turns) as api:
+            env = _cli_env(api.url, home)
+            del env["DISABLE_TELEMETRY"]
+            env.update(
+                CLAUDE_CODE_ENABLE_TELEMETRY="1",
+                CLAUDE_CODE_ENHANCED_TELEMETRY_BETA="1",
+                OTEL_TRACES_EXPORTER="otlp",
+                OTEL_METRICS_EXPORTER="none",
+                OTEL_LOGS_EXPORTER="none",
+                OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+                OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=served.http,
+                OTEL_TRACES_EXPORT_INTERVAL="200",
+            )
+            options = ClaudeAgentOptions(
+                env=env,
+                permission_mode="default",
+                allowed_tools=["Bash"],
+                cwd=str(project),
+                model="claude-sonnet-4-5",
+                max_turns=3,
+            )
+
+            async def main() -> list[Any]:
+                return [m async for m in query(prompt="build", options=options)]
+
+            messages = asyncio.run(asyncio.wait_for(main(), 120))
+        # The CLI exports its spans before it exits; serve stores what it acknowledged.
+        served.stop()
+    finally:
+        served.kill()
+    session = messages[-1].session_id
+    db = served.db
+    got = rows(db, "SELECT id, execution_id, tool, result_status, is_error FROM tool_uses")
+    assert sorted(got) == [
+        ("toolu_cc_1", session, "Bash", "done", 0),
+        ("toolu_cc_2", session, "Bash", "error", 1),
+    ]
+    [(message,)] = rows(db, "SELECT error_message FROM tool_uses WHERE id = 'toolu_cc_2'")
+    assert message  # the CLI's words for it: the error's class name unless tool details are on
+    assert rows(db, "SELECT count(*) FROM transcript_entries WHERE tool_use_id IS NOT NULL") == [
+        (2,)
+    ]

@@ -20,8 +20,13 @@ file), and checks every row it leaves: ``tool_uses``, ``transcript_entries``,
 * Claude Code's own telemetry (the bundled CLI 2.1.x): ``claude_code.interaction``
   (``gen_ai.operation.name=invoke_agent``, ``gen_ai.conversation.id``) and
   ``claude_code.tool`` spans (``tool_name``, ``gen_ai.tool.name``,
-  ``tool_use_id``, ``gen_ai.tool.call.id``, ``gen_ai.conversation.id``), which
-  reach a store through an exporter with no span processor in between.
+  ``tool_use_id``, ``gen_ai.tool.call.id``, ``gen_ai.conversation.id``) with
+  their ``claude_code.tool.blocked_on_user`` and ``claude_code.tool.execution``
+  children; only the execution child says that a tool failed (``success``
+  false, ``error.type=tool_error``, ``error``, an ERROR status), and it is
+  exported before its tool span. They reach a store through an exporter with
+  no span processor in between, through the live processors, and over OTLP
+  into ``otel-obs serve``, in either order and again.
 """
 
 from __future__ import annotations
@@ -431,30 +436,37 @@ def test_error_type_alone_marks_an_error_with_the_exception_message(pipeline) ->
 
 
 # --------------------------------------------------------------------------
-# Claude Code's own telemetry, exported and stored with no processor between
+# Claude Code's own telemetry: exported and stored with no processor between,
+# through the live processors, and over OTLP into ``otel-obs serve``
 # --------------------------------------------------------------------------
 
+CC_SESSION = {"gen_ai.conversation.id": "cc-session", "session.id": "cc-session"}
+#: What the CLI's failed Bash says on its ``claude_code.tool.execution`` span
+#: (with ``OTEL_LOG_TOOL_DETAILS`` off the message is the error's class name).
+CC_FAILURE = {
+    "success": False,
+    "error.type": "tool_error",
+    "error": "Shell command failed",
+    "error_class": "ShellError",
+}
 
-def test_claude_code_spans_map_alone_through_the_exporter(tmp_path: Path) -> None:
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    memory = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "claude-code"}))
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("com.anthropic.claude_code")
-    session = {"gen_ai.conversation.id": "cc-session", "session.id": "cc-session"}
+def claude_code_spans(tracer: Any, tools: tuple[tuple[str, str, bool], ...]) -> None:
+    """One interaction of the CLI: per (tool use id, tool, failed) a ``claude_code.tool`` span
+    with its ``blocked_on_user`` and ``execution`` children, which end first (the order the CLI
+    exports them in). Only the execution child says that a tool failed."""
     interaction = tracer.start_span(
         "claude_code.interaction",
         attributes={
             "span.type": "interaction",
             "gen_ai.operation.name": "invoke_agent",
-            **session,
+            **CC_SESSION,
             "user_prompt": "<REDACTED>",
             "interaction.sequence": 1,
         },
     )
-    for tool_id, name in (("toolu_a", "Grep"), ("toolu_b", "Bash")):
+    for tool_id, name, failed in tools:
+        ids = {"tool_use_id": tool_id, "gen_ai.tool.call.id": tool_id}
         span = tracer.start_span(
             "claude_code.tool",
             context=set_span_in_context(interaction),
@@ -464,31 +476,83 @@ def test_claude_code_spans_map_alone_through_the_exporter(tmp_path: Path) -> Non
                 "tool_name_safe": name,
                 "gen_ai.operation.name": "execute_tool",
                 "gen_ai.tool.name": name,
-                **session,
+                **CC_SESSION,
                 "gen_ai.provider.name": "anthropic",
-                "tool_use_id": tool_id,
-                "gen_ai.tool.call.id": tool_id,
+                **ids,
             },
         )
+        inside = set_span_in_context(span)
+        blocked = tracer.start_span(
+            "claude_code.tool.blocked_on_user",
+            context=inside,
+            attributes={"span.type": "tool.blocked_on_user", **CC_SESSION},
+        )
+        blocked.set_attributes({"duration_ms": 3, "decision": "accept", "source": "config"})
+        blocked.end()
+        execution = tracer.start_span(
+            "claude_code.tool.execution",
+            context=inside,
+            attributes={"span.type": "tool.execution", **CC_SESSION, **ids},
+        )
+        if failed:
+            execution.set_attributes({"duration_ms": 7, **CC_FAILURE})
+            execution.set_status(Status(StatusCode.ERROR, CC_FAILURE["error"]))
+        else:
+            execution.set_attributes({"duration_ms": 7, "success": True})
+        execution.end()
         span.set_attribute("duration_ms", 12)
         span.end()
     # Not an agent or tool span: stores nothing.
-    tracer.start_span("claude_code.llm_request", attributes=session).end()
+    tracer.start_span("claude_code.llm_request", attributes=CC_SESSION).end()
     interaction.end()
 
-    store = thread_store(tmp_path / "obs.db", tmp_path / "t")
-    SqliteSpanExporter(store).export(memory.get_finished_spans())
-    store.flush()
-    store.close()
-    db = tmp_path / "obs.db"
+
+CC_TOOLS = (("toolu_a", "Grep", False), ("toolu_b", "Bash", True))
+
+
+def cc_memory() -> tuple[TracerProvider, Any]:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "claude-code"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    claude_code_spans(provider.get_tracer("com.anthropic.claude_code.tracing"), CC_TOOLS)
+    return provider, memory.get_finished_spans()
+
+
+def failed_step_and_tool(spans: Any) -> tuple[Any, Any]:
+    """The failed ``claude_code.tool.execution`` span and its ``claude_code.tool`` span."""
+    child = next(s for s in spans if s.attributes.get("success") is False)
+    parent = next(s for s in spans if s.context.span_id == child.parent.span_id)
+    assert parent.name == "claude_code.tool"
+    return child, parent
+
+
+def check_claude_code_store(db: Path) -> None:
     assert executions(db) == ["cc-session"]
-    assert [(t["id"], t["tool"], t["instance_id"], t["result_status"]) for t in tool_uses(db)] == [
-        ("toolu_a", "Grep", "cc-session", "done"),
-        ("toolu_b", "Bash", "cc-session", "done"),
+    assert tool_uses(db) == [
+        tool(
+            id="toolu_a",
+            execution_id="cc-session",
+            instance_id="cc-session",
+            tool="Grep",
+            tool_category="file_read",
+        ),
+        tool(
+            id="toolu_b",
+            execution_id="cc-session",
+            instance_id="cc-session",
+            tool="Bash",
+            tool_category="shell",
+            result_status="error",
+            is_error=1,
+            error_message="Shell command failed",
+        ),
     ]
-    assert [(e["sequence"], e["tool_use_id"]) for e in entries(db)] == [
-        (1, "toolu_a"),
-        (2, "toolu_b"),
+    assert [(e["sequence"], e["tool_use_id"], e["summary"]) for e in entries(db)] == [
+        (1, "toolu_a", "Grep:"),
+        (2, "toolu_b", "Bash:"),
     ]
     assert instances(db) == [
         {"id": "cc-session", "execution_id": "cc-session", "status": "completed", "error": None}
@@ -534,6 +598,120 @@ def test_nul_in_foreign_ids_and_names_keeps_two_conversations_two(tmp_path: Path
     )
     assert in_jsonl == [(f"conv\ufffd{x}", f"call\ufffd{x}") for x in "AB"]
     assert_linked(db)
+
+
+def test_claude_code_spans_map_alone_through_the_exporter(tmp_path: Path) -> None:
+    _, spans = cc_memory()
+    store = thread_store(tmp_path / "obs.db", tmp_path / "t")
+    SqliteSpanExporter(store).export(spans)
+    store.flush()
+    store.close()
+    check_claude_code_store(tmp_path / "obs.db")
+
+
+def test_claude_code_spans_through_the_live_processors(pipeline) -> None:
+    claude_code_spans(pipeline.provider.get_tracer("com.anthropic.claude_code.tracing"), CC_TOOLS)
+    assert pipeline.flush(10)
+    check_claude_code_store(pipeline.db_path)
+
+
+ARRIVALS = {
+    "child-first": lambda child, parent: [[child], [parent]],
+    "parent-first": lambda child, parent: [[parent], [child]],
+    "one-batch": lambda child, parent: [[child, parent]],
+}
+
+
+@pytest.mark.parametrize("arrival", list(ARRIVALS))
+def test_claude_code_failure_survives_either_order_and_redelivery(
+    tmp_path: Path, arrival: str
+) -> None:
+    """The failed step and its tool span in separate batches, either first, then both again:
+    the tool use is stored failed, and re-delivery changes nothing."""
+    from ingest_support import table_rows
+
+    _, spans = cc_memory()
+    child, parent = failed_step_and_tool(spans)
+    store = thread_store(tmp_path / "obs.db", tmp_path / "t")
+    exporter = SqliteSpanExporter(store)
+    for batch in ARRIVALS[arrival](child, parent):
+        exporter.export(batch)
+        store.flush()
+    first = table_rows(tmp_path / "obs.db", exclude={})
+    for batch in ARRIVALS[arrival](child, parent):
+        exporter.export(batch)
+        store.flush()
+    exporter.export([parent, child])
+    store.flush()
+    store.close()
+    db = tmp_path / "obs.db"
+    assert table_rows(db, exclude={}) == first
+    assert [
+        (t["id"], t["tool"], t["result_status"], t["is_error"], t["error_message"])
+        for t in tool_uses(db)
+    ] == [("toolu_b", "Bash", "error", 1, "Shell command failed")]
+    assert_linked(db)
+
+
+def test_claude_code_failed_step_merges_with_its_tool_span_in_one_batch() -> None:
+    """Mapped into one batch in either order, the failed step and its tool span make the same
+    one row: the tool span's, failed; a step that succeeded maps to nothing."""
+    from otel_obs.exporters.mapping import Rows, iso_from_ns, map_span
+
+    _, spans = cc_memory()
+    child, parent = failed_step_and_tool(spans)
+    merged = []
+    for order in ([child, parent], [parent, child]):
+        rows = Rows()
+        for span in order:
+            map_span(span, rows)
+        [row] = rows.rows("tool_uses")
+        assert rows.phase("tool_uses", ("cc-session", "toolu_b")) == "end"
+        merged.append(row)
+    assert merged[0] == merged[1]
+    row = merged[0]
+    assert (row["tool"], row["result_status"], row["is_error"], row["error_message"]) == (
+        "Bash",
+        "error",
+        1,
+        "Shell command failed",
+    )
+    assert row["start_time"] == iso_from_ns(parent.start_time)
+    assert row["span_id"] == format(parent.context.span_id, "016x")
+    assert row["transcript_entry_id"]
+    succeeded = next(s for s in spans if s.attributes.get("success") is True)
+    assert not map_span(succeeded)
+
+
+def test_claude_code_failure_over_otlp_into_serve(tmp_path: Path) -> None:
+    """The CLI's spans as OTLP requests to a real ``otel-obs serve``: the failed execution
+    child in a request before its tool span's, as the CLI sends them; then all again."""
+    import requests
+    from ingest_support import Served, count, protobuf_body, table_rows, wait_for
+
+    _, spans = cc_memory()
+    children = [s for s in spans if s.name != "claude_code.tool"]
+    parents = [s for s in spans if s.name == "claude_code.tool"]
+    served = Served(tmp_path / "served.db")
+    headers = {"Content-Type": "application/x-protobuf"}
+    try:
+        for batch in (children, parents):
+            assert requests.post(served.http, data=protobuf_body(batch), headers=headers).ok
+        wait_for(
+            lambda: count(served.db, "SELECT count(*) FROM transcript_entries") == 2,
+            what="both tool uses stored",
+        )
+        wait_for(
+            lambda: count(served.db, "SELECT count(*) FROM tool_uses WHERE tool = 'Bash'") == 1,
+            what="the tool span stored",
+        )
+        first = table_rows(served.db, exclude={})
+        assert requests.post(served.http, data=protobuf_body(spans), headers=headers).ok
+        served.stop()
+    finally:
+        served.kill()
+    check_claude_code_store(served.db)
+    assert table_rows(served.db, exclude={}) == first
 
 
 # --------------------------------------------------------------------------
