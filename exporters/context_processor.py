@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from otel_obs import conventions as c
 
 from ._sdk_access import own_attributes
-from .mapping import foreign_inheritance, foreign_kind
+from .mapping import foreign_inheritance, foreign_kind, subagent_instance
 
 _INT_KEYS = frozenset({c.WAVE_NUMBER})
 
@@ -75,6 +75,11 @@ class ContextSpanProcessor(SpanProcessor):
                     )
                     if decided:
                         parent.set_attributes(decided)
+                    if foreign_kind(span.name, own) == c.KIND_AGENT:
+                        # A subagent, started by a tool call: named after the call.
+                        subagent = subagent_instance(parent.name, inherited)
+                        if subagent is not None:
+                            span.set_attribute(c.SUBAGENT_INSTANCE_ID, subagent)
             self._fill(span, own, inherited, bag)
         if bag and self._baggage is not None:
             self._baggage.on_start(span, parent_context)

@@ -1094,6 +1094,22 @@ def foreign_inheritance(
     return decided, inherited
 
 
+def subagent_instance(parent_name: str | None, parent_attrs: Mapping[str, Any]) -> str | None:
+    """The instance of an agent span of another instrumentation that starts under a tool
+    span of one (:data:`otel_obs.conventions.SUBAGENT_INSTANCE_ID`).
+
+    ``parent_attrs`` are what the tool span passes on (:func:`foreign_inheritance`).
+    None when the parent is not such a tool span or names no call.
+    """
+    if foreign_kind(parent_name, parent_attrs) != c.KIND_TOOL:
+        return None
+    call = _first(parent_attrs, c.FOREIGN_TOOL_ID_KEYS)
+    caller = parent_attrs.get(c.INSTANCE_ID) or parent_attrs.get(c.EXECUTION_ID)
+    if call is None or not caller:
+        return None
+    return clean_text(f"{caller}/{call}")
+
+
 try:  # the GenAI utilities keep the conversation id of an agent run on the context
     from opentelemetry.util.genai._conversation_context import (
         get_ambient_conversation_id as _ambient_conversation,

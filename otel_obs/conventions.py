@@ -277,7 +277,17 @@ FOREIGN_TOOL_NAME_KEYS: Final = (GEN_AI_TOOL_NAME, OI_TOOL_NAME, CLAUDE_CODE_TOO
 FOREIGN_INPUT_KEYS: Final = (GEN_AI_TOOL_CALL_ARGUMENTS, OI_TOOL_PARAMETERS, OI_INPUT_VALUE)
 FOREIGN_OUTPUT_KEYS: Final = (GEN_AI_TOOL_CALL_RESULT, OI_OUTPUT_VALUE)
 FOREIGN_CONVERSATION_KEYS: Final = (GEN_AI_CONVERSATION_ID, SESSION_ID)
-FOREIGN_AGENT_KEYS: Final = (GEN_AI_AGENT_ID, GEN_AI_AGENT_NAME, OI_AGENT_NAME)
+#: Set on an agent span of another instrumentation started under a tool span of one (a
+#: subagent): the calling agent's instance and the call id, ``<instance>/<call id>``, as
+#: the Claude Agent SDK instrumentor names subagents. Named agents alone would share one
+#: instance (OpenInference names every Claude subagent ``Task``).
+SUBAGENT_INSTANCE_ID: Final = "obs.subagent.instance_id"
+FOREIGN_AGENT_KEYS: Final = (
+    GEN_AI_AGENT_ID,
+    SUBAGENT_INSTANCE_ID,
+    GEN_AI_AGENT_NAME,
+    OI_AGENT_NAME,
+)
 
 # message bus correlation (events; defaults to the task id, else the execution)
 CORRELATION_ID: Final = "obs.correlation_id"

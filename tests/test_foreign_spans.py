@@ -342,6 +342,18 @@ def test_openinference_session_subagent_and_error(pipeline, session_at_start: bo
     sub.set_status(Status(StatusCode.OK))
     sub.end()
     oi_tool_done(task, {"content": "3 tests failed"})
+    # A second subagent, named "Task" too: an instance of its own, named after its call.
+    task2 = oi_tool_start(tracer, root, "Task", "toolu_4", {"prompt": "lint"})
+    sub2 = tracer.start_span(
+        "ClaudeAgentSDK.Task",
+        context=set_span_in_context(task2),
+        attributes={OI_KIND: "AGENT", "agent.name": "Task"},
+    )
+    lint = oi_tool_start(tracer, sub2, "Bash", "toolu_5", {"command": "ruff check"})
+    oi_tool_done(lint, "All checks passed!")
+    sub2.set_status(Status(StatusCode.OK))
+    sub2.end()
+    oi_tool_done(task2, {"content": "clean"})
     # The result message: usage, cost, and (when not already known) the session id.
     root.set_attributes({"llm.cost.total": 0.0123, "llm.token_count.total": 1200})
     if not session_at_start:
@@ -378,7 +390,7 @@ def test_openinference_session_subagent_and_error(pipeline, session_at_start: bo
         tool(
             id="toolu_3",
             execution_id=session,
-            instance_id="Task",
+            instance_id=f"{session}/toolu_2",
             tool="Bash",
             tool_category="shell",
             input='{"command": "pytest"}',
@@ -387,16 +399,39 @@ def test_openinference_session_subagent_and_error(pipeline, session_at_start: bo
             is_error=1,
             error_message="Exit code 1: 3 failed",
         ),
+        tool(
+            id="toolu_4",
+            execution_id=session,
+            instance_id=session,
+            tool="Task",
+            tool_category="agent",
+            input='{"prompt": "lint"}',
+            input_summary="lint",
+            output='{"content": "clean"}',
+        ),
+        tool(
+            id="toolu_5",
+            execution_id=session,
+            instance_id=f"{session}/toolu_4",
+            tool="Bash",
+            tool_category="shell",
+            input='{"command": "ruff check"}',
+            input_summary="ruff check",
+            output="All checks passed!",
+        ),
     ]
     got = [(e["sequence"], e["instance_id"], e["summary"], e["tool_use_id"]) for e in entries(db)]
     assert got == [
         (1, session, "Read: setup.py", "toolu_1"),
-        (2, "Task", "Bash: pytest", "toolu_3"),
+        (2, f"{session}/toolu_2", "Bash: pytest", "toolu_3"),
         (3, session, "Task: run tests", "toolu_2"),
+        (4, f"{session}/toolu_4", "Bash: ruff check", "toolu_5"),
+        (5, session, "Task: lint", "toolu_4"),
     ]
     assert instances(db) == [
         {"id": session, "execution_id": session, "status": "completed", "error": None},
-        {"id": "Task", "execution_id": session, "status": "completed", "error": None},
+        {"id": f"{session}/toolu_2", "execution_id": session, "status": "completed", "error": None},
+        {"id": f"{session}/toolu_4", "execution_id": session, "status": "completed", "error": None},
     ]
     assert_linked(db)
 
