@@ -128,13 +128,47 @@ def _bundled_cli() -> Path | None:
     return path if path.is_file() else None
 
 
+def _run_cli(
+    api: ScriptedMessagesAPI,
+    tmp_path: Path,
+    prompt: str,
+    env_changes: dict[str, str | None] | None = None,
+    **options: Any,
+) -> list[Any]:
+    """The bundled CLI through the SDK on the scripted API, in a project and a home of
+    its own; ``env_changes`` (None removes a variable) adjust :func:`_cli_env`.
+
+    As root the CLI refuses to skip permissions: the default mode, with the
+    tools the test allows (a Write outside the project is then denied).
+    """
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir(exist_ok=True)
+    home.mkdir(exist_ok=True)
+    env = _cli_env(api.url, home)
+    for name, value in (env_changes or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    settings = ClaudeAgentOptions(
+        env=env,
+        permission_mode="default",
+        cwd=str(project),
+        model="claude-sonnet-4-5",
+        **options,
+    )
+
+    async def main() -> list[Any]:
+        return [m async for m in query(prompt=prompt, options=settings)]
+
+    return asyncio.run(asyncio.wait_for(main(), 120))
+
+
 @pytest.mark.claude_cli
 @pytest.mark.skipif(
     _bundled_cli() is None, reason="claude-agent-sdk's bundled CLI is not installed"
 )
 def test_real_cli_against_a_scripted_messages_api(pipeline, tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
     denied_path = tmp_path / "outside" / "denied.txt"
     turns = [
         [
@@ -158,25 +192,15 @@ def test_real_cli_against_a_scripted_messages_api(pipeline, tmp_path: Path) -> N
             }
         return {}
 
-    home = tmp_path / "home"
-    home.mkdir()
     with ScriptedMessagesAPI(turns) as api:
-        options = ClaudeAgentOptions(
-            env=_cli_env(api.url, home),
-            # As root the CLI refuses to skip permissions: the default mode with
-            # Bash allowed (Write outside the project is then denied).
-            permission_mode="default",
+        messages = _run_cli(
+            api,
+            tmp_path,
+            "clean and build",
             allowed_tools=["Bash"],
-            cwd=str(project),
-            model="claude-sonnet-4-5",
             max_turns=4,
             hooks={"PreToolUse": [HookMatcher(hooks=[deny_rm])]},
         )
-
-        async def main() -> list[Any]:
-            return [m async for m in query(prompt="clean and build", options=options)]
-
-        messages = asyncio.run(asyncio.wait_for(main(), 120))
     assert pipeline.flush(10)
     session = messages[-1].session_id
     denied = (
@@ -250,23 +274,10 @@ def test_real_cli_subagent(pipeline, tmp_path: Path) -> None:
         [tool_use("toolu_rec_sub", "Bash", {"command": "echo sub", "description": "list"})],
         [text("Found: sub")],
     ]
-    project, home = tmp_path / "project", tmp_path / "home"
-    project.mkdir()
-    home.mkdir()
     with ScriptedMessagesAPI(turns, {"SUBAGENT-CHECK": subagent}) as api:
-        options = ClaudeAgentOptions(
-            env=_cli_env(api.url, home),
-            permission_mode="default",
-            allowed_tools=["Bash", "Task"],
-            cwd=str(project),
-            model="claude-sonnet-4-5",
-            max_turns=4,
+        messages = _run_cli(
+            api, tmp_path, "check the files", allowed_tools=["Bash", "Task"], max_turns=4
         )
-
-        async def main() -> list[Any]:
-            return [m async for m in query(prompt="check the files", options=options)]
-
-        messages = asyncio.run(asyncio.wait_for(main(), 120))
     assert pipeline.flush(10)
     check_subagent(pipeline, messages[-1].session_id)
 
@@ -288,37 +299,27 @@ def test_real_cli_telemetry_into_serve_stores_its_failed_tool(tmp_path: Path) ->
         ],
         [text("Done.")],
     ]
-    project, home = tmp_path / "project", tmp_path / "home"
-    project.mkdir()
-    home.mkdir()
     served = Served(tmp_path / "served.db")
     try:
         with ScriptedMessagesAPI(turns) as api:
-            env = _cli_env(api.url, home)
-            del env["DISABLE_TELEMETRY"]
-            env.update(
-                CLAUDE_CODE_ENABLE_TELEMETRY="1",
-                CLAUDE_CODE_ENHANCED_TELEMETRY_BETA="1",
-                OTEL_TRACES_EXPORTER="otlp",
-                OTEL_METRICS_EXPORTER="none",
-                OTEL_LOGS_EXPORTER="none",
-                OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
-                OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=served.http,
-                OTEL_TRACES_EXPORT_INTERVAL="200",
-            )
-            options = ClaudeAgentOptions(
-                env=env,
-                permission_mode="default",
+            messages = _run_cli(
+                api,
+                tmp_path,
+                "build",
+                {
+                    "DISABLE_TELEMETRY": None,
+                    "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+                    "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
+                    "OTEL_TRACES_EXPORTER": "otlp",
+                    "OTEL_METRICS_EXPORTER": "none",
+                    "OTEL_LOGS_EXPORTER": "none",
+                    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": served.http,
+                    "OTEL_TRACES_EXPORT_INTERVAL": "200",
+                },
                 allowed_tools=["Bash"],
-                cwd=str(project),
-                model="claude-sonnet-4-5",
                 max_turns=3,
             )
-
-            async def main() -> list[Any]:
-                return [m async for m in query(prompt="build", options=options)]
-
-            messages = asyncio.run(asyncio.wait_for(main(), 120))
         # The CLI exports its spans before it exits; serve stores what it acknowledged.
         served.stop()
     finally:

@@ -304,6 +304,20 @@ def oi_tool_done(span: Any, response: Any) -> None:
     span.end()
 
 
+def oi_subagent(tracer: Any, task: Any) -> Any:
+    """The subagent span OpenInference starts under a ``Task`` tool span: always named Task."""
+    return tracer.start_span(
+        "ClaudeAgentSDK.Task",
+        context=set_span_in_context(task),
+        attributes={OI_KIND: "AGENT", "agent.name": "Task"},
+    )
+
+
+def oi_agent_done(agent: Any) -> None:
+    agent.set_status(Status(StatusCode.OK))
+    agent.end()
+
+
 def oi_tool_failed(span: Any, error: str) -> None:
     span.record_exception(Exception(error))
     span.set_status(Status(StatusCode.ERROR, error))
@@ -332,28 +346,22 @@ def test_openinference_session_subagent_and_error(pipeline, session_at_start: bo
     read = oi_tool_start(tracer, root, "Read", "toolu_1", {"file_path": "setup.py"})
     oi_tool_done(read, "print('hi')")
     task = oi_tool_start(tracer, root, "Task", "toolu_2", {"prompt": "run tests"})
-    sub = tracer.start_span(
-        "ClaudeAgentSDK.Task",
-        context=set_span_in_context(task),
-        attributes={OI_KIND: "AGENT", "agent.name": "Task"},
+    sub = oi_subagent(tracer, task)
+    oi_tool_failed(
+        oi_tool_start(tracer, sub, "Bash", "toolu_3", {"command": "pytest"}),
+        "Exit code 1: 3 failed",
     )
-    bash = oi_tool_start(tracer, sub, "Bash", "toolu_3", {"command": "pytest"})
-    oi_tool_failed(bash, "Exit code 1: 3 failed")
-    sub.set_status(Status(StatusCode.OK))
-    sub.end()
+    oi_agent_done(sub)
     oi_tool_done(task, {"content": "3 tests failed"})
     # A second subagent, named "Task" too: an instance of its own, named after its call.
-    task2 = oi_tool_start(tracer, root, "Task", "toolu_4", {"prompt": "lint"})
-    sub2 = tracer.start_span(
-        "ClaudeAgentSDK.Task",
-        context=set_span_in_context(task2),
-        attributes={OI_KIND: "AGENT", "agent.name": "Task"},
+    task = oi_tool_start(tracer, root, "Task", "toolu_4", {"prompt": "lint"})
+    sub = oi_subagent(tracer, task)
+    oi_tool_done(
+        oi_tool_start(tracer, sub, "Bash", "toolu_5", {"command": "ruff check"}),
+        "All checks passed!",
     )
-    lint = oi_tool_start(tracer, sub2, "Bash", "toolu_5", {"command": "ruff check"})
-    oi_tool_done(lint, "All checks passed!")
-    sub2.set_status(Status(StatusCode.OK))
-    sub2.end()
-    oi_tool_done(task2, {"content": "clean"})
+    oi_agent_done(sub)
+    oi_tool_done(task, {"content": "clean"})
     # The result message: usage, cost, and (when not already known) the session id.
     root.set_attributes({"llm.cost.total": 0.0123, "llm.token_count.total": 1200})
     if not session_at_start:
