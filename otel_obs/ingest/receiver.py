@@ -53,9 +53,11 @@ class Outcome:
 class Refused(Exception):
     """A request the receiver will not take; ``kind`` says which answer it gets."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, counter: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind  # "unauthorized" | "busy" | "closing"
+        #: The count it adds to (:attr:`Receiver.counts`): its kind's, unless it says which.
+        self.counter = counter or f"refused_{kind}"
 
 
 class Receiver:
@@ -94,6 +96,7 @@ class Receiver:
             "spans_accepted": 0,
             "spans_rejected": 0,
             "refused_busy": 0,
+            "refused_max_requests": 0,
             "refused_unauthorized": 0,
             "refused_closing": 0,
             "malformed": 0,
@@ -131,7 +134,7 @@ class Receiver:
             if refused is None:
                 self._admitted += 1
             else:
-                self.counts[f"refused_{refused.kind}"] += 1
+                self.counts[refused.counter] += 1
         if refused is not None:
             raise refused
         try:
@@ -148,6 +151,7 @@ class Receiver:
                 "busy",
                 f"{self._admitted} requests in progress (limit {self._max_requests}); "
                 f"retry in {self.retry_after_s} s",
+                counter="refused_max_requests",
             )
         if depth > self._max_queue:
             return Refused(
