@@ -241,3 +241,22 @@ def test_a_store_that_cannot_be_written_is_reported_not_raised(run: Path, tmp_pa
     report = import_jsonl([transcripts], blocker / "obs.db", transcripts)
     assert report.read > 0 and report.added == 0
     assert "storage failures" in report.storage and str(blocker) in report.storage
+
+
+def test_nul_in_imported_ids_keeps_them_apart(run: Path, tmp_path: Path) -> None:
+    """Texts read from JSONL are stored as the producers store theirs: NUL becomes U+FFFD
+    (SQLite would cut ``x<NUL>A`` and ``x<NUL>B`` to one ``x``)."""
+    (source,) = (run / "transcripts").rglob("*.jsonl")
+    entry = json.loads(source.read_text().splitlines()[0])
+    lines = [json.dumps({**entry, "execution_id": f"x\x00{n}", "id": f"e\x00{n}"}) for n in "AB"]
+    crafted = tmp_path / "crafted.jsonl"
+    crafted.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "nul.db"
+    report = import_jsonl([crafted], db, tmp_path / "transcripts")
+    assert (report.read, report.added) == (2, 2)
+    conn = sqlite3.connect(db)
+    try:
+        got = conn.execute("SELECT execution_id, id FROM transcript_entries ORDER BY 1").fetchall()
+    finally:
+        conn.close()
+    assert got == [("x\ufffdA", "e\ufffdA"), ("x\ufffdB", "e\ufffdB")]

@@ -45,6 +45,7 @@ from otel_obs.exporters.jsonl import transcript_path
 from otel_obs.exporters.mapping import Rows, iso_from_ns, json_object_text, map_event, map_span
 from otel_obs.exporters.span_record import RecordContext, SpanRecord
 from otel_obs.exporters.stores import Store, thread_store
+from otel_obs.redaction import clean_text
 
 #: Entries mapped and queued at a time.
 CHUNK_ENTRIES = 2_000
@@ -156,7 +157,8 @@ def _text(members: dict[str, tuple[Any, str]], name: str, required: bool = False
         return None
     if not isinstance(value, str):
         raise LineError(f"{name} must be text, got {value!r}")
-    return value
+    # As the producers store texts: SQLite would cut an id at NUL (merging ids).
+    return clean_text(value)
 
 
 def _number(members: dict[str, tuple[Any, str]], name: str, kind: type) -> Any:
