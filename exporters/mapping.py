@@ -1055,6 +1055,15 @@ def _agent_identity(attrs: Mapping[str, Any]) -> tuple[Any, Any]:
     return _first(attrs, c.FOREIGN_CONVERSATION_KEYS), _first(attrs, c.FOREIGN_AGENT_KEYS)
 
 
+def _foreign_identity(span: SpanLike, attrs: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """(execution, conversation id, agent id or name) of a finished span of another
+    instrumentation: the execution is ours if it has one, else its conversation,
+    else its trace."""
+    conversation, own_agent = _agent_identity(attrs)
+    execution = attrs.get(c.EXECUTION_ID) or conversation or _hex_ids(span.context)[0]
+    return execution, conversation, own_agent
+
+
 def foreign_inheritance(
     name: str | None, attrs: Mapping[str, Any], parent_context: Any, span_context: Any
 ) -> tuple[dict[str, Any], Mapping[str, Any]]:
@@ -1202,8 +1211,7 @@ def foreign_attributes(span: SpanLike, attrs: Mapping[str, Any]) -> dict[str, An
     # would cut an id at NUL, merging ids the JSONL keeps apart.
     attrs = clean_attributes(dict(attrs))
     get = attrs.get
-    conversation, own_agent = _agent_identity(attrs)
-    execution = get(c.EXECUTION_ID) or conversation or _hex_ids(span.context)[0]
+    execution, conversation, own_agent = _foreign_identity(span, attrs)
     if not execution:
         return None
     out = attrs
@@ -1267,8 +1275,7 @@ def map_failed_step(span: SpanLike, attrs: Mapping[str, Any], rows: Rows) -> Row
     attrs = clean_attributes(dict(attrs))  # as in foreign_attributes
     get = attrs.get
     tool_id = _first(attrs, c.FOREIGN_TOOL_ID_KEYS)
-    conversation, own_agent = _agent_identity(attrs)
-    execution = get(c.EXECUTION_ID) or conversation or _hex_ids(span.context)[0]
+    execution, conversation, own_agent = _foreign_identity(span, attrs)
     if tool_id is None or not execution:
         return rows
     message = (
