@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -71,6 +72,24 @@ class Served:
 ASSIGNED = {"transcript_entries": {"sequence"}}
 
 
+class Close(float):
+    """A float equal to any float within a millionth: derived means (wave_statistics) are
+    sums taken in the order rows arrive, which differs between two stores in the last
+    bits, and rounding both to a fixed number of digits still splits values that sit on
+    either side of a rounding boundary."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, float):
+            return NotImplemented
+        return math.isclose(self, other, rel_tol=1e-9, abs_tol=1e-6)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = float.__hash__
+
+
 def table_rows(db: Path, exclude: dict[str, set[str]] | None = None) -> dict[str, list[tuple]]:
     """Every row of every table, sorted, without the excluded columns."""
     exclude = ASSIGNED if exclude is None else exclude
@@ -90,8 +109,7 @@ def table_rows(db: Path, exclude: dict[str, set[str]] | None = None) -> dict[str
                 if r[1] not in exclude.get(table, set())
             ]
             rows = [
-                # Derived means (wave_statistics) sum in row order: equal to the ns.
-                tuple(round(v, 6) if isinstance(v, float) else v for v in row)
+                tuple(Close(v) if isinstance(v, float) else v for v in row)
                 for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table}")
             ]
             out[table] = sorted(rows, key=repr)
