@@ -289,3 +289,16 @@ def failure(tool_id: str, name: str, tool_input: dict[str, Any], error: str) -> 
         "PostToolUseFailure",
         {"tool_name": name, "tool_input": tool_input, "tool_use_id": tool_id, "error": error},
     )
+
+
+async def deny_rm(payload: Any, tool_use_id: Any, ctx: Any) -> dict[str, Any]:
+    """A PreToolUse hook that denies ``rm -rf`` ("destructive command") and allows the rest."""
+    if "rm -rf" in str(payload.get("tool_input")):
+        return {
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny",
+                "permissionDecisionReason": "destructive command",
+            }
+        }
+    return {}

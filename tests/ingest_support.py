@@ -163,3 +163,20 @@ def count(db: Path, sql: str) -> int:
         return 0
     finally:
         conn.close()
+
+
+def otlp_json(request: Any) -> bytes:
+    """An ``ExportTraceServiceRequest`` as OTLP/JSON: protobuf's JSON form with hex ids
+    (the specification's one difference)."""
+    import base64
+
+    from google.protobuf import json_format
+
+    document = json_format.MessageToDict(request)
+    for resource_spans in document["resourceSpans"]:
+        for scope_spans in resource_spans["scopeSpans"]:
+            for span in scope_spans["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = base64.b64decode(span[key]).hex()
+    return json.dumps(document).encode()

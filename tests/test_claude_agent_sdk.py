@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import pytest
+from producer_support import rows
 
 pytest.importorskip("claude_agent_sdk")
 
@@ -30,6 +30,7 @@ from claude_replay import (  # noqa: E402
     SESSION,
     ReplayTransport,
     assistant,
+    deny_rm,
     failure,
     init,
     post,
@@ -55,15 +56,6 @@ from otel_obs.transcript_writer import TranscriptWriter  # noqa: E402
 
 BASH = {"command": "ls src"}
 RM = {"command": "rm -rf /"}
-
-
-def rows(db: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params).fetchall()]
-    finally:
-        conn.close()
 
 
 def tools(db: Path) -> list[tuple[Any, ...]]:
@@ -255,17 +247,6 @@ def test_permission_denied_message_blocks_at_once(recorded: Recorded) -> None:
 
 
 def test_tool_denied_by_a_hook_is_blocked_with_its_reason(recorded: Recorded) -> None:
-    async def deny_rm(payload: Any, tool_use_id: Any, ctx: Any) -> dict[str, Any]:
-        if "rm -rf" in payload["tool_input"].get("command", ""):
-            return {
-                "hookSpecificOutput": {
-                    "hookEventName": "PreToolUse",
-                    "permissionDecision": "deny",
-                    "permissionDecisionReason": "destructive command",
-                }
-            }
-        return {}
-
     options = ClaudeAgentOptions(hooks={"PreToolUse": [HookMatcher(hooks=[deny_rm])]})
     reason = "destructive command"
     denial = {"tool_name": "Bash", "tool_use_id": "toolu_03", "tool_input": RM}

@@ -29,7 +29,7 @@ import pytest
 sdk = pytest.importorskip("claude_agent_sdk")
 
 from claude_agent_sdk import ClaudeAgentOptions, HookMatcher, query  # noqa: E402
-from claude_replay import ReplayTransport, load_recording  # noqa: E402
+from claude_replay import ReplayTransport, deny_rm, load_recording  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
     InMemorySpanExporter,
@@ -95,13 +95,19 @@ def pipeline(tmp_path: Path):
     pipe.shutdown()
 
 
-def test_recorded_cli_session(pipeline) -> None:
+def _replay(recording: Path, prompt: str) -> None:
+    """A recorded CLI session played through the real SDK."""
+
     async def main() -> None:
-        transport = ReplayTransport(load_recording(RECORDING))
-        async for _ in query(prompt="clean and build", transport=transport):
+        transport = ReplayTransport(load_recording(recording))
+        async for _ in query(prompt=prompt, transport=transport):
             pass
 
     asyncio.run(main())
+
+
+def test_recorded_cli_session(pipeline) -> None:
+    _replay(RECORDING, "clean and build")
     assert pipeline.flush(10)
     denied = (
         "Claude requested permissions to write to /tmp/otel-obs-denied.txt,"
@@ -181,17 +187,6 @@ def test_real_cli_against_a_scripted_messages_api(pipeline, tmp_path: Path) -> N
         [text("Done.")],
     ]
 
-    async def deny_rm(payload: Any, tool_use_id: Any, ctx: Any) -> dict[str, Any]:
-        if "rm -rf" in str(payload.get("tool_input")):
-            return {
-                "hookSpecificOutput": {
-                    "hookEventName": "PreToolUse",
-                    "permissionDecision": "deny",
-                    "permissionDecisionReason": "destructive command",
-                }
-            }
-        return {}
-
     with ScriptedMessagesAPI(turns) as api:
         messages = _run_cli(
             api,
@@ -241,12 +236,7 @@ def check_subagent(pipeline: Any, session: str) -> None:
 
 
 def test_recorded_cli_subagent_session(pipeline) -> None:
-    async def main() -> None:
-        transport = ReplayTransport(load_recording(SUBAGENT_RECORDING))
-        async for _ in query(prompt="check the files", transport=transport):
-            pass
-
-    asyncio.run(main())
+    _replay(SUBAGENT_RECORDING, "check the files")
     assert pipeline.flush(10)
     check_subagent(pipeline, SUBAGENT_SESSION)
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from opentelemetry import baggage, context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import Status, StatusCode, set_span_in_context
+from producer_support import rows
 
 from otel_obs import conventions as c
 from otel_obs.config import get_pipeline
@@ -69,15 +69,6 @@ TOOL_COLUMNS = (
     "error_message",
     "file_path",
 )
-
-
-def rows(db: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params).fetchall()]
-    finally:
-        conn.close()
 
 
 def tool_uses(db: Path) -> list[dict[str, Any]]:

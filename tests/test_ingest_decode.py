@@ -8,13 +8,11 @@ raise MalformedRequest, never anything else.
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
-from google.protobuf import json_format
+from ingest_support import otlp_json
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from producer_support import Traced
 
@@ -53,18 +51,6 @@ def _rows(spans) -> dict[str, list]:
     return {table: rows.rows(table) for table in sorted(rows.tables)}
 
 
-def _otlp_json(request: ExportTraceServiceRequest) -> bytes:
-    """The request as OTLP/JSON: protobuf's JSON form with hex ids (the spec's one change)."""
-    document = json_format.MessageToDict(request)
-    for resource_spans in document["resourceSpans"]:
-        for scope_spans in resource_spans["scopeSpans"]:
-            for span in scope_spans["spans"]:
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    if key in span:
-                        span[key] = base64.b64decode(span[key]).hex()
-    return json.dumps(document).encode()
-
-
 @pytest.fixture
 def finished() -> list:
     traced = Traced()
@@ -85,7 +71,7 @@ def test_protobuf_records_map_to_the_rows_of_the_spans(finished) -> None:
 
 
 def test_otlp_json_with_hex_ids_maps_to_the_same_rows(finished) -> None:
-    body = _otlp_json(encode_spans(finished))
+    body = otlp_json(encode_spans(finished))
     decoded = decode(body, "application/json; charset=utf-8")
     assert decoded.rejected == 0
     assert _rows(decoded.records) == _rows(finished)
@@ -114,7 +100,7 @@ def test_spans_with_missing_or_zero_ids_are_rejected_and_counted(finished) -> No
 
 
 def test_json_span_with_a_non_hex_id_is_rejected_not_fatal(finished) -> None:
-    document = json.loads(_otlp_json(encode_spans(finished)))
+    document = json.loads(otlp_json(encode_spans(finished)))
     document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"] = "not-hex!"
     decoded = decode(json.dumps(document).encode(), "application/json")
     assert decoded.rejected == 1

@@ -7,9 +7,7 @@ instead of losing spans; SIGTERM stores everything acknowledged.
 
 from __future__ import annotations
 
-import base64
 import gzip
-import json
 import socket
 import sqlite3
 import subprocess
@@ -23,7 +21,15 @@ import grpc
 import pytest
 import requests
 from google.rpc import error_details_pb2, status_pb2
-from ingest_support import Served, count, producer_spans, protobuf_body, table_rows, wait_for
+from ingest_support import (
+    Served,
+    count,
+    otlp_json,
+    producer_spans,
+    protobuf_body,
+    table_rows,
+    wait_for,
+)
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -141,23 +147,14 @@ def test_redelivery_changes_nothing(served: Served) -> None:
 
 
 def test_json_body_is_stored_like_protobuf(tmp_path: Path) -> None:
-    from google.protobuf import json_format
-
     spans = producer_spans("exec-json", tools=2)
     request = trace_service_pb2.ExportTraceServiceRequest.FromString(protobuf_body(spans))
-    document = json_format.MessageToDict(request)
-    for resource_spans in document["resourceSpans"]:
-        for scope_spans in resource_spans["scopeSpans"]:
-            for span in scope_spans["spans"]:
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    if key in span:
-                        span[key] = base64.b64decode(span[key]).hex()
     via_json = Served(tmp_path / "json.db")
     via_proto = Served(tmp_path / "proto.db")
     try:
         answer = requests.post(
             via_json.http,
-            data=json.dumps(document),
+            data=otlp_json(request),
             headers={"Content-Type": "application/json"},
             timeout=30,
         )

@@ -10,9 +10,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
+from producer_support import rows
 
 from otel_obs.assertion_recorder import AssertionRecorder
 from otel_obs.config import get_pipeline
@@ -27,15 +27,6 @@ def store(tmp_path):
     db, transcripts = tmp_path / "obs.db", tmp_path / "transcripts"
     yield db, transcripts
     get_pipeline(db, transcripts).shutdown()
-
-
-def rows(db: Path, sql: str, *params) -> list[dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
 
 
 def writer_for(store, execution_id="exec-1", instance_id="agent-1", **kw) -> TranscriptWriter:
