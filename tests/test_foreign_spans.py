@@ -594,6 +594,45 @@ def check_claude_code_store(db: Path) -> None:
     assert_linked(db)
 
 
+@pytest.mark.parametrize(
+    ("tool_use_id", "stored_id"),
+    [(2**70, str(2**70)), ("toolu_\x00\ud800", "toolu_\ufffd\ufffd")],
+    ids=["int-beyond-64-bits", "nul-and-lone-surrogate"],
+)
+def test_a_failed_step_with_bad_values_is_stored_capped_and_cleaned(
+    tmp_path: Path, tool_use_id: Any, stored_id: str
+) -> None:
+    """A ``claude_code.tool.execution`` span of odd values (an id that is no text, a 1 MB
+    message, text SQLite cannot hold) still marks its tool use failed, whole and capped."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_obs.redaction import ERROR_MESSAGE_CAP
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    step = provider.get_tracer("cc").start_span(
+        "claude_code.tool.execution",
+        attributes={
+            "tool_use_id": tool_use_id,
+            "session.id": "cc-bad",
+            "success": False,
+            "error": "x" * (1 << 20),
+        },
+    )
+    step.end()
+    store = thread_store(tmp_path / "obs.db", tmp_path / "t")
+    SqliteSpanExporter(store).export(memory.get_finished_spans())
+    store.flush()
+    stats = store.stats()
+    store.close()
+    assert stats["failures"] == 0 and stats["dropped_rows"] == 0
+    [row] = rows(tmp_path / "obs.db", "SELECT id, result_status, error_message FROM tool_uses")
+    assert (row["id"], row["result_status"]) == (stored_id, "error")
+    assert row["error_message"] == "x" * ERROR_MESSAGE_CAP
+
+
 def test_nul_in_foreign_ids_and_names_keeps_two_conversations_two(tmp_path: Path) -> None:
     """A foreign span's texts are made storable as the producers make theirs: SQLite cuts
     a text at NUL, which would merge ``conv<NUL>A`` and ``conv<NUL>B`` into ``conv``."""
