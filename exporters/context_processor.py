@@ -19,7 +19,6 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from otel_obs import conventions as c
 
 from ._sdk_access import own_attributes
-from .mapping import foreign_inheritance, foreign_kind, subagent_instance
 
 _INT_KEYS = frozenset({c.WAVE_NUMBER})
 
@@ -67,19 +66,10 @@ class ContextSpanProcessor(SpanProcessor):
             inherited: Mapping[str, Any] = {}
             if isinstance(parent, ReadableSpan) and parent.is_recording():
                 inherited = parent.attributes or {}
-                if c.KIND not in inherited and foreign_kind(parent.name, inherited):
-                    # The parent is an agent or tool span of another instrumentation:
-                    # its execution and instance are decided now (see the mapping).
-                    decided, inherited = foreign_inheritance(
-                        parent.name, inherited, parent_context, parent.get_span_context()
-                    )
-                    if decided:
-                        parent.set_attributes(decided)
-                    if foreign_kind(span.name, own) == c.KIND_AGENT:
-                        # A subagent, started by a tool call: named after the call.
-                        subagent = subagent_instance(parent.name, inherited)
-                        if subagent is not None:
-                            span.set_attribute(c.SUBAGENT_INSTANCE_ID, subagent)
+            if not inherited or c.KIND in inherited:
+                # Its parent is ours, remote or absent: the store need not wait for a
+                # parent of the same instrumentation to learn whose it is (lineage.py).
+                span.set_attribute(c.LINK_TOP, True)
             self._fill(span, own, inherited, bag)
         if bag and self._baggage is not None:
             self._baggage.on_start(span, parent_context)

@@ -304,6 +304,37 @@ MIGRATIONS: Sequence[str] = (
     -- the tool uses of a skill trace (its tool_use_count is recounted per batch)
     CREATE INDEX idx_tool_uses_skill ON tool_uses(within_skill);
     """,
+    # 3: the lineage of spans of other instrumentations (exporters/lineage.py): each
+    # span's decided place in its trace, the spans still waiting for their parent, and
+    # the spans no source knows, counted by instrumentation scope and name.
+    """
+    CREATE TABLE span_links (
+        trace_id       TEXT NOT NULL,
+        span_id        TEXT NOT NULL,
+        parent_span_id TEXT,
+        kind           TEXT,                       -- tool / agent / NULL (any other span)
+        execution_id   TEXT NOT NULL,
+        instance_id    TEXT,
+        task_id        TEXT,
+        call_id        TEXT,
+        PRIMARY KEY (trace_id, span_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE pending_spans (
+        trace_id       TEXT NOT NULL,
+        span_id        TEXT NOT NULL,
+        parent_span_id TEXT NOT NULL,
+        record         TEXT NOT NULL,              -- the span, as JSON
+        PRIMARY KEY (trace_id, span_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE unmapped_spans (
+        scope          TEXT NOT NULL,              -- instrumentation scope name
+        name           TEXT NOT NULL,              -- span name
+        span_count     INTEGER NOT NULL,
+        first_seen_at  TEXT NOT NULL,
+        last_seen_at   TEXT NOT NULL,
+        PRIMARY KEY (scope, name)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -324,6 +355,9 @@ TABLES: Sequence[str] = (
     "wave_task_assignments",
     "build_agent_instances",
     "wave_statistics",
+    "span_links",
+    "pending_spans",
+    "unmapped_spans",
 )
 
 

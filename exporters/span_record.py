@@ -17,10 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.trace import StatusCode
+
 from ._sdk_access import attributes_copy, ended_attributes, events_of
 
 #: A record on the pipe: (name, attributes, (trace_id, span_id) | None, start_time,
-#: end_time, ((event name, attributes, timestamp), ...), resource attributes | None).
+#: end_time, ((event name, attributes, timestamp), ...), resource attributes | None,
+#: parent span id | None, the ERROR status's description | None, scope name | None).
 WireRecord = tuple[Any, ...]
 
 
@@ -43,6 +46,25 @@ class RecordEvent:
         self.timestamp = timestamp
 
 
+class RecordStatus:
+    """A span's status as the mapping reads it (``status_code``, ``description``)."""
+
+    __slots__ = ("status_code", "description")
+
+    def __init__(self, status_code: StatusCode, description: str | None = None) -> None:
+        self.status_code = status_code
+        self.description = description
+
+
+class RecordScope:
+    """The instrumentation scope that made a span (its ``name``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
 class RecordResource:
     __slots__ = ("attributes",)
 
@@ -53,7 +75,18 @@ class RecordResource:
 class SpanRecord:
     """A span as the mapping sees it, frozen at the moment it was recorded."""
 
-    __slots__ = ("name", "attributes", "context", "start_time", "end_time", "events", "resource")
+    __slots__ = (
+        "name",
+        "attributes",
+        "context",
+        "start_time",
+        "end_time",
+        "events",
+        "resource",
+        "parent",
+        "status",
+        "instrumentation_scope",
+    )
 
     def __init__(
         self,
@@ -64,6 +97,9 @@ class SpanRecord:
         end_time: int | None = None,
         events: tuple[RecordEvent, ...] = (),
         resource: RecordResource | None = None,
+        parent: RecordContext | None = None,
+        status: RecordStatus | None = None,
+        instrumentation_scope: RecordScope | None = None,
     ) -> None:
         self.name = name
         self.attributes = attributes
@@ -72,10 +108,13 @@ class SpanRecord:
         self.end_time = end_time
         self.events = events
         self.resource = resource
+        self.parent = parent
+        self.status = status
+        self.instrumentation_scope = instrumentation_scope
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Records met outside the wire format (a fail-over, tests) still pickle.
-        return (_rebuild, (_to_wire(self),))
+        return (_rebuild, (to_wire(self),))
 
 
 class Recorder:
@@ -106,6 +145,7 @@ class Recorder:
             if events
             else (),
             self._resource(getattr(span, "resource", None)),
+            *_lineage_fields(span),
         )
 
     def _resource(self, resource: Any) -> dict[str, Any] | None:
@@ -125,7 +165,8 @@ class Recorder:
 
     def record(self, wire: WireRecord) -> SpanRecord:
         """The record a wire tuple stands for (one resource object per resource dict)."""
-        name, attributes, ids, start, end, events, resource = wire
+        name, attributes, ids, start, end, events, resource = wire[:7]
+        parent, error, scope = wire[7:] if len(wire) > 7 else (None, None, None)
         shared = None
         if resource is not None:
             shared = self._records.get(id(resource))
@@ -141,10 +182,31 @@ class Recorder:
             end,
             tuple(RecordEvent(*e) for e in events) if events else (),
             shared,
+            None if parent is None or ids is None else RecordContext(ids[0], parent),
+            None if error is None else RecordStatus(StatusCode.ERROR, error or None),
+            None if scope is None else RecordScope(scope),
         )
 
 
-def _to_wire(record: SpanRecord) -> WireRecord:
+def _lineage_fields(span: Any) -> tuple[Any, Any, Any]:
+    """(parent span id, the ERROR status's description, scope name): what links a span to
+    its ancestors, and its failure, on a path that carries a snapshot (never None-safe
+    to drop: a failed tool read through an exporter must stay failed)."""
+    parent = getattr(span, "parent", None)
+    status = getattr(span, "status", None)
+    scope = getattr(span, "instrumentation_scope", None)
+    error = None
+    if status is not None and status.status_code is StatusCode.ERROR:
+        error = status.description or ""
+    return (
+        None if parent is None else parent.span_id,
+        error,
+        None if scope is None else scope.name,
+    )
+
+
+def to_wire(record: SpanRecord) -> WireRecord:
+    """A record as its wire tuple (plain values: it pickles, marshals and goes to JSON)."""
     ctx = record.context
     return (
         record.name,
@@ -154,6 +216,7 @@ def _to_wire(record: SpanRecord) -> WireRecord:
         record.end_time,
         tuple((e.name, dict(e.attributes), e.timestamp) for e in record.events),
         None if record.resource is None else dict(record.resource.attributes),
+        *_lineage_fields(record),
     )
 
 
@@ -179,9 +242,12 @@ __all__ = [
     "RecordContext",
     "RecordEvent",
     "RecordResource",
+    "RecordScope",
+    "RecordStatus",
     "Recorder",
     "SpanRecord",
     "WireRecord",
     "is_wire",
     "record_from_wire",
+    "to_wire",
 ]

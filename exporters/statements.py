@@ -40,6 +40,22 @@ UPDATE build_agent_instances SET
 WHERE execution_id = ?3 AND id = ?4
 """
 
+# The lineage of spans of other instrumentations (see lineage.py): a link is decided
+# once (a later decision, after a restart, says the same); a waiting span is kept until
+# released; unmapped spans are counted.
+LINK_SQL = "INSERT OR REPLACE INTO span_links VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+WAITING_SQL = (
+    "INSERT OR IGNORE INTO pending_spans (trace_id, span_id, parent_span_id, record)"
+    " VALUES (?, ?, ?, ?)"
+)
+RELEASED_SQL = "DELETE FROM pending_spans WHERE trace_id = ? AND span_id = ?"
+UNMAPPED_SQL = """
+INSERT INTO unmapped_spans (scope, name, span_count, first_seen_at, last_seen_at)
+VALUES (?1, ?2, ?3, ?4, ?4)
+ON CONFLICT (scope, name) DO UPDATE SET
+    span_count = span_count + excluded.span_count, last_seen_at = excluded.last_seen_at
+"""
+
 WAVE_COUNT_SQL = """
 UPDATE parallel_execution_waves SET task_count = (
     SELECT count(*) FROM wave_task_assignments
@@ -152,6 +168,10 @@ __all__ = [
     "SKILL_COUNT_SQL",
     "WAVE_COUNT_SQL",
     "WAVE_STATISTICS_SQL",
+    "LINK_SQL",
+    "RELEASED_SQL",
+    "UNMAPPED_SQL",
+    "WAITING_SQL",
     "WRITE_ORDER",
     "upsert_sql",
 ]

@@ -50,10 +50,15 @@ from otel_obs.redaction import finite_json
 from . import schema
 from .items import FlushMarker, Item, Op, apply, coalesce
 from .jsonl import LockedFiles, TranscriptLines, append
-from .mapping import Rows
+from .lineage import Lineage, is_foreign
+from .mapping import Rows, iso_from_ns, map_events, map_span_end
 from .statements import (
     HEARTBEAT_SQL,
+    LINK_SQL,
+    RELEASED_SQL,
     SKILL_COUNT_SQL,
+    UNMAPPED_SQL,
+    WAITING_SQL,
     WAVE_COUNT_SQL,
     WAVE_STATISTICS_SQL,
     WRITE_ORDER,
@@ -138,6 +143,7 @@ class StoreWriter:
         self._lines = TranscriptLines(self.transcripts_dir)
         self._warned: set[str] = set()
         self._stats = writer_stats()
+        self._lineage = Lineage(settings.LINK_WAIT_MS.resolve(None))
 
     # ------------------------------------------------------------------
     # interface
@@ -198,10 +204,14 @@ class StoreWriter:
                 continue
             count += 1
             try:
-                apply(item, rows)
+                if item[0] in _FINISHED_OPS and is_foreign(item[1]):
+                    self._admit(item[1], rows)
+                else:
+                    apply(item, rows)
             except Exception as exc:
                 self._stats["mapping_errors"] += 1
                 self._warn_once("mapping", "otel-obs store: could not map a queued item: %r", exc)
+        self._map_ready(self._lineage.expired(rows, self._conn), rows)
         self._stats["items"] += count
         self._pending_markers.extend(markers)
         if self._pending is not None:
@@ -210,6 +220,21 @@ class StoreWriter:
             self._write(rows)
         if self._pending is None:
             self._set_markers()
+
+    def _admit(self, span: Any, rows: Rows) -> None:
+        """A finished span of another instrumentation: its events now, its rows once its
+        ancestors say whose it is (:mod:`.lineage`)."""
+        if span.events:
+            map_events(span, rows)
+        self._map_ready(self._lineage.admit(span, rows, self._connection()), rows)
+
+    def _map_ready(self, ready: list[Any], rows: Rows) -> None:
+        for record in ready:
+            try:
+                map_span_end(record, rows)
+            except Exception as exc:
+                self._stats["mapping_errors"] += 1
+                self._warn_once("mapping", "otel-obs store: could not map a span: %r", exc)
 
     def _flush_pending(self, rows: Rows) -> None:
         """Write the kept batch with ``rows`` after it (one batch, in order)."""
@@ -229,14 +254,21 @@ class StoreWriter:
         out = dict(self._stats)
         out["failures_by_kind"] = dict(self._stats["failures_by_kind"])
         out["sqlite_ok"] = self._conn is not None
+        out.update(self._lineage.stats)
         return out
 
     def close(self) -> None:
         """Give up a kept batch, close the connection (and the checkpoint thread).
 
-        The writer can open the connection again.
+        Spans of other instrumentations still waiting for their parent are kept in
+        the store, for its next writer. The writer can open the connection again.
         """
         self.give_up()
+        waiting = Rows()
+        self._lineage.close(waiting)
+        if waiting:
+            self._write(waiting)
+            self.give_up()
         self._close_connection()
 
     def _close_connection(self) -> None:
@@ -433,6 +465,8 @@ class StoreWriter:
             conn.executemany(WAVE_STATISTICS_SQL, waves)
         if rows.touched_skills:
             conn.executemany(SKILL_COUNT_SQL, [(s,) for s in sorted(rows.touched_skills)])
+        if rows.links or rows.waiting or rows.released or rows.unmapped:
+            written += _write_lineage(conn, rows)
         lines_by_file = self._lines.encode(
             (row, numbered[key])
             for key, (_, row) in (tables.get("transcript_entries") or {}).items()
@@ -496,6 +530,27 @@ class StoreWriter:
             return
         self._warned.add(kind)
         logger.warning(message, *args)
+
+
+#: The ops whose span has ended: a foreign span's rows are decided then (see :mod:`.lineage`).
+_FINISHED_OPS = frozenset({Op.END, Op.SPAN})
+
+
+def _write_lineage(conn: sqlite3.Connection, rows: Rows) -> int:
+    """The batch's lineage rows (links, waiting spans, unmapped counts); how many."""
+    conn.executemany(LINK_SQL, rows.links.values())
+    waiting = [
+        (trace, span, parent, text)
+        for (trace, span), (parent, text) in rows.waiting.items()
+        if (trace, span) not in rows.released
+    ]
+    conn.executemany(WAITING_SQL, waiting)
+    conn.executemany(RELEASED_SQL, sorted(rows.released))
+    now = iso_from_ns(time.time_ns())
+    conn.executemany(
+        UNMAPPED_SQL, [(scope, name, n, now) for (scope, name), n in rows.unmapped.items()]
+    )
+    return len(rows.links) + len(waiting) + len(rows.released) + len(rows.unmapped)
 
 
 def numbered_entries(

@@ -288,6 +288,13 @@ FOREIGN_AGENT_KEYS: Final = (
     GEN_AI_AGENT_NAME,
     OI_AGENT_NAME,
 )
+#: Set by the context processor on a span of another instrumentation whose parent is
+#: not such a span of the same process (it is ours, remote, or there is none): the
+#: store then looks no further up for its agent and execution (see exporters/lineage.py).
+LINK_TOP: Final = "obs.link.top"
+#: The identity the store's lineage decided for a span of another instrumentation from
+#: its ancestors, set on the copy it maps (never on the span): the agent run's instance.
+RUN_INSTANCE_ID: Final = "obs.run.instance_id"
 
 # message bus correlation (events; defaults to the task id, else the execution)
 CORRELATION_ID: Final = "obs.correlation_id"

@@ -224,6 +224,16 @@ RETRY_WINDOW_MS = Setting(
     integer_text,
 )
 
+LINK_WAIT_MS = Setting(
+    "link_wait_ms",
+    "OTEL_OBS_LINK_WAIT_MS",
+    600_000,
+    non_negative_int,
+    "how long a span of another instrumentation waits for its parent before it is stored"
+    " with what is known",
+    integer_text,
+)
+
 SHUTDOWN_TIMEOUT_MS = Setting(
     "shutdown_timeout_ms",
     "OTEL_OBS_SHUTDOWN_TIMEOUT_MS",
@@ -275,6 +285,7 @@ ALL: tuple[Setting[Any], ...] = (
     BUSY_TIMEOUT_MS,
     BLOCK_TIMEOUT_MS,
     RETRY_WINDOW_MS,
+    LINK_WAIT_MS,
     SHUTDOWN_TIMEOUT_MS,
     REDACT_PATTERNS,
     REDACT_ALLOW,

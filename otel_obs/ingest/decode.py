@@ -4,8 +4,10 @@ The receiver hands the store :class:`~otel_obs.exporters.span_record.SpanRecord`
 objects, the same snapshots a writer process maps, so a span that arrives over
 OTLP lands in exactly the rows the local processor would write. Only what the
 mapping reads is kept: name, attributes, ids, start and end time, events and
-the resource's attributes (it never reads the parent); an ERROR status becomes
-the ``otel.status_code`` / ``otel.status_description`` attributes.
+the resource's attributes, the parent span id and the instrumentation scope's name
+(a span of another instrumentation takes its agent and execution from its
+ancestors); an ERROR status becomes the ``otel.status_code`` /
+``otel.status_description`` attributes.
 
 A span that cannot be keyed (missing or all-zero trace or span id, no start
 time) is rejected and counted, never raised: the request still succeeds for the
@@ -37,7 +39,13 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from otel_obs import conventions as c
-from otel_obs.exporters.span_record import RecordContext, RecordEvent, RecordResource, SpanRecord
+from otel_obs.exporters.span_record import (
+    RecordContext,
+    RecordEvent,
+    RecordResource,
+    RecordScope,
+    SpanRecord,
+)
 
 
 class MalformedRequest(ValueError):
@@ -126,6 +134,7 @@ def records_of(request: ExportTraceServiceRequest) -> Decoded:
     for resource_spans in request.resource_spans:
         resource = RecordResource(attributes_dict(resource_spans.resource.attributes))
         for scope_spans in resource_spans.scope_spans:
+            scope = RecordScope(_clean(scope_spans.scope.name))
             for span in scope_spans.spans:
                 trace_id, span_id = span.trace_id, span.span_id
                 if len(trace_id) != 16 or not any(trace_id):
@@ -147,23 +156,31 @@ def records_of(request: ExportTraceServiceRequest) -> Decoded:
                     # for spans of other instrumentations (their errors live there).
                     attributes[c.OTEL_STATUS_CODE] = "ERROR"
                     attributes[c.OTEL_STATUS_DESCRIPTION] = span.status.message
-                name = span.name
-                if "\x00" in name:
-                    name = name.replace("\x00", "\ufffd")
+                name = _clean(span.name)
+                trace = int.from_bytes(trace_id, "big")
+                parent = span.parent_span_id
                 append(
                     SpanRecord(
                         name,
                         attributes,
-                        RecordContext(
-                            int.from_bytes(trace_id, "big"), int.from_bytes(span_id, "big")
-                        ),
+                        RecordContext(trace, int.from_bytes(span_id, "big")),
                         span.start_time_unix_nano,
                         span.end_time_unix_nano or None,
                         events,
                         resource,
+                        RecordContext(trace, int.from_bytes(parent, "big"))
+                        if len(parent) == 8 and any(parent)
+                        else None,
+                        None,
+                        scope,
                     )
                 )
     return out
+
+
+def _clean(text: str) -> str:
+    """NUL as U+FFFD, as in every text the store takes (SQLite cuts text at NUL)."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 _SCALARS = frozenset({"string_value", "int_value", "bool_value", "double_value"})

@@ -1,0 +1,27 @@
+"""The sources of foreign spans, one module each (see :mod:`.base` for the interface).
+
+:data:`SOURCES` is the order they are asked in: the first that claims a span reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import claude_code, genai, openinference
+from .base import STEP, Source, first
+
+#: Every source, in the order they are asked (names first, then the conventions).
+SOURCES: tuple[Source, ...] = (claude_code.SOURCE, genai.SOURCE, openinference.SOURCE)
+
+
+def source_of(name: str | None, attrs: Mapping[str, Any]) -> tuple[Source, str] | None:
+    """(the source that made this span, what the span is), or None for any other span."""
+    for source in SOURCES:
+        kind = source.kind(name, attrs)
+        if kind is not None:
+            return source, kind
+    return None
+
+
+__all__ = ["SOURCES", "STEP", "Source", "first", "source_of"]
