@@ -23,8 +23,8 @@ The rules, for a span of another instrumentation (ours state their identity):
 A span waits while its parent may still come: it has a parent span id and is not
 marked :data:`~otel_obs.conventions.LINK_TOP` (the context processor marks a span
 whose parent is ours, remote or absent). It waits at most the link wait
-(``OTEL_OBS_LINK_WAIT_MS``) and is then stored with what is known (counted in
-``stored_without_parent``). Decided links are stored (``span_links``), so a child
+(``OTEL_OBS_LINK_WAIT_MS``; 0: never) and is then stored with what is known
+(counted in ``stored_without_parent``). Decided links are stored (``span_links``), so a child
 arriving after a restart finds its parent; spans still waiting when the writer
 closes are stored too (``pending_spans``) and wait on in the next writer of the
 store. Every span that no source knows is counted by scope and name
@@ -123,21 +123,23 @@ class Lineage:
         """Take a finished foreign span; the records ready to map now (maybe none)."""
         self._load(conn)
         record = span if type(span) is SpanRecord else self._recorder.snapshot(span)
-        if source_of(record.name, record.attributes) is None:
-            rows.unmapped[(_scope(record), record.name)] = (
-                rows.unmapped.get((_scope(record), record.name), 0) + 1
-            )
-            self.stats["unmapped_spans"] += 1
         trace, span_id, parent = _ids(record)
+        known = self._link(trace, span_id, conn)
+        if known is not None:  # delivered again: mapped as it was the first time
+            return [_with_identity(record, known)]
+        if source_of(record.name, record.attributes) is None:
+            key = (clean_text(_scope(record)), clean_text(record.name))
+            rows.unmapped[key] = rows.unmapped.get(key, 0) + 1
+            self.stats["unmapped_spans"] += 1
         parent_link = None
         if parent is not None and not record.attributes.get(c.LINK_TOP):
             parent_link = self._link(trace, parent, conn)
-            if parent_link is None:
+            if parent_link is None and self._wait_s > 0:
                 self._wait(trace, span_id, parent, time.monotonic(), record, rows)
                 return []
         ready: list[SpanRecord] = []
         self._decide(trace, span_id, parent, record, parent_link, rows, ready)
-        return ready
+        return _in_start_order(ready)
 
     def expired(self, rows: Rows, conn: sqlite3.Connection | None, *, all_: bool = False):
         """Spans that waited longer than the link wait (``all_``: every waiting span),
@@ -156,7 +158,7 @@ class Lineage:
                 self._unwait(trace, parent, span_id, rows)
                 self.stats["stored_without_parent"] += 1
                 self._decide(trace, span_id, parent, record, None, rows, ready)
-        return ready
+        return _in_start_order(ready)
 
     def close(self, rows: Rows) -> None:
         """Keep the spans still waiting in the store, to wait on in its next writer."""
@@ -295,6 +297,14 @@ def decide(record: SpanRecord, trace: str, span_id: str, parent: Link | None) ->
         None if task is None else str(task),
         None if call_id is None else clean_text(str(call_id)),
     )
+
+
+def _in_start_order(records: list[SpanRecord]) -> list[SpanRecord]:
+    """Spans released together, in the order they started: their entries are numbered in
+    the order things happened, not in the order they ended."""
+    if len(records) > 1:
+        records.sort(key=lambda r: r.start_time or 0)
+    return records
 
 
 def _with_identity(record: SpanRecord, link: Link) -> SpanRecord:

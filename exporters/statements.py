@@ -43,7 +43,7 @@ WHERE execution_id = ?3 AND id = ?4
 # The lineage of spans of other instrumentations (see lineage.py): a link is decided
 # once (a later decision, after a restart, says the same); a waiting span is kept until
 # released; unmapped spans are counted.
-LINK_SQL = "INSERT OR REPLACE INTO span_links VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+LINK_SQL = "INSERT OR IGNORE INTO span_links VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 WAITING_SQL = (
     "INSERT OR IGNORE INTO pending_spans (trace_id, span_id, parent_span_id, record)"
     " VALUES (?, ?, ?, ?)"

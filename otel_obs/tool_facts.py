@@ -1,7 +1,7 @@
 """What a tool use's input says about it: the field a reader wants to see, and the file it touches.
 
 Both follow from the tool's name and its input, so the store derives them
-(``exporters/mapping.py`` parses the stored input JSON) instead of the agent
+(``exporters/mapping/`` parses the stored input JSON) instead of the agent
 putting them on every tool span: three span attributes and their computation
 fewer on the agent's thread, which is the hot path of the whole library. The
 producer still states what the store cannot know afterwards — whether a

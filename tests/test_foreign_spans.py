@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,14 @@ def assert_linked(db: Path) -> None:
         assert seqs == list(range(1, len(seqs) + 1))
 
 
+def run_of(db: Path, name: str) -> str:
+    """The instance of the one run of agent ``name``: ``<name>@<its span id>``."""
+    found = [r["id"] for r in instances(db) if re.fullmatch(rf"{re.escape(name)}@[^/]*", r["id"])]
+    assert len(found) == 1, (name, instances(db))
+    assert re.fullmatch(rf"{re.escape(name)}@[0-9a-f]{{16}}", found[0])
+    return found[0]
+
+
 def tool(**values: Any) -> dict[str, Any]:
     """An expected tool_uses row: defaults for what most rows share."""
     row = dict.fromkeys(TOOL_COLUMNS)
@@ -155,6 +164,7 @@ def test_genai_agent_and_tools_fill_every_table(pipeline, capture_content) -> No
     db = pipeline.db_path
 
     assert executions(db) == ["conv-1"]
+    coder = run_of(db, "coder")  # one instance per run of the agent
     got = tool_uses(db)
     assert "sk-abcdefghijklmnop1234" not in got[0]["input"]  # redacted like our own inputs
     assert json.loads(got[0]["input"])["command"] == "ls src"
@@ -163,7 +173,7 @@ def test_genai_agent_and_tools_fill_every_table(pipeline, capture_content) -> No
         tool(
             id="call-1",
             execution_id="conv-1",
-            instance_id="coder",
+            instance_id=coder,
             tool="Bash",
             tool_category="shell",
             input="<checked>",
@@ -173,7 +183,7 @@ def test_genai_agent_and_tools_fill_every_table(pipeline, capture_content) -> No
         tool(
             id="call-2",
             execution_id="conv-1",
-            instance_id="coder",
+            instance_id=coder,
             tool="Read",
             tool_category="file_read",
             input='{"file_path":"src/missing.py"}',
@@ -188,7 +198,7 @@ def test_genai_agent_and_tools_fill_every_table(pipeline, capture_content) -> No
         {
             "execution_id": "conv-1",
             "sequence": 1,
-            "instance_id": "coder",
+            "instance_id": coder,
             "task_id": None,
             "entry_type": "tool_use",
             "summary": "Bash: ls src",
@@ -197,7 +207,7 @@ def test_genai_agent_and_tools_fill_every_table(pipeline, capture_content) -> No
         {
             "execution_id": "conv-1",
             "sequence": 2,
-            "instance_id": "coder",
+            "instance_id": coder,
             "task_id": None,
             "entry_type": "tool_use",
             "summary": "Read: src/missing.py",
@@ -205,7 +215,7 @@ def test_genai_agent_and_tools_fill_every_table(pipeline, capture_content) -> No
         },
     ]
     assert instances(db) == [
-        {"id": "coder", "execution_id": "conv-1", "status": "completed", "error": None}
+        {"id": coder, "execution_id": "conv-1", "status": "completed", "error": None}
     ]
     assert_linked(db)
 
@@ -318,8 +328,9 @@ def oi_tool_failed(span: Any, error: str) -> None:
 @pytest.mark.parametrize("session_at_start", [True, False], ids=["using_session", "no-session"])
 def test_openinference_session_subagent_and_error(pipeline, session_at_start: bool) -> None:
     """With ``using_session`` the session id is on the agent span from its start; without it
-    OpenInference learns it from the result message, after the tools ran, so the session's
-    spans are keyed by their trace (the execution is decided as each span starts)."""
+    OpenInference learns it from the result message, after the tools ran. Either way the
+    session is the execution: the store decides its spans' identity once their agent ended.
+    Each subagent is an instance of its own, named after the call that started it."""
     tracer = pipeline.provider.get_tracer("openinference.instrumentation.claude_agent_sdk")
     context_attrs = {"session.id": "sess-1"} if session_at_start else {}
     root = tracer.start_span(
@@ -361,14 +372,15 @@ def test_openinference_session_subagent_and_error(pipeline, session_at_start: bo
     root.end()
     assert pipeline.flush(10)
     db = pipeline.db_path
-    session = "sess-1" if session_at_start else format(root.get_span_context().trace_id, "032x")
+    session = "sess-1"
+    run = run_of(db, "agent")  # an agent span without a name
 
     assert executions(db) == [session]
     assert tool_uses(db) == [
         tool(
             id="toolu_1",
             execution_id=session,
-            instance_id=session,
+            instance_id=run,
             tool="Read",
             tool_category="file_read",
             input='{"file_path": "setup.py"}',
@@ -379,7 +391,7 @@ def test_openinference_session_subagent_and_error(pipeline, session_at_start: bo
         tool(
             id="toolu_2",
             execution_id=session,
-            instance_id=session,
+            instance_id=run,
             tool="Task",
             tool_category="agent",
             input='{"prompt": "run tests"}',
@@ -389,7 +401,7 @@ def test_openinference_session_subagent_and_error(pipeline, session_at_start: bo
         tool(
             id="toolu_3",
             execution_id=session,
-            instance_id=f"{session}/toolu_2",
+            instance_id=f"{run}/toolu_2",
             tool="Bash",
             tool_category="shell",
             input='{"command": "pytest"}',
@@ -401,7 +413,7 @@ def test_openinference_session_subagent_and_error(pipeline, session_at_start: bo
         tool(
             id="toolu_4",
             execution_id=session,
-            instance_id=session,
+            instance_id=run,
             tool="Task",
             tool_category="agent",
             input='{"prompt": "lint"}',
@@ -411,7 +423,7 @@ def test_openinference_session_subagent_and_error(pipeline, session_at_start: bo
         tool(
             id="toolu_5",
             execution_id=session,
-            instance_id=f"{session}/toolu_4",
+            instance_id=f"{run}/toolu_4",
             tool="Bash",
             tool_category="shell",
             input='{"command": "ruff check"}',
@@ -420,17 +432,17 @@ def test_openinference_session_subagent_and_error(pipeline, session_at_start: bo
         ),
     ]
     got = [(e["sequence"], e["instance_id"], e["summary"], e["tool_use_id"]) for e in entries(db)]
-    assert got == [
-        (1, session, "Read: setup.py", "toolu_1"),
-        (2, f"{session}/toolu_2", "Bash: pytest", "toolu_3"),
-        (3, session, "Task: run tests", "toolu_2"),
-        (4, f"{session}/toolu_4", "Bash: ruff check", "toolu_5"),
-        (5, session, "Task: lint", "toolu_4"),
+    assert got == [  # in the order the tool calls started
+        (1, run, "Read: setup.py", "toolu_1"),
+        (2, run, "Task: run tests", "toolu_2"),
+        (3, f"{run}/toolu_2", "Bash: pytest", "toolu_3"),
+        (4, run, "Task: lint", "toolu_4"),
+        (5, f"{run}/toolu_4", "Bash: ruff check", "toolu_5"),
     ]
     assert instances(db) == [
-        {"id": session, "execution_id": session, "status": "completed", "error": None},
-        {"id": f"{session}/toolu_2", "execution_id": session, "status": "completed", "error": None},
-        {"id": f"{session}/toolu_4", "execution_id": session, "status": "completed", "error": None},
+        {"id": run, "execution_id": session, "status": "completed", "error": None},
+        {"id": f"{run}/toolu_2", "execution_id": session, "status": "completed", "error": None},
+        {"id": f"{run}/toolu_4", "execution_id": session, "status": "completed", "error": None},
     ]
     assert_linked(db)
 
@@ -565,18 +577,19 @@ def failed_step_and_tool(spans: Any) -> tuple[Any, Any]:
 
 def check_claude_code_store(db: Path) -> None:
     assert executions(db) == ["cc-session"]
+    run = run_of(db, "agent")  # the interaction: an agent span without a name
     assert tool_uses(db) == [
         tool(
             id="toolu_a",
             execution_id="cc-session",
-            instance_id="cc-session",
+            instance_id=run,
             tool="Grep",
             tool_category="file_read",
         ),
         tool(
             id="toolu_b",
             execution_id="cc-session",
-            instance_id="cc-session",
+            instance_id=run,
             tool="Bash",
             tool_category="shell",
             result_status="error",
@@ -589,7 +602,7 @@ def check_claude_code_store(db: Path) -> None:
         (2, "toolu_b", "Bash:"),
     ]
     assert instances(db) == [
-        {"id": "cc-session", "execution_id": "cc-session", "status": "completed", "error": None}
+        {"id": run, "execution_id": "cc-session", "status": "completed", "error": None}
     ]
     assert_linked(db)
 
@@ -697,11 +710,14 @@ ARRIVALS = {
 
 @pytest.mark.parametrize("arrival", list(ARRIVALS))
 def test_claude_code_failure_survives_either_order_and_redelivery(
-    tmp_path: Path, arrival: str
+    tmp_path: Path, arrival: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The failed step and its tool span in separate batches, either first, then both again:
-    the tool use is stored failed, and re-delivery changes nothing."""
+    the tool use is stored failed, and re-delivery changes nothing. Their interaction never
+    arrives here: with no link wait they are stored with what they say themselves."""
     from ingest_support import table_rows
+
+    monkeypatch.setenv("OTEL_OBS_LINK_WAIT_MS", "0")
 
     _, spans = cc_memory()
     child, parent = failed_step_and_tool(spans)
@@ -848,14 +864,15 @@ def test_order_of_processors_does_not_matter(
     provider.shutdown()
     db = tmp_path / "obs.db"
     assert executions(db) == ["exec-bag", "sess-stamped"]
+    planner, session_run = run_of(db, "planner"), run_of(db, "agent")
     assert [(t["id"], t["execution_id"], t["instance_id"]) for t in tool_uses(db)] == [
-        ("call-g", "exec-bag", "planner"),
-        ("toolu_s", "sess-stamped", "sess-stamped"),
+        ("call-g", "exec-bag", planner),
+        ("toolu_s", "sess-stamped", session_run),
     ]
     assert instances(db) == [
-        {"id": "planner", "execution_id": "exec-bag", "status": "completed", "error": None},
+        {"id": planner, "execution_id": "exec-bag", "status": "completed", "error": None},
         {
-            "id": "sess-stamped",
+            "id": session_run,
             "execution_id": "sess-stamped",
             "status": "completed",
             "error": None,
@@ -919,15 +936,16 @@ def test_openinference_instrumentor_spans_land_in_the_store(pipeline) -> None:
         for t in tool_uses(db)
     ]
     assert got == [
-        ("toolu_o1", "sess-oi", "Bash", "done", "a.py", None),
-        ("toolu_o2", "sess-oi", "Bash", "error", None, "Exit code 2"),
+        ("toolu_o1", run_of(db, "agent"), "Bash", "done", "a.py", None),
+        ("toolu_o2", run_of(db, "agent"), "Bash", "error", None, "Exit code 2"),
     ]
     assert [(e["sequence"], e["tool_use_id"]) for e in entries(db)] == [
         (1, "toolu_o1"),
         (2, "toolu_o2"),
     ]
+    run = run_of(db, "agent")
     assert instances(db) == [
-        {"id": "sess-oi", "execution_id": "sess-oi", "status": "completed", "error": None}
+        {"id": run, "execution_id": "sess-oi", "status": "completed", "error": None}
     ]
     assert_linked(db)
 
@@ -958,9 +976,9 @@ def test_failed_span_over_otlp_keeps_its_status(tmp_path: Path) -> None:
     store.flush()
     store.close()
     got = tool_uses(tmp_path / "obs.db")
-    # Read alone (no context processor ran where it was made): the tool states no
-    # session, so it is keyed by its trace.
-    trace_id = format(root.get_span_context().trace_id, "032x")
+    # No context processor ran where it was made: the tool states no session, its agent
+    # does, and the store takes it from there (the parent span id crosses OTLP).
     assert [(t["id"], t["execution_id"], t["result_status"], t["error_message"]) for t in got] == [
-        ("toolu_x", trace_id, "error", "Exit code 2")
+        ("toolu_x", "sess-otlp", "error", "Exit code 2")
     ]
+    assert [t["instance_id"] for t in got] == [run_of(tmp_path / "obs.db", "agent")]

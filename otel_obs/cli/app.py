@@ -254,6 +254,20 @@ def anomalies(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = 
     emit(skills_for(db, execution_id).detect_anomalies(execution_id), as_json, title="Anomalies")
 
 
+@app.command()
+def unmapped(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Spans that made no row, by instrumentation scope and span name (nothing is ignored
+    in silence: a framework whose agents or tools are missing shows up here)."""
+    from .queries import unmapped_spans
+
+    rows, waiting = unmapped_spans(existing_db(db))
+    if as_json:
+        out.print_json({"unmapped": rows, "waiting_for_parent": waiting})
+        return
+    out.rows_table(rows, title="Unmapped spans", empty="(every span made rows)")
+    out.note(f"{waiting} span(s) of other instrumentations wait for their parent")
+
+
 @app.command("trace-task")
 def trace_task(
     task_id: Annotated[str, typer.Argument(metavar="TASK_ID", help="The task id.")],

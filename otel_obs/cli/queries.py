@@ -69,6 +69,25 @@ def list_executions(
         conn.close()
 
 
+def unmapped_spans(db_path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Spans that made no row, by instrumentation scope and name (most first), and how many
+    spans of other instrumentations still wait for their parent. A store older than these
+    tables has neither: nothing to show."""
+    conn = read_only(db_path)
+    try:
+        rows = conn.execute(
+            "SELECT scope, name, span_count AS spans, first_seen_at, last_seen_at"
+            " FROM unmapped_spans ORDER BY span_count DESC, scope, name"
+        )
+        found = [dict(row) for row in rows]
+        waiting = conn.execute("SELECT count(*) FROM pending_spans").fetchone()[0]
+        return found, waiting
+    except sqlite3.OperationalError:
+        return [], 0
+    finally:
+        conn.close()
+
+
 def execution_exists(db_path: Path, execution_id: str) -> bool:
     """Whether the store has recorded anything of ``execution_id``."""
     conn = read_only(db_path)

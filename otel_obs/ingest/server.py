@@ -397,6 +397,22 @@ async def run(settings: ServeSettings, announce: Callable[[OtlpServer], None]) -
         "rows_written": stats.get("rows_written", 0),
         "dropped_rows": stats.get("dropped_rows", 0),
         "failures": stats.get("failures", 0),
+        **_lineage_counts(settings.db_path),
+    }
+
+
+def _lineage_counts(db_path: Any) -> dict[str, Any]:
+    """What spans made no row (by scope and name) and how many still wait for their parent:
+    the exit statistics say it, so a framework stored wrong is not a silent one."""
+    from otel_obs.cli.queries import unmapped_spans
+
+    try:
+        rows, waiting = unmapped_spans(db_path)
+    except Exception:  # a store that cannot be read: its failures are counted above
+        return {}
+    return {
+        "unmapped_spans": {f"{r['scope']}: {r['name']}": r["spans"] for r in rows},
+        "spans_waiting_for_parent": waiting,
     }
 
 
