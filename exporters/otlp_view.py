@@ -42,17 +42,9 @@ from .span_copy import replaced
 #: How much of the payloads goes out over OTLP (see the module docstring).
 PAYLOADS = ("full", "none")
 DEFAULT_PAYLOADS = "full"
-#: The attributes ``none`` keeps local: free text and full payloads, on spans and events.
-PAYLOAD_KEYS = frozenset(
-    {
-        c.TOOL_INPUT,
-        c.TOOL_OUTPUT,
-        c.TOOL_ERROR_MESSAGE,  # a failed tool's error output
-        c.ENTRY_DETAILS,
-        c.END_ENTRY_DETAILS,
-        c.ASSERTION_EVIDENCE,
-    }
-)
+#: The attributes ``none`` keeps local: free text and full payloads, on spans and events
+#: (their GenAI copies are not made then; the input summary goes out either way).
+PAYLOAD_KEYS = c.PAYLOAD_ATTRIBUTES
 
 
 class OtlpView(SpanExporter):
@@ -124,6 +116,13 @@ def _tool_facts(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in derived.items() if v is not None and k not in attributes}
 
 
+#: The GenAI copies of a tool's payloads (c.DERIVED_PAYLOAD_ATTRIBUTES).
+_GEN_AI_COPIES = (
+    (c.TOOL_INPUT, c.GEN_AI_TOOL_CALL_ARGUMENTS),
+    (c.TOOL_OUTPUT, c.GEN_AI_TOOL_CALL_RESULT),
+)
+
+
 def _conventions(kind: Any, attributes: Mapping[str, Any], strip: bool) -> dict[str, Any]:
     """The GenAI and OpenInference attributes a span of ``kind`` goes out with."""
     if kind is None:
@@ -138,10 +137,7 @@ def _conventions(kind: Any, attributes: Mapping[str, Any], strip: bool) -> dict[
     elif kind == c.KIND_TOOL:
         out[c.GEN_AI_TOOL_TYPE] = "function"
         if not strip:
-            for source, target in (
-                (c.TOOL_INPUT, c.GEN_AI_TOOL_CALL_ARGUMENTS),
-                (c.TOOL_OUTPUT, c.GEN_AI_TOOL_CALL_RESULT),
-            ):
+            for source, target in _GEN_AI_COPIES:
                 if attributes.get(source) is not None:
                     out[target] = attributes[source]
     return out

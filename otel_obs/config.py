@@ -16,9 +16,13 @@ standard variables when there is none): otel-obs's processors are added so
 the application's own spans nested under a task reach the store too, and the
 producers' sampled spans are handed to that provider's processors (its
 exporters) through :class:`otel_obs.otel.export_step.ExportStep`, which
-applies the payload policy on the way. The exporters ``configure()`` builds
-from ``OTEL_TRACES_EXPORTER`` (or ``otlp_endpoint``) carry the producers'
-spans, and the application's too only with ``otlp_app_spans``.
+applies the payload policy on the way. When otel-obs made the application's
+provider (the ``otel_obs`` configurator under ``opentelemetry-instrument``, or
+``configure()`` with no SDK provider), the exporters the standard variables
+ask for (``OTEL_TRACES_EXPORTER``) are the application's, as under any distro:
+they carry every span of that provider, and the producers' spans too. The
+exporter of an ``otlp_endpoint`` argument is otel-obs's own: the producers'
+spans only. ``otlp_app_spans`` true or false overrides both ways.
 
 Calling ``configure()`` again with the same options is a no-op; with other
 options they are applied to the same pipeline (a new store for new paths or
@@ -94,7 +98,8 @@ class Options:
     task_list_id: str | None
     otlp_endpoint: str | None
     otlp_payloads: str
-    otlp_app_spans: bool
+    #: None: see :func:`_export_processors`.
+    otlp_app_spans: bool | None
 
     def differences(self, other: Options) -> list[str]:
         """The names of the options that differ from ``other``'s."""
@@ -193,23 +198,41 @@ def attach(provider: TracerProvider, store: Store, task_list_id: str | None = No
     return pipeline
 
 
-def _export_processors(options: Options, strict: bool) -> list[SpanProcessor]:
-    """A batch processor per exporter ``OTEL_TRACES_EXPORTER`` (or ``otlp_endpoint``) names.
+def _export_processors(
+    options: Options, strict: bool
+) -> tuple[list[SpanProcessor], list[SpanProcessor]]:
+    """A batch processor per exporter to build: (the producers' spans only, the application's).
 
-    The variables are the application's provider's to follow when it has one
-    that otel-obs did not make (a distro built its exporters from them, and
-    the producers' spans reach those): then only an explicit ``otlp_endpoint``
-    gives an exporter of our own, so nothing goes out twice.
+    The standard variables (``OTEL_TRACES_EXPORTER``, else OTLP for an endpoint
+    variable) say how the application's provider exports. When otel-obs made
+    that provider (the ``otel_obs`` configurator, ``configure()`` with none, or
+    no provider yet), the exporters they ask for are built here, and they are
+    the application's: on its provider, they get every span it makes, and the
+    producers' spans reach them too (with the payload policy), as under any
+    distro. When the application has a provider of its own, it follows the
+    variables itself (a distro built its exporters, which the producers' spans
+    reach): only an explicit ``otlp_endpoint`` gives an exporter, so nothing
+    goes out twice. The exporter of an ``otlp_endpoint`` argument is otel-obs's
+    own: the producers' spans only. ``otlp_app_spans`` true puts every exporter
+    built here on the application's provider, false none of them.
     """
     if standard.sdk_disabled():
-        return []
+        return [], []
     app = app_provider()
-    if app is None or app is _app_created:
+    made_here = app is None or app is _app_created
+    if made_here:
         names = standard.exporter_names(options.otlp_endpoint)
     else:
         names = [standard.OTLP] if options.otlp_endpoint else []
-    exporters = standard.build_exporters(names, options.otlp_endpoint, strict=strict)
-    return [BatchSpanProcessor(exporter) for exporter in exporters]
+    ours: list[SpanProcessor] = []
+    apps: list[SpanProcessor] = []
+    for name in names:
+        app_side = options.otlp_app_spans
+        if app_side is None:  # the standard variables' exporters are the application's
+            app_side = made_here and not (name == standard.OTLP and options.otlp_endpoint)
+        for exporter in standard.build_exporters([name], options.otlp_endpoint, strict=strict):
+            (apps if app_side and app is not None else ours).append(BatchSpanProcessor(exporter))
+    return ours, apps
 
 
 def _build_default(options: Options, strict: bool, exports: bool = True) -> Pipeline:
@@ -224,7 +247,8 @@ def _build_default(options: Options, strict: bool, exports: bool = True) -> Pipe
         pipeline = attach(provider, store, options.task_list_id)
     else:
         pipeline = Pipeline(provider, db_path=options.db, transcripts_dir=options.transcripts)
-    own = _export_processors(options, strict) if exports else []
+    # Without configure() the application's provider is not wired: every exporter is ours.
+    own = sum(_export_processors(options, strict), []) if exports else []
     step = ExportStep(own, options.otlp_payloads, to_app=not standard.sdk_disabled())
     provider.add_span_processor(step)
     pipeline.export_step = step
@@ -314,9 +338,14 @@ def configure(
     ``OTEL_RESOURCE_ATTRIBUTES``, else ``otel-obs``) and set global. Exporters
     come from ``OTEL_TRACES_EXPORTER`` (``otlp``, ``console``, ``none``, any
     installed one), and OTLP is on with ``otlp_endpoint`` or an
-    ``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``; they carry the producers' spans,
-    and the application's as well with ``otlp_app_spans`` (or
-    ``OTEL_OBS_OTLP_APP_SPANS``). ``otlp_payloads`` (or
+    ``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``; they carry the producers' spans.
+    Those the variables ask for are the application's exporters when the
+    provider is the one made here: they carry its spans as well. An
+    ``otlp_endpoint`` exporter carries the producers' spans only.
+    ``otlp_app_spans`` (or ``OTEL_OBS_OTLP_APP_SPANS``) true makes every
+    exporter built here carry the application's spans too (an ``otlp_endpoint``
+    one, also beside a provider of the application's), false none of them.
+    ``otlp_payloads`` (or
     ``OTEL_OBS_OTLP_PAYLOADS``) is ``full`` (default: tool inputs, outputs,
     details and evidence as stored) or ``none`` (summaries only), for every
     exporter that receives the producers' spans. Calling again with the same
@@ -387,21 +416,20 @@ def _apply(pipeline: Pipeline, old: Options, new: Options) -> None:
 
 
 def _set_exports(pipeline: Pipeline, options: Options, strict: bool) -> None:
-    """Our exporters, fresh: on the producers' export step (their spans only), or, with
-    ``otlp_app_spans``, on an export step of the application's provider, which the
-    producers' spans reach too. The previous exporters are shut down."""
+    """Our exporters, fresh (see :func:`_export_processors`): the producers' only on their
+    export step; the application's on an export step of its provider, which the producers'
+    spans reach too. The previous exporters are shut down."""
     global _app_exports
-    processors = _export_processors(options, strict)
+    ours, apps = _export_processors(options, strict)
     app = app_provider()
-    app_side = options.otlp_app_spans and app is not None
     step = pipeline.export_step
     if step is not None:
-        step.replace([] if app_side else processors, options.otlp_payloads, to_app=step.to_app)
-    if app_side and _app_exports is None and app is not None:
-        _app_exports = ExportStep(processors, options.otlp_payloads, to_app=False)
+        step.replace(ours, options.otlp_payloads, to_app=step.to_app)
+    if apps and _app_exports is None and app is not None:
+        _app_exports = ExportStep(apps, options.otlp_payloads, to_app=False)
         app.add_span_processor(_app_exports)
     elif _app_exports is not None:
-        _app_exports.replace(processors if app_side else [], options.otlp_payloads, to_app=False)
+        _app_exports.replace(apps, options.otlp_payloads, to_app=False)
 
 
 def _move_store(pipeline: Pipeline, options: Options) -> None:

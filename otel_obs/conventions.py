@@ -296,6 +296,34 @@ LINK_TOP: Final = "obs.link.top"
 #: its ancestors, set on the copy it maps (never on the span): the agent run's instance.
 RUN_INSTANCE_ID: Final = "obs.run.instance_id"
 
+# --------------------------------------------------------------------------
+# Payloads: what a tool was given and gave back, free-text details and
+# evidence, redacted and capped by the producers (redaction.py) and stored
+# whole. ``OTEL_OBS_OTLP_PAYLOADS=none`` keeps PAYLOAD_ATTRIBUTES local
+# (exporters/otlp_view.py); collector-config.yaml deletes every name of both
+# sets on the way to tracing backends. A failed or blocked tool's message also
+# goes out as its span's status message and its ``exception`` event's
+# EXCEPTION_MESSAGE. tests/test_collector_config.py checks these sets against
+# what the producers and the export view actually send.
+# --------------------------------------------------------------------------
+
+#: Attributes the producers set to a payload, on spans and on events.
+PAYLOAD_ATTRIBUTES: Final = frozenset(
+    {
+        TOOL_INPUT,
+        TOOL_OUTPUT,
+        TOOL_ERROR_MESSAGE,  # a failed tool's error output
+        ENTRY_DETAILS,
+        END_ENTRY_DETAILS,
+        ASSERTION_EVIDENCE,
+    }
+)
+#: Attributes the export view derives from a payload: its GenAI copies (only when
+#: payloads go out) and the input summary (always: a short view of the input).
+DERIVED_PAYLOAD_ATTRIBUTES: Final = frozenset(
+    {GEN_AI_TOOL_CALL_ARGUMENTS, GEN_AI_TOOL_CALL_RESULT, TOOL_INPUT_SUMMARY}
+)
+
 # message bus correlation (events; defaults to the task id, else the execution)
 CORRELATION_ID: Final = "obs.correlation_id"
 

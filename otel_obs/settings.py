@@ -167,12 +167,15 @@ OTLP_PAYLOADS = Setting(
     one_of("full", "none"),
     "whether tool inputs and outputs, details and evidence go out over OTLP",
 )
-OTLP_APP_SPANS = Setting(
+#: Unset (None): the exporters the standard variables ask for carry the application's
+#: spans when otel-obs made the application's provider; an ``otlp_endpoint`` one does not.
+OTLP_APP_SPANS: Setting[bool | None] = Setting(
     "otlp_app_spans",
     "OTEL_OBS_OTLP_APP_SPANS",
-    False,
+    None,
     flag,
-    "whether the exporters configure() builds also carry the application's own spans",
+    "whether the exporters otel-obs builds also carry the application's own spans "
+    "(unset: those OTEL_TRACES_EXPORTER asks for do, when otel-obs made the provider)",
 )
 ENABLED = Setting(
     "enabled",

@@ -206,3 +206,43 @@ def test_a_span_handed_to_exporters_reads_as_its_view(tmp_path: Path) -> None:
     assert [dict(e.attributes) for e in shown.events] == [{"kept": 1}]
     assert "secret" not in shown.to_json() and "src/a.py" in shown.to_json()
     assert shown.context.span_id == span.get_span_context().span_id
+
+
+def test_configure_without_a_provider_the_standard_exporters_are_the_apps(
+    tmp_path: Path,
+) -> None:
+    """configure() makes the application's provider from the standard variables: the
+    exporters OTEL_TRACES_EXPORTER names are that provider's and carry its spans (payload
+    policy on ours); OTEL_OBS_OTLP_APP_SPANS=false, or an otlp_endpoint, keeps them to ours."""
+    app_span = """
+from opentelemetry import trace
+with trace.get_tracer("the-app").start_as_current_span(
+    "app work", attributes={"gen_ai.tool.call.arguments": '{"q": 1}'}
+):
+    pass
+"""
+    cases = {
+        "standard": ("", {"OTEL_TRACES_EXPORTER": "otel_obs,otlp"}, True),
+        "opted-out": (
+            "",
+            {"OTEL_TRACES_EXPORTER": "otel_obs,otlp", "OTEL_OBS_OTLP_APP_SPANS": "false"},
+            False,
+        ),
+        "endpoint-argument": ("otlp_endpoint=ENDPOINT", {}, False),
+    }
+    for case, (arguments, env, app_spans) in cases.items():
+        with grpc_receiver() as (endpoint, received):
+            variables = dict(env, OTEL_OBS_OTLP_PAYLOADS="none")
+            if not arguments:
+                variables["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+            code = worker(configure=arguments.replace("ENDPOINT", repr(endpoint))) + app_span
+            run(code, tmp_path / case, **variables)
+        names = received.names()
+        assert names.count("execute_tool Bash") == 2, (case, names)
+        assert names.count("app work") == (1 if app_spans else 0), (case, names)
+        for got in received.spans:
+            if got.name == "execute_tool Bash":
+                assert "obs.tool.input" not in got.attributes  # payloads: none, for ours
+                assert "gen_ai.tool.call.arguments" not in got.attributes
+            if got.name == "app work":  # the application's own attributes: its own
+                assert got.attributes["gen_ai.tool.call.arguments"] == '{"q": 1}'

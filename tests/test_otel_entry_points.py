@@ -106,9 +106,10 @@ def test_the_otel_obs_distro_gives_the_store_configure_gives(tmp_path: Path) -> 
         tmp_path / "configured" / "obs.db"
     )
     assert stored(tmp_path / "configured" / "obs.db")["tools"] == [("toolu_1", "done", "done")]
-    # The producers' spans went out, and (configure's default) not the application's span.
+    # The OTLP exporter the endpoint asked for is the application's, as under any distro:
+    # the producers' spans and the application's span went out, once each.
     names = received.names()
-    assert names.count("execute_tool Bash") == 1 and "execution exec-app" not in names
+    assert names.count("execute_tool Bash") == 1 and names.count("execution exec-app") == 1
     # The writer process starts clean: no sitecustomize of opentelemetry-instrument, SDK off.
     assert "OTEL_SDK_DISABLED=true" in out["writer_env"]
     assert not any("auto_instrumentation" in e for e in out["writer_env"]), out["writer_env"]
@@ -169,3 +170,74 @@ def test_a_worker_under_the_distro_joins_its_orchestrators_context(tmp_path: Pat
         "exec-joined",
         2,
     )
+
+
+FRAMEWORK_APP = """
+from opentelemetry import trace
+from otel_obs import ToolUseLogger, TranscriptWriter
+
+framework = trace.get_tracer("some.framework")
+with framework.start_as_current_span("framework run"):
+    with framework.start_as_current_span(
+        "execute_tool search",
+        attributes={
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "search",
+            "gen_ai.tool.call.id": "call_1",
+            "gen_ai.tool.call.arguments": '{"query": "otel"}',
+        },
+    ):
+        pass
+writer = TranscriptWriter("exec-fwd", "agent-1")
+tools = ToolUseLogger(writer)
+with writer.task("T1", "forward", action="UPDATE", file="src/app.py"):
+    with framework.start_as_current_span("framework step in T1"):
+        pass
+    tid = tools.log_start({"id": "toolu_1", "name": "Bash", "input": {"command": "echo 1"}})
+    tools.log_end(tid, {"tool_use_id": tid, "content": "exit 1", "is_error": True})
+writer.close()
+"""
+
+
+def test_standard_variables_forward_the_apps_and_the_frameworks_spans(tmp_path: Path) -> None:
+    """OTEL_TRACES_EXPORTER=otel_obs,otlp under the otel_obs distro: the OTLP exporter it
+    names is the application's, as under any distro, and gets every span, ours included."""
+    (tmp_path / "app.py").write_text(FRAMEWORK_APP)
+    with grpc_receiver() as (endpoint, received):
+        run(
+            "",
+            tmp_path,
+            [INSTRUMENT, sys.executable, "app.py"],
+            OTEL_PYTHON_DISTRO="otel_obs",
+            OTEL_TRACES_EXPORTER="otel_obs,otlp",
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=endpoint,
+        )
+    names = received.names()
+    # Each once: the framework's spans and the producers' (no exporter doubled).
+    for name in (
+        "framework run",
+        "execute_tool search",
+        "framework step in T1",
+        "invoke_agent agent-1",
+        "task T1",
+        "execute_tool Bash",
+    ):
+        assert names.count(name) == 1, (name, names)
+    spans = {got.name: got for got in received.spans}
+    framework_tool = spans["execute_tool search"].attributes
+    assert framework_tool["gen_ai.tool.call.arguments"] == '{"query": "otel"}'
+    assert "openinference.span.kind" not in framework_tool  # not ours: as the framework made it
+    # An application span inside a producer's task carries the task's context out.
+    step = spans["framework step in T1"].attributes
+    assert (step["obs.execution_id"], step["obs.task_id"]) == ("exec-fwd", "T1")
+    assert step["obs.instance_id"] == "agent-1"
+    assert "obs.kind" not in step
+    # Ours go out as the export view shows them, once: one exception event, not two.
+    bash = spans["execute_tool Bash"]
+    assert bash.attributes["gen_ai.tool.call.arguments"] == '{"command":"echo 1"}'
+    assert [e.name for e in bash.span.events].count("exception") == 1
+    # The store has the producers' tool use, and the framework's (``otel_obs`` in the list).
+    assert stored(tmp_path / "obs.db")["tools"] == [
+        ("call_1", "done", None),
+        ("toolu_1", "error", "exit 1"),
+    ]

@@ -84,7 +84,10 @@ class ExportStep(SpanProcessor):
         targets = self.targets()
         if not targets:
             return
-        shown = _Shown(span, self.payloads)
+        # A producer span handed on by the producers' own step is shown already: an
+        # export step on the application's provider passes it on as it is (viewed
+        # twice, a failed tool would go out with two ``exception`` events).
+        shown = span if isinstance(span, _Shown) else _Shown(span, self.payloads)
         for processor in targets:
             processor.on_end(shown)
 
