@@ -44,7 +44,7 @@ from otel_obs import conventions as c
 from otel_obs.redaction import clean_text
 
 from .mapping.rows import Rows
-from .mapping.sources import STEP, first, source_of
+from .mapping.sources import IGNORE, STEP, first, source_of
 from .span_record import Recorder, SpanRecord, record_from_wire, to_wire
 
 #: How many decided links are kept in memory (the rest are read back from the store).
@@ -270,7 +270,7 @@ def decide(record: SpanRecord, trace: str, span_id: str, parent: Link | None) ->
     found = source_of(record.name, attrs)
     source = found[0] if found is not None else None
     kind = found[1] if found is not None else None
-    if kind == STEP:
+    if kind in (STEP, IGNORE):
         kind = None
     conversation = (
         source.conversation(attrs) if source else first(attrs, c.FOREIGN_CONVERSATION_KEYS)
@@ -283,12 +283,12 @@ def decide(record: SpanRecord, trace: str, span_id: str, parent: Link | None) ->
         if parent is not None and parent.kind == c.KIND_TOOL and parent.call_id:
             instance = f"{parent.instance or parent.execution}/{parent.call_id}"
         else:
-            name = source.agent(attrs) if source is not None else None
+            name = source.agent(attrs, record.name) if source is not None else None
             instance = f"{name or 'agent'}@{span_id}"
     elif parent is not None and parent.instance:
         instance = parent.instance
     else:
-        named = source.agent(attrs) if source is not None else None
+        named = source.agent(attrs, record.name) if source is not None else None
         instance = attrs.get(c.INSTANCE_ID) or named or (conversation if kind else None)
     return Link(
         kind,

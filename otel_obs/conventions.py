@@ -260,7 +260,31 @@ OI_TOOL_PARAMETERS: Final = "tool.parameters"  # JSON text
 OI_INPUT_VALUE: Final = "input.value"
 OI_OUTPUT_VALUE: Final = "output.value"
 OI_AGENT_NAME: Final = "agent.name"
+OI_CHAIN: Final = "CHAIN"
+OI_GRAPH_NODE_ID: Final = "graph.node.id"  # OpenAI Agents: the agent's name
+OI_METADATA: Final = "metadata"  # JSON text (LangChain: the run's metadata)
 SESSION_ID: Final = "session.id"
+
+# LangChain (in OpenInference's ``metadata`` and OpenLLMetry's association properties)
+LC_AGENT_NAME: Final = "lc_agent_name"  # create_agent's name, on every span of its graph
+LC_GRAPH_NODE: Final = "langgraph_node"  # set on the graph's nodes, not the graph itself
+LC_THREAD_ID: Final = "traceloop.association.properties.thread_id"
+
+# pydantic-ai's older instrumentation (InstrumentationSettings version 1 and 2)
+PYDANTIC_AI_AGENT_NAME: Final = "agent_name"
+PYDANTIC_AI_TOOL_ARGUMENTS: Final = "tool_arguments"
+PYDANTIC_AI_TOOL_RESPONSE: Final = "tool_response"
+PYDANTIC_AI_RUN_ID: Final = "gen_ai.agent.call.id"  # one agent run (lineage keys runs by span)
+
+# smolagents (through OpenInference): attributes of its agent spans start with this
+SMOLAGENTS_PREFIX: Final = "smolagents."
+SMOLAGENTS_FINAL_ANSWER: Final = "final_answer"  # the built-in tool that gives the answer
+
+# Traceloop (traceloop-sdk decorators and OpenLLMetry's instrumentations)
+TRACELOOP_SPAN_KIND: Final = "traceloop.span.kind"  # workflow / task / agent / tool
+TRACELOOP_ENTITY_NAME: Final = "traceloop.entity.name"
+TRACELOOP_ENTITY_INPUT: Final = "traceloop.entity.input"  # JSON text
+TRACELOOP_ENTITY_OUTPUT: Final = "traceloop.entity.output"  # JSON text
 
 CLAUDE_CODE_TOOL_SPAN: Final = "claude_code.tool"
 #: The step of a ``claude_code.tool`` that runs the tool: the only span that says it failed
@@ -274,7 +298,8 @@ CLAUDE_CODE_TOOL_NAME: Final = "tool_name"
 #: Where a foreign span keeps each fact, first name first.
 FOREIGN_TOOL_ID_KEYS: Final = (GEN_AI_TOOL_CALL_ID, OI_TOOL_ID, CLAUDE_CODE_TOOL_USE_ID)
 FOREIGN_TOOL_NAME_KEYS: Final = (GEN_AI_TOOL_NAME, OI_TOOL_NAME, CLAUDE_CODE_TOOL_NAME)
-FOREIGN_INPUT_KEYS: Final = (GEN_AI_TOOL_CALL_ARGUMENTS, OI_TOOL_PARAMETERS, OI_INPUT_VALUE)
+#: ``input.value`` (the call's arguments) before ``tool.parameters`` (mostly the schema).
+FOREIGN_INPUT_KEYS: Final = (GEN_AI_TOOL_CALL_ARGUMENTS, OI_INPUT_VALUE, OI_TOOL_PARAMETERS)
 FOREIGN_OUTPUT_KEYS: Final = (GEN_AI_TOOL_CALL_RESULT, OI_OUTPUT_VALUE)
 FOREIGN_CONVERSATION_KEYS: Final = (GEN_AI_CONVERSATION_ID, SESSION_ID)
 #: Set on an agent span of another instrumentation started under a tool span of one (a

@@ -26,14 +26,14 @@ from otel_obs.redaction import (
     redact_text,
 )
 
-from .sources import STEP, first, source_of
+from .sources import IGNORE, STEP, first, source_of
 from .values import SpanLike, hex_ids
 
 
 def foreign_kind(name: str | None, attrs: Mapping[str, Any]) -> str | None:
     """``tool`` or ``agent`` for a span of another instrumentation that is one, else None."""
     found = source_of(name, attrs)
-    if found is None or found[1] == STEP:
+    if found is None or found[1] in (STEP, IGNORE):
         return None
     return found[1]
 
@@ -56,7 +56,7 @@ def foreign_inheritance(
     or name, else its execution.
     """
     found = source_of(name, attrs)
-    if found is None or found[1] == STEP:
+    if found is None or found[1] in (STEP, IGNORE):
         return {}, attrs
     source, kind = found
     decided: dict[str, Any] = {}
@@ -70,7 +70,7 @@ def foreign_inheritance(
             decided[c.EXECUTION_ID] = clean_text(str(execution))
     inherited = {**attrs, **decided}
     if kind == c.KIND_AGENT:
-        instance = source.agent(attrs) or execution
+        instance = source.agent(attrs, name) or execution
         if instance:
             inherited[c.INSTANCE_ID] = clean_text(str(instance))
     return decided, inherited
@@ -192,10 +192,11 @@ def restate(span: SpanLike, attrs: Mapping[str, Any]) -> tuple[str, dict[str, An
     if span.start_time is None or span.end_time is None:
         return None
     found = source_of(span.name, attrs)
-    if found is None:
+    if found is None or found[1] == IGNORE:
         return None
     source, kind = found
     failed, description = _status_error(span, attrs)
+    description = source.error_message(description)
     error_type = attrs.get(c.ERROR_TYPE)
     if kind == STEP:
         step_message = getattr(source, "step_failure", lambda _: None)(attrs)
@@ -204,7 +205,7 @@ def restate(span: SpanLike, attrs: Mapping[str, Any]) -> tuple[str, dict[str, An
     # Texts as the producers make theirs (NUL and lone surrogates as U+FFFD): SQLite
     # would cut an id at NUL, merging ids the JSONL keeps apart.
     attrs = clean_attributes(dict(attrs))
-    conversation, own_agent = source.conversation(attrs), source.agent(attrs)
+    conversation, own_agent = source.conversation(attrs), source.agent(attrs, span.name)
     execution = attrs.get(c.EXECUTION_ID) or conversation or hex_ids(span.context)[0]
     if not execution:
         return None

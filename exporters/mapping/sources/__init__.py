@@ -8,11 +8,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import claude_code, genai, openinference
-from .base import STEP, Source, first
+from . import (
+    claude_code,
+    genai,
+    openai_agents,
+    openinference,
+    pydantic_ai,
+    smolagents,
+    traceloop,
+)
+from .base import IGNORE, STEP, Source, first
 
-#: Every source, in the order they are asked (names first, then the conventions).
-SOURCES: tuple[Source, ...] = (claude_code.SOURCE, genai.SOURCE, openinference.SOURCE)
+#: Every source, in the order they are asked: names first, then the frameworks (each
+#: before the convention it follows), then the conventions.
+SOURCES: tuple[Source, ...] = (
+    claude_code.SOURCE,
+    pydantic_ai.SOURCE,
+    traceloop.SOURCE,
+    genai.SOURCE,
+    smolagents.SOURCE,
+    openai_agents.SOURCE,
+    openinference.SOURCE,
+)
 
 
 def source_of(name: str | None, attrs: Mapping[str, Any]) -> tuple[Source, str] | None:
@@ -24,4 +41,4 @@ def source_of(name: str | None, attrs: Mapping[str, Any]) -> tuple[Source, str] 
     return None
 
 
-__all__ = ["SOURCES", "STEP", "Source", "first", "source_of"]
+__all__ = ["IGNORE", "SOURCES", "STEP", "Source", "first", "source_of"]

@@ -22,6 +22,10 @@ from otel_obs import conventions as c
 #: A span that is one step of a tool call, which can only say the call failed
 #: (Claude Code's ``claude_code.tool.execution``).
 STEP = "step"
+#: A span a source knows and that stores nothing: a wrapper around an agent run (OpenAI
+#: Agents' trace span, a Traceloop workflow), the answer given as a tool call
+#: (smolagents' ``final_answer``), a span that merges others. Its children see through it.
+IGNORE = "ignore"
 
 
 def first(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
@@ -54,8 +58,8 @@ class Source:
     def conversation(self, attrs: Mapping[str, Any]) -> Any:
         return first(attrs, self.conversation_keys)
 
-    def agent(self, attrs: Mapping[str, Any]) -> Any:
-        """The agent's id or name, as the span states it."""
+    def agent(self, attrs: Mapping[str, Any], name: str | None = None) -> Any:
+        """The agent's id or name, as the span (named ``name``) states it."""
         return first(attrs, self.agent_keys)
 
     def call_id(self, attrs: Mapping[str, Any]) -> Any:
@@ -76,3 +80,7 @@ class Source:
     def handled_failure(self, attrs: Mapping[str, Any], output: str | None) -> str | None:
         """The message of a failure the framework handled (the span's status is OK), else None."""
         return None
+
+    def error_message(self, description: str | None) -> str | None:
+        """The failure's message from a failed span's status description (None: none)."""
+        return description
