@@ -352,24 +352,84 @@ def test_requests_past_max_requests_are_refused_before_their_bodies_are_read(
         )
 
 
-def test_sigterm_stores_everything_acknowledged(tmp_path: Path) -> None:
+def test_a_success_answer_waits_for_the_commit(tmp_path: Path) -> None:
+    """A 200 (or an OK gRPC answer) means the spans are committed: while another process
+    holds the store's write lock, requests are not answered and nothing is written; once it
+    lets go, each is answered and its spans are in the store. SIGTERM then finds nothing
+    left to write."""
+    from concurrent.futures import ThreadPoolExecutor
+
     server = Served(tmp_path / "term.db")
     first = protobuf_body(producer_spans("exec-t0", tools=1))
     assert requests.post(server.http, data=first, headers=PROTOBUF).ok
-    wait_for(lambda: _tools(server.db) == 1, what="the store to exist")
+    assert _tools(server.db) == 1  # answered: already committed, no wait needed
     lock = _hold_write_lock(server.db)
+    pool = ThreadPoolExecutor(max_workers=6)
     try:
-        for n in range(5):
-            body = protobuf_body(producer_spans(f"exec-t{n + 1}", tools=10))
-            assert requests.post(server.http, data=body, headers=PROTOBUF).status_code == 200
-        _grpc_call(server.grpc, protobuf_body(producer_spans("exec-t6", tools=10)))
-        stopper = threading.Thread(target=server.stop)
-        stopper.start()
+        answers = [
+            pool.submit(
+                requests.post,
+                server.http,
+                data=protobuf_body(producer_spans(f"exec-t{n + 1}", tools=10)),
+                headers=PROTOBUF,
+                timeout=60,
+            )
+            for n in range(5)
+        ]
+        answers.append(
+            pool.submit(_grpc_call, server.grpc, protobuf_body(producer_spans("exec-t6", tools=10)))
+        )
         time.sleep(1.0)
-        assert _tools(server.db) == 1  # nothing written yet: the store is locked
+        assert not any(answer.done() for answer in answers)  # nothing acknowledged yet
+        assert _tools(server.db) == 1
     finally:
         lock.execute("ROLLBACK")
         lock.close()
-    stopper.join(60)
-    assert server.counts is not None and server.counts["flushed"] is True
+    for answer in answers[:5]:
+        assert answer.result(timeout=60).status_code == 200
+    answers[-1].result(timeout=60)
+    pool.shutdown()
+    assert _tools(server.db) == 1 + 6 * 10  # every acknowledged span, before any SIGTERM
+    counts = server.stop()
+    assert counts["flushed"] is True
     assert _tools(server.db) == 1 + 6 * 10
+
+
+def test_sigkill_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    """Senders keep posting; ``serve`` is SIGKILLed mid-burst. Every request that was
+    answered 200 has all its spans in the store (answers come after the commit)."""
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = Served(tmp_path / "kill.db")
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+
+    def send(n: int) -> None:
+        execution = f"exec-k{n}"
+        body = protobuf_body(producer_spans(execution, tools=10))
+        try:
+            reply = requests.post(server.http, data=body, headers=PROTOBUF, timeout=30)
+        except requests.RequestException:
+            return  # cut off by the kill: not acknowledged
+        if reply.status_code == 200:
+            with lock:
+                acknowledged.append(execution)
+
+    pool = ThreadPoolExecutor(max_workers=4)
+    try:
+        futures = [pool.submit(send, n) for n in range(400)]
+        wait_for(lambda: len(acknowledged) >= 20, what="some requests acknowledged")
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(10)
+        for future in futures:
+            future.result(timeout=60)
+    finally:
+        pool.shutdown()
+        server.kill()
+    assert len(acknowledged) >= 20
+    for execution in acknowledged:
+        stored = count(
+            server.db, f"SELECT count(*) FROM tool_uses WHERE execution_id = '{execution}'"
+        )
+        assert stored == 10, (execution, stored, len(acknowledged))

@@ -12,10 +12,16 @@ read, while the store's queue holds more than ``max_queue`` items or while
 queued). Both bounds matter: the first stops the queue from growing, the second
 what waiting requests hold (a gRPC request arrives whole, an HTTP one fills its
 connection's buffer), whatever the number of senders. The sender (an OTLP
-exporter, a Collector's ``retry_on_failure``) tries again after the hint. A
-request that is accepted is queued whole (the exporter waits for room rather
-than dropping), so everything acknowledged reaches the store, and
-:meth:`Receiver.close` flushes it before the process exits.
+exporter, a Collector's ``retry_on_failure``) tries again after the hint.
+
+A success answer means the spans are committed: a request that is accepted is
+queued whole (the exporter waits for room rather than dropping), and answered
+only once the store has written everything queued up to it (one flush marker
+per request; the writer commits the requests that wait together in one
+transaction). A SIGKILL of ``serve`` then loses nothing it acknowledged. When
+the store cannot commit them in ``commit_timeout_s``, or drops rows meanwhile,
+the request is refused like a busy one: the sender sends it again, and a
+redelivered span changes nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ DEFAULT_MAX_QUEUE = 10_000
 DEFAULT_MAX_REQUESTS = 16
 #: What the refusal tells the sender to wait, in seconds (HTTP Retry-After, gRPC RetryInfo).
 DEFAULT_RETRY_AFTER_S = 1
+#: How long a request waits for its spans to be committed before it is refused (retried).
+DEFAULT_COMMIT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class Receiver:
         max_queue: int = DEFAULT_MAX_QUEUE,
         max_requests: int = DEFAULT_MAX_REQUESTS,
         retry_after_s: int = DEFAULT_RETRY_AFTER_S,
+        commit_timeout_s: float = DEFAULT_COMMIT_TIMEOUT_S,
     ) -> None:
         if max_queue <= 0:
             raise ValueError(f"max_queue must be a positive integer, got {max_queue!r}")
@@ -82,6 +91,7 @@ class Receiver:
             raise ValueError(f"max_requests must be a positive integer, got {max_requests!r}")
         self.store = store
         self.retry_after_s = retry_after_s
+        self._commit_timeout_s = commit_timeout_s
         self._exporter = SqliteSpanExporter(store)
         self._token = token.encode() if token else None
         self._max_queue = max_queue
@@ -99,6 +109,7 @@ class Receiver:
             "refused_max_requests": 0,
             "refused_unauthorized": 0,
             "refused_closing": 0,
+            "refused_not_committed": 0,
             "malformed": 0,
             "too_large": 0,
             "unsupported_media_type": 0,
@@ -168,20 +179,36 @@ class Receiver:
                 self.counts["refused_closing"] += 1
                 raise Refused("closing", "the receiver is shutting down")
             self._in_flight += 1
+        accepted = 0
         try:
-            if (
-                decoded.records
-                and self._exporter.export(decoded.records) != SpanExportResult.SUCCESS
-            ):
-                raise Refused("closing", "the store is closed")  # nothing acknowledged
+            if decoded.records:
+                self._commit(decoded)
+            accepted = len(decoded.records)
         finally:
             with self._lock:
                 self._in_flight -= 1
                 self.counts["requests"] += 1
-                self.counts["spans_accepted"] += len(decoded.records)
+                self.counts["spans_accepted"] += accepted
                 self.counts["spans_rejected"] += decoded.rejected
                 self._idle.notify_all()
         return Outcome(len(decoded.records), decoded.rejected, decoded.reason)
+
+    def _commit(self, decoded: Decoded) -> None:
+        """Queue the records and wait until the store has committed them (see the module
+        docstring); Refused when it cannot, so that nothing is acknowledged and lost."""
+        dropped = self.store.stats().get("dropped_rows", 0)
+        if self._exporter.export(decoded.records) != SpanExportResult.SUCCESS:
+            raise Refused("closing", "the store is closed")  # nothing acknowledged
+        committed = self.store.flush(self._commit_timeout_s)
+        if committed and self.store.stats().get("dropped_rows", 0) == dropped:
+            return
+        raise Refused(
+            "busy",
+            "the store could not commit the spans"
+            + ("" if committed else f" within {self._commit_timeout_s:g} s")
+            + f"; retry in {self.retry_after_s} s",
+            counter="refused_not_committed",
+        )
 
     def close(self, timeout_s: float = 30.0) -> bool:
         """Refuse new requests, wait for those being queued, then flush and close the store."""
@@ -192,6 +219,7 @@ class Receiver:
 
 
 __all__ = [
+    "DEFAULT_COMMIT_TIMEOUT_S",
     "DEFAULT_MAX_QUEUE",
     "DEFAULT_MAX_REQUESTS",
     "DEFAULT_RETRY_AFTER_S",
