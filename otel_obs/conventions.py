@@ -280,6 +280,19 @@ PYDANTIC_AI_RUN_ID: Final = "gen_ai.agent.call.id"  # one agent run (lineage key
 SMOLAGENTS_PREFIX: Final = "smolagents."
 SMOLAGENTS_FINAL_ANSWER: Final = "final_answer"  # the built-in tool that gives the answer
 
+# Google ADK's built-in tracing (scope ``gcp.vertex.agent``)
+#: The operation of the span that wraps a run (ADK 2.x): a workflow, not an agent.
+OP_INVOKE_WORKFLOW: Final = "invoke_workflow"
+#: ADK's own attributes (``gcp.vertex.agent.event_id``, ``...invocation_id``, ...).
+ADK_PREFIX: Final = "gcp.vertex.agent."
+#: The call id ADK states when the call has no response (the tool raised).
+ADK_NO_CALL_ID: Final = "<not specified>"
+#: The tool name of the extra ``execute_tool (merged)`` span of parallel calls.
+ADK_MERGED_TOOLS: Final = "(merged tools)"
+#: Before ADK aligned with the GenAI conventions: the arguments and the response.
+ADK_TOOL_CALL_ARGS: Final = "gcp.vertex.agent.tool_call_args"
+ADK_TOOL_RESPONSE: Final = "gcp.vertex.agent.tool_response"
+
 # Traceloop (traceloop-sdk decorators and OpenLLMetry's instrumentations)
 TRACELOOP_SPAN_KIND: Final = "traceloop.span.kind"  # workflow / task / agent / tool
 TRACELOOP_ENTITY_NAME: Final = "traceloop.entity.name"

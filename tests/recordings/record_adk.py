@@ -68,12 +68,11 @@ def _reset_adk_proxy_tracers() -> None:
 @contextmanager
 def global_provider(provider, content: str | None) -> Iterator[None]:
     """``provider`` as OpenTelemetry's global tracer provider (and the content env) for a while."""
-    from opentelemetry import trace
-
     # ADK imports its tracing module lazily; imported while a global provider is set, its
     # module-level ``tracer`` would be that provider's real Tracer for good: import it now.
     import google.adk.runners  # noqa: F401
     import google.adk.telemetry.tracing as adk_tracing
+    from opentelemetry import trace
     from opentelemetry.trace import ProxyTracer
 
     if not isinstance(adk_tracing.tracer, ProxyTracer):
@@ -160,7 +159,9 @@ async def _run(parallel: bool) -> str:
     )
     message = types.Content(role="user", parts=[types.Part(text="Make the unit tests pass.")])
     try:
-        async for _event in runner.run_async(user_id=USER_ID, session_id=SESSION_ID, new_message=message):
+        async for _event in runner.run_async(
+            user_id=USER_ID, session_id=SESSION_ID, new_message=message
+        ):
             pass
     except RuntimeError as exc:
         if str(exc) != FAILURE:

@@ -127,7 +127,9 @@ def build_agent(failure: str):
             try:
                 return handler(request)
             except Exception as exc:  # the documented pattern: report the error to the model
-                return ToolMessage(content=str(exc), tool_call_id=request.tool_call["id"], status="error")
+                return ToolMessage(
+                    content=str(exc), tool_call_id=request.tool_call["id"], status="error"
+                )
 
         middleware.append(tool_errors_to_model)
     return create_agent(ScriptedChatModel(), tools, name="builder", middleware=middleware)

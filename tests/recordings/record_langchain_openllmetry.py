@@ -22,8 +22,8 @@ on). Traceloop's SDK is not initialised: only the instrumentor runs, on the give
 Packages used (pip, Python 3.11):
     opentelemetry-sdk==1.44.0 opentelemetry-exporter-otlp-proto-common==1.44.0 protobuf==5.29.6
     langchain==1.5.2 langchain-core==1.8.3 langgraph==1.2.24 langgraph-prebuilt==1.1.3
-    opentelemetry-instrumentation-langchain==0.62.4 opentelemetry-instrumentation==0.65b0 wrapt==1.17.3
-    opentelemetry-semantic-conventions-ai==0.5.1
+    opentelemetry-instrumentation-langchain==0.62.4 opentelemetry-instrumentation==0.65b0
+    opentelemetry-semantic-conventions-ai==0.5.1 wrapt==1.17.3
 
 Rerun (from the repository root, in a venv with the packages above):
     python tests/recordings/record_langchain_openllmetry.py
