@@ -225,6 +225,11 @@ ASSERTION_TOOL_USE_ID: Final = "obs.assertion.tool_use_id"  # supporting tool us
 
 OP_EXECUTE_TOOL: Final = "execute_tool"
 OP_INVOKE_AGENT: Final = "invoke_agent"
+#: An agent described when it is made, not a run of it (OpenLLMetry's LangChain emits it
+#: when the graph is built, in a trace of its own).
+OP_CREATE_AGENT: Final = "create_agent"
+#: A step of a run (OpenLLMetry's LangGraph nodes and middleware hooks).
+OP_EXECUTE_TASK: Final = "execute_task"
 GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"

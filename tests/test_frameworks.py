@@ -39,22 +39,21 @@ NO_CALL_ID = {
     "openai_agents": "the call ids are only on the LLM spans, not on the tool spans",
     "smolagents": "a custom model: no LLM span, and the tool spans carry no call id",
     "smolagents_openai_model": "the call ids are only on the LLM spans, not the tool spans",
+    "traceloop": "no model: the agent function calls the tools, there are no call ids",
 }
-#: Recordings where a tool that raised has no call id on its span: LangChain's id is only
-#: in the ToolMessage, which a raising tool never returns; ADK reads the id from the
-#: call's response, which a raising tool has not, and states ``<not specified>`` (the id
-#: is only in the model's output messages, and not at all with content capture off).
-NO_CALL_ID_WHEN_RAISED = {
-    "langchain_oi_raise",
-    "langchain_openllmetry_raise",
-    "adk",
-    "adk_nocontent",
-}
+#: Recordings where a tool that raised has no call id on its span: with OpenInference,
+#: LangChain's id is only in the ToolMessage (the TOOL span's output), which a raising
+#: tool never returns (OpenLLMetry states it in the span's input: it is read there);
+#: ADK reads the id from the call's response, which a raising tool has not, and states
+#: ``<not specified>`` (the id is only in the model's output messages, and not at all
+#: with content capture off).
+NO_CALL_ID_WHEN_RAISED = {"langchain_oi_raise", "langchain_oi_middleware", "adk", "adk_nocontent"}
 #: Recordings whose tool input is the argument's value, not the arguments by name:
 #: OpenInference's LangChain instrumentation records the tool's input string.
 NO_ARGUMENT_NAMES = {
     "langchain_oi": "input.value is the tool's input string, without argument names",
     "langchain_oi_raise": "input.value is the tool's input string, without argument names",
+    "langchain_oi_middleware": "input.value is the tool's input string, without argument names",
 }
 #: Recordings whose tool spans carry neither arguments nor results: the tool uses are
 #: found by name, and their outputs are not checked.
