@@ -225,6 +225,11 @@ ASSERTION_TOOL_USE_ID: Final = "obs.assertion.tool_use_id"  # supporting tool us
 
 OP_EXECUTE_TOOL: Final = "execute_tool"
 OP_INVOKE_AGENT: Final = "invoke_agent"
+#: An agent described when it is made, not a run of it (OpenLLMetry's LangChain emits it
+#: when the graph is built, in a trace of its own).
+OP_CREATE_AGENT: Final = "create_agent"
+#: A step of a run (OpenLLMetry's LangGraph nodes and middleware hooks).
+OP_EXECUTE_TASK: Final = "execute_task"
 GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
@@ -279,6 +284,19 @@ PYDANTIC_AI_RUN_ID: Final = "gen_ai.agent.call.id"  # one agent run (lineage key
 # smolagents (through OpenInference): attributes of its agent spans start with this
 SMOLAGENTS_PREFIX: Final = "smolagents."
 SMOLAGENTS_FINAL_ANSWER: Final = "final_answer"  # the built-in tool that gives the answer
+
+# Google ADK's built-in tracing (scope ``gcp.vertex.agent``)
+#: The operation of the span that wraps a run (ADK 2.x): a workflow, not an agent.
+OP_INVOKE_WORKFLOW: Final = "invoke_workflow"
+#: ADK's own attributes (``gcp.vertex.agent.event_id``, ``...invocation_id``, ...).
+ADK_PREFIX: Final = "gcp.vertex.agent."
+#: The call id ADK states when the call has no response (the tool raised).
+ADK_NO_CALL_ID: Final = "<not specified>"
+#: The tool name of the extra ``execute_tool (merged)`` span of parallel calls.
+ADK_MERGED_TOOLS: Final = "(merged tools)"
+#: Before ADK aligned with the GenAI conventions: the arguments and the response.
+ADK_TOOL_CALL_ARGS: Final = "gcp.vertex.agent.tool_call_args"
+ADK_TOOL_RESPONSE: Final = "gcp.vertex.agent.tool_response"
 
 # Traceloop (traceloop-sdk decorators and OpenLLMetry's instrumentations)
 TRACELOOP_SPAN_KIND: Final = "traceloop.span.kind"  # workflow / task / agent / tool

@@ -170,3 +170,89 @@ def test_spans_that_make_no_row_are_counted_by_scope_and_name(tmp_path: Path) ->
         ("openinference.instrumentation.langchain", "RunnableSequence", 1),
     ]
     assert listed["waiting_for_parent"] == 0
+
+
+def test_adk_failed_calls_are_keyed_by_span_and_its_wrappers_store_nothing(
+    tmp_path: Path,
+) -> None:
+    """Google ADK states the call id ``<not specified>`` for every call that raised: two
+    such failures are two tool uses (keyed by their spans), on the run of the agent under
+    the ``invoke_workflow`` root (a wrapper, not a second agent), in the conversation the
+    root and the agent state; the ``execute_tool (merged)`` span of parallel calls is no
+    tool use. A status that names the error type alone gives way to the exception's
+    message."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("gcp.vertex.agent")
+    conversation = {"gen_ai.conversation.id": "session-adk"}
+    workflow = tracer.start_span(
+        "invoke_workflow builder",
+        attributes={
+            "gen_ai.operation.name": "invoke_workflow",
+            "gen_ai.workflow.name": "builder",
+            **conversation,
+        },
+    )
+    agent = tracer.start_span(
+        "invoke_agent builder",
+        context=set_span_in_context(workflow),
+        attributes={
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": "builder",
+            **conversation,
+        },
+    )
+    failed = []
+    for target in ("unit", "lint"):
+        tool = tracer.start_span("execute_tool run_tests", context=set_span_in_context(agent))
+        tool.record_exception(RuntimeError(f"tests failed in {target}"))
+        tool.set_attributes(
+            {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "run_tests",
+                "gen_ai.agent.name": "builder",
+                "error.type": "RuntimeError",
+                "gen_ai.tool.call.id": "<not specified>",
+                "gen_ai.tool.call.arguments": json.dumps({"target": target}),
+            }
+        )
+        tool.set_status(Status(StatusCode.ERROR, "RuntimeError"))
+        tool.end()
+        failed.append(tool)
+    merged = tracer.start_span("execute_tool (merged)", context=set_span_in_context(agent))
+    merged.set_attributes(
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "(merged tools)",
+            "gen_ai.tool.call.id": "event-1",
+            "gcp.vertex.agent.event_id": "event-1",
+        }
+    )
+    merged.end()
+    agent.end()
+    workflow.end()
+    spans = list(memory.get_finished_spans())
+    provider.shutdown()
+    sink = thread_store(tmp_path / "obs.db", tmp_path / "t")
+    SqliteSpanExporter(sink).export(spans)
+    assert sink.flush()
+    sink.close()
+    db = tmp_path / "obs.db"
+    run = f"builder@{agent.context.span_id:016x}"
+    assert rows(db, "SELECT id FROM task_list_execution_runs") == [{"id": "session-adk"}]
+    assert rows(db, "SELECT id FROM build_agent_instances") == [{"id": run}]
+    assert rows(
+        db,
+        "SELECT id, execution_id, instance_id, input, error_message FROM tool_uses"
+        " ORDER BY start_time",
+    ) == [
+        {
+            "id": f"{tool.context.span_id:016x}",
+            "execution_id": "session-adk",
+            "instance_id": run,
+            "input": json.dumps({"target": target}),
+            "error_message": f"tests failed in {target}",
+        }
+        for tool, target in zip(failed, ("unit", "lint"), strict=True)
+    ]

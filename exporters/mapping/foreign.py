@@ -198,6 +198,10 @@ def restate(span: SpanLike, attrs: Mapping[str, Any]) -> tuple[str, dict[str, An
     failed, description = _status_error(span, attrs)
     description = source.error_message(description)
     error_type = attrs.get(c.ERROR_TYPE)
+    if description is not None and description == error_type:
+        # The type alone (ADK's status of a failed tool, so that no tool content lands in
+        # an attribute its content toggle cannot gate): the exception says what failed.
+        description = _exception_message(span) or description
     if kind == STEP:
         step_message = getattr(source, "step_failure", lambda _: None)(attrs)
         if not (failed or error_type or step_message):

@@ -14,12 +14,17 @@ What it records (fake chat model, no network):
 - ``langchain_oi_raise``: the same, but ``run_tests`` raises a plain
   ``RuntimeError("3 tests failed in unit")``: ToolNode's default re-raises it and the
   agent run fails (agent.invoke raises).
+- ``langchain_oi_middleware``: ``run_tests`` raises ``RuntimeError`` and the agent has the
+  tool-error middleware LangChain v1 documents for create_agent (``@wrap_tool_call``
+  catching the exception and returning ``ToolMessage(content=str(e), status="error")``):
+  the tool run itself fails (on_tool_error), the model gets the error and answers "done",
+  the run completes.
 
 The thread id "thread-builder-1" is passed as ``config={"configurable": {"thread_id": ...}}``
 (no checkpointer), as LangGraph users do to name a conversation.
 
 Packages used (pip, Python 3.11):
-    opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-common==1.45.2 protobuf==7.36.2
+    opentelemetry-sdk==1.44.0 opentelemetry-exporter-otlp-proto-common==1.44.0 protobuf==5.29.6
     langchain==1.5.2 langchain-core==1.8.3 langgraph==1.2.24 langgraph-prebuilt==1.1.3
     openinference-instrumentation-langchain==0.1.80 openinference-instrumentation==0.1.72
     openinference-semantic-conventions==0.1.42
@@ -49,12 +54,14 @@ THREAD_ID = "thread-builder-1"
 def build_agent(failure: str):
     """The ``builder`` agent: a scripted chat model and the two tools.
 
-    ``failure`` is "tool_exception" (ToolException, handled into an error ToolMessage)
-    or "raise" (a plain RuntimeError, which aborts the run).
+    ``failure`` is "tool_exception" (ToolException, handled into an error ToolMessage),
+    "raise" (a plain RuntimeError, which aborts the run) or "middleware" (a RuntimeError
+    that a wrap_tool_call middleware turns into an error ToolMessage).
     """
     from langchain.agents import create_agent
+    from langchain.agents.middleware import wrap_tool_call
     from langchain_core.language_models.chat_models import BaseChatModel
-    from langchain_core.messages import AIMessage, BaseMessage
+    from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
     from langchain_core.outputs import ChatGeneration, ChatResult
     from langchain_core.tools import StructuredTool, ToolException
 
@@ -112,7 +119,20 @@ def build_agent(failure: str):
         StructuredTool.from_function(read_file),
         StructuredTool.from_function(run_tests, handle_tool_error=(failure == "tool_exception")),
     ]
-    return create_agent(ScriptedChatModel(), tools, name="builder")
+    middleware = []
+    if failure == "middleware":
+
+        @wrap_tool_call
+        def tool_errors_to_model(request, handler):
+            try:
+                return handler(request)
+            except Exception as exc:  # the documented pattern: report the error to the model
+                return ToolMessage(
+                    content=str(exc), tool_call_id=request.tool_call["id"], status="error"
+                )
+
+        middleware.append(tool_errors_to_model)
+    return create_agent(ScriptedChatModel(), tools, name="builder", middleware=middleware)
 
 
 def run_agent(failure: str) -> str:
@@ -172,10 +192,19 @@ NOTES = {
     "tool_exception": (
         "run_tests raised ToolException with handle_tool_error=True: LangChain calls on_tool_end "
         "(not on_tool_error) with a ToolMessage(status='error'), so the run_tests TOOL span has "
-        "status UNSET/OK and no exception event; the failure is only inside output.value (the "
-        "ToolMessage JSON, kwargs.status == 'error', kwargs.content == '3 tests failed in unit'). "
+        "status OK and no exception event; the failure is only inside its output.value, the "
+        'ToolMessage as JSON: {"type": "tool", "data": {"content": "3 tests failed in unit", '
+        '"tool_call_id": "call_test_1", "status": "error", ...}}. '
         "The error is handed to the model, which answers 'done'; the run completes. "
         f"thread_id {THREAD_ID!r} passed in config.configurable (session.id / metadata)."
+    ),
+    "middleware": (
+        "run_tests raised RuntimeError; a @wrap_tool_call middleware (LangChain v1's documented "
+        "tool-error handling for create_agent) caught it and returned ToolMessage(status='error', "
+        "content='3 tests failed in unit') to the model: the run_tests TOOL span ends ERROR with "
+        "an exception event (on_tool_error ran), the 'tools' node span ends OK with the error "
+        "ToolMessage in its output, the model answers 'done' and the run completes. "
+        f"thread_id {THREAD_ID!r} passed in config.configurable."
     ),
     "raise": (
         "run_tests raised RuntimeError: the TOOL span ends with status ERROR and an exception "
@@ -185,6 +214,20 @@ NOTES = {
         f"thread_id {THREAD_ID!r} passed in config.configurable."
     ),
 }
+
+
+OI_NOTE = (
+    " Agent = the root CHAIN span named 'builder' (the graph name; metadata.lc_agent_name "
+    "'builder' on every span); span kinds in openinference.span.kind (LLM for the chat model, "
+    "CHAIN for graph/nodes, TOOL for tools); all attributes are set when the span ENDS. A TOOL "
+    "span has tool.name and tool.description but NO call id attribute and no schema: its "
+    "input.value is the tool input as LangChain's tracer saw it (a one-argument tool gives the "
+    "bare value 'src/app.py', not JSON); the call id is in its output.value ToolMessage "
+    "(tool_call_id), absent when the tool raised; the parent 'tools' CHAIN span's input.value "
+    'is the JSON list of the tool calls [{"name", "args", "id", "type"}] and the LLM span has '
+    "llm.output_messages.0.message.tool_calls.N.tool_call.{id,function.name,function.arguments}."
+)
+NOTES = {key: value + OI_NOTE for key, value in NOTES.items()}
 
 
 def scenario(provider, failure: str = "tool_exception") -> dict[str, Any]:
@@ -204,8 +247,16 @@ def scenario_raise(provider) -> dict[str, Any]:
     return scenario(provider, failure="raise")
 
 
+def scenario_middleware(provider) -> dict[str, Any]:
+    return scenario(provider, failure="middleware")
+
+
 def main() -> None:
-    for name, run in (("langchain_oi", scenario), ("langchain_oi_raise", scenario_raise)):
+    for name, run in (
+        ("langchain_oi", scenario),
+        ("langchain_oi_raise", scenario_raise),
+        ("langchain_oi_middleware", scenario_middleware),
+    ):
         with recording_provider(name) as (provider, exporter):
             result = run(provider)
             spans = exporter.get_finished_spans()

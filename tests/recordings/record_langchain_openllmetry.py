@@ -8,15 +8,22 @@ OpenInference:
   ``handle_tool_error=True``: an error ToolMessage goes back to the model, the run completes.
 - ``langchain_openllmetry_raise``: run_tests raises ``RuntimeError``: create_agent's
   ToolNode re-raises it and the run fails.
+- ``langchain_openllmetry_middleware``: run_tests raises ``RuntimeError`` and a
+  ``@wrap_tool_call`` middleware returns ``ToolMessage(status="error")`` to the model: the
+  tool span is in error, the run completes.
+
+After ``uninstrument()`` the scenario unwraps what OpenLLMetry's ``_uninstrument`` leaves
+wrapped (see ``_unwrap_dotted``), so a second run in the same process records on its own
+provider.
 
 Content capture is left at the instrumentation's default (TRACELOOP_TRACE_CONTENT unset =
 on). Traceloop's SDK is not initialised: only the instrumentor runs, on the given provider.
 
 Packages used (pip, Python 3.11):
-    opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-common==1.45.2 protobuf==7.36.2
+    opentelemetry-sdk==1.44.0 opentelemetry-exporter-otlp-proto-common==1.44.0 protobuf==5.29.6
     langchain==1.5.2 langchain-core==1.8.3 langgraph==1.2.24 langgraph-prebuilt==1.1.3
-    opentelemetry-instrumentation-langchain==0.62.4 opentelemetry-instrumentation==0.66b2
-    opentelemetry-semantic-conventions-ai==0.5.1
+    opentelemetry-instrumentation-langchain==0.62.4 opentelemetry-instrumentation==0.65b0
+    opentelemetry-semantic-conventions-ai==0.5.1 wrapt==1.17.3
 
 Rerun (from the repository root, in a venv with the packages above):
     python tests/recordings/record_langchain_openllmetry.py
@@ -46,6 +53,14 @@ NOTES = {
         "to the model, which answers 'done'; the run completes. "
         f"thread_id {THREAD_ID!r} passed in config.configurable."
     ),
+    "middleware": (
+        "run_tests raised RuntimeError; a @wrap_tool_call middleware caught it and returned "
+        "ToolMessage(status='error') to the model: the 'execute_tool run_tests' span ends ERROR "
+        "(error.type RuntimeError, exception event, gen_ai.task.status 'failure'), the "
+        "'execute_task tools' span ends OK with the error ToolMessage in its output, the model "
+        "answers 'done' and the run completes. "
+        f"thread_id {THREAD_ID!r} passed in config.configurable."
+    ),
     "raise": (
         "run_tests raised RuntimeError: the tool span ends with status ERROR (and the "
         "'tools' node and the root 'builder' span too); create_agent's ToolNode re-raises it "
@@ -53,6 +68,15 @@ NOTES = {
         f"thread_id {THREAD_ID!r} passed in config.configurable."
     ),
 }
+
+
+BUILD_NOTE = (
+    " The 'create_agent builder' span (gen_ai.operation.name 'create_agent', gen_ai.agent.name, "
+    "gen_ai.tool.definitions = the tool SCHEMAS) is emitted when create_agent() BUILDS the "
+    "graph, in a trace of its own that ends before the run starts: not an execution. The run "
+    "is the 'invoke_agent builder' trace (gen_ai.conversation.id = thread_id)."
+)
+NOTES = {key: value + BUILD_NOTE for key, value in NOTES.items()}
 
 
 def _unwrap_dotted() -> None:
@@ -98,10 +122,15 @@ def scenario_raise(provider) -> dict[str, Any]:
     return scenario(provider, failure="raise")
 
 
+def scenario_middleware(provider) -> dict[str, Any]:
+    return scenario(provider, failure="middleware")
+
+
 def main() -> None:
     for name, run in (
         ("langchain_openllmetry", scenario),
         ("langchain_openllmetry_raise", scenario_raise),
+        ("langchain_openllmetry_middleware", scenario_middleware),
     ):
         with recording_provider(name) as (provider, exporter):
             result = run(provider)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import (
+    adk,
     claude_code,
     genai,
     openai_agents,
@@ -25,6 +26,7 @@ SOURCES: tuple[Source, ...] = (
     claude_code.SOURCE,
     pydantic_ai.SOURCE,
     traceloop.SOURCE,
+    adk.SOURCE,
     genai.SOURCE,
     smolagents.SOURCE,
     openai_agents.SOURCE,

@@ -11,7 +11,7 @@ from typing import Any
 
 from otel_obs import conventions as c
 
-from .base import Source
+from .base import IGNORE, Source
 
 
 class GenAI(Source):
@@ -23,6 +23,9 @@ class GenAI(Source):
             return c.KIND_TOOL
         if operation == c.OP_INVOKE_AGENT:
             return c.KIND_AGENT
+        if operation == c.OP_CREATE_AGENT:
+            # The agent as made (its name, its tools), not a run of it: stores nothing.
+            return IGNORE
         return None
 
 

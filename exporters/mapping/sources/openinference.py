@@ -24,6 +24,8 @@ from .base import Source, first
 #: OpenAI Agents' status of a failed tool (the SDK handed the failure to the model).
 _NON_FATAL = re.compile(r"^Error running tool \(non-fatal\): (\{.*\})$", re.S)
 _TRACEBACK = "Traceback (most recent call last)"
+#: The repr of an exception raised with one message: ``RuntimeError('the message')``.
+_REPR = re.compile(r"^[A-Za-z_][\w.]*\(('.*'|\".*\")\)$", re.S)
 
 
 class OpenInference(Source):
@@ -66,6 +68,14 @@ class OpenInference(Source):
         cut = description.find(_TRACEBACK)
         if cut > 0:
             description = description[:cut].rstrip()
+            said = _REPR.match(description)  # LangChain: repr(exception) + the traceback
+            if said:
+                try:
+                    message = ast.literal_eval(said[1])
+                except (ValueError, SyntaxError, MemoryError, RecursionError):
+                    message = None
+                if isinstance(message, str) and message:
+                    description = message
         match = _NON_FATAL.match(description)
         if match:
             try:

@@ -4,10 +4,13 @@ Each span says what it is in ``traceloop.span.kind``: ``agent`` and ``tool`` spa
 map (the name in ``traceloop.entity.name``, the input and output as JSON text in
 ``traceloop.entity.input`` / ``traceloop.entity.output``); ``workflow`` and ``task``
 spans wrap them and store nothing (OpenLLMetry's LangChain graph span, a workflow,
-also says ``gen_ai.operation.name=invoke_agent`` inside the ``invoke_agent`` span
-that is the run). The decorators' input is ``{"args": [...], "kwargs": {...}}``;
-LangChain's is ``{"input_str": "<the arguments as a Python dict>", ...}`` and its
-output the serialized ``ToolMessage`` (:mod:`.langchain`).
+also says ``gen_ai.operation.name=invoke_agent`` and a per-run ``gen_ai.agent.id``
+inside the ``invoke_agent`` span that is the run: one run, not two; its middleware
+hooks' ``execute_task`` spans are steps). The decorators' input is ``{"args": [...],
+"kwargs": {...}}``; LangChain's is ``{"input_str": "<the arguments as a Python dict>",
+"inputs": {<the arguments>}, "kwargs": {"tool_call_id": ...}, ...}`` (the call id is
+there from the start: a tool that raised has it too) and its output the serialized
+``ToolMessage`` (:mod:`.langchain`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ def _arguments(value: Any) -> Any:
     doc = _json(value)
     if not isinstance(doc, dict):
         return value
-    if isinstance(doc.get("input_str"), str):  # LangChain: str() of the arguments
+    if isinstance(doc.get("inputs"), dict):  # LangChain: the arguments by name
+        return doc["inputs"]
+    if isinstance(doc.get("input_str"), str):  # older LangChain: str() of the arguments
         text = doc["input_str"]
         try:
             parsed = ast.literal_eval(text)
@@ -51,6 +56,16 @@ def _arguments(value: Any) -> Any:
     return value
 
 
+def _langchain_call_id(value: Any) -> Any:
+    """LangChain's call id in a tool span's input: ``kwargs.tool_call_id``, there from the
+    start (so also when the tool raised and no ToolMessage came back)."""
+    if not isinstance(value, str) or '"tool_call_id"' not in value:
+        return None
+    doc = _json(value)
+    kwargs = doc.get("kwargs") if isinstance(doc, dict) else None
+    return (kwargs.get("tool_call_id") or None) if isinstance(kwargs, dict) else None
+
+
 class Traceloop(Source):
     name = "traceloop"
     conversation_keys = (*c.FOREIGN_CONVERSATION_KEYS, c.LC_THREAD_ID)
@@ -59,7 +74,12 @@ class Traceloop(Source):
     output_keys = (c.TRACELOOP_ENTITY_OUTPUT, c.GEN_AI_TOOL_CALL_RESULT)
 
     def kind(self, name: str | None, attrs: Mapping[str, Any]) -> str | None:
-        return _KINDS.get(str(attrs.get(c.TRACELOOP_SPAN_KIND) or ""))
+        found = _KINDS.get(str(attrs.get(c.TRACELOOP_SPAN_KIND) or ""))
+        if found is None and attrs.get(c.GEN_AI_OPERATION_NAME) == c.OP_EXECUTE_TASK:
+            # OpenLLMetry's LangGraph steps that say nothing else (a middleware hook's own
+            # span, under its ``task`` span): a step of the run, no tool use.
+            return IGNORE
+        return found
 
     def agent(self, attrs: Mapping[str, Any], name: str | None = None) -> Any:
         named = first(attrs, self.agent_keys)
@@ -71,7 +91,11 @@ class Traceloop(Source):
         return langchain.tool_message(first(attrs, self.output_keys))
 
     def call_id(self, attrs: Mapping[str, Any]) -> Any:
-        return super().call_id(attrs) or langchain.call_id(self._message(attrs))
+        return (
+            super().call_id(attrs)
+            or _langchain_call_id(first(attrs, self.input_keys))
+            or langchain.call_id(self._message(attrs))
+        )
 
     def tool_input(self, attrs: Mapping[str, Any]) -> Any:
         value = first(attrs, self.input_keys)
