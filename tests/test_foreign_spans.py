@@ -481,6 +481,42 @@ def test_error_type_alone_marks_an_error_with_the_exception_message(pipeline) ->
     ]
 
 
+def test_a_failed_agent_run_stores_its_error_redacted_and_capped(tmp_path: Path) -> None:
+    """A GenAI ``invoke_agent`` span that failed with a token in its status and exception
+    message: its instance's error is redacted and capped as a failed tool's is, in SQLite,
+    the JSONL and what P007 prints."""
+    import subprocess
+    import sys
+
+    from sink_support import Sinks
+
+    from otel_obs.redaction import ERROR_MESSAGE_CAP
+
+    token = "ghp_" + "A1b2C3d4" * 5
+    sinks = Sinks(tmp_path / "store")
+    try:
+        handler = genai_handler.TelemetryHandler(tracer_provider=sinks.pipeline.provider)
+        with pytest.raises(RuntimeError):
+            with handler.invoke_local_agent(agent_name="coder", conversation_id="conv-err"):
+                raise RuntimeError(f"upstream refused: Bearer {token} " + "x" * 5000)
+        sinks.flush()
+        [row] = sinks.sqlite_rows("SELECT status, error FROM build_agent_instances")
+        assert row[0] == "failed"
+        assert "upstream refused" in row[1] and len(row[1]) <= ERROR_MESSAGE_CAP
+        assert sinks.leaks(token) == []
+        printed = subprocess.run(
+            [sys.executable, "-m", "otel_obs", "tool", "P007", "-p", "execution_id=conv-err"]
+            + ["--db", str(sinks.db), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert printed.returncode == 0, printed.stderr
+        assert "upstream refused" in printed.stdout and token not in printed.stdout
+    finally:
+        sinks.close()
+
+
 # --------------------------------------------------------------------------
 # Claude Code's own telemetry: exported and stored with no processor between,
 # through the live processors, and over OTLP into ``otel-obs serve``

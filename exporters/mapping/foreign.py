@@ -220,7 +220,8 @@ def restate(span: SpanLike, attrs: Mapping[str, Any]) -> tuple[str, dict[str, An
         out[c.INSTANCE_ID] = str(attrs.get(c.RUN_INSTANCE_ID) or own_agent or execution)
         if failed or error_type:
             out[c.AGENT_STATUS] = "failed"
-            out[c.AGENT_ERROR] = clean_text(
+            # Redacted and capped as a failed tool's message is.
+            out[c.AGENT_ERROR] = _error_message(
                 description or _exception_message(span) or str(error_type)
             )
         return kind, out
