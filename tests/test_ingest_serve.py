@@ -433,3 +433,50 @@ def test_sigkill_loses_nothing_acknowledged(tmp_path: Path) -> None:
             server.db, f"SELECT count(*) FROM tool_uses WHERE execution_id = '{execution}'"
         )
         assert stored == 10, (execution, stored, len(acknowledged))
+
+
+def _with_lone_surrogate(document: dict, execution_id: str) -> None:
+    """Put a lone surrogate (as OTLP/JSON escapes it) into the span name and the tool
+    output of ``execution_id``'s tool span."""
+    for resource_spans in document["resourceSpans"]:
+        for scope_spans in resource_spans["scopeSpans"]:
+            for span in scope_spans["spans"]:
+                attrs = {a["key"]: a["value"] for a in span.get("attributes", ())}
+                if attrs.get("obs.execution_id", {}).get("stringValue") != execution_id:
+                    continue
+                if "obs.tool.output" in attrs:
+                    attrs["obs.tool.output"]["stringValue"] = "out\ud800put"
+                    span["name"] += "\udfff"
+
+
+def test_one_span_with_a_lone_surrogate_costs_no_other_span(served: Served) -> None:
+    """OTLP/JSON can spell a lone surrogate (``\\ud800``), which protobuf refuses: the text
+    is cleaned (U+FFFD, as NUL is) and the request stored whole, the other execution's
+    spans in it included. A body nested too deeply for the JSON parser is a 400."""
+    import json
+
+    spans = producer_spans("exec-bad", tools=1) + producer_spans("exec-fine", tools=1)
+    document = json.loads(
+        otlp_json(trace_service_pb2.ExportTraceServiceRequest.FromString(protobuf_body(spans)))
+    )
+    _with_lone_surrogate(document, "exec-bad")
+    body = json.dumps(document).encode()  # ensure_ascii: the surrogate as \ud800
+    assert b"\\ud800" in body
+    json_headers = {"Content-Type": "application/json"}
+    answer = requests.post(served.http, data=body, headers=json_headers, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert "rejectedSpans" not in answer.text
+    for depth in (1_000, 100_000):
+        deep = b'{"resourceSpans":' + b"[" * depth + b"]" * depth + b"}"
+        refused = requests.post(served.http, data=deep, headers=json_headers, timeout=30)
+        assert refused.status_code == 400, (depth, refused.status_code, refused.text)
+        assert "nested" in refused.json()["message"]
+    wait_for(lambda: _tools(served.db) == 2, what="both executions' tool uses")
+    counts = served.stop()
+    assert counts["malformed"] == 2 and counts["spans_accepted"] == len(spans)
+    conn = sqlite3.connect(served.db)
+    try:
+        outputs = dict(conn.execute("SELECT execution_id, output FROM tool_uses"))
+    finally:
+        conn.close()
+    assert outputs == {"exec-bad": "out\ufffdput", "exec-fine": "ok"}

@@ -20,13 +20,17 @@ only start rows for it; the finished span, when it comes, completes them.
 
 OTLP/JSON is parsed by protobuf's own JSON parser, after the one difference the
 OTLP specification makes: trace and span ids are hex strings there, not base64.
-Unknown fields are ignored, as the specification asks of receivers.
+Unknown fields are ignored, as the specification asks of receivers. A lone
+surrogate, which JSON can spell (``"\\ud800"``) and protobuf refuses, becomes
+U+FFFD as NUL does, so one such span does not cost the request; a body nested
+too deeply for the JSON parser is malformed (400), like any other bad body.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -46,6 +50,7 @@ from otel_obs.exporters.span_record import (
     RecordScope,
     SpanRecord,
 )
+from otel_obs.redaction import clean_text
 
 
 class MalformedRequest(ValueError):
@@ -76,6 +81,11 @@ def parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
     return request
 
 
+#: A JSON escape of a surrogate (``\ud800``-``\udfff``): only a body holding one can hold
+#: a lone surrogate (a proper pair is joined by the parser).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def parse_json(body: bytes) -> ExportTraceServiceRequest:
     """An ``ExportTraceServiceRequest`` from OTLP/JSON (hex ids; MalformedRequest if not one)."""
     try:
@@ -84,8 +94,14 @@ def parse_json(body: bytes) -> ExportTraceServiceRequest:
         raise MalformedRequest(f"body is not UTF-8: {exc}") from None
     except ValueError as exc:
         raise MalformedRequest(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedRequest(
+            "body is nested too deeply for a JSON parser (OTLP/JSON needs a few levels)"
+        ) from None
     if not isinstance(document, dict):
         raise MalformedRequest(f"OTLP/JSON body must be an object, got {type(document).__name__}")
+    if _SURROGATE_ESCAPE.search(body) is not None:
+        document = _storable(document)
     for resource_spans in _objects(document.get("resourceSpans", document.get("resource_spans"))):
         for scope_spans in _objects(
             resource_spans.get("scopeSpans", resource_spans.get("scope_spans"))
@@ -100,6 +116,31 @@ def parse_json(body: bytes) -> ExportTraceServiceRequest:
     except (json_format.ParseError, ValueError, TypeError) as exc:
         raise MalformedRequest(f"not an OTLP/JSON trace request: {exc}") from None
     return request
+
+
+def _storable(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with every text (keys too) as the store takes it: a lone surrogate, which
+    JSON can spell and protobuf refuses (the whole request with it), becomes U+FFFD.
+
+    Iterative, so a document as deep as the parser took costs no recursion.
+    """
+    root: dict[str, Any] = {}
+    stack: list[tuple[Any, Any]] = [(document, root)]
+    while stack:
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, value in items:
+            if isinstance(value, str):
+                value = clean_text(value)
+            elif isinstance(value, (dict, list)):
+                copy: Any = {} if isinstance(value, dict) else [None] * len(value)
+                stack.append((value, copy))
+                value = copy
+            if isinstance(target, dict):
+                target[clean_text(key)] = value
+            else:
+                target[key] = value
+    return root
 
 
 def _objects(value: Any) -> Iterable[dict[str, Any]]:
