@@ -234,3 +234,28 @@ def test_nul_in_received_texts_becomes_the_replacement_character(finished) -> No
     assert record.attributes["x.text"] == "a\ufffdb"
     assert record.attributes["x.list"] == ("c\ufffdd",)
     assert record.resource.attributes["x.resource"] == "e\ufffdf"
+
+
+def test_what_the_producers_capped_arrives_unchanged() -> None:
+    """The decode-time caps hold back what a sender did not cap; the producers' own cut
+    payloads (an input over its cap is a JSON object holding its head, escapes and all)
+    and their long ids pass as they are, and nothing is counted."""
+    traced = Traced()
+    writer = TranscriptWriter("exec-" + "i" * 900, "agent-1", pipeline=traced.pipeline)
+    tools = ToolUseLogger(writer)
+    noisy = '"\\\n' * 20_000  # escaped in the cut JSON: about 2.5x its length
+    tid = tools.log_start({"id": "toolu_big", "name": "Bash", "input": {"command": noisy}})
+    tools.log_end(tid, {"tool_use_id": tid, "content": "o" * 100_000, "is_error": True})
+    writer.write({"entry_type": "decision", "summary": "s", "details": {"d": noisy}})
+    writer.close()
+    spans = traced.spans()
+    decoded = records_of(encode_spans(spans))
+    assert (decoded.ids_capped, decoded.texts_capped, decoded.capped_chars) == (0, 0, 0)
+    status = {"otel.status_code", "otel.status_description"}  # the failed tool's status
+    assert [
+        {k: v for k, v in r.attributes.items() if k not in status} for r in decoded.records
+    ] == [dict(s.attributes) for s in spans]
+    assert [[dict(e.attributes) for e in r.events] for r in decoded.records] == [
+        [dict(e.attributes) for e in s.events] for s in spans
+    ]
+    assert _rows(decoded.records) == _rows(spans)

@@ -8,6 +8,7 @@ instead of losing spans; SIGTERM stores everything acknowledged.
 from __future__ import annotations
 
 import gzip
+import re
 import socket
 import sqlite3
 import subprocess
@@ -480,3 +481,50 @@ def test_one_span_with_a_lone_surrogate_costs_no_other_span(served: Served) -> N
     finally:
         conn.close()
     assert outputs == {"exec-bad": "out\ufffdput", "exec-fine": "ok"}
+
+
+def test_received_ids_and_payloads_are_capped_and_counted(served: Served) -> None:
+    """A sender that caps nothing: two 256 KiB execution ids that differ only at their end
+    and 2 MiB payloads. Each is held to its cap (ids keep a hash of the whole, so they stay
+    two; payloads are cut as the producers cut theirs), the store stays small, and serve
+    counts what it cut."""
+    import json
+
+    from otel_obs import conventions as c
+    from otel_obs.ingest.decode import ID_CAP
+    from otel_obs.redaction import INPUT_CAP, OUTPUT_CAP
+
+    head = "e" * (1 << 18)
+    spans = producer_spans(head + "-1", tools=1) + producer_spans(head + "-2", tools=1)
+    request = trace_service_pb2.ExportTraceServiceRequest.FromString(protobuf_body(spans))
+    big = "x" * (2 << 20)
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        for attribute in span.attributes:
+            if attribute.key == c.TOOL_OUTPUT:
+                attribute.value.string_value = big
+            elif attribute.key == c.TOOL_INPUT:
+                attribute.value.string_value = json.dumps({"command": big})
+    body = request.SerializeToString()
+    ids = sum(c.EXECUTION_ID in s.attributes for s in spans)
+    assert len(body) > 10 << 20, len(body)
+    assert requests.post(served.http, data=body, headers=PROTOBUF, timeout=60).ok
+    wait_for(lambda: _tools(served.db) == 2, what="both tool uses")
+    counts = served.stop()
+    conn = sqlite3.connect(served.db)
+    try:
+        tools = list(conn.execute("SELECT execution_id, input, output FROM tool_uses"))
+    finally:
+        conn.close()
+    executions = sorted(t[0] for t in tools)
+    assert len(set(executions)) == 2
+    for execution in executions:
+        assert len(execution) == ID_CAP and execution.startswith("e" * 900)
+        assert re.fullmatch(r"e+#[0-9a-f]{16}", execution)
+    for _, stored_input, output in tools:
+        cut = json.loads(stored_input)
+        assert cut["_truncated"] is True and len(cut["head"]) == INPUT_CAP
+        assert output.startswith("x" * OUTPUT_CAP) and len(output) < OUTPUT_CAP + 64
+    size = sum(p.stat().st_size for p in served.db.parent.rglob("*") if p.is_file())
+    assert size < 4 << 20, size  # the request was over 10 MiB
+    assert counts["ids_capped"] >= ids and counts["texts_capped"] == 4
+    assert counts["capped_chars"] > ids * ((1 << 18) - ID_CAP) + 4 * ((2 << 20) - 20_000)

@@ -29,6 +29,7 @@ too deeply for the JSON parser is malformed (400), like any other bad body.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import sys
@@ -50,25 +51,117 @@ from otel_obs.exporters.span_record import (
     RecordScope,
     SpanRecord,
 )
-from otel_obs.redaction import clean_text
+from otel_obs.redaction import (
+    DETAILS_CAP,
+    ERROR_MESSAGE_CAP,
+    INPUT_CAP,
+    OUTPUT_CAP,
+    REDACT_MARGIN,
+    clean_text,
+    dumps,
+    redact_and_cap,
+    redact_text,
+)
 
 
 class MalformedRequest(ValueError):
     """The request body is not an OTLP trace request at all (answered 400 / INVALID_ARGUMENT)."""
 
 
+#: Longest id or span name a received span keeps, in characters. A longer one keeps its
+#: head and a hash of the whole (``<head>#<16 hex digits>``), so two ids stay two.
+ID_CAP = 1_000
+#: Longest other text of our namespace (``obs.*``) a received span keeps, in characters.
+TEXT_CAP = DETAILS_CAP
+#: Attributes holding an id (or a name the store keys rows by): ``*.id``, ``*_id``, and
+#: the agent and tool names of other instrumentations.
+_ID_KEY = re.compile(r"(?:^|[._])id$")
+_ID_KEYS = frozenset({*c.FOREIGN_AGENT_KEYS, *c.FOREIGN_TOOL_NAME_KEYS})
+#: Payloads held as JSON text, with the producers' caps (cut, they stay JSON).
+_JSON_PAYLOADS = {
+    c.TOOL_INPUT: INPUT_CAP,
+    c.ENTRY_DETAILS: DETAILS_CAP,
+    c.END_ENTRY_DETAILS: DETAILS_CAP,
+    c.ASSERTION_EVIDENCE: DETAILS_CAP,
+    c.ENTRY_SKILL_REF: DETAILS_CAP,
+    c.END_ENTRY_SKILL_REF: DETAILS_CAP,
+}
+#: Payloads held as plain text, with the producers' caps.
+_TEXT_PAYLOADS = {c.TOOL_OUTPUT: OUTPUT_CAP, c.TOOL_ERROR_MESSAGE: ERROR_MESSAGE_CAP}
+if not c.PAYLOAD_ATTRIBUTES <= _JSON_PAYLOADS.keys() | _TEXT_PAYLOADS.keys():  # pragma: no cover
+    raise RuntimeError("a payload attribute has no cap for received spans")
+#: What the producers' own cut adds to a text (``…[truncated N chars]``): a text within
+#: its cap and this is theirs, kept as it came.
+_CUT_NOTE = 64
+#: How the producers' cut JSON starts (redaction.safe_json): kept as it came while no
+#: longer than such a text can be (its head escaped in a JSON string).
+_CUT_JSON = '{"_truncated":true,"_original_chars":'
+
+
 @dataclass
 class Decoded:
-    """The records of one request, and what was rejected (with the first reason)."""
+    """The records of one request, what was rejected (with the first reason) and what
+    was cut to the caps (:data:`ID_CAP`, the payload caps, :data:`TEXT_CAP`)."""
 
     records: list[SpanRecord] = field(default_factory=list)
     rejected: int = 0
     reason: str = ""
+    ids_capped: int = 0
+    texts_capped: int = 0
+    capped_chars: int = 0
 
     def reject(self, why: str) -> None:
         self.rejected += 1
         if not self.reason:
             self.reason = why
+
+    def capped(self, key: str, text: str) -> str:
+        """``text`` of attribute ``key`` within its cap (called for texts over ``ID_CAP``).
+
+        The producers cap every payload before it leaves the agent; a sender over OTLP
+        may not, and one 15 MiB id would be stored in every row it keys. Payloads are
+        cut as the producers cut them (redacted before the cut; JSON stays JSON), ids
+        keep a hash of the whole, other ``obs.*`` texts are cut at :data:`TEXT_CAP`.
+        """
+        limit = _JSON_PAYLOADS.get(key)
+        if limit is not None:
+            if len(text) <= limit or (
+                text.startswith(_CUT_JSON) and len(text) <= 6 * limit + _CUT_NOTE
+            ):
+                return text
+            head = redact_text(text[: limit + REDACT_MARGIN])[:limit]
+            out = dumps({"_truncated": True, "_original_chars": len(text), "head": head})
+            return self._cut(text, out, ids=False)
+        limit = _TEXT_PAYLOADS.get(key)
+        if limit is None and key.startswith("obs.") and not is_id_key(key):
+            limit = TEXT_CAP
+        if limit is not None:
+            if len(text) <= limit + _CUT_NOTE:
+                return text
+            return self._cut(text, redact_and_cap(text, limit), ids=False)
+        if is_id_key(key):
+            return self.capped_id(text)
+        return text
+
+    def capped_id(self, text: str) -> str:
+        """An id (or span name) within :data:`ID_CAP`: its head and a hash of the whole."""
+        if len(text) <= ID_CAP:
+            return text
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        return self._cut(text, f"{text[: ID_CAP - 17]}#{digest}", ids=True)
+
+    def _cut(self, text: str, out: str, *, ids: bool) -> str:
+        if ids:
+            self.ids_capped += 1
+        else:
+            self.texts_capped += 1
+        self.capped_chars += max(0, len(text) - len(out))
+        return out
+
+
+def is_id_key(key: str) -> bool:
+    """Whether attribute ``key`` holds an id (capped at :data:`ID_CAP` when received)."""
+    return key in _ID_KEYS or _ID_KEY.search(key) is not None
 
 
 def parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
@@ -173,7 +266,7 @@ def records_of(request: ExportTraceServiceRequest) -> Decoded:
     out = Decoded()
     append = out.records.append
     for resource_spans in request.resource_spans:
-        resource = RecordResource(attributes_dict(resource_spans.resource.attributes))
+        resource = RecordResource(attributes_dict(resource_spans.resource.attributes, out))
         for scope_spans in resource_spans.scope_spans:
             scope = RecordScope(_clean(scope_spans.scope.name))
             for span in scope_spans.spans:
@@ -188,16 +281,20 @@ def records_of(request: ExportTraceServiceRequest) -> Decoded:
                     out.reject(f"span {span_id.hex()} has no start time")
                     continue
                 events = tuple(
-                    RecordEvent(e.name, attributes_dict(e.attributes), e.time_unix_nano)
+                    RecordEvent(
+                        _clean(e.name), attributes_dict(e.attributes, out), e.time_unix_nano
+                    )
                     for e in span.events
                 )
-                attributes = attributes_dict(span.attributes)
+                attributes = attributes_dict(span.attributes, out)
                 if span.status.code == Status.STATUS_CODE_ERROR:
                     # How a failed span's status reaches the mapping, which reads it
                     # for spans of other instrumentations (their errors live there).
                     attributes[c.OTEL_STATUS_CODE] = "ERROR"
                     attributes[c.OTEL_STATUS_DESCRIPTION] = span.status.message
                 name = _clean(span.name)
+                if len(name) > ID_CAP:
+                    name = out.capped_id(name)
                 trace = int.from_bytes(trace_id, "big")
                 parent = span.parent_span_id
                 append(
@@ -227,7 +324,7 @@ def _clean(text: str) -> str:
 _SCALARS = frozenset({"string_value", "int_value", "bool_value", "double_value"})
 
 
-def attributes_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
+def attributes_dict(attributes: Iterable[KeyValue], caps: Decoded | None = None) -> dict[str, Any]:
     """OTLP key-values as the SDK holds attributes (arrays as tuples).
 
     NUL in a text becomes U+FFFD, as the producers make it: SQLite would cut
@@ -236,7 +333,8 @@ def attributes_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
     three): this loop is most of what the receiver spends per span. Keys are
     interned: the same dozen names repeat in every span, and a burst the
     server holds (its queue full, requests waiting) then keeps one copy of
-    each instead of one per span, about a third of a record's memory.
+    each instead of one per span, about a third of a record's memory. With ``caps``, a
+    text longer than :data:`ID_CAP` is held to its attribute's cap (:meth:`Decoded.capped`).
     """
     out: dict[str, Any] = {}
     scalars = _SCALARS
@@ -248,6 +346,8 @@ def attributes_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
             item = value.string_value
             if "\x00" in item:
                 item = item.replace("\x00", "\ufffd")
+            if len(item) > ID_CAP and caps is not None:
+                item = caps.capped(kv.key, item)
         else:
             item = getattr(value, kind) if kind in scalars else any_value(value)
         out[intern(kv.key)] = item
@@ -328,12 +428,15 @@ def is_supported(content_type: str) -> bool:
 
 __all__ = [
     "Decoded",
+    "ID_CAP",
     "JSON_TYPES",
     "MalformedRequest",
     "PROTOBUF_TYPES",
     "any_value",
     "attributes_dict",
+    "TEXT_CAP",
     "decode",
+    "is_id_key",
     "is_json",
     "is_supported",
     "media_type",

@@ -113,6 +113,11 @@ class Receiver:
             "malformed": 0,
             "too_large": 0,
             "unsupported_media_type": 0,
+            # Received texts cut to their caps (see decode.Decoded.capped): ids and span
+            # names, payloads and other obs.* texts, and the characters that went.
+            "ids_capped": 0,
+            "texts_capped": 0,
+            "capped_chars": 0,
         }
 
     def count(self, name: str, n: int = 1) -> None:
@@ -190,6 +195,9 @@ class Receiver:
                 self.counts["requests"] += 1
                 self.counts["spans_accepted"] += accepted
                 self.counts["spans_rejected"] += decoded.rejected
+                self.counts["ids_capped"] += decoded.ids_capped
+                self.counts["texts_capped"] += decoded.texts_capped
+                self.counts["capped_chars"] += decoded.capped_chars
                 self._idle.notify_all()
         return Outcome(len(decoded.records), decoded.rejected, decoded.reason)
 
