@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,35 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 HERE = Path(__file__).resolve().parent
+
+#: What the scenario's tools do, the same for every framework: ``read_file`` returns
+#: FILE_TEXT, ``run_tests`` fails with FAILURE.
+FILE_TEXT = "def main():\n    return 42\n"
+FAILURE = "3 tests failed in unit"
+
+
+def read_file_truth(
+    call_id: str | None = "call_read_1", path: str = "src/app.py"
+) -> dict[str, Any]:
+    """The truth of one ``read_file`` call of the scenario."""
+    return {
+        "name": "read_file",
+        "call_id": call_id,
+        "arguments": {"path": path},
+        "status": "done",
+        "output_contains": "return 42",
+    }
+
+
+def run_tests_truth(call_id: str | None = "call_test_1") -> dict[str, Any]:
+    """The truth of the scenario's failing ``run_tests`` call."""
+    return {
+        "name": "run_tests",
+        "call_id": call_id,
+        "arguments": {"target": "unit"},
+        "status": "error",
+        "error_contains": FAILURE,
+    }
 
 
 def otlp_json_document(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
@@ -56,6 +85,15 @@ def write_recording(
     path.write_text(json.dumps(otlp_json_document(spans), indent=1, sort_keys=True) + "\n")
     (folder / f"{name}.truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
     return path
+
+
+def record_all(scenarios: Mapping[str, Callable[[TracerProvider], Mapping[str, Any]]]) -> None:
+    """Run each scenario on a recording provider and write its recording (a script's main)."""
+    for name, run in scenarios.items():
+        with recording_provider(name) as (provider, exporter):
+            truth = run(provider)
+            spans = exporter.get_finished_spans()
+        print(name, write_recording(name, spans, truth), len(spans), "spans")
 
 
 def load_recording(name: str, folder: Path = HERE) -> tuple[bytes, dict[str, Any]]:

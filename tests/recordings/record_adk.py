@@ -41,13 +41,12 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from .otlp_file import recording_provider, write_recording
+    from .otlp_file import FAILURE, read_file_truth, record_all, run_tests_truth
 except ImportError:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from recordings.otlp_file import recording_provider, write_recording
+    from recordings.otlp_file import FAILURE, read_file_truth, record_all, run_tests_truth
 
 READ_OUTPUT = "def main():\n    return 42\n"
-FAILURE = "3 tests failed in unit"
 USER_ID = "user-1"
 SESSION_ID = "session-builder-1"
 CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -189,20 +188,8 @@ def scenario(provider, content: str | None = "SPAN_ONLY") -> dict[str, Any]:
     return _truth(
         status,
         [
-            {
-                "name": "read_file",
-                "call_id": "call_read_1",
-                "arguments": {"path": "src/app.py"},
-                "status": "done",
-                "output_contains": "return 42",
-            },
-            {
-                "name": "run_tests",
-                "call_id": "call_test_1",
-                "arguments": {"target": "unit"},
-                "status": "error",
-                "error_contains": FAILURE,
-            },
+            read_file_truth(),
+            run_tests_truth(),
         ],
         "run_tests raised RuntimeError; ADK (no on_tool_error callback) re-raises it and the run "
         "aborts: the 'execute_tool run_tests' span is ERROR (description = error.type "
@@ -235,13 +222,7 @@ def scenario_parallel(provider) -> dict[str, Any]:
     return _truth(
         status,
         [
-            {
-                "name": "read_file",
-                "call_id": "call_read_1",
-                "arguments": {"path": "src/app.py"},
-                "status": "done",
-                "output_contains": "return 42",
-            },
+            read_file_truth(),
             {
                 "name": "read_file",
                 "call_id": "call_read_2",
@@ -260,15 +241,9 @@ def scenario_parallel(provider) -> dict[str, Any]:
 
 
 def main() -> None:
-    for name, run in (
-        ("adk", scenario),
-        ("adk_parallel", scenario_parallel),
-        ("adk_nocontent", scenario_nocontent),
-    ):
-        with recording_provider(name) as (provider, exporter):
-            result = run(provider)
-            spans = exporter.get_finished_spans()
-            print(name, write_recording(name, spans, result), len(spans), "spans")
+    record_all(
+        {"adk": scenario, "adk_parallel": scenario_parallel, "adk_nocontent": scenario_nocontent}
+    )
 
 
 if __name__ == "__main__":

@@ -41,13 +41,12 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from .otlp_file import recording_provider, write_recording
+    from .otlp_file import FAILURE, read_file_truth, record_all, run_tests_truth
 except ImportError:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from recordings.otlp_file import recording_provider, write_recording
+    from recordings.otlp_file import FAILURE, read_file_truth, record_all, run_tests_truth
 
 READ_OUTPUT = "def main():\n    return 42\n"
-FAILURE = "3 tests failed in unit"
 THREAD_ID = "thread-builder-1"
 
 
@@ -155,13 +154,7 @@ def run_agent(failure: str) -> str:
 def truth(
     framework: str, instrumentation: str, failure: str, status: str, notes: str
 ) -> dict[str, Any]:
-    run_tests: dict[str, Any] = {
-        "name": "run_tests",
-        "call_id": "call_test_1",
-        "arguments": {"target": "unit"},
-        "status": "error",
-        "error_contains": FAILURE,
-    }
+    run_tests: dict[str, Any] = run_tests_truth()
     return {
         "framework": framework,
         "instrumentation": instrumentation,
@@ -171,13 +164,7 @@ def truth(
                 "agent": "builder",
                 "status": status,
                 "tools": [
-                    {
-                        "name": "read_file",
-                        "call_id": "call_read_1",
-                        "arguments": {"path": "src/app.py"},
-                        "status": "done",
-                        "output_contains": "return 42",
-                    },
+                    read_file_truth(),
                     run_tests,
                 ],
             }
@@ -252,15 +239,13 @@ def scenario_middleware(provider) -> dict[str, Any]:
 
 
 def main() -> None:
-    for name, run in (
-        ("langchain_oi", scenario),
-        ("langchain_oi_raise", scenario_raise),
-        ("langchain_oi_middleware", scenario_middleware),
-    ):
-        with recording_provider(name) as (provider, exporter):
-            result = run(provider)
-            spans = exporter.get_finished_spans()
-            print(name, write_recording(name, spans, result), len(spans), "spans")
+    record_all(
+        {
+            "langchain_oi": scenario,
+            "langchain_oi_raise": scenario_raise,
+            "langchain_oi_middleware": scenario_middleware,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from .otlp_file import recording_provider, write_recording
+    from .otlp_file import record_all
     from .record_langchain_oi import FRAMEWORK, THREAD_ID, run_agent, truth
 except ImportError:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from recordings.otlp_file import recording_provider, write_recording
+    from recordings.otlp_file import record_all
     from recordings.record_langchain_oi import FRAMEWORK, THREAD_ID, run_agent, truth
 
 INSTRUMENTATION = "opentelemetry-instrumentation-langchain 0.62.4 (OpenLLMetry)"
@@ -127,15 +127,13 @@ def scenario_middleware(provider) -> dict[str, Any]:
 
 
 def main() -> None:
-    for name, run in (
-        ("langchain_openllmetry", scenario),
-        ("langchain_openllmetry_raise", scenario_raise),
-        ("langchain_openllmetry_middleware", scenario_middleware),
-    ):
-        with recording_provider(name) as (provider, exporter):
-            result = run(provider)
-            spans = exporter.get_finished_spans()
-            print(name, write_recording(name, spans, result), len(spans), "spans")
+    record_all(
+        {
+            "langchain_openllmetry": scenario,
+            "langchain_openllmetry_raise": scenario_raise,
+            "langchain_openllmetry_middleware": scenario_middleware,
+        }
+    )
 
 
 if __name__ == "__main__":

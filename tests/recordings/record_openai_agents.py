@@ -38,13 +38,17 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from .otlp_file import recording_provider, write_recording
+    from .otlp_file import FAILURE, FILE_TEXT, read_file_truth, record_all, run_tests_truth
 except ImportError:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from recordings.otlp_file import recording_provider, write_recording
+    from recordings.otlp_file import (
+        FAILURE,
+        FILE_TEXT,
+        read_file_truth,
+        record_all,
+        run_tests_truth,
+    )
 
-FILE_TEXT = "def main():\n    return 42\n"
-FAILURE = "3 tests failed in unit"
 INSTRUMENTATION = "openinference-instrumentation-openai-agents 2.6.0 (openai-agents 0.24.0)"
 
 
@@ -172,20 +176,8 @@ def scenario(provider: Any) -> dict[str, Any]:
                 "agent": "builder",
                 "status": "completed",
                 "tools": [
-                    {
-                        "name": "read_file",
-                        "call_id": "call_read_1",
-                        "arguments": {"path": "src/app.py"},
-                        "status": "done",
-                        "output_contains": "return 42",
-                    },
-                    {
-                        "name": "run_tests",
-                        "call_id": "call_test_1",
-                        "arguments": {"target": "unit"},
-                        "status": "error",
-                        "error_contains": FAILURE,
-                    },
+                    read_file_truth(),
+                    run_tests_truth(),
                 ],
             }
         ],
@@ -205,10 +197,7 @@ def scenario(provider: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    with recording_provider("openai_agents") as (provider, exporter):
-        truth = scenario(provider)
-        spans = exporter.get_finished_spans()
-    print(write_recording("openai_agents", spans, truth), len(spans), "spans")
+    record_all({"openai_agents": scenario})
 
 
 if __name__ == "__main__":

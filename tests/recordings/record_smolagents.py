@@ -38,13 +38,17 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from .otlp_file import recording_provider, write_recording
+    from .otlp_file import FAILURE, FILE_TEXT, read_file_truth, record_all, run_tests_truth
 except ImportError:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from recordings.otlp_file import recording_provider, write_recording
+    from recordings.otlp_file import (
+        FAILURE,
+        FILE_TEXT,
+        read_file_truth,
+        record_all,
+        run_tests_truth,
+    )
 
-FILE_TEXT = "def main():\n    return 42\n"
-FAILURE = "3 tests failed in unit"
 INSTRUMENTATION = "openinference-instrumentation-smolagents 0.1.43 (smolagents 1.26.0)"
 
 
@@ -194,20 +198,8 @@ def run_scenario(provider: Any, model: Any, notes: str) -> dict[str, Any]:
                 "agent": "builder",
                 "status": "completed",
                 "tools": [
-                    {
-                        "name": "read_file",
-                        "call_id": "call_read_1",
-                        "arguments": {"path": "src/app.py"},
-                        "status": "done",
-                        "output_contains": "return 42",
-                    },
-                    {
-                        "name": "run_tests",
-                        "call_id": "call_test_1",
-                        "arguments": {"target": "unit"},
-                        "status": "error",
-                        "error_contains": FAILURE,
-                    },
+                    read_file_truth(),
+                    run_tests_truth(),
                 ],
             }
         ],
@@ -256,11 +248,7 @@ SCENARIOS = {"smolagents": scenario, "smolagents_openai_model": scenario_openai_
 
 
 def main() -> None:
-    for name, run in SCENARIOS.items():
-        with recording_provider(name) as (provider, exporter):
-            truth = run(provider)
-            spans = exporter.get_finished_spans()
-        print(write_recording(name, spans, truth), len(spans), "spans")
+    record_all(SCENARIOS)
 
 
 if __name__ == "__main__":

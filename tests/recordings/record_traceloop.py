@@ -40,13 +40,12 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from .otlp_file import recording_provider, write_recording
+    from .otlp_file import FAILURE, record_all
 except ImportError:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from recordings.otlp_file import recording_provider, write_recording
+    from recordings.otlp_file import FAILURE, record_all
 
 READ_OUTPUT = "def main():\n    return 42\n"
-FAILURE = "3 tests failed in unit"
 CONVERSATION_ID = "conv-builder-1"
 
 _ENRICHER = None  # the no-op processor onto which Traceloop chained its on_start
@@ -157,10 +156,7 @@ def scenario(provider) -> dict[str, Any]:
 
 
 def main() -> None:
-    with recording_provider("traceloop") as (provider, exporter):
-        result = scenario(provider)
-        spans = exporter.get_finished_spans()
-        print("traceloop", write_recording("traceloop", spans, result), len(spans), "spans")
+    record_all({"traceloop": scenario})
 
 
 if __name__ == "__main__":
