@@ -602,6 +602,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail("aborted", 130)
     except (ValueError, FileNotFoundError) as error:
         _fail(str(error).replace("\n", " "))
+    except TimeoutError as error:  # a tool stopped at OTEL_OBS_TOOL_TIMEOUT_MS
+        _fail(str(error).replace("\n", " "), 1)
     except BrokenPipeError:
         sys.exit(1)
     except Exception as error:  # no tracebacks for users unless asked for
