@@ -476,8 +476,12 @@ def demo(
 ) -> None:
     """Simulate a multi-agent build (waves of worker processes) into the store."""
     from ..demo import run_demo
+    from .queries import unwritable_store_problem
 
     db_path, transcripts = store_paths(db, transcripts_dir)
+    problem = unwritable_store_problem(db_path)
+    if problem:
+        raise UsageProblem(f"--db: cannot record into {db_path}: {problem}")
     result = run_demo(
         workers=workers,
         seed=seed,
