@@ -353,8 +353,12 @@ def tail(
             f"EXECUTION_ID: no transcript for {execution_id!r} at {path} "
             "(give --transcripts-dir or set OTEL_OBS_TRANSCRIPTS_DIR)"
         )
+
+    def skipped(why: str) -> None:
+        sys.stderr.write(f"otel-obs: skipped {path}: {why}\n")
+
     try:
-        for entry in read_entries(path, follow=follow):
+        for entry in read_entries(path, follow=follow, on_skip=skipped):
             if as_json:
                 line = json.dumps(entry, ensure_ascii=False)
             else:
