@@ -45,9 +45,10 @@ def connect_read_only(db_path: Path | str, *, rows: bool = True) -> sqlite3.Conn
     conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as error:
         conn.close()
-        if not _no_log_to_read(path):
+        name = getattr(error, "sqlite_errorname", "")
+        if not name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY")) or not _no_log_to_read(path):
             raise
         # The -wal/-shm could not be created: read-only media. Without a log
         # there is nothing but the main file to read.
