@@ -7,12 +7,16 @@ combine tools into typed reports (:mod:`otel_obs.reports`).
 
 Connections are opened with ``mode=ro``: a diagnosis must never change the
 store it diagnoses, even when a tool is run by an agent with odd parameters.
+Every tool runs under a time bound (``OTEL_OBS_TOOL_TIMEOUT_MS``): past it the
+tool is stopped with a :class:`~otel_obs.readonly.ReadTimeoutError` that
+names it and the limit.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ from typing import Any
 from otel_obs.queries.registry import get_tool, load_tools
 
 from . import settings
+from .readonly import bounded, connect_read_only
 from .reports import (
     AnomalyReport,
     ErrorRecord,
@@ -42,11 +47,18 @@ def default_db_path() -> Path:
 class ObservabilitySkills:
     """The SQL tools of one store, as methods and by id."""
 
-    def __init__(self, db_path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, db_path: str | os.PathLike[str] | None = None, *, tool_timeout_ms: int | None = None
+    ) -> None:
         self.db_path = Path(db_path) if db_path is not None else default_db_path()
         if not self.db_path.is_file():
             raise FileNotFoundError(f"observability database not found: {self.db_path}")
+        #: The longest one tool may run (``OTEL_OBS_TOOL_TIMEOUT_MS``), checked here.
+        self.tool_timeout_ms = settings.TOOL_TIMEOUT_MS.resolve(tool_timeout_ms)
         self._conn: sqlite3.Connection | None = None
+        # One tool at a time on the one connection (the MCP server calls from threads):
+        # its time bound, a progress handler, belongs to the connection.
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------
     # plumbing
@@ -54,8 +66,7 @@ class ObservabilitySkills:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            uri = self.db_path.resolve().as_uri() + "?mode=ro"
-            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._conn = connect_read_only(self.db_path, rows=False)
         return self._conn
 
     def close(self) -> None:
@@ -74,13 +85,18 @@ class ObservabilitySkills:
         """Run one tool by id; rows as dicts keyed by the tool's ``returns`` columns.
 
         Unknown ids and unknown or missing parameters raise ValueError listing
-        the valid ones.
+        the valid ones; a tool that runs longer than ``tool_timeout_ms`` is
+        stopped with :class:`~otel_obs.readonly.ReadTimeoutError` naming it.
         """
         tool = get_tool(tool_id)
         bound = tool.bind(params)
-        cursor = self._connection().execute(tool.sql, bound)
-        columns = [d[0] for d in cursor.description or ()]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        with self._lock:
+            conn = self._connection()
+            with bounded(conn, f"tool {tool.id} ({tool.title})", self.tool_timeout_ms):
+                cursor = conn.execute(tool.sql, bound)
+                columns = [d[0] for d in cursor.description or ()]
+                rows = cursor.fetchall()
+        return [dict(zip(columns, row, strict=True)) for row in rows]
 
     @staticmethod
     def tools() -> list[Row]:

@@ -246,6 +246,16 @@ SHUTDOWN_TIMEOUT_MS = Setting(
     integer_text,
 )
 
+TOOL_TIMEOUT_MS = Setting(
+    "tool_timeout_ms",
+    "OTEL_OBS_TOOL_TIMEOUT_MS",
+    60_000,
+    positive_int,
+    "the longest one SQL tool (or another read of the store) may run before it is stopped"
+    " with an error naming it and this limit",
+    integer_text,
+)
+
 REDACT_PATTERNS: Setting[tuple[str, ...]] = Setting(
     "extra_patterns",
     "OTEL_OBS_REDACT_PATTERNS",
@@ -290,6 +300,7 @@ ALL: tuple[Setting[Any], ...] = (
     RETRY_WINDOW_MS,
     LINK_WAIT_MS,
     SHUTDOWN_TIMEOUT_MS,
+    TOOL_TIMEOUT_MS,
     REDACT_PATTERNS,
     REDACT_ALLOW,
 )

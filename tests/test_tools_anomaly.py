@@ -220,12 +220,14 @@ def test_d006_dependency_cycles_with_their_path(skills):
             "cycle_start": "C-a",
             "cycle_length": 3,
             "path": "C-a -> C-b -> C-c -> C-a",
+            "tasks_in_group": 3,
         },
         {
             "execution_id": sp.CYCLE_EXECUTION,
             "cycle_start": "C-x",
             "cycle_length": 2,
             "path": "C-x -> C-y -> C-x",
+            "tasks_in_group": 2,
         },
     ]
 

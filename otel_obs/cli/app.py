@@ -353,8 +353,12 @@ def tail(
             f"EXECUTION_ID: no transcript for {execution_id!r} at {path} "
             "(give --transcripts-dir or set OTEL_OBS_TRANSCRIPTS_DIR)"
         )
+
+    def skipped(why: str) -> None:
+        sys.stderr.write(f"otel-obs: skipped {path}: {why}\n")
+
     try:
-        for entry in read_entries(path, follow=follow):
+        for entry in read_entries(path, follow=follow, on_skip=skipped):
             if as_json:
                 line = json.dumps(entry, ensure_ascii=False)
             else:
@@ -476,8 +480,12 @@ def demo(
 ) -> None:
     """Simulate a multi-agent build (waves of worker processes) into the store."""
     from ..demo import run_demo
+    from .queries import unwritable_store_problem
 
     db_path, transcripts = store_paths(db, transcripts_dir)
+    problem = unwritable_store_problem(db_path)
+    if problem:
+        raise UsageProblem(f"--db: cannot record into {db_path}: {problem}")
     result = run_demo(
         workers=workers,
         seed=seed,
@@ -602,6 +610,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail("aborted", 130)
     except (ValueError, FileNotFoundError) as error:
         _fail(str(error).replace("\n", " "))
+    except TimeoutError as error:  # a tool stopped at OTEL_OBS_TOOL_TIMEOUT_MS
+        _fail(str(error).replace("\n", " "), 1)
     except BrokenPipeError:
         sys.exit(1)
     except Exception as error:  # no tracebacks for users unless asked for

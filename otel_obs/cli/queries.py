@@ -57,6 +57,39 @@ def store_problem(db_path: Path) -> str | None:
     return None
 
 
+def unwritable_store_problem(db_path: Path) -> str | None:
+    """Why a command that writes ``db_path`` must not (None when it may).
+
+    A missing or empty file becomes a new store and an otel-obs store of this
+    version or an older one is brought forward; a file that is not SQLite,
+    another application's database, or a store of a newer otel-obs would
+    otherwise be refused by the writer in the background, and the command
+    would "succeed" with nothing stored.
+    """
+    try:
+        if db_path.stat().st_size == 0:
+            return None
+    except FileNotFoundError:
+        return None
+    try:
+        conn = read_only(db_path)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        return f"not a SQLite database: {error}"
+    if version > schema.SCHEMA_VERSION:
+        return (
+            f"its schema version {version} is newer than this otel-obs understands "
+            f"({schema.SCHEMA_VERSION}); use the otel-obs that wrote it, or another --db"
+        )
+    if version < 1 and tables:
+        return "another application's SQLite database (no otel-obs schema version)"
+    return None
+
+
 def list_executions(
     db_path: Path, task_list_id: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:

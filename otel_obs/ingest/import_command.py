@@ -26,6 +26,7 @@ def report_dict(report: ImportReport, db_path: Path) -> dict[str, Any]:
         "added": report.added,
         "skipped": report.skipped,
         "malformed": report.malformed,
+        "truncated": report.truncated,
         "problems": report.problems,
         "storage_failures": report.storage or None,
     }

@@ -38,22 +38,39 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from otel_obs import conventions as c
 from otel_obs.exporters.jsonl import transcript_path
 from otel_obs.exporters.mapping import Rows, iso_from_ns, json_object_text, map_event, map_span
 from otel_obs.exporters.span_record import RecordContext, SpanRecord
 from otel_obs.exporters.stores import Store, thread_store
-from otel_obs.redaction import clean_text
+from otel_obs.redaction import DETAILS_CAP, cap_text, clean_text, dumps
 
 #: Entries mapped and queued at a time.
 CHUNK_ENTRIES = 2_000
 #: Malformed lines kept for the report (the rest are counted).
 MAX_REPORTED_PROBLEMS = 50
+#: The longest line read (bytes, without its newline). A producer's line is far
+#: shorter (its texts are capped at 16,384 characters); a longer one is skipped
+#: and reported without being read whole, so one line cannot exhaust memory.
+MAX_LINE_BYTES = 1 << 20
+#: Summaries, details and skill references longer than this are cut on import as the
+#: producers cut them (details stay a JSON object: their head, under ``head``).
+TEXT_CAP = DETAILS_CAP
+#: Timestamps an entry may have (years; the store's format has four digits).
+_YEARS = (1970, 9999)
+_INT64 = (-(1 << 63), (1 << 63) - 1)
 
 _WHITESPACE = re.compile(r"[ \t\r\n]*")
-_DECODER = json.JSONDecoder()
+
+
+def _no_constant(name: str) -> Any:
+    raise LineError(f"not JSON: {name} is not a JSON value")
+
+
+# NaN and Infinity are not JSON; Python's decoder takes them unless told not to.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
 _HEX = re.compile(r"[0-9a-f]+\Z")
 
 
@@ -70,6 +87,8 @@ class ImportReport:
     added: int = 0
     skipped: int = 0
     malformed: int = 0
+    #: Entries imported with a summary, details or skill reference cut to TEXT_CAP.
+    truncated: int = 0
     problems: list[str] = field(default_factory=list)
     #: Storage trouble (the store's failure counts), when there was any.
     storage: str = ""
@@ -88,6 +107,8 @@ class Entry:
     row: dict[str, Any]
     details: dict[str, Any]
     ns: int
+    #: Whether a text of the line was cut to :data:`TEXT_CAP`.
+    truncated: bool = False
 
 
 # --------------------------------------------------------------------------
@@ -121,6 +142,8 @@ def raw_members(text: str) -> dict[str, tuple[Any, str]]:
             value, at = _DECODER.raw_decode(text, at)
         except json.JSONDecodeError as exc:
             raise LineError(f"not JSON: {exc}") from None
+        except RecursionError:
+            raise LineError("not JSON this reader takes: nested too deeply") from None
         members[key] = (value, text[start:at])
         at = _WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
         mark = text[at : at + 1]
@@ -144,7 +167,14 @@ def _ns_of(value: Any) -> int:
         raise LineError(f"timestamp {value!r} is not ISO-8601") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    parsed = parsed.astimezone(timezone.utc)
+    try:
+        parsed = parsed.astimezone(timezone.utc)
+    except OverflowError:
+        parsed = None  # type: ignore[assignment]
+    if parsed is None or not _YEARS[0] <= parsed.year <= _YEARS[1]:
+        raise LineError(
+            f"timestamp {value!r} is out of range (UTC years {_YEARS[0]} to {_YEARS[1]})"
+        )
     seconds = calendar.timegm(parsed.timetuple())
     return (seconds * 1_000_000 + parsed.microsecond) * 1000
 
@@ -168,8 +198,10 @@ def _number(members: dict[str, tuple[Any, str]], name: str, kind: type) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise LineError(f"{name} must be a number, got {value!r}")
     if kind is int:
-        if value != int(value):
+        if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
             raise LineError(f"{name} must be an integer, got {value!r}")
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise LineError(f"{name} {value!r} is out of range (a 64-bit integer)")
         return int(value)
     return float(value) if math.isfinite(value) else None
 
@@ -181,13 +213,19 @@ def _hex(members: dict[str, tuple[Any, str]], name: str, digits: int) -> str | N
     return value
 
 
-def _object_text(members: dict[str, tuple[Any, str]], name: str) -> tuple[str | None, Any]:
+def _object_text(members: dict[str, tuple[Any, str]], name: str) -> tuple[str | None, Any, bool]:
+    """The member's JSON object text (capped), its value, and whether the text was cut."""
     value, raw = members.get(name, (None, ""))
     if value is None:
-        return None, None
+        return None, None, False
     if not isinstance(value, dict):
         raise LineError(f"{name} must be a JSON object, got {raw[:80]}")
-    return json_object_text(raw), value
+    text = json_object_text(raw)
+    if text is None or len(text) <= TEXT_CAP:
+        return text, value, False
+    # As the producers cap JSON (redaction.safe_json): still an object, its head kept.
+    head = {"_truncated": True, "_original_chars": len(text), "head": text[:TEXT_CAP]}
+    return dumps(head), value, True
 
 
 def parse_line(text: str) -> Entry:
@@ -197,8 +235,9 @@ def parse_line(text: str) -> Entry:
     if entry_type not in c.ENTRY_TYPES:
         raise LineError(f"entry_type {entry_type!r} is not one of {', '.join(c.ENTRY_TYPES)}")
     ns = _ns_of(members.get("timestamp", (None, ""))[0])
-    details_text, details = _object_text(members, "details")
-    skill_ref_text, _ = _object_text(members, "skill_ref")
+    details_text, details, details_cut = _object_text(members, "details")
+    skill_ref_text, _, skill_ref_cut = _object_text(members, "skill_ref")
+    summary = _text(members, "summary") or ""
     row = {
         "id": _text(members, "id", required=True),
         "execution_id": _text(members, "execution_id", required=True),
@@ -208,7 +247,7 @@ def parse_line(text: str) -> Entry:
         "task_id": _text(members, "task_id"),
         "entry_type": entry_type,
         "category": _text(members, "category") or c.DEFAULT_CATEGORY.get(entry_type, "action"),
-        "summary": _text(members, "summary") or "",
+        "summary": cap_text(summary, TEXT_CAP),
         "details": details_text or "{}",
         "skill_ref": skill_ref_text,
         "skill_trace_id": _text(members, "skill_trace_id"),
@@ -218,7 +257,8 @@ def parse_line(text: str) -> Entry:
         "trace_id": _hex(members, "trace_id", 32),
         "span_id": _hex(members, "span_id", 16),
     }
-    return Entry(row, details or {}, ns)
+    truncated = details_cut or skill_ref_cut or len(summary) > TEXT_CAP
+    return Entry(row, details or {}, ns, truncated)
 
 
 def transcript_files(paths: Sequence[str | Path]) -> list[Path]:
@@ -242,22 +282,51 @@ def transcript_files(paths: Sequence[str | Path]) -> list[Path]:
     return unique
 
 
+def bounded_lines(handle: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[bytes, int]]:
+    """Each line of ``handle`` and its length in bytes (without the newline); a line longer
+    than ``limit`` comes as ``b""`` with its length, read past in pieces, never held whole."""
+    while True:
+        raw = handle.readline(limit + 1)
+        if not raw:
+            return
+        line = raw[:-1] if raw.endswith(b"\n") else raw
+        if len(line) <= limit:
+            yield line, len(line)
+            continue
+        size = len(raw)
+        while not raw.endswith(b"\n"):
+            raw = handle.readline(limit)
+            if not raw:
+                break
+            size += len(raw)
+        yield b"", size - raw.endswith(b"\n")
+
+
 def read_entries(path: Path, report: ImportReport) -> list[Entry]:
     """The valid entries of one file, in file order; malformed lines reported and skipped."""
     entries: list[Entry] = []
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, 1):
+        for number, (raw, size) in enumerate(bounded_lines(handle), 1):
+            where = f"{path}:{number}"
+            if size > MAX_LINE_BYTES:
+                report.problem(
+                    where, f"line of {size} bytes is longer than the limit of {MAX_LINE_BYTES}"
+                )
+                continue
             if not raw.strip():
                 continue
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                report.problem(f"{path}:{number}", f"not UTF-8 ({exc.reason} at byte {exc.start})")
+                report.problem(where, f"not UTF-8 ({exc.reason} at byte {exc.start})")
                 continue
             try:
-                entries.append(parse_line(text))
+                entry = parse_line(text)
             except LineError as exc:
-                report.problem(f"{path}:{number}", str(exc))
+                report.problem(where, str(exc))
+                continue
+            report.truncated += entry.truncated
+            entries.append(entry)
     return entries
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..jsonable import to_jsonable
 from ..observability_skills import ObservabilitySkills
-from ..readonly import connect_read_only
+from ..readonly import bounded, connect_read_only
 
 Row = dict[str, Any]
 
@@ -123,11 +123,12 @@ def read_timeline(db_path: Path | str, execution_id: str) -> dict[str, list[Row]
     """The timeline's rows, times as milliseconds since the execution started."""
     conn = connect_read_only(db_path)
     try:
-        t0 = conn.execute(_START_SQL, {"execution_id": execution_id}).fetchone()["t0"]
-        params = {"execution_id": execution_id, "t0": t0}
-        return {
-            name: [dict(row) for row in conn.execute(sql, params)]
-            for name, sql in _TIMELINE_SQL.items()
-        }
+        with bounded(conn, "the report's timeline"):
+            t0 = conn.execute(_START_SQL, {"execution_id": execution_id}).fetchone()["t0"]
+            params = {"execution_id": execution_id, "t0": t0}
+            return {
+                name: [dict(row) for row in conn.execute(sql, params)]
+                for name, sql in _TIMELINE_SQL.items()
+            }
     finally:
         conn.close()
