@@ -527,6 +527,21 @@ def serve(
         ),
     ] = 16,
     retry_after: Annotated[int, typer.Option(help="Retry hint of a refusal, in seconds.")] = 1,
+    body_timeout: Annotated[
+        float, typer.Option(help="Seconds an HTTP request body may take to arrive (408 past it).")
+    ] = 30.0,
+    idle_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a connection may stay without a request before it is closed."),
+    ] = 60.0,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            help="Connections per listener (default 1000, lowered to fit the file limit); "
+            "past it the longest idle one is closed, else the new one.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP) into the store until SIGTERM."""
     import importlib.util
@@ -550,6 +565,9 @@ def serve(
             max_queue=max_queue,
             max_requests=max_requests,
             retry_after_s=retry_after,
+            body_timeout_s=body_timeout,
+            idle_timeout_s=idle_timeout,
+            max_connections=max_connections,
         )
     )
 
