@@ -6,10 +6,12 @@ import json
 import math
 import os
 import re
+import resource
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,22 @@ ANNOUNCE = re.compile(r"gRPC on (?P<grpc>\S+), HTTP on (?P<http>http://\S+/v1/tr
 class Served:
     """A running ``otel-obs serve`` (ports chosen by the OS) and the store it fills."""
 
-    def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        db: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        max_rss_mib: int | None = None,
+        nofile: int | None = None,
+    ) -> None:
+        """``max_rss_mib``: a watchdog kills the server past this resident size (the test
+        then fails, see :meth:`check`); ``nofile``: the server's file limit."""
         self.db = db
+
+        def limits() -> None:
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -40,6 +56,7 @@ class Served:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **(env or {})},
+            preexec_fn=limits if nofile is not None else None,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -50,6 +67,26 @@ class Served:
         self.grpc = match["grpc"]
         self.http = match["http"]
         self.counts: dict[str, Any] | None = None
+        self.rss_mib = self.peak_rss_mib = rss_mib(self.proc.pid)
+        #: Why the watchdog killed the server (None while it has not).
+        self.tripped: str | None = None
+        if max_rss_mib is not None:
+            threading.Thread(target=self._watch, args=(max_rss_mib,), daemon=True).start()
+
+    def _watch(self, limit_mib: int) -> None:
+        while self.proc.poll() is None:
+            now = rss_mib(self.proc.pid)
+            self.peak_rss_mib = max(self.peak_rss_mib, now)
+            if now > limit_mib:
+                self.tripped = f"serve's resident memory reached {now} MiB (limit {limit_mib})"
+                self.proc.kill()
+                return
+            time.sleep(0.02)
+
+    def check(self) -> None:
+        """Fail when the watchdog killed the server."""
+        assert self.tripped is None, self.tripped
+        assert self.proc.poll() is None, "serve exited"
 
     def stop(self, timeout_s: float = 60.0) -> dict[str, Any]:
         """SIGTERM, wait, and return the counts it printed as it stopped."""
@@ -66,6 +103,24 @@ class Served:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.communicate(timeout=30)
+
+
+def rss_mib(pid: int) -> int:
+    """A process's resident memory (``VmRSS``), in MiB; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) >> 10
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 #: Columns the receiving store numbers itself (see exporters/writer.py).

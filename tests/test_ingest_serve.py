@@ -208,6 +208,10 @@ def test_token_from_the_environment(tmp_path: Path) -> None:
         (("--retry-after", "0"), ("--retry-after", "got 0")),
         (("--max-body-mib", "0"), ("--max-body-mib", "got 0")),
         (("--http-port", "70000"), ("--http-port", "70000")),
+        (("--max-body-mib", "4096"), ("--max-body-mib", "at most 2047", "got 4096")),
+        (("--body-timeout", "0"), ("--body-timeout", "got 0")),
+        (("--idle-timeout", "nan"), ("--idle-timeout", "got nan")),
+        (("--max-connections", "0"), ("--max-connections", "got 0")),
     ],
 )
 def test_bad_settings_are_refused_naming_the_value(
@@ -223,6 +227,29 @@ def test_bad_settings_are_refused_naming_the_value(
     for words in said:
         assert words in done.stderr, done.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+@pytest.mark.parametrize("host", ["[::1]", "::1"])
+def test_an_ipv6_host_in_brackets_or_not(tmp_path: Path, host: str) -> None:
+    server = Served(tmp_path / "v6.db", "--host", host)
+    try:
+        assert server.http.startswith("http://[::1]:") and server.grpc.startswith("[::1]:")
+        body = protobuf_body(producer_spans("exec-v6", tools=1))
+        assert requests.post(server.http, data=body, headers=PROTOBUF, timeout=10).ok
+        _grpc_call(server.grpc, body)
+    finally:
+        counts = server.stop()
+    assert counts["requests"] == 2
 
 
 def _hold_write_lock(db: Path) -> sqlite3.Connection:

@@ -210,3 +210,100 @@ def test_skills_install_writes_the_claude_code_mcp_config(demo: DemoStore, tmp_p
     bad = demo.cli("skills", "install", "--dir", str(project / ".claude" / "skills"))
     assert bad.returncode == 2 and ".mcp.json" in bad.stderr
     assert (project / ".mcp.json").read_text() == "{not json"
+
+
+def _start_http(demo: DemoStore, *args: str) -> tuple[Any, int]:
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "otel_obs", "mcp", "--db", str(demo.db), "--http"]
+        + ["--port", str(port), *args],
+        cwd=demo.root,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                error = proc.communicate()[1]
+                raise AssertionError(f"the HTTP server did not start: {error}") from None
+            time.sleep(0.2)
+
+
+def test_http_sessions_left_open_are_closed_and_never_lock_new_clients_out(demo: DemoStore):
+    """Clients that open sessions and never close them: past --max-sessions the longest
+    idle one is closed to make room, and every one closes after --session-idle-timeout."""
+    import time
+
+    import requests
+
+    proc, port = _start_http(demo, "--max-sessions", "3", "--session-idle-timeout", "2")
+    url = f"http://127.0.0.1:{port}/mcp"
+    headers = {"Accept": "application/json, text/event-stream"}
+    version = "2025-06-18"  # a version whose ping is a bare JSON-RPC request
+
+    def open_session(n: int) -> requests.Response:
+        request = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": version,
+                "capabilities": {},
+                "clientInfo": {"name": f"leaky-{n}", "version": "1"},
+            },
+        }
+        return requests.post(url, json=request, headers=headers, timeout=10)
+
+    def alive(session_id: str) -> bool:
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        answer = requests.post(
+            url,
+            json=ping,
+            headers={
+                **headers,
+                "mcp-session-id": session_id,
+                "mcp-protocol-version": version,
+            },
+            timeout=10,
+        )
+        assert answer.status_code in (200, 404), answer.text
+        return answer.status_code == 200
+
+    try:
+        opened = []
+        for n in range(6):
+            answer = open_session(n)
+            assert answer.status_code == 200, answer.text
+            opened.append(answer.headers["mcp-session-id"])
+        # The three oldest made room for the three newest.
+        assert [alive(s) for s in opened[3:]] == [True, True, True]
+        assert [alive(s) for s in opened[:3]] == [False, False, False]
+        time.sleep(3)  # idle past --session-idle-timeout
+        assert not any(alive(s) for s in opened[3:])
+        assert open_session(9).status_code == 200
+        assert proc.poll() is None
+    finally:
+        proc.terminate()  # our own child, by its handle
+        proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [(("--max-sessions", "0"), "--max-sessions"), (("--session-idle-timeout", "-1"), "-1")],
+)
+def test_bad_session_limits_are_usage_errors(demo: DemoStore, args, said):
+    proc = demo.cli("mcp", "--db", str(demo.db), "--http", *args)
+    assert proc.returncode == 2 and said in proc.stderr, proc.stderr

@@ -412,19 +412,30 @@ def mcp_server(
     port: Annotated[
         int, typer.Option(help="The --http port (on 127.0.0.1).", min=1, max=65535)
     ] = 8765,
+    session_idle_timeout: Annotated[
+        float,
+        typer.Option(help="--http: seconds a session may go without a request before it closes."),
+    ] = 300.0,
+    max_sessions: Annotated[
+        int,
+        typer.Option(help="--http: sessions open at once; past it the longest idle one is closed."),
+    ] = 100,
 ) -> None:
     """Serve the SQL tools and the spec's methods as an MCP server (stdio by default)."""
     path = existing_db(db)
     try:
-        from ..mcp_server.server import serve_http, serve_stdio
+        from ..mcp_server.server import check_session_limits, serve_http, serve_stdio
     except ImportError as error:
         raise UsageProblem(
             f"mcp: the MCP server needs the 'mcp' package ({error}); "
             "install it with: pip install 'otel-obs[mcp]'"
         ) from None
     if http:
+        check_session_limits(session_idle_timeout, max_sessions)
         sys.stderr.write(f"otel-obs: MCP over streamable HTTP at http://127.0.0.1:{port}/mcp\n")
-        serve_http(path, port)
+        serve_http(
+            path, port, session_idle_timeout_s=session_idle_timeout, max_sessions=max_sessions
+        )
     else:
         serve_stdio(path)
 
@@ -535,6 +546,21 @@ def serve(
         ),
     ] = 16,
     retry_after: Annotated[int, typer.Option(help="Retry hint of a refusal, in seconds.")] = 1,
+    body_timeout: Annotated[
+        float, typer.Option(help="Seconds an HTTP request body may take to arrive (408 past it).")
+    ] = 30.0,
+    idle_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a connection may stay without a request before it is closed."),
+    ] = 60.0,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            help="Connections per listener (default 1000, lowered to fit the file limit); "
+            "past it the longest idle one is closed, else the new one.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Receive OTLP traces (gRPC and HTTP) into the store until SIGTERM."""
     import importlib.util
@@ -558,6 +584,9 @@ def serve(
             max_queue=max_queue,
             max_requests=max_requests,
             retry_after_s=retry_after,
+            body_timeout_s=body_timeout,
+            idle_timeout_s=idle_timeout,
+            max_connections=max_connections,
         )
     )
 

@@ -17,10 +17,21 @@ accepted                  200 (partial success when   OK (partial success when
 missing / wrong token     401                         UNAUTHENTICATED
 not protobuf / JSON       415                         —
 body over the cap         413                         RESOURCE_EXHAUSTED (gRPC's limit)
+body too slow             408                         — (the client's deadline)
 malformed body            400                         INVALID_ARGUMENT
 store behind              503 + ``Retry-After``       RESOURCE_EXHAUSTED + RetryInfo
+store cannot write        503 + ``Retry-After``       UNAVAILABLE
 shutting down             503 + ``Retry-After``       UNAVAILABLE
 ========================  ==========================  ===============================
+
+A client without the token costs little: the token is checked from the
+headers (HTTP) or the metadata (gRPC, in an interceptor that answers before
+the message is read), so its body is never read whole nor inflated. HTTP bodies
+are read with a deadline and inflated incrementally up to the cap; connections
+idle past ``--idle-timeout`` are closed, and past ``--max-connections`` (kept
+below the process's file limit) the longest idle one makes room, else the new
+one is closed at once. gRPC bounds its calls in progress (``--max-requests``)
+and connections the same way.
 
 SIGTERM (or SIGINT) stops the listeners, lets the requests in progress finish,
 then flushes and closes the store: every span acknowledged is stored.
@@ -29,10 +40,15 @@ then flushes and closes the store: every span acknowledged is stored.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
+import os
+import resource
 import signal
+import sqlite3
 import sys
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -72,6 +88,27 @@ WRITE_BATCH_ITEMS = 2_000
 BODIES_AT_ONCE = 4
 #: How long shutdown waits for requests in progress, in seconds.
 SHUTDOWN_GRACE_S = 10.0
+#: Default for how long one HTTP request body may take to arrive, in seconds (408 past it).
+DEFAULT_BODY_TIMEOUT_S = 30.0
+#: Default for how long a connection may stay idle (no request in progress), in seconds.
+DEFAULT_IDLE_TIMEOUT_S = 60.0
+#: Default cap on connections per listener (lowered to fit the process's file limit).
+DEFAULT_MAX_CONNECTIONS = 1_000
+#: File descriptors kept for everything but connections: the process's own (store,
+#: pipes, threads) and the sockets one accept round takes before any is refused (the
+#: listen backlog, 128).
+RESERVED_FDS = 192
+#: Past --max-connections, an idle HTTP connection this old (seconds) makes room.
+EVICT_AFTER_S = 1.0
+#: gRPC's message size limit is a 32-bit signed integer: the largest --max-body-mib.
+MAX_BODY_MIB = (2**31 - 1) >> 20
+#: Content-Encodings an HTTP body may have (inflated here, incrementally, up to the cap).
+ENCODINGS = {
+    "": None,
+    "identity": None,
+    "gzip": 16 + zlib.MAX_WBITS,
+    "deflate": 32 + zlib.MAX_WBITS,
+}
 _SERVICE = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
 _PROTOBUF = "application/x-protobuf"
 _JSON = "application/json"
@@ -92,6 +129,10 @@ class ServeSettings:
     max_queue: int = DEFAULT_MAX_QUEUE
     max_requests: int = DEFAULT_MAX_REQUESTS
     retry_after_s: int = DEFAULT_RETRY_AFTER_S
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    #: None: :data:`DEFAULT_MAX_CONNECTIONS`, or less to fit the file limit.
+    max_connections: int | None = None
 
     def check(self) -> None:
         """Raise ValueError naming the bad setting (exposure without a token included)."""
@@ -101,6 +142,24 @@ class ServeSettings:
                 raise ValueError(f"--{name.replace('_', '-')}: {port} is not a port (0-65535)")
         if self.max_body_bytes <= 0:
             raise ValueError(f"--max-body-mib must be positive, got {self.max_body_bytes >> 20}")
+        if self.max_body_bytes > MAX_BODY_MIB << 20:
+            raise ValueError(
+                f"--max-body-mib must be at most {MAX_BODY_MIB} (gRPC's message limit is "
+                f"2 GiB), got {self.max_body_bytes >> 20}"
+            )
+        for name in ("body_timeout_s", "idle_timeout_s"):
+            value = getattr(self, name)
+            if not (value > 0 and value < float("inf")):
+                option = "--" + name.removesuffix("_s").replace("_", "-")
+                raise ValueError(f"{option} must be a positive number of seconds, got {value}")
+        if self.max_connections is not None:
+            most = connections_allowed()
+            if not 0 < self.max_connections <= most:
+                raise ValueError(
+                    f"--max-connections must be between 1 and {most} (the file limit, "
+                    f"{_file_limit()}, holds both listeners' connections), "
+                    f"got {self.max_connections}"
+                )
         if self.max_queue <= 0:
             raise ValueError(f"--max-queue must be positive, got {self.max_queue}")
         if self.max_requests <= 0:
@@ -113,6 +172,24 @@ class ServeSettings:
                 f"{TOKEN_ENV}) so that every request must carry it, or --insecure to "
                 "accept spans from anyone who can reach the port"
             )
+
+    @property
+    def connections(self) -> int:
+        """Connections each listener keeps open at most."""
+        if self.max_connections is not None:
+            return self.max_connections
+        return min(DEFAULT_MAX_CONNECTIONS, connections_allowed())
+
+
+def _file_limit() -> int:
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def connections_allowed() -> int:
+    """Connections per listener that the process's file limit leaves room for (both
+    listeners at their cap and :data:`RESERVED_FDS` still fit)."""
+    return max(1, (_file_limit() - RESERVED_FDS) // 2)
 
 
 def is_loopback(host: str) -> bool:
@@ -139,6 +216,66 @@ def build_store(settings: ServeSettings) -> Store:
         queue_capacity=2 * settings.max_queue,
         batch_items=WRITE_BATCH_ITEMS,
     )
+
+
+def store_problem(db_path: Path, transcripts_dir: Path) -> str | None:
+    """Why ``serve`` could not write to this store (None when it can), checked before it
+    listens: a receiver that answered 200 and dropped every row would lose spans silently,
+    as senders never send a 200 again.
+
+    The store is opened (created, its schema brought up to date, as the writer would) and
+    written once; the transcripts folder must be writable too.
+    """
+    from otel_obs.exporters import schema
+
+    path = Path(db_path)
+    if path.exists():
+        if path.is_dir():
+            return f"--db {path}: is a directory, not a store file"
+        if not path.is_file():
+            return f"--db {path}: is not a regular file (a FIFO, socket or device)"
+        with open(path, "rb") as head:
+            magic = head.read(16)
+        if magic and magic != b"SQLite format 3\x00":
+            return f"--db {path}: is not a SQLite database"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"--db {path}: cannot create its folder: {error.strerror or error}"
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+    except sqlite3.Error as error:
+        return f"--db {path}: cannot open it: {error}"
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ).fetchone()[0]
+        if version > schema.SCHEMA_VERSION:
+            return (
+                f"--db {path}: its schema version {version} is newer than this otel-obs "
+                f"writes ({schema.SCHEMA_VERSION}); upgrade otel-obs"
+            )
+        if version == 0 and tables:
+            return f"--db {path}: is another application's SQLite database (no otel-obs schema)"
+        conn.execute("PRAGMA journal_mode = WAL")
+        schema.migrate(conn)
+        # One real write (the version, unchanged): a read-only file, folder or mount fails here.
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except (sqlite3.Error, schema.SchemaTooNewError) as error:
+        return f"--db {path}: cannot write to it: {error}"
+    finally:
+        conn.close()
+    folder = Path(transcripts_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"--transcripts-dir {folder}: cannot create it: {error.strerror or error}"
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        return f"--transcripts-dir {folder}: is not a writable folder"
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -210,9 +347,26 @@ class OtlpServer:
         s = self.settings
         app = web.Application(client_max_size=s.max_body_bytes)
         app.router.add_post(TRACES_PATH, self._http_export)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            # Bodies are inflated here, incrementally and capped, once the token is
+            # checked: aiohttp would inflate whatever arrives, answered or not.
+            auto_decompress=False,
+            # A connection with no request in progress is closed after this long,
+            # from its first byte on (keep-alive, or headers never finished).
+            keepalive_timeout=s.idle_timeout_s,
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, s.host, s.http_port, shutdown_timeout=SHUTDOWN_GRACE_S)
+        site = _limited_site()(
+            self._runner,
+            s.host.strip("[]"),
+            s.http_port,
+            limit=s.connections,
+            refused=lambda: self.receiver.count("refused_connections"),
+            shutdown_timeout=SHUTDOWN_GRACE_S,
+        )
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.http_address = f"{_bracketed(host)}:{port}"
@@ -222,11 +376,23 @@ class OtlpServer:
         import grpc
 
         s = self.settings
+        idle_ms = int(s.idle_timeout_s * 1000)
         server = grpc.aio.server(
+            interceptors=[_token_check()(self.receiver)],
+            # Calls past this get RESOURCE_EXHAUSTED before their message is read:
+            # with the message cap, what gRPC calls in progress can hold.
+            maximum_concurrent_rpcs=s.max_requests,
             options=[
                 ("grpc.max_receive_message_length", s.max_body_bytes),
                 ("grpc.so_reuseport", 0),
-            ]
+                ("grpc.max_allowed_incoming_connections", s.connections),
+                ("grpc.max_connection_idle_ms", idle_ms),
+                ("grpc.server_handshake_timeout_ms", idle_ms),
+                # Ask idle clients whether they are still there; a dead peer is dropped.
+                ("grpc.keepalive_time_ms", idle_ms),
+                ("grpc.keepalive_timeout_ms", 20_000),
+                ("grpc.http2.max_pings_without_data", 0),
+            ],
         )
         handler = grpc.method_handlers_generic_handler(
             _SERVICE,
@@ -272,6 +438,7 @@ class OtlpServer:
                 status=status, body=body, content_type=content_type, headers=headers
             )
 
+        # Everything refused here is refused from the headers: the body is not read.
         try:
             receiver.authorize(request.headers.get("Authorization"))
         except Refused as refused:
@@ -286,17 +453,50 @@ class OtlpServer:
                 f"Content-Type {request.content_type!r} is not supported; "
                 f"use {_PROTOBUF} or {_JSON}",
             )
+        encoding = request.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ENCODINGS:
+            receiver.count("unsupported_media_type")
+            return answer(
+                415,
+                code_pb2.INVALID_ARGUMENT,
+                f"Content-Encoding {encoding!r} is not supported; use gzip, deflate or none",
+            )
         limit = self.settings.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             return self._too_large(answer, request.content_length)
+        unwritable = self._unwritable()
+        if unwritable:
+            receiver.count("refused_unwritable")
+            return answer(
+                503,
+                code_pb2.UNAVAILABLE,
+                unwritable,
+                **{"Retry-After": str(self.settings.retry_after_s)},
+            )
         loop = asyncio.get_running_loop()
         try:
             with receiver.admission():
+                # Read without holding a decoding place: a slow sender holds only its
+                # own admission, never the others' decoding (nor gRPC's).
+                try:
+                    body = await asyncio.wait_for(
+                        _read_body(request, ENCODINGS[encoding], limit),
+                        self.settings.body_timeout_s,
+                    )
+                except _TooLarge:
+                    return self._too_large(answer, None)
+                except asyncio.TimeoutError:
+                    receiver.count("body_timeout")
+                    return answer(
+                        408,
+                        code_pb2.DEADLINE_EXCEEDED,
+                        f"the body did not arrive within {self.settings.body_timeout_s:g} s",
+                        Connection="close",
+                    )
+                except MalformedRequest:
+                    receiver.count("malformed")
+                    raise
                 async with self._bodies:
-                    try:
-                        body = await request.read()
-                    except web.HTTPRequestEntityTooLarge:
-                        return self._too_large(answer, None)
                     outcome = await loop.run_in_executor(
                         self._pool, self._take_http, body, request.content_type
                     )
@@ -311,6 +511,15 @@ class OtlpServer:
             )
         payload, content_type = _encoded(_response(outcome), as_json)
         return web.Response(status=200, body=payload, content_type=content_type)
+
+    def _unwritable(self) -> str | None:
+        """Why the store cannot write now (None when it can): answered 503, not 200."""
+        if self.receiver.store.stats().get("sqlite_ok", True):
+            return None
+        return (
+            f"the store {self.settings.db_path} cannot be written now; "
+            f"retry in {self.settings.retry_after_s} s"
+        )
 
     def _too_large(self, answer: Callable[..., Any], size: int | None) -> Any:
         self.receiver.count("too_large")
@@ -333,12 +542,12 @@ class OtlpServer:
     async def _grpc_export(self, body: bytes, context: Any) -> Any:
         import grpc
 
+        # The token was checked by _TokenCheck, before the message was read.
         receiver = self.receiver
-        metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()}
-        try:
-            receiver.authorize(metadata.get("authorization"))
-        except Refused as refused:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(refused))
+        unwritable = self._unwritable()
+        if unwritable:
+            receiver.count("refused_unwritable")
+            await context.abort(grpc.StatusCode.UNAVAILABLE, unwritable)
         loop = asyncio.get_running_loop()
         try:
             with receiver.admission():
@@ -363,6 +572,145 @@ class OtlpServer:
             self.receiver.count("malformed")
             raise
         return self.receiver.take(decoded)
+
+
+class _TooLarge(Exception):
+    """The body (inflated) went over the cap."""
+
+
+async def _read_body(request: Any, wbits: int | None, limit: int) -> bytes:
+    """The body, inflated as it arrives when ``wbits`` says how, never more than ``limit``
+    bytes (raw or inflated: _TooLarge past it)."""
+    inflater = zlib.decompressobj(wbits) if wbits is not None else None
+    body = bytearray()
+    received = 0
+    async for chunk in request.content.iter_any():
+        received += len(chunk)
+        if received > limit:
+            raise _TooLarge
+        if inflater is None:
+            body += chunk
+            continue
+        try:
+            # At most one byte past the cap: a bomb costs the cap, not its size.
+            body += inflater.decompress(chunk, limit + 1 - len(body))
+        except zlib.error as error:
+            raise MalformedRequest(f"the body is not valid {_encoding(wbits)}: {error}") from None
+        if len(body) > limit:
+            raise _TooLarge
+        if inflater.eof:
+            break
+    if inflater is not None and not inflater.eof:
+        raise MalformedRequest(f"the body is not valid {_encoding(wbits)}: it is truncated")
+    return bytes(body)
+
+
+def _encoding(wbits: int | None) -> str:
+    return next(name for name, bits in ENCODINGS.items() if bits == wbits and name)
+
+
+@functools.cache
+def _token_check() -> Any:
+    import grpc
+
+    class TokenCheck(grpc.aio.ServerInterceptor):
+        """The token checked from the call's metadata before its message is read, so a
+        caller without it costs no message's memory."""
+
+        def __init__(self, receiver: Receiver) -> None:
+            self._receiver = receiver
+
+        async def intercept_service(self, continuation: Any, details: Any) -> Any:
+            return _refusal_handler(self._receiver, details) or await continuation(details)
+
+    return TokenCheck
+
+
+def _refusal_handler(receiver: Receiver, details: Any) -> Any:
+    """A handler that answers UNAUTHENTICATED without reading the request (None when the
+    call carries the token)."""
+    import grpc
+
+    metadata = {key.lower(): value for key, value in details.invocation_metadata or ()}
+    credentials = metadata.get("authorization")
+    try:
+        receiver.authorize(credentials if isinstance(credentials, str) else None)
+    except Refused as refused:
+        message = str(refused)
+
+        # A stream handler: it answers without reading the request stream.
+        async def refuse(requests: Any, context: Any) -> None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+        return grpc.stream_unary_rpc_method_handler(refuse)
+    return None
+
+
+@functools.cache
+def _limited_site() -> Any:
+    from aiohttp import web  # the 'serve' extra: imported when serve starts
+    from aiohttp.web_protocol import RequestHandler
+
+    class LimitedSite(web.TCPSite):
+        """A TCP site with at most ``limit`` connections: past it, the oldest idle one
+        (waiting for a request, or for its headers) open for :data:`EVICT_AFTER_S` or
+        more is closed to make room, else the new one is refused (a burst of new
+        connections does not push out those that have just arrived)."""
+
+        def __init__(self, runner: Any, *args: Any, limit: int, refused: Any, **kw: Any):
+            super().__init__(runner, *args, **kw)
+            self._limit = limit
+            self._refused = refused
+
+        async def start(self) -> None:
+            await web.BaseSite.start(self)  # registers the site with its runner
+            server = self._runner.server
+            loop = asyncio.get_running_loop()
+            limit, refused = self._limit, self._refused
+            #: Every connection from its acceptance to its end, oldest first (the
+            #: server's own list starts later, so a burst would overshoot it).
+            live: dict[Any, float] = {}
+
+            class Counted(RequestHandler):
+                def connection_lost(self, exc: BaseException | None) -> None:
+                    live.pop(self, None)
+                    super().connection_lost(exc)
+
+            def accept() -> Any:
+                now = loop.time()
+                if len(live) >= limit:
+                    idle = next(
+                        (c for c, t in live.items() if now - t >= EVICT_AFTER_S and _is_idle(c)),
+                        None,
+                    )
+                    if idle is None:
+                        refused()
+                        return _Refusal()
+                    live.pop(idle)
+                    idle.force_close()
+                handler = Counted(server, loop=loop, **server._kwargs)
+                live[handler] = now
+                return handler
+
+            self._server = await loop.create_server(
+                accept, self._host, self._port, backlog=self._backlog
+            )
+            self._bound_port = self._server.sockets[0].getsockname()[1]
+
+    return LimitedSite
+
+
+def _is_idle(handler: Any) -> bool:
+    """True for a connection waiting for its next request (or for its headers)."""
+    waiter = getattr(handler, "_waiter", None)
+    return waiter is not None and not waiter.done()
+
+
+class _Refusal(asyncio.Protocol):
+    """A connection over the limit: closed at once."""
+
+    def connection_made(self, transport: Any) -> None:
+        transport.close()
 
 
 def _bracketed(host: str) -> str:
@@ -392,6 +740,9 @@ async def run(settings: ServeSettings, announce: Callable[[OtlpServer], None]) -
         flushed = await server.stop()
     stats = receiver.store.stats()
     return {
+        "refused_unwritable": 0,
+        "refused_connections": 0,
+        "body_timeout": 0,
         **receiver.counts,
         "flushed": flushed,
         "rows_written": stats.get("rows_written", 0),
@@ -418,6 +769,10 @@ def _lineage_counts(db_path: Any) -> dict[str, Any]:
 
 def serve(settings: ServeSettings) -> dict[str, Any]:
     """Run the receiver in this process until SIGTERM/SIGINT (``otel-obs serve``)."""
+    settings.check()
+    problem = store_problem(settings.db_path, settings.transcripts_dir)
+    if problem:
+        raise ValueError(problem)
 
     def announce(server: OtlpServer) -> None:
         print(

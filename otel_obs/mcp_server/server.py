@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,10 @@ SERVER_NAME = "otel-obs"
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8765
 HTTP_PATH = "/mcp"
+#: Seconds an HTTP session may go without a request before it is closed (--session-idle-timeout).
+DEFAULT_SESSION_IDLE_TIMEOUT_S = 300.0
+#: HTTP sessions open at once (--max-sessions); past it the longest idle one is closed.
+DEFAULT_MAX_SESSIONS = 100
 
 
 def _result(value: Any) -> types.CallToolResult:
@@ -110,9 +115,81 @@ def serve_stdio(db_path: Path) -> None:
     anyio.run(main)
 
 
-def serve_http(db_path: Path, port: int = DEFAULT_PORT) -> None:
-    """Serve streamable HTTP on ``127.0.0.1:port`` (path ``/mcp``), loopback only."""
+def serve_http(
+    db_path: Path,
+    port: int = DEFAULT_PORT,
+    *,
+    session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S,
+    max_sessions: int = DEFAULT_MAX_SESSIONS,
+) -> None:
+    """Serve streamable HTTP on ``127.0.0.1:port`` (path ``/mcp``), loopback only.
+
+    Sessions are bounded: one without a request for ``session_idle_timeout_s`` is
+    closed, and opening one past ``max_sessions`` closes the longest idle session
+    first (only when every session is busy is the new one refused, 503), so sessions
+    that clients open and never close cannot lock new clients out.
+    """
     import uvicorn
 
-    app = build_server(db_path).streamable_http_app(streamable_http_path=HTTP_PATH, host=LOOPBACK)
+    check_session_limits(session_idle_timeout_s, max_sessions)
+    server = build_server(db_path)
+    app = server.streamable_http_app(
+        streamable_http_path=HTTP_PATH,
+        host=LOOPBACK,
+        session_idle_timeout=session_idle_timeout_s,
+        max_sessions=max_sessions,
+    )
+    evict_idle_sessions(server.session_manager)
     uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning")).run()
+
+
+def check_session_limits(session_idle_timeout_s: float, max_sessions: int) -> None:
+    """Raise ValueError naming a bad --session-idle-timeout or --max-sessions."""
+    if not (math.isfinite(session_idle_timeout_s) and session_idle_timeout_s > 0):
+        raise ValueError(
+            f"--session-idle-timeout must be a positive number of seconds, "
+            f"got {session_idle_timeout_s}"
+        )
+    if max_sessions <= 0:
+        raise ValueError(f"--max-sessions must be positive, got {max_sessions}")
+
+
+def evict_idle_sessions(manager: Any) -> None:
+    """Make the session manager close the longest idle session when a new one would
+    go past its ``max_sessions``, rather than refuse the new one.
+
+    The SDK refuses (503) at the cap; this reads its session table and each session's
+    idle deadline. Should a later SDK lay them out otherwise, the SDK's refusal stays.
+    """
+    admit = getattr(manager, "_admit_session", None)
+    sessions = getattr(manager, "_server_instances", None)
+    if admit is None or not isinstance(sessions, dict):
+        log.warning("mcp: this SDK's sessions cannot be evicted; past the cap they are refused")
+        return
+    evicted = 0
+
+    def admit_evicting(requestor: Any) -> Any:
+        nonlocal evicted
+        cap = manager.max_sessions
+        if cap is not None and len(sessions) >= cap:
+            idle = [
+                (transport.idle_scope.deadline, session_id, transport)
+                for session_id, transport in sessions.items()
+                if getattr(transport, "_requests_in_flight", 1) == 0
+                and transport.idle_scope is not None
+                and math.isfinite(transport.idle_scope.deadline)
+            ]
+            if idle:
+                _deadline, session_id, transport = min(idle, key=lambda x: x[0])
+                sessions.pop(session_id, None)
+                transport.idle_scope.cancel()  # its server task ends and discards it
+                evicted += 1
+                log.warning(
+                    "mcp: %d sessions open (the limit): closed the longest idle one "
+                    "(%d closed so far)",
+                    cap,
+                    evicted,
+                )
+        return admit(requestor)
+
+    manager._admit_session = admit_evicting
