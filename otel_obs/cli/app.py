@@ -255,6 +255,64 @@ def anomalies(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = 
 
 
 @app.command()
+def watch(
+    execution_id: Annotated[
+        str | None,
+        typer.Argument(
+            help="The execution to follow (default: the newest in the store).", show_default=False
+        ),
+    ] = None,
+    db: DbOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per finding (JSON Lines).")
+    ] = False,
+    heartbeat_s: Annotated[
+        float, typer.Option(help="An agent silent this long is stuck (P002).", min=0)
+    ] = 120.0,
+    timeout_s: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", help="Stop after this many seconds (default: when it ends).", min=0
+        ),
+    ] = None,
+) -> None:
+    """Follow a live execution and print each finding as it happens: an error and its
+    root cause, a failed assertion, a blocked command, a stuck agent. Exit 1 when it had
+    findings, 0 when it ended without, 3 when --timeout passed first without any."""
+    import json
+
+    from .queries import list_executions
+    from .watch import watch as follow
+
+    path = existing_db(db)
+    if execution_id is None:
+        newest = list_executions(path, limit=1)
+        if not newest:
+            raise UsageProblem(f"EXECUTION_ID: the store {path} holds no executions yet")
+        execution_id = newest[0]["id"]
+    skills = skills_for(path, execution_id)
+
+    def emit(finding: Any) -> None:
+        if as_json:
+            line = json.dumps(finding.as_json(), ensure_ascii=False)
+        else:
+            line = f"{finding.at or '-'}  {finding.kind:<16} {finding.summary}"
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    try:
+        ended, found = follow(
+            skills, execution_id, emit, heartbeat_s=heartbeat_s, timeout_s=timeout_s
+        )
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    if not as_json:
+        state = "ended" if ended else "still running"
+        out.note(f"{execution_id}: {state}, {found} finding(s)")
+    raise typer.Exit(1 if found else 0 if ended else 3)
+
+
+@app.command()
 def unmapped(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Spans that made no row, by instrumentation scope and span name (nothing is ignored
     in silence: a framework whose agents or tools are missing shows up here)."""
