@@ -255,6 +255,58 @@ def anomalies(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = 
 
 
 @app.command()
+def diff(
+    execution_a: Annotated[str, typer.Argument(help="The earlier run.", show_default=False)],
+    execution_b: Annotated[
+        str, typer.Argument(help="The run to compare with it.", show_default=False)
+    ],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    sigmas: Annotated[
+        float, typer.Option(help="Slower or faster beyond this many standard deviations.", min=0)
+    ] = 2.0,
+    min_calls: Annotated[
+        int, typer.Option(help="A tool is timed with at least this many calls each side.", min=1)
+    ] = 3,
+    min_change_ms: Annotated[
+        float, typer.Option(help="A duration change smaller than this is none.", min=0)
+    ] = 5.0,
+) -> None:
+    """What changed from run A to run B: tasks and tool uses newly failing or fixed, tasks and
+    tools slower or faster beyond their spread, new blocked commands, agents added or gone,
+    durations. Exit 1 when B has regressions (newly failing or blocked)."""
+    from .diff import CHANGES, compare, regressions
+
+    path = store_with(db, execution_a)
+    store_with(path, execution_b)
+    result = compare(
+        path,
+        execution_a,
+        execution_b,
+        sigmas=sigmas,
+        min_calls=min_calls,
+        min_change_ms=min_change_ms,
+    )
+    if as_json:
+        out.print_json(result)
+    else:
+        durations = result["duration_ms"]
+        out.note(
+            f"{execution_a} -> {execution_b}: duration {durations[execution_a]} ms -> "
+            f"{durations[execution_b]} ms, status {result['status'][execution_a]} -> "
+            f"{result['status'][execution_b]}"
+        )
+        for name in CHANGES:
+            if result[name]:
+                rows = [r if isinstance(r, dict) else {"id": r} for r in result[name]]
+                out.rows_table(rows, title=name.replace("_", " "), empty="")
+        if not any(result[name] for name in CHANGES):
+            out.note("no changes")
+    if regressions(result):
+        raise typer.Exit(1)
+
+
+@app.command()
 def watch(
     execution_id: Annotated[
         str | None,
