@@ -255,6 +255,67 @@ def anomalies(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = 
 
 
 @app.command()
+def prune(
+    db: DbOption = None,
+    transcripts_dir: TranscriptsDirOption = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Remove executions started longer ago (30d, 12h, 90m).",
+            show_default=False,
+        ),
+    ] = None,
+    keep_last: Annotated[
+        int | None,
+        typer.Option("--keep-last", help="Keep only the N newest executions.", show_default=False),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would go; remove nothing.")
+    ] = False,
+    vacuum: Annotated[
+        bool,
+        typer.Option(
+            "--vacuum",
+            help="Also give the space back to the file system (holds writers off while it runs).",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove whole executions (every table and their transcripts), one short transaction
+    each, safe while writers run; say what was removed."""
+    from .prune import parse_age
+    from .prune import prune as remove
+
+    if older_than is None and keep_last is None:
+        raise UsageProblem("give --older-than AGE (e.g. 30d) or --keep-last N, or both")
+    if keep_last is not None and keep_last < 0:
+        raise UsageProblem(f"--keep-last: must be 0 or more, got {keep_last}")
+    try:
+        age = parse_age(older_than) if older_than is not None else None
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+    path = existing_db(db)
+    folder = store_paths(path, transcripts_dir)[1]
+    result = remove(
+        path, folder, older_than=age, keep_last=keep_last, dry_run=dry_run, vacuum=vacuum
+    )
+    if as_json:
+        out.print_json({**result.as_json(), "dry_run": dry_run})
+        return
+    verb = "would remove" if dry_run else "removed"
+    out.rows_table(
+        [{"table": t, "rows": n} for t, n in sorted(result.rows_by_table.items())],
+        title=f"{verb} {len(result.executions)} execution(s)",
+        empty="(nothing to remove)",
+    )
+    out.note(
+        f"{verb} {result.transcript_files} transcript file(s), {result.transcript_bytes} bytes"
+        + ("" if dry_run else f"; {result.freed_bytes} bytes freed in the store")
+    )
+
+
+@app.command()
 def diff(
     execution_a: Annotated[str, typer.Argument(help="The earlier run.", show_default=False)],
     execution_b: Annotated[

@@ -1,0 +1,174 @@
+"""``otel-obs prune``: remove whole executions, so a store does not only grow.
+
+An execution goes whole: its rows in every table that has an ``execution_id``
+(the lineage's links included) and its JSONL transcript. Each execution is
+deleted in a transaction of its own, taken like a writer's (``BEGIN
+IMMEDIATE`` with the busy timeout), so writers that run meanwhile wait for at
+most one execution's delete, never for the whole prune. The freed pages are
+reused by the store at once; ``--vacuum`` also gives them back to the file
+system, which rewrites the file and holds writers off while it runs.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ..exporters.jsonl import transcript_path
+from ..exporters.schema import TABLES
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+
+
+def parse_age(text: str) -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``45s``, ``2w`` as a duration (ValueError naming the text)."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(
+            f"--older-than: {text!r} is not a duration such as 30d, 12h, 90m, 45s or 2w"
+        )
+    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+@dataclass
+class Pruned:
+    """What a prune removed (or, in a dry run, would remove)."""
+
+    executions: list[str] = field(default_factory=list)
+    rows_by_table: dict[str, int] = field(default_factory=dict)
+    transcript_files: int = 0
+    transcript_bytes: int = 0
+    freed_bytes: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "executions": self.executions,
+            "rows_by_table": self.rows_by_table,
+            "rows": sum(self.rows_by_table.values()),
+            "transcript_files": self.transcript_files,
+            "transcript_bytes": self.transcript_bytes,
+            "freed_bytes": self.freed_bytes,
+        }
+
+
+def chosen(
+    conn: sqlite3.Connection, older_than: timedelta | None, keep_last: int | None
+) -> list[str]:
+    """The executions to remove: started before now - ``older_than``, or all but the
+    ``keep_last`` newest (both given: either)."""
+    rows = conn.execute(
+        "SELECT id, started_at FROM task_list_execution_runs ORDER BY started_at DESC, id"
+    ).fetchall()
+    out: list[str] = []
+    cutoff = None
+    if older_than is not None:
+        cutoff = (datetime.now(timezone.utc) - older_than).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for index, (execution_id, started_at) in enumerate(rows):
+        too_many = keep_last is not None and index >= keep_last
+        too_old = cutoff is not None and started_at is not None and started_at < cutoff
+        if too_many or too_old:
+            out.append(execution_id)
+    return out
+
+
+def _tables_with_execution(conn: sqlite3.Connection) -> list[str]:
+    names = []
+    for table in TABLES:
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if "execution_id" in columns:
+            names.append(table)
+        elif "id" in columns and table == "task_list_execution_runs":
+            names.append(table)
+    return names
+
+
+def _key(table: str) -> str:
+    return "id" if table == "task_list_execution_runs" else "execution_id"
+
+
+def prune(
+    db_path: Path,
+    transcripts_dir: Path,
+    *,
+    older_than: timedelta | None = None,
+    keep_last: int | None = None,
+    dry_run: bool = False,
+    vacuum: bool = False,
+    busy_timeout_ms: int = 10_000,
+) -> Pruned:
+    """Remove the chosen executions (see the module docstring); what was removed."""
+    if older_than is None and keep_last is None:
+        raise ValueError("give --older-than AGE or --keep-last N (or both)")
+    if keep_last is not None and keep_last < 0:
+        raise ValueError(f"--keep-last must be 0 or more, got {keep_last}")
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        result = Pruned(executions=chosen(conn, older_than, keep_last))
+        tables = _tables_with_execution(conn)
+        free_before = _free_bytes(conn)
+        for execution_id in result.executions:
+            _remove(conn, tables, execution_id, result, dry_run)
+            path = transcript_path(transcripts_dir, execution_id)
+            if path.is_file():
+                result.transcript_files += 1
+                result.transcript_bytes += path.stat().st_size
+                if not dry_run:
+                    path.unlink(missing_ok=True)
+        if not dry_run and result.executions:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            if vacuum:
+                size = db_path.stat().st_size
+                conn.execute("VACUUM")
+                result.freed_bytes = max(0, size - db_path.stat().st_size)
+            else:
+                result.freed_bytes = max(0, _free_bytes(conn) - free_before)
+        return result
+    finally:
+        conn.close()
+
+
+def _remove(
+    conn: sqlite3.Connection, tables: list[str], execution_id: str, result: Pruned, dry: bool
+) -> None:
+    """One execution, in one short write transaction (retried while the store is locked)."""
+    for attempt in range(50):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            time.sleep(min(0.01 * (attempt + 1), 0.2))
+    else:  # pragma: no cover - the busy timeout waited already
+        raise sqlite3.OperationalError(f"the store stayed locked; {execution_id!r} not removed")
+    try:
+        for table in tables:
+            if dry:
+                n = conn.execute(
+                    f"SELECT count(*) FROM {table} WHERE {_key(table)} = ?", (execution_id,)
+                ).fetchone()[0]
+            else:
+                n = conn.execute(
+                    f"DELETE FROM {table} WHERE {_key(table)} = ?", (execution_id,)
+                ).rowcount
+            if n:
+                result.rows_by_table[table] = result.rows_by_table.get(table, 0) + n
+        conn.execute("ROLLBACK" if dry else "COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _free_bytes(conn: sqlite3.Connection) -> int:
+    pages = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    return pages * conn.execute("PRAGMA page_size").fetchone()[0]
+
+
+__all__ = ["Pruned", "chosen", "parse_age", "prune"]
