@@ -107,3 +107,57 @@ def test_diff_finds_each_planted_change(tmp_path: Path) -> None:
     assert not any(
         unchanged[name] for name in unchanged if name not in ("a", "b", "duration_ms", "status")
     )
+
+
+def test_the_report_shows_the_changes_since_an_earlier_run(tmp_path: Path) -> None:
+    pipeline = get_pipeline(tmp_path / "obs.db", tmp_path / "transcripts")
+    try:
+        run(pipeline, "exec-a", regressed=False)
+        run(pipeline, "exec-b", regressed=True)
+        assert pipeline.flush(10)
+    finally:
+        pipeline.shutdown()
+    page = tmp_path / "report.html"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "otel_obs",
+            "report",
+            "exec-b",
+            "--db",
+            str(tmp_path / "obs.db"),
+            "--compare",
+            "exec-a",
+            "-o",
+            str(page),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    assert '<section id="comparison"><h2>Changes since exec-a</h2>' in html
+    for name, count in (
+        ("tasks_newly_failing", 1),
+        ("tool_uses_newly_failing", 1),
+        ("newly_blocked", 1),
+        ("agents_added", 1),
+    ):
+        assert f'data-table="diff-{name}" data-count="{count}"' in html, name
+    plain = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "otel_obs",
+            "report",
+            "exec-b",
+            "--db",
+            str(tmp_path / "obs.db"),
+            "-o",
+            str(tmp_path / "plain.html"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert plain.returncode == 0 and 'id="comparison"' not in (tmp_path / "plain.html").read_text()

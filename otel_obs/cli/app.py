@@ -554,12 +554,24 @@ def report(
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            "--compare",
+            help="An earlier run: the report also shows what changed since (as otel-obs diff).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write a self-contained HTML report: timeline, findings, tool charts."""
     from ..report import write_report
 
     store = store_with(db, execution_id)
-    path = write_report(store, execution_id, output or default_report_path(execution_id))
+    if compare is not None:
+        store_with(store, compare)
+    path = write_report(
+        store, execution_id, output or default_report_path(execution_id), compare_with=compare
+    )
     if as_json:
         out.print_json({"report": str(path), "bytes": path.stat().st_size})
     else:

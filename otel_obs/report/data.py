@@ -90,6 +90,8 @@ class ReportData:
     tool_usage: list[Row]
     percentiles: list[Row]
     timeline: dict[str, list[Row]] = field(default_factory=dict)
+    #: What changed since an earlier run (``otel-obs diff``'s answer), when asked for.
+    comparison: Row | None = None
 
     @property
     def assertion_pass_rate(self) -> float | None:

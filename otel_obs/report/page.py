@@ -259,6 +259,28 @@ def _columns(rows: list[Row], limit: int = 7) -> list[str]:
     return names[:limit]
 
 
+def comparison(data: ReportData) -> str:
+    """What changed since the earlier run the report was asked to compare with."""
+    found = data.comparison
+    if found is None:
+        return ""
+    from ..cli.diff import CHANGES
+
+    parts = []
+    for name in CHANGES:
+        rows = [r if isinstance(r, dict) else {"id": r} for r in found[name]]
+        if rows:
+            parts.append(f"<h3>{escape(name.replace('_', ' '))}</h3>")
+            parts.append(table(f"diff-{name}", rows, _columns(rows), {}))
+    durations = found["duration_ms"]
+    head = (
+        f"<p>Against {escape(found['a'])}: duration {_cell(durations.get(found['a']))} ms → "
+        f"{_cell(durations.get(found['b']))} ms.</p>"
+    )
+    body = "".join(parts) or '<p class="empty" data-table="diff" data-count="0">No changes.</p>'
+    return _section("comparison", f"Changes since {found['a']}", head + body)
+
+
 def _section(section_id: str, title: str, body: str) -> str:
     return f'<section id="{section_id}"><h2>{escape(title)}</h2>{body}</section>'
 
@@ -278,6 +300,7 @@ def render(data: ReportData, timeline: Timeline) -> str:
         + header(data)
         + timeline_section(timeline)
         + findings(data, timeline.anchors)
+        + comparison(data)
         + charts(data)
         + '<aside id="details" hidden><button id="details-close" type="button">×</button>'
         '<h3 id="details-title"></h3><dl id="details-body"></dl></aside>'
