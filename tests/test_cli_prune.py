@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -65,22 +66,28 @@ def test_keep_last_and_older_than_remove_whole_executions(tmp_path: Path) -> Non
     try:
         for n in range(3):
             one_run(pipeline, f"old-{n}")
-        assert pipeline.flush(10)
-        time.sleep(1.2)
         for n in range(2):
             one_run(pipeline, f"new-{n}")
         assert pipeline.flush(10)
     finally:
         pipeline.shutdown()
+    # Planted ages: the old runs started 40 days ago.
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "UPDATE task_list_execution_runs SET started_at = ? WHERE id LIKE 'old-%'",
+        ((datetime.now(timezone.utc) - timedelta(days=40)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),),
+    )
+    conn.commit()
+    conn.close()
     kept_before = {e: rows_of(db, e) for e in ("new-0", "new-1")}
     before = table_rows(db)
 
-    code, dry = prune(db, "--older-than", "1s", "--dry-run")
+    code, dry = prune(db, "--older-than", "30d", "--dry-run")
     assert code == 0 and dry["dry_run"] and sorted(dry["executions"]) == ["old-0", "old-1", "old-2"]
     assert dry["rows_by_table"]["tool_uses"] == 9
     assert table_rows(db) == before  # a dry run removes nothing
 
-    code, done = prune(db, "--older-than", "1s")
+    code, done = prune(db, "--older-than", "30d")
     assert code == 0 and sorted(done["executions"]) == ["old-0", "old-1", "old-2"]
     assert done["transcript_files"] == 3
     for n in range(3):
