@@ -26,7 +26,6 @@ from typing import Any
 from .secret_rules import (
     GH_TRIGGER,
     REDACTED,
-    TRIGGERS,
     configure_redaction,
     current_rules,
     is_secret_flag,
@@ -61,19 +60,26 @@ def might_hold_secret(text: str) -> bool:
 
     A plain loop: on the short texts of a tool use it is about twice as fast
     as ``any(map(...))`` (no iterator objects to build) and far faster than one
-    case-insensitive regex over the triggers. Configured extra patterns have
-    no trigger: with them, one linear scan decides.
+    case-insensitive regex over the triggers. Configured extra patterns, and
+    the library's patterns that hold no literal, have no trigger: for them,
+    one linear scan decides.
     """
+    rules = current_rules()
     lowered = text.lower()
-    for trigger in TRIGGERS:
+    for trigger in rules.triggers:
         if trigger in lowered:
             return True
     if "://" in lowered and "@" in lowered:  # credentials in a URL need both
         return True
     if GH_TRIGGER.search(lowered) is not None:
         return True
-    extra = current_rules().extra
-    return extra is not None and extra.search(clean_text(text)) is not None
+    untriggered, extra = rules.untriggered, rules.extra
+    if untriggered is None and extra is None:
+        return False
+    cleaned = clean_text(text)
+    return (untriggered is not None and untriggered.search(cleaned) is not None) or (
+        extra is not None and extra.search(cleaned) is not None
+    )
 
 
 def redact_text(text: str) -> str:
