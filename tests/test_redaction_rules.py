@@ -364,3 +364,46 @@ def test_library_token_shapes_reach_no_sink(tmp_path):
             assert sinks.leaks(secret) == [], secret
     finally:
         sinks.close()
+
+
+def test_only_flags_naming_a_secret_lose_their_value():
+    """``--key`` holds a secret (``deploy --key=sk_live…``) unless its value is a sort key;
+    other ``--*-key`` flags name no secret."""
+    assert redact_text(f"deploy --key={STRIPE}") == f"deploy --key={REDACTED}"
+    assert redact_text("deploy --signing-key abc123") == f"deploy --signing-key {REDACTED}"
+    for kept in ("sort --key 2 file", "sort --key=1,2n f", "aws dynamodb --sort-key name"):
+        assert redact_text(kept) == kept
+    out = json.loads(redaction.safe_json({"argv": ["sort", "--key", "2", "-k", "x"]}, 1000))
+    assert out == {"argv": ["sort", "--key", "2", "-k", "x"]}
+    out = json.loads(redaction.safe_json({"argv": ["deploy", "--key", STRIPE]}, 1000))
+    assert out == {"argv": ["deploy", "--key", REDACTED]}
+
+
+def test_every_library_shape_is_found_by_the_pre_check_in_text_and_in_json():
+    """The one-pass pre-check holds a trigger for every library pattern, and it still
+    fires once JSON has escaped the quotes and new lines around a secret."""
+    from otel_obs.secret_rules import library
+
+    assert len(library().triggers) == len(library().patterns)
+    shapes = {**LIBRARY_SECRETS, "artifactory": "AP6" + "xYz0" * 4}
+    shapes["npm"] = "//registry.npmjs.org/:_authToken=" + LIBRARY_SECRETS["npm"]
+    for name, secret in shapes.items():
+        for text in (f'x\n"{secret}"\ny', f"x\n{secret}\n"):
+            assert redaction.might_hold_secret(text), name
+            out = redaction.safe_json({"output": text}, 10_000)
+            assert secret.split("=")[-1] not in out, name
+
+
+def test_texts_without_a_secret_take_the_cheap_path():
+    """Commit hashes, UUIDs, URLs without credentials and upper-case words fire no
+    trigger: such a text costs one pre-check pass, no pattern scan."""
+    texts = [
+        "commit 3f9c2a7b1e4d5f60718293a4b5c6d7e8f9012345\nMerge: 1a2b3c4 5d6e7f8",
+        "GET https://example.com/api/v2/items/9f8e7d6c-5b4a-3210-fedc-ba9876543210 200 OK",
+        "INFO job 6ba7b810-9dad-11d1-80b4-00c04fd430c8 ASSIGNED; ASCII fallback; ACME-1234",
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "def build_index(rows: list[dict[str, Any]], *, limit: int = 100) -> dict[str, int]:",
+        "Asia/Tokyo 12345678:90 mailto:dev@example.org",
+    ]
+    for text in texts:
+        assert not redaction.might_hold_secret(text), text
