@@ -24,11 +24,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .secret_rules import (
-    GH_TRIGGER,
     REDACTED,
-    TRIGGERS,
     configure_redaction,
     current_rules,
+    flag_value_kept,
     is_secret_flag,
     is_secret_key,
     replacement,
@@ -59,21 +58,15 @@ _stats = {"redactions": 0, "truncated_values": 0, "truncated_chars": 0, "depth_c
 def might_hold_secret(text: str) -> bool:
     """False when ``text`` cannot match any secret rule (a cheap pre-check).
 
-    A plain loop: on the short texts of a tool use it is about twice as fast
-    as ``any(map(...))`` (no iterator objects to build) and far faster than one
-    case-insensitive regex over the triggers. Configured extra patterns have
-    no trigger: with them, one linear scan decides.
+    One pass of RE2's DFA over ``text`` (an ``re2.Set``: no submatch, no match
+    object) tests every pattern's trigger at once: the built-in fragments, the
+    maintained rule set's patterns cut to what JSON escaping leaves whole, the
+    extra patterns. On a short text it costs about what a loop of substring
+    tests over the built-in fragments alone did; on 16 KB a sixth of it (each
+    substring test is its own pass). ``text`` must hold no lone surrogate
+    (:func:`clean_text`): RE2 takes UTF-8.
     """
-    lowered = text.lower()
-    for trigger in TRIGGERS:
-        if trigger in lowered:
-            return True
-    if "://" in lowered and "@" in lowered:  # credentials in a URL need both
-        return True
-    if GH_TRIGGER.search(lowered) is not None:
-        return True
-    extra = current_rules().extra
-    return extra is not None and extra.search(clean_text(text)) is not None
+    return current_rules().trigger.Match(text) is not None
 
 
 def redact_text(text: str) -> str:
@@ -133,14 +126,19 @@ def _redact_tree(value: Any) -> Any:
     if kind is list:
         out_list = []
         secret_next = False
+        flag = None
         for item in value:
             if secret_next and item is not None and item != REDACTED:
-                if not (type(item) is str and current_rules().allowed(item)):
+                kept = type(item) is str and (
+                    current_rules().allowed(item) or flag_value_kept(flag, item)  # type: ignore[arg-type]
+                )
+                if not kept:
                     out_list.append(REDACTED)
                     _count("redactions", 1)
                     secret_next = False
                     continue
             secret_next = type(item) is str and item.startswith("-") and is_secret_flag(item)
+            flag = item if secret_next else None
             out_list.append(_redact_tree(item))
         return out_list
     return value

@@ -7,6 +7,14 @@ single pattern took 3.5 s on a 17 KB minified SVG path and 95 s on 64 KB of
 need context (keep the key, keep the quotes, skip what is already redacted)
 are decided in the replacement function instead.
 
+The token shapes of well-known services (Stripe, Twilio, SendGrid, npm, PyPI,
+Azure, Discord, Telegram, Mailchimp, Square, Artifactory, …) come from a
+maintained rule set, the regex plugins of ``detect-secrets``, read from its
+plugin registry when the rules are first built (:func:`library_patterns`): a
+pattern RE2 cannot compile (look-around, a repetition over RE2's bound) is
+skipped, listed in ``library().skipped`` and logged. Each library match is redacted whole, together
+with the rest of the token it ends in (a newer, longer key of the same shape).
+
 Configuration: :func:`configure_redaction` (``extra_patterns``: more regular
 expressions whose matches are secrets; ``allow``: regular expressions for
 values that are never redacted, e.g. placeholders) or the environment
@@ -17,10 +25,11 @@ of expressions, or a single one). Both use RE2 syntax.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import re2
@@ -38,8 +47,14 @@ _WORDS = (
 #: A key naming a secret: ends with a secret word (``PASSWORD``, ``X-API-KEY``,
 #: ``Cookie``, ``accessToken``), or is ``pass`` / ends with ``_pass``.
 _KEY = re2.compile(rf"(?i)(?:{_WORDS})$|(?:^|[^A-Za-z])pass$")
-#: An argument that announces a secret as the next argument: ``--password``, ``-token``.
-_FLAG = re2.compile(rf"(?i)^--?[A-Za-z0-9_-]*(?:{_WORDS})$")
+#: Flag names that say secret besides :data:`_WORDS`: a bare ``key`` (``deploy --key=…``)
+#: and a few compounds (``--signing-key``). Other ``--*-key`` flags (``--sort-key``,
+#: ``--partition-key``) name no secret and keep their value.
+_FLAG_KEY = r"(?:(?:signing|encryption|master|license|auth|account)[_-]?)?key"
+#: An argument that announces a secret as the next argument: ``--password``, ``-token``, ``--key``.
+_FLAG = re2.compile(rf"(?i)^--?(?:[A-Za-z0-9_-]*(?:{_WORDS})|{_FLAG_KEY})$")
+#: A sort key definition (``sort --key 2``, ``--key=1,2n``): kept after a bare ``--key``.
+_SORT_KEY = re2.compile(r"[0-9]+(?:\.[0-9]+)?[bdfgiMhnRrV]*(?:,[0-9]+(?:\.[0-9]+)?[bdfgiMhnRrV]*)?")
 
 # A value after a name: quoted (kept quoted) or a bare word.
 _VALUE = r"\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|(?:[^\s'\",;&\\]|\\.)+"
@@ -50,7 +65,7 @@ _PATTERNS = [
     # Bearer tokens anywhere
     r"(?P<br>(?i:bearer)\s+)(?P<brv>[A-Za-z0-9._~+/=-]{8,})",
     # --password x, --api-key=x
-    rf"(?P<fl>--(?i:[A-Za-z0-9_-]*(?:{_WORDS}))(?:=|\s+))(?P<flv>{_VALUE})",
+    rf"(?P<fl>--(?i:[A-Za-z0-9_-]*(?:{_WORDS})|{_FLAG_KEY})(?:=|\s+))(?P<flv>{_VALUE})",
     # PASSWORD=x, export API_KEY="x", api_key: x, "password": "x" (inside text)
     rf"(?P<kv>\b(?i:[A-Za-z0-9_.-]*(?:{_WORDS}))[\"']?\s*[=:]\s*)(?P<kvv>{_VALUE})",
     # Credentials in URLs: scheme://user:pass@host (the password may hold '@')
@@ -92,9 +107,236 @@ TRIGGERS = (
     "aiza",
     "eyj",
 )
-#: The GitHub token prefixes (ghp_, gho_, ghu_, ghs_, ghr_) in one scan instead of five
-#: (Python's re: no backtracking in this pattern, and it takes any str, RE2 only UTF-8).
-GH_TRIGGER = re.compile("gh[pousr]_")
+
+_log = logging.getLogger(__name__)
+
+#: detect-secrets plugins whose matches are no secret (a public IP address is not one).
+_LIBRARY_EXCLUDED = frozenset({"IPPublicDetector"})
+#: What follows a library match that ends in a token's characters: the rest of that token.
+_TOKEN_TAIL = r"[A-Za-z0-9_-]*"
+#: Characters JSON escapes (``json.dumps`` with ``ensure_ascii=False``): a trigger holds none,
+#: so it finds in a payload's JSON text what the pattern finds in one of its strings.
+_ESCAPED = frozenset([*range(0x20), ord('"'), ord("\\")])
+
+
+@dataclass(frozen=True)
+class Library:
+    """The maintained rule set in use: its patterns (RE2), their triggers, what was skipped."""
+
+    patterns: tuple[str, ...] = ()
+    #: One RE2 expression per pattern, matched by every text the pattern matches in,
+    #: and by that text's JSON form too (see :func:`_trigger`).
+    triggers: tuple[str, ...] = ()
+    #: ``(plugin, pattern, why)`` for each pattern not used.
+    skipped: tuple[tuple[str, str, str], ...] = field(default=())
+
+
+def _trigger(items: Any, ignore_case: bool) -> str | None:
+    """The pre-check of one library pattern (parsed by ``re``), as an RE2 expression.
+
+    The pattern itself minus what JSON escaping could break: its longest run of
+    parts that match no character JSON escapes (quotes, backslashes, white space
+    and other control characters), anchors left out. Each such part matches the
+    same characters in a JSON text as in the string it encodes, so the run is
+    found wherever the pattern matches, in a text or in its JSON. Runs are ranked
+    by their literal characters first (``AKC``, ``aws``: rare in ordinary text),
+    then by their shortest match. None when no run exists (then the pattern's
+    matches cannot be pre-checked: :func:`library_patterns` skips it).
+    """
+    import re._constants as k
+
+    items = list(items)
+    while len(items) == 1 and items[0][0] is k.SUBPATTERN and not any(items[0][1][1:3]):
+        items = list(items[0][1][3])  # a pattern that is one group: its parts
+    best: tuple[tuple[int, int], str] | None = None
+    run: list[str] = []
+    score = [0, 0]
+
+    def close() -> None:
+        nonlocal best, run, score
+        if run and (best is None or tuple(score) > best[0]):
+            best = ((score[0], score[1]), "".join(run))
+        run, score = [], [0, 0]
+
+    for op, arg in items:
+        if op is k.AT:  # an anchor: leaving it out only widens the run's matches
+            continue
+        emitted = _emit(op, arg)
+        if emitted is None:
+            close()
+            continue
+        run.append(emitted)
+        literals, width = _weight(op, arg)
+        score[0] += literals
+        score[1] += width
+    close()
+    if best is None or best[0][0] * 4 + best[0][1] < 3:
+        return None
+    return f"(?i:{best[1]})" if ignore_case else best[1]
+
+
+def _ends_in_token_characters(items: Any) -> bool:
+    import re._constants as k
+
+    items = list(items)
+    if not items:
+        return False
+    op, arg = items[-1]
+    return op in (k.MAX_REPEAT, k.MIN_REPEAT) and all(o is k.IN for o, _ in arg[2])
+
+
+def _char(code: int) -> str:
+    return chr(code) if chr(code).isalnum() and code < 128 else f"\\x{{{code:x}}}"
+
+
+def _emit(op: Any, arg: Any) -> str | None:
+    """``(op, arg)`` of ``re``'s parser in RE2 syntax, or None when it may match a
+    character JSON escapes (or is something a trigger does not need)."""
+    import re._constants as k
+
+    if op is k.LITERAL:
+        return None if arg in _ESCAPED else _char(arg)
+    if op is k.IN:
+        parts = []
+        for kind, value in arg:
+            if kind is k.LITERAL and value not in _ESCAPED:
+                parts.append(_char(value))
+            elif kind is k.RANGE and not any(value[0] <= c <= value[1] for c in _ESCAPED):
+                parts.append(f"{_char(value[0])}-{_char(value[1])}")
+            elif kind is k.CATEGORY and value in (k.CATEGORY_DIGIT, k.CATEGORY_WORD):
+                parts.append(r"\d" if value is k.CATEGORY_DIGIT else r"\w")
+            else:
+                return None  # negated, white space, a quote or a backslash
+        return f"[{''.join(parts)}]"
+    if op in (k.MAX_REPEAT, k.MIN_REPEAT):
+        low, high, body = arg
+        if high is k.MAXREPEAT and len(body) == 1 and body[0][0] is k.IN:
+            negated = _negated_class(body[0][1])
+            if negated is not None:
+                return f"{negated}{{{low},}}"
+        inner = _emit_all(body)
+        if inner is None:
+            return None
+        return f"(?:{inner}){{{low},{'' if high is k.MAXREPEAT else high}}}"
+    if op is k.SUBPATTERN:
+        _, add, remove, body = arg
+        inner = _emit_all(body)
+        return None if inner is None or add or remove else f"(?:{inner})"
+    if op is k.BRANCH:
+        branches = [_emit_all(b) for b in arg[1]]
+        return None if None in branches else f"(?:{'|'.join(branches)})"  # type: ignore[arg-type]
+    return None
+
+
+#: What JSON escapes are made of: an unbounded negated class excluding none of them
+#: still matches a run of characters after JSON has escaped some of them.
+_ESCAPE_PARTS = frozenset(map(ord, '\\"0123456789abcdefABCDEFnrtbfu'))
+
+
+def _negated_class(members: Any) -> str | None:
+    """``[^…]`` under an unbounded repetition, made JSON-proof: white space and control
+    characters dropped from the excluded set (a wider class), or None."""
+    import re._constants as k
+
+    if not members or members[0][0] is not k.NEGATE:
+        return None
+    parts = []
+    for kind, value in members[1:]:
+        if kind is k.CATEGORY and value is k.CATEGORY_SPACE:
+            continue
+        if kind is not k.LITERAL or value in _ESCAPE_PARTS:
+            return None
+        if value not in _ESCAPED:
+            parts.append(_char(value))
+    return f"[^{''.join(parts)}]" if parts else None
+
+
+def _emit_all(items: Any) -> str | None:
+    parts = [_emit(op, arg) for op, arg in items]
+    return None if None in parts else "".join(parts)  # type: ignore[arg-type]
+
+
+def _weight(op: Any, arg: Any) -> tuple[int, int]:
+    """(literal characters every match holds, shortest match) of one parsed part."""
+    import re._constants as k
+
+    if op is k.LITERAL:
+        return 1, 1
+    if op is k.IN:
+        return 0, 1
+    if op in (k.MAX_REPEAT, k.MIN_REPEAT):
+        literals, width = _weights(arg[2])
+        return literals * arg[0], width * arg[0]
+    if op is k.SUBPATTERN:
+        return _weights(arg[-1])
+    if op is k.BRANCH:
+        return min(_weights(b) for b in arg[1])
+    return 0, 0
+
+
+def _weights(items: Any) -> tuple[int, int]:
+    pairs = [_weight(op, arg) for op, arg in items]
+    return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+
+
+def library_patterns() -> Library:
+    """The regex rules of detect-secrets' plugins, as RE2 patterns with their triggers.
+
+    Read from its plugin registry, so a new release's rules come with it. A pattern is
+    used when RE2 compiles it (flags carried over; a verbose pattern only if it holds no
+    whitespace or comment to strip); the others are skipped, counted and logged.
+    """
+    try:
+        import re._parser as sre_parse
+
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+        from detect_secrets.plugins.base import RegexBasedDetector
+    except ImportError as exc:  # pragma: no cover - a dependency; said, never raised
+        _log.warning("detect-secrets is not importable (%s): its token shapes are not used", exc)
+        return Library()
+    patterns: list[str] = []
+    triggers: list[str] = []
+    skipped: list[tuple[str, str, str]] = []
+    plugins = get_mapping_from_secret_type_to_class().values()
+    for plugin in sorted(plugins, key=lambda p: p.__name__):
+        if not issubclass(plugin, RegexBasedDetector) or plugin.__name__ in _LIBRARY_EXCLUDED:
+            continue
+        for compiled in plugin.denylist:
+            source, flags = compiled.pattern, compiled.flags
+            if not isinstance(source, str):
+                skipped.append((plugin.__name__, repr(source), "not a text pattern"))
+                continue
+            if flags & re.VERBOSE and re.search(r"\s|#", source):
+                skipped.append((plugin.__name__, source, "verbose pattern"))
+                continue
+            modes = "".join(
+                m
+                for f, m in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
+                if flags & f
+            )
+            parsed = sre_parse.parse(source, flags)
+            pattern = f"(?{modes}:{source})" if modes else f"(?:{source})"
+            if _ends_in_token_characters(parsed):
+                pattern += _TOKEN_TAIL
+            try:
+                re2.compile(pattern, _options())
+            except re2.error as exc:
+                skipped.append((plugin.__name__, source, str(exc)))
+                continue
+            trigger = _trigger(parsed, bool(flags & re.IGNORECASE))
+            if trigger is None:
+                skipped.append((plugin.__name__, source, "no part to pre-check it by"))
+                continue
+            patterns.append(pattern)
+            triggers.append(trigger)
+    if skipped:
+        _log.info(
+            "detect-secrets: %d of %d patterns skipped (RE2 cannot compile them): %s",
+            len(skipped),
+            len(skipped) + len(patterns),
+            ", ".join(sorted({name for name, _, _ in skipped})),
+        )
+    return Library(tuple(patterns), tuple(triggers), tuple(skipped))
 
 
 def _options() -> re2.Options:
@@ -114,15 +356,34 @@ def _compile(pattern: str, what: str) -> Any:
         ) from None
 
 
+@functools.cache
+def library() -> Library:
+    """The maintained rule set, read once, when the rules are first built (importing
+    detect-secrets takes a tenth of a second; a process that redacts nothing never pays)."""
+    return library_patterns()
+
+
+#: The built-in patterns' pre-check: one of these fragments, in any case (every built-in
+#: pattern holds one), a GitHub token's prefix, or a URL with credentials (``://…@``).
+#: None holds a character JSON escapes, so they find in a payload's JSON what the
+#: patterns find in its strings.
+_BUILTIN_TRIGGER = (
+    "(?i:" + "|".join(t.replace(".", r"\.") for t in TRIGGERS) + r"|gh[pousr]_)|://[^/\s]*@"
+)
+
+
 @dataclass(frozen=True)
 class Rules:
     """The compiled rules in force; replaced as a whole, so readers need no lock."""
 
-    secret: Any  # the built-in patterns and the extra ones, in one RE2 pattern
-    extra: Any | None  # the extra patterns alone (no trigger can pre-check them)
+    secret: Any  # the built-in, library and extra patterns, in one RE2 pattern
+    extra: Any | None  # the extra patterns alone
     allow: Any | None
     extra_patterns: tuple[str, ...]
     allow_patterns: tuple[str, ...]
+    #: Every pattern's pre-check in one ``re2.Set``: its ``Match`` (one pass over the text,
+    #: RE2's DFA, no submatch) is None when no pattern can match.
+    trigger: Any = None
 
     def allowed(self, value: str) -> bool:
         return self.allow is not None and self.allow.fullmatch(value) is not None
@@ -136,10 +397,17 @@ def build_rules(extra_patterns: Iterable[str] = (), allow: Iterable[str] = ()) -
         _compile(pattern, "extra redaction pattern")
     for pattern in allows:
         _compile(pattern, "redaction allow pattern")
-    secret = re2.compile("|".join([*_PATTERNS, *(f"(?:{p})" for p in extras)]), _options())
+    known = library()
+    secret = re2.compile(
+        "|".join([*_PATTERNS, *known.patterns, *(f"(?:{p})" for p in extras)]), _options()
+    )
     extra = re2.compile("|".join(f"(?:{p})" for p in extras), _options()) if extras else None
     allowed = re2.compile("|".join(f"(?:{p})" for p in allows), _options()) if allows else None
-    return Rules(secret, extra, allowed, extras, allows)
+    # One expression for the whole pre-check (extra patterns are their own trigger).
+    trigger = re2.Set.SearchSet(_options())
+    trigger.Add("|".join([_BUILTIN_TRIGGER, *known.triggers, *(f"(?:{p})" for p in extras)]))
+    trigger.Compile()
+    return Rules(secret, extra, allowed, extras, allows, trigger)
 
 
 def rules_from_environment() -> Rules:
@@ -203,6 +471,12 @@ def is_secret_flag(arg: str) -> bool:
     return _FLAG.search(arg) is not None
 
 
+def flag_value_kept(flag: str, value: str) -> bool:
+    """Whether ``value`` after ``flag`` stays: a sort key (``2``, ``1,2n``) after a bare
+    ``--key``/``-key`` is no secret (``sort --key 2``); any other value after it is."""
+    return flag.lstrip("-").lower() == "key" and _SORT_KEY.fullmatch(value) is not None
+
+
 def replacement(match: Any, rules: Rules) -> tuple[str, bool]:
     """The text replacing ``match``, and whether it redacted anything."""
     for prefix_group, value_group in _GROUPS:
@@ -212,6 +486,8 @@ def replacement(match: Any, rules: Rules) -> tuple[str, bool]:
             suffix = "@" if prefix_group == "url" else ""
             bare = value[1:-1] if value[:1] in "\"'" and len(value) >= 2 else value
             if not bare or bare == REDACTED or rules.allowed(bare):
+                return match.group(0), False
+            if prefix_group == "fl" and flag_value_kept(prefix.rstrip("= \t\r\n"), bare):
                 return match.group(0), False
             if value[:1] in "\"'" and len(value) >= 2:
                 return f"{prefix}{value[0]}{REDACTED}{value[-1]}{suffix}", True

@@ -270,3 +270,140 @@ def test_a_bad_pattern_in_the_environment_fails_at_the_writer(monkeypatch, trace
     reset_redaction()
     with pytest.raises(ValueError, match="OTEL_OBS_REDACT_PATTERNS|unclosed"):
         TranscriptWriter("exec-1", "agent-1", pipeline=traced.pipeline)
+
+
+# ----------------------------------------------------------------------
+# Token shapes of the maintained rule set (detect-secrets' plugins, on RE2)
+# ----------------------------------------------------------------------
+
+STRIPE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc" + "Xy9LongerNewStyleTail"
+LIBRARY_SECRETS = {
+    "stripe": STRIPE,
+    "twilio": "AC" + "0a1b2c3d4e" * 3 + "f9",
+    "sendgrid": "SG." + "aB3dE6gH9jK2mN5pQ8sT1v" + "." + "x" * 20 + "Y" * 23,
+    "npm": "npm_" + "abcDEF123456" * 3,
+    "pypi": "pypi-AgEIcHlwaS5vcmc" + "A1b2C3d4E5" * 8,
+    "azure": "AccountKey=" + "Zm9vYmFy" * 11,
+    "discord": "MTE" + "x" * 21 + "." + "GhIjKl" + "." + "z" * 27,
+    "telegram": "123456789:" + "AAE" + "b" * 32,
+}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"deploy --key={STRIPE}",
+        f"deploy --key {STRIPE} --env prod",
+        f"Stripe call failed: invalid API call with {STRIPE}",
+        f"twilio account {LIBRARY_SECRETS['twilio']} ready",
+        f"mail via {LIBRARY_SECRETS['sendgrid']}",
+        f"//registry.npmjs.org/:_authToken={LIBRARY_SECRETS['npm']}",
+        f"twine upload -p {LIBRARY_SECRETS['pypi']}",
+        f"DefaultEndpointsProtocol=https;AccountName=a;{LIBRARY_SECRETS['azure']};",
+        f"bot {LIBRARY_SECRETS['discord']} online",
+        f"telegram {LIBRARY_SECRETS['telegram']}",
+    ],
+    ids=lambda t: t.split()[0][:24],
+)
+def test_well_known_token_shapes_of_the_maintained_rule_set(text):
+    out = redact_text(text)
+    assert REDACTED in out
+    for secret in LIBRARY_SECRETS.values():
+        assert secret.split("=")[-1] not in out
+    assert "Xy9Longer" not in out  # a longer key of the same shape goes whole
+
+
+def test_a_key_flag_loses_its_value_and_its_argument():
+    assert redact_text("deploy --key=abc123 --env prod") == f"deploy --key={REDACTED} --env prod"
+    out = json.loads(redaction.safe_json({"argv": ["deploy", "--key", "abc123"]}, 1000))
+    assert out == {"argv": ["deploy", "--key", REDACTED]}
+    # a bare "key" names no secret in a mapping or an assignment
+    assert redact_text('{"key": "name", "sort_key": 3}') == '{"key": "name", "sort_key": 3}'
+
+
+def test_the_rule_set_is_read_from_detect_secrets_and_compiled_for_re2():
+    import re2
+
+    from otel_obs.secret_rules import library
+
+    rules = library()
+    names = {name for name, _, _ in rules.skipped}
+    assert len(rules.patterns) >= 25
+    for pattern in rules.patterns:
+        re2.compile(pattern)
+    # what RE2 cannot compile (look-around) is skipped and said, never used
+    assert {"CloudantDetector", "IbmCloudIamDetector"} <= names
+    options = re2.Options()
+    options.log_errors = False
+    for _, source, _ in rules.skipped:
+        with pytest.raises(re2.error):
+            re2.compile(source, options)
+
+
+def test_library_token_shapes_reach_no_sink(tmp_path):
+    """A Stripe key in ``deploy --key=<it>`` and in an error, and other shapes in a tool's
+    output and a decision: none reaches SQLite or the JSONL."""
+    sinks = Sinks(tmp_path / "store")
+    try:
+        writer = TranscriptWriter("exec-lib", "agent-1", pipeline=sinks.pipeline)
+        tools = ToolUseLogger(writer)
+        tid = tools.log_start(
+            {"id": "t1", "name": "Bash", "input": {"command": f"deploy --key={STRIPE}"}}
+        )
+        tools.log_end(tid, {"content": f"refused key {STRIPE}", "is_error": True})
+        tid = tools.log_start({"id": "t2", "name": "Bash", "input": {"command": "env"}})
+        shapes = " ".join(LIBRARY_SECRETS[k] for k in ("twilio", "sendgrid", "discord", "telegram"))
+        tools.log_end(tid, {"content": shapes})
+        writer.record_error(f"deploy failed for {STRIPE}", "boom")
+        writer.write({"entry_type": "decision", "summary": f"use {LIBRARY_SECRETS['pypi']}"})
+        writer.close()
+        sinks.flush()
+        assert sinks.sqlite_rows("SELECT count(*) FROM tool_uses") == [(2,)]
+        shown = (STRIPE, "4eC39HqLyjWDarjtT1zdp7dc", "Xy9LongerNewStyleTail")
+        for secret in (*shown, *(v for k, v in LIBRARY_SECRETS.items() if k != "npm")):
+            assert sinks.leaks(secret) == [], secret
+    finally:
+        sinks.close()
+
+
+def test_only_flags_naming_a_secret_lose_their_value():
+    """``--key`` holds a secret (``deploy --key=sk_live…``) unless its value is a sort key;
+    other ``--*-key`` flags name no secret."""
+    assert redact_text(f"deploy --key={STRIPE}") == f"deploy --key={REDACTED}"
+    assert redact_text("deploy --signing-key abc123") == f"deploy --signing-key {REDACTED}"
+    for kept in ("sort --key 2 file", "sort --key=1,2n f", "aws dynamodb --sort-key name"):
+        assert redact_text(kept) == kept
+    out = json.loads(redaction.safe_json({"argv": ["sort", "--key", "2", "-k", "x"]}, 1000))
+    assert out == {"argv": ["sort", "--key", "2", "-k", "x"]}
+    out = json.loads(redaction.safe_json({"argv": ["deploy", "--key", STRIPE]}, 1000))
+    assert out == {"argv": ["deploy", "--key", REDACTED]}
+
+
+def test_every_library_shape_is_found_by_the_pre_check_in_text_and_in_json():
+    """The one-pass pre-check holds a trigger for every library pattern, and it still
+    fires once JSON has escaped the quotes and new lines around a secret."""
+    from otel_obs.secret_rules import library
+
+    assert len(library().triggers) == len(library().patterns)
+    shapes = {**LIBRARY_SECRETS, "artifactory": "AP6" + "xYz0" * 4}
+    shapes["npm"] = "//registry.npmjs.org/:_authToken=" + LIBRARY_SECRETS["npm"]
+    for name, secret in shapes.items():
+        for text in (f'x\n"{secret}"\ny', f"x\n{secret}\n"):
+            assert redaction.might_hold_secret(text), name
+            out = redaction.safe_json({"output": text}, 10_000)
+            assert secret.split("=")[-1] not in out, name
+
+
+def test_texts_without_a_secret_take_the_cheap_path():
+    """Commit hashes, UUIDs, URLs without credentials and upper-case words fire no
+    trigger: such a text costs one pre-check pass, no pattern scan."""
+    texts = [
+        "commit 3f9c2a7b1e4d5f60718293a4b5c6d7e8f9012345\nMerge: 1a2b3c4 5d6e7f8",
+        "GET https://example.com/api/v2/items/9f8e7d6c-5b4a-3210-fedc-ba9876543210 200 OK",
+        "INFO job 6ba7b810-9dad-11d1-80b4-00c04fd430c8 ASSIGNED; ASCII fallback; ACME-1234",
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "def build_index(rows: list[dict[str, Any]], *, limit: int = 100) -> dict[str, int]:",
+        "Asia/Tokyo 12345678:90 mailto:dev@example.org",
+    ]
+    for text in texts:
+        assert not redaction.might_hold_secret(text), text
