@@ -5,6 +5,21 @@ same entries as ``transcript_entries`` with the same ids and sequence numbers.
 Several processes may append to one file: each batch's lines are appended
 under an exclusive ``flock`` taken before the batch's SQLite commit, so the
 lines land in sequence order.
+
+Beside it, ``rows.jsonl`` spools every other row the batch wrote (or, when
+SQLite could not take the batch, would have written): tool uses, skill traces,
+assertions, tasks, agents, waves, file impacts, message-bus rows, span links,
+and agents' heartbeats. ``otel-obs import`` replays it through the same merge
+rules, so the JSONL alone rebuilds the store. A line is one statement's rows of
+one execution::
+
+    {"table": "tool_uses", "phase": "end", "columns": [...], "rows": [[...], ...]}
+    {"heartbeats": [[execution_id, instance_id, at, task_id], ...]}
+    {"links": [[trace_id, span_id, parent_span_id, kind, execution_id, ...], ...]}
+
+A line is at most :data:`ROW_LINE_BYTES`: a statement's rows are split over as
+many lines as that takes, and a single row longer than that (none of the
+producers' rows comes near: their texts are capped) is left out and counted.
 """
 
 from __future__ import annotations
@@ -20,6 +35,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 TRANSCRIPT_FILE = "transcript.jsonl"
+#: The row spool beside each transcript (see the module docstring).
+ROWS_FILE = "rows.jsonl"
+#: The longest row spool line (bytes, with its newline); ``otel-obs import`` reads
+#: lines up to this long.
+ROW_LINE_BYTES = 1 << 20
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 #: Longest folder name kept as it is (file systems take 255 bytes).
@@ -43,6 +63,11 @@ def transcript_path(transcripts_dir: Path, execution_id: str) -> Path:
         digest = hashlib.sha256(execution_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         name = f"{name[:_NAME_MAX]}~{digest}"
     return Path(transcripts_dir) / name / TRANSCRIPT_FILE
+
+
+def rows_path(transcripts_dir: Path, execution_id: str) -> Path:
+    """Where an execution's row spool lives: beside its transcript."""
+    return transcript_path(transcripts_dir, execution_id).with_name(ROWS_FILE)
 
 
 #: ``json.dumps(..., ensure_ascii=False)`` without building an encoder per line.
@@ -168,6 +193,126 @@ class TranscriptLines:
         return out
 
 
+#: Encodes a list of row tuples: no NaN, surrogates left for the file to escape.
+_ROWS_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
+
+
+class RowLines:
+    """Encodes a batch's non-entry rows as row spool lines, grouped by file.
+
+    Collect each statement's rows with :meth:`add` (with their JSON text when
+    the writer already made it), then take the lines with :meth:`take`.
+    ``dropped`` counts rows left out: a row whose line alone would be longer
+    than :data:`ROW_LINE_BYTES`, or one that cannot be encoded at all.
+    """
+
+    def __init__(self, transcripts_dir: Path, line_bytes: int = ROW_LINE_BYTES) -> None:
+        self.transcripts_dir = Path(transcripts_dir)
+        self.line_bytes = line_bytes
+        self.dropped = 0
+        self.rows = 0
+        self._paths: dict[str, Path] = {}
+        self._heads: dict[tuple[str, str, tuple[str, ...]], tuple[str, int]] = {}
+        self._out: dict[Path, list[str]] = {}
+
+    def add(
+        self,
+        table: str,
+        phase: str,
+        columns: tuple[str, ...],
+        params: list[tuple[Any, ...]],
+        text: str | None = None,
+    ) -> None:
+        """One statement's rows; ``text``, when given, is ``params`` as a JSON array."""
+        key = (table, phase, columns)
+        head = self._heads.get(key)
+        if head is None:
+            where = columns.index("id" if table == "task_list_execution_runs" else "execution_id")
+            prefix = (
+                f'{{"table": {_encode_text(table)}, "phase": {_encode_text(phase)}, '
+                f'"columns": {_ROWS_ENCODER.encode(list(columns))}, "rows": '
+            )
+            head = self._heads[key] = (prefix, where)
+        self._add(head[0], head[1], params, text)
+
+    def heartbeats(self, heartbeats: dict[tuple[str, str], list[Any]]) -> None:
+        """The batch's agent heartbeats: (execution, instance) -> [at, task]."""
+        if heartbeats:
+            params = [(e, i, at, task) for (e, i), (at, task) in heartbeats.items()]
+            self._add('{"heartbeats": ', 0, params, None)
+
+    def links(self, links: Iterable[tuple[Any, ...]]) -> None:
+        """The batch's ``span_links`` rows (their fifth value is the execution)."""
+        params = list(links)
+        if params:
+            self._add('{"links": ', 4, params, None)
+
+    def take(self) -> dict[Path, list[str]]:
+        """The lines collected so far, by file (and forget them)."""
+        out, self._out = self._out, {}
+        return out
+
+    def _add(self, prefix: str, where: int, params: list[Any], text: str | None) -> None:
+        first = params[0][where]
+        if any(row[where] != first for row in params):
+            by_execution: dict[Any, list[Any]] = {}
+            for row in params:
+                by_execution.setdefault(row[where], []).append(row)
+            for execution_id, rows in by_execution.items():
+                self._lines(prefix, str(execution_id), rows, None)
+        else:
+            self._lines(prefix, str(first), params, text)
+
+    def _lines(self, prefix: str, execution_id: str, params: list[Any], text: str | None) -> None:
+        lines = self._out.get(self._path(execution_id))
+        if lines is None:
+            lines = self._out[self._path(execution_id)] = []
+        pieces = [(params, text)]
+        while pieces:
+            rows, text = pieces.pop()
+            if text is None:
+                try:
+                    text = _ROWS_ENCODER.encode(rows)
+                except (ValueError, TypeError, RecursionError):
+                    text = _ROWS_ENCODER.encode([[_plain(v) for v in row] for row in rows])
+            size = len(prefix) + len(text) + 2
+            if size > self.line_bytes // 4 and not text.isascii():
+                size = len(prefix) + len(text.encode("utf-8", "surrogatepass")) + 2
+            if size <= self.line_bytes:
+                line = f"{prefix}{text}}}\n"
+                if "\u2028" in line or "\u2029" in line:
+                    line = line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+                lines.append(line)
+                self.rows += len(rows)
+            elif len(rows) == 1:
+                self.dropped += 1
+            else:
+                # Split in as many pieces as the size says (halves at least); a piece
+                # still too long is split again.
+                n = max(2, -(-size // (self.line_bytes * 3 // 4)))
+                step = -(-len(rows) // n)
+                pieces.extend(
+                    (rows[at : at + step], None) for at in reversed(range(0, len(rows), step))
+                )
+
+    def _path(self, execution_id: str) -> Path:
+        path = self._paths.get(execution_id)
+        if path is None:
+            path = self._paths[execution_id] = rows_path(self.transcripts_dir, execution_id)
+        return path
+
+
+def _plain(value: Any) -> Any:
+    """A value the row encoder takes: NaN and infinities as null, other objects as text."""
+    if value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
 class LockedFiles:
     """Transcript files opened for appending and locked, until :meth:`close`.
 
@@ -243,8 +388,12 @@ def append(lines_by_file: dict[Path, list[str]], fail: Fail) -> int:
 __all__ = [
     "LINE_COLUMNS",
     "LockedFiles",
+    "ROWS_FILE",
+    "ROW_LINE_BYTES",
+    "RowLines",
     "TRANSCRIPT_FILE",
     "TranscriptLines",
     "append",
+    "rows_path",
     "transcript_path",
 ]

@@ -29,6 +29,10 @@ happens to the batch depends on the trouble:
 - anything else, or a fault that outlasts the window: the batch's rows are
   dropped and counted, and its transcript lines still go to JSONL (with a
   null sequence).
+
+Every batch's other rows go, with its transcript lines, to the row spool
+beside each transcript (:class:`.jsonl.RowLines`), whether SQLite took them or
+not: ``otel-obs import`` rebuilds the store from the two.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from otel_obs.redaction import finite_json
 
 from . import schema
 from .items import FlushMarker, Item, Op, apply, coalesce
-from .jsonl import LockedFiles, TranscriptLines, append
+from .jsonl import LockedFiles, RowLines, TranscriptLines, append
 from .lineage import Lineage, is_foreign
 from .mapping import Rows, iso_from_ns, map_events, map_span_end
 from .statements import (
@@ -95,6 +99,9 @@ def writer_stats() -> dict[str, Any]:
         "rows_written": 0,
         "entries_written": 0,
         "jsonl_lines": 0,
+        "spool_lines": 0,
+        "spool_rows": 0,
+        "spool_dropped_rows": 0,
         "failures": 0,
         "failures_by_kind": {},
         "dropped_rows": 0,
@@ -141,6 +148,7 @@ class StoreWriter:
         self._next_open_attempt = 0.0
         self._sql_cache: dict[tuple[str, str, tuple[str, ...], bool], str] = {}
         self._lines = TranscriptLines(self.transcripts_dir)
+        self._spool = RowLines(self.transcripts_dir)
         self._warned: set[str] = set()
         self._stats = writer_stats()
         self._lineage = Lineage(settings.LINK_WAIT_MS.resolve(None))
@@ -414,6 +422,50 @@ class StoreWriter:
             # SQLite unusable: keep the transcript anyway, without sequence numbers.
             lines = self._lines.encode((row, None) for _, row in entries.values())
             self._stats["jsonl_lines"] += append(lines, self._fail)
+        # And the other rows to the spool, for otel-obs import to put back.
+        self._spool.take()
+        for table in WRITE_ORDER:
+            bucket = rows.tables.get(table)
+            if bucket and table != "transcript_entries":
+                for (phase, columns), params in grouped(bucket).items():
+                    self._to_spool(table, phase, columns, params, None)
+        self._spool_extras(rows)
+        files = LockedFiles(self._spool.take(), self._fail)
+        try:
+            self._write_spool(files)
+        finally:
+            files.close()
+
+    def _to_spool(
+        self, table: str, phase: str, columns: tuple[str, ...], params: list[Any], text: str | None
+    ) -> None:
+        """A statement's rows to the spool (a failure is counted, never raised)."""
+        try:
+            self._spool.add(table, phase, columns, params, text)
+        except Exception as exc:
+            self._stats["spool_dropped_rows"] += len(params)
+            self._fail("spool", f"cannot spool {table} rows: {exc!r}")
+
+    def _spool_extras(self, rows: Rows) -> None:
+        """The batch's heartbeats and span links to the spool (a failure counted, never raised)."""
+        try:
+            self._spool.heartbeats(rows.heartbeats)
+            self._spool.links(rows.links.values())
+        except Exception as exc:
+            self._stats["spool_dropped_rows"] += len(rows.heartbeats) + len(rows.links)
+            self._fail("spool", f"cannot spool heartbeats or links: {exc!r}")
+
+    def _write_spool(self, files: LockedFiles) -> None:
+        """Append the (locked) spool lines; count them and the rows left out."""
+        stats, spool = self._stats, self._spool
+        stats["spool_rows"] += spool.rows
+        stats["spool_dropped_rows"] += spool.dropped
+        if spool.dropped:
+            self._warn_once(
+                "spool_cap", "otel-obs store: rows longer than a spool line left out of JSONL"
+            )
+        spool.rows = spool.dropped = 0
+        stats["spool_lines"] += files.write()
 
     def _catch_up_checkpoint(self, conn: sqlite3.Connection) -> None:
         """Checkpoint in line when the checkpoint thread falls behind a writer that never pauses."""
@@ -429,6 +481,9 @@ class StoreWriter:
     def _write_sqlite(self, conn: sqlite3.Connection, rows: Rows) -> dict[str, int]:
         """Write one batch in one transaction; return the new entries' sequences by id."""
         tables = rows.tables
+        spool = self._spool
+        spool.take()  # nothing left from a batch that failed
+        spool.rows = spool.dropped = 0
         conn.execute("BEGIN IMMEDIATE")
         written = 0
         numbered: dict[str, int] = {}
@@ -440,17 +495,22 @@ class StoreWriter:
                 groups = numbered_entries(conn, bucket, numbered)
             else:
                 groups = grouped(bucket)
+            spooled = table != "transcript_entries"
             for (phase, columns), params in groups.items():
                 # A dedicated writer binds each row (executemany). Inside the
                 # agent's process, one statement per group over a JSON array
                 # instead: SQLite then runs the whole group without the GIL,
                 # where executemany hands the GIL back and forth once per row
                 # and starves (and is starved by) the agent's threads.
+                text = None
                 if self._dedicated:
                     conn.executemany(self._sql(table, phase, columns, True), params)
                 else:
-                    conn.execute(self._sql(table, phase, columns, False), (_dump_params(params),))
+                    text = _dump_params(params)
+                    conn.execute(self._sql(table, phase, columns, False), (text,))
                 written += len(params)
+                if spooled and params:
+                    self._to_spool(table, phase, columns, params, text)
         if rows.heartbeats:
             conn.executemany(
                 HEARTBEAT_SQL,
@@ -472,9 +532,11 @@ class StoreWriter:
             for key, (_, row) in (tables.get("transcript_entries") or {}).items()
             if key in numbered
         )
-        # Lock the transcript files before committing, so appends from several
-        # processes land in the files in sequence order.
+        self._spool_extras(rows)
+        # Lock the transcript files (then the spools) before committing, so appends
+        # from several processes land in the files in sequence (commit) order.
         files = LockedFiles(lines_by_file, self._fail)
+        spool_files = LockedFiles(spool.take(), self._fail)
         try:
             conn.execute("COMMIT")
             self._stats["batches"] += 1
@@ -483,8 +545,10 @@ class StoreWriter:
             if self._checkpointer is not None:
                 self._checkpointer.wrote(written)
             self._stats["jsonl_lines"] += files.write()
+            self._write_spool(spool_files)
         finally:
             files.close()
+            spool_files.close()
         return numbered
 
     def _make_safe(self, rows: Rows) -> bool:

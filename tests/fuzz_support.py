@@ -243,7 +243,7 @@ def store_problems(db: Path, transcripts: Path, execution_id: str) -> list[str]:
             if i.check_id not in AGENT_BEHAVIOUR_CHECKS
         ]
     lines = []
-    for path in transcripts.rglob("*.jsonl"):
+    for path in transcripts.rglob("transcript.jsonl"):
         # split on newlines only: str.splitlines also splits on \x1c, \x85, ...
         for line in path.read_text(encoding="utf-8").split("\n")[:-1]:
             record = json.loads(line)

@@ -715,7 +715,7 @@ def test_nul_in_foreign_ids_and_names_keeps_two_conversations_two(tmp_path: Path
     ]
     in_jsonl = sorted(
         (record["execution_id"], record["tool_use_id"])
-        for path in (tmp_path / "t").rglob("*.jsonl")
+        for path in (tmp_path / "t").rglob("transcript.jsonl")
         for record in map(json.loads, path.read_text().splitlines())
     )
     assert in_jsonl == [(f"conv\ufffd{x}", f"call\ufffd{x}") for x in "AB"]

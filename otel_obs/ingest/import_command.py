@@ -25,6 +25,7 @@ def report_dict(report: ImportReport, db_path: Path) -> dict[str, Any]:
         "read": report.read,
         "added": report.added,
         "skipped": report.skipped,
+        "rows": report.rows,
         "malformed": report.malformed,
         "truncated": report.truncated,
         "problems": report.problems,

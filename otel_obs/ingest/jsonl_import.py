@@ -1,8 +1,13 @@
-"""``otel-obs import``: JSONL transcripts back into a store.
+"""``otel-obs import``: JSONL transcripts (and their row spools) back into a store.
 
 A transcript line is a ``transcript_entries`` row (plus its sequence number),
 written by the store beside the SQLite row, and also when SQLite could not be
-written (then with a null sequence). Importing restores:
+written (then with a null sequence). The row spool beside it (``rows.jsonl``,
+see :mod:`otel_obs.exporters.jsonl`) holds every other row the store wrote, or
+could not write, in the order it wrote them. Importing replays the spool first,
+through the same merge rules (:class:`Rows` and the store's upserts), which
+restores tool uses, skill traces, assertions, agents, tasks, waves, file
+impacts and the rest as the store had them; then the transcript:
 
 * every transcript entry, exactly as the line holds it (same id, same columns);
   sequence numbers are handed out by the store in file order, so a store
@@ -15,24 +20,37 @@ written (then with a null sequence). Importing restores:
   row of decisions, errors, locks, checkpoints, discoveries and validations;
   each execution and wave gets its row (started at its first entry).
 
-What the JSONL does not hold cannot come back: tool uses (input, output,
-result, duration), skill traces, assertion chains and assertion results
-(evidence), agent instances (pid, host, lifecycle), an execution's task list,
-service name, status and end, a wave's end, and the file impacts of tool uses.
+Without a spool (transcripts written before there was one, or a spool lost),
+what a transcript alone does not hold cannot come back: tool uses (input,
+output, result, duration), skill traces, assertion chains and results, agent
+instances, an execution's task list, service, status and end, a wave's end, and
+the file impacts of tool uses.
+
+A spool line names its table and columns; a line whose table is not one the
+store writes, whose column is not one of the table's, whose row lacks a value
+the table requires or holds a value that is not a JSON scalar, or whose rows
+belong to several executions is skipped and reported like a malformed
+transcript line. A spool line is at most ``ROW_LINE_BYTES`` long.
 
 Entries already in the store are skipped by id (the store ignores them before
 they take a sequence number), so importing twice gives the same store. An entry
 new to the store is also appended to the store's own transcript file, unless
 that file already holds it (the usual case after a run whose SQLite writes
-failed): that import goes through a store whose JSONL goes nowhere.
+failed): that import goes through a store whose JSONL goes nowhere. Spool rows
+merge as upserts, so replaying a spool again changes nothing; they are written
+through the store whose JSONL goes nowhere, and each spool line is appended
+to the store's own spool unless that file already holds it.
 """
 
 from __future__ import annotations
 
 import calendar
+import functools
+import hashlib
 import json
 import math
 import re
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,8 +59,18 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from otel_obs import conventions as c
-from otel_obs.exporters.jsonl import transcript_path
-from otel_obs.exporters.mapping import Rows, iso_from_ns, json_object_text, map_event, map_span
+from otel_obs.exporters import schema
+from otel_obs.exporters.jsonl import ROW_LINE_BYTES, ROWS_FILE, append, rows_path, transcript_path
+from otel_obs.exporters.mapping import (
+    END,
+    KEYS,
+    START,
+    Rows,
+    iso_from_ns,
+    json_object_text,
+    map_event,
+    map_span,
+)
 from otel_obs.exporters.span_record import RecordContext, SpanRecord
 from otel_obs.exporters.stores import Store, thread_store
 from otel_obs.redaction import DETAILS_CAP, cap_text, clean_text, dumps
@@ -84,6 +112,8 @@ class ImportReport:
 
     files: int = 0
     read: int = 0
+    #: Rows read from row spools (rows.jsonl), heartbeats and span links included.
+    rows: int = 0
     added: int = 0
     skipped: int = 0
     malformed: int = 0
@@ -262,16 +292,24 @@ def parse_line(text: str) -> Entry:
 
 
 def transcript_files(paths: Sequence[str | Path]) -> list[Path]:
-    """The JSONL files named, folders searched for ``*.jsonl`` (ValueError for a missing path)."""
+    """The JSONL files named, folders searched for ``*.jsonl`` (ValueError for a missing path).
+
+    A transcript named brings the row spool beside it, if there is one. Row
+    spools come first, in the order met, then transcripts (see the module docstring).
+    """
     out: list[Path] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
             out.extend(sorted(p for p in path.rglob("*.jsonl") if p.is_file()))
         elif path.is_file():
+            spool = path.with_name(ROWS_FILE)
+            if path.name != ROWS_FILE and spool.is_file():
+                out.append(spool)
             out.append(path)
         else:
             raise ValueError(f"PATH: {given} is neither a file nor a folder")
+    out.sort(key=lambda p: p.name != ROWS_FILE)  # stable: spools first, each in its order
     seen: set[Path] = set()
     unique = []
     for path in out:
@@ -454,6 +492,219 @@ def _task_ends(entries: Iterable[Entry]) -> dict[tuple[str, str], Entry]:
 
 
 # --------------------------------------------------------------------------
+# row spools
+# --------------------------------------------------------------------------
+
+#: The span_links columns, in the order a spool's ``links`` rows hold them.
+_LINK_COLUMNS = 8
+_LINK_REQUIRED = (0, 1, 4)  # trace_id, span_id, execution_id
+#: Tables whose rows change a wave's derived counts (wave_statistics).
+_WAVE_TABLES = frozenset({"parallel_execution_waves", "wave_task_assignments", "tasks"})
+
+
+@dataclass(frozen=True)
+class _Table:
+    columns: frozenset[str]
+    #: Columns a row must give a value: NOT NULL without a default, and the key.
+    required: frozenset[str]
+    #: Where a row names its execution.
+    execution: str
+
+
+@functools.cache
+def _tables() -> dict[str, _Table]:
+    """The tables a spool may name, as the current schema has them."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        schema.migrate(conn)
+        out = {}
+        for table, keys in KEYS.items():
+            if table == "transcript_entries":
+                continue
+            info = conn.execute(f"PRAGMA table_info({table})").fetchall()
+            columns = frozenset(r[1] for r in info)
+            required = frozenset(r[1] for r in info if r[3] and r[4] is None) | frozenset(keys)
+            execution = "id" if table == "task_list_execution_runs" else "execution_id"
+            out[table] = _Table(columns, required, execution)
+        return out
+    finally:
+        conn.close()
+
+
+def _scalar(value: Any, where: str) -> Any:
+    """A spool value as the store takes it (LineError for anything else)."""
+    if value is None or isinstance(value, bool | float):
+        return value  # JSON has no NaN or infinity (the decoder refuses them)
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, int):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise LineError(f"{where}: {value!r} is out of range (a 64-bit integer)")
+        return value
+    raise LineError(f"{where} must be a JSON scalar, got {json.dumps(value)[:80]}")
+
+
+def _row_lists(members: dict[str, tuple[Any, str]], name: str, width: int) -> list[list[Any]]:
+    value = members[name][0]
+    if not isinstance(value, list) or not value:
+        raise LineError(f"{name} must be a non-empty list of rows")
+    for n, row in enumerate(value):
+        if not isinstance(row, list) or len(row) != width:
+            raise LineError(f"{name}[{n}] must be a list of {width} values")
+    return value
+
+
+def _one_execution(rows: list[list[Any]], at: int, name: str) -> str:
+    executions = {row[at] for row in rows}
+    if len(executions) != 1:
+        raise LineError(f"{name}: rows of several executions ({len(executions)})")
+    (execution,) = executions
+    if not isinstance(execution, str) or not execution:
+        raise LineError(f"{name}: execution id must be text, got {execution!r}")
+    return execution
+
+
+def parse_row_line(text: str, rows: Rows) -> tuple[str, int]:
+    """Add a spool line's rows to ``rows``: (the execution they belong to, how many)."""
+    members = raw_members(text)
+    if "heartbeats" in members:
+        heartbeats = _row_lists(members, "heartbeats", 4)
+        execution = _one_execution(heartbeats, 0, "heartbeats")
+        beats = []
+        for n, beat in enumerate(heartbeats):
+            e, instance, at, task = (_scalar(v, f"heartbeats[{n}]") for v in beat)
+            if not all(isinstance(v, str) and v for v in (instance, at)) or not (
+                task is None or isinstance(task, str)
+            ):
+                raise LineError(f"heartbeats[{n}]: instance and time must be text, got {beat!r}")
+            beats.append((e, instance, at, task))
+        for beat in beats:
+            rows.heartbeat(*beat)
+        return execution, len(beats)
+    if "links" in members:
+        links = _row_lists(members, "links", _LINK_COLUMNS)
+        execution = _one_execution(links, 4, "links")
+        decided = []
+        for n, link in enumerate(links):
+            values = tuple(_scalar(v, f"links[{n}]") for v in link)
+            if any(not isinstance(values[i], str) or not values[i] for i in _LINK_REQUIRED):
+                raise LineError(f"links[{n}]: trace, span and execution ids must be text")
+            decided.append(values)
+        for values in decided:
+            rows.links[(values[0], values[1])] = values
+        return execution, len(decided)
+    table = members.get("table", (None, ""))[0]
+    known = _tables()
+    if table not in known:
+        raise LineError(f"table {table!r} is not one the store writes ({', '.join(known)})")
+    spec = known[table]
+    phase = members.get("phase", (None, ""))[0]
+    if phase not in (START, END):
+        raise LineError(f"phase must be {START!r} or {END!r}, got {phase!r}")
+    columns = members.get("columns", (None, ""))[0]
+    if not isinstance(columns, list) or len(set(map(str, columns))) != len(columns):
+        raise LineError("columns must be a list of distinct column names")
+    for column in columns:
+        if column not in spec.columns:
+            raise LineError(f"column {column!r} is not one of {table}'s")
+    missing = spec.required - set(columns)
+    if missing:
+        raise LineError(f"{table} rows need {', '.join(sorted(missing))}")
+    if "rows" not in members:
+        raise LineError("rows is missing")
+    values = _row_lists(members, "rows", len(columns))
+    execution = _one_execution(values, columns.index(spec.execution), table)
+    records = []
+    for n, row in enumerate(values):
+        where = f"{table} row {n}"
+        record = {name: _scalar(v, where) for name, v in zip(columns, row, strict=True)}
+        for name in spec.required:
+            if record[name] is None:
+                raise LineError(f"{where}: {name} must have a value")
+        records.append(record)
+    # The line is whole: its rows go in, and the derived counts they touch are recounted.
+    for record in records:
+        rows.add(table, record, phase)
+        wave = record.get("wave_number")
+        if table in _WAVE_TABLES and type(wave) is int:
+            rows.touched_waves.add((execution, wave))
+        skill = record.get("id" if table == "skill_traces" else "within_skill")
+        if table in ("skill_traces", "tool_uses") and isinstance(skill, str) and skill:
+            rows.touched_skills.add(skill)
+    return execution, len(records)
+
+
+def _digest(line: bytes) -> bytes:
+    return hashlib.blake2b(line.rstrip(b"\r\n"), digest_size=16).digest()
+
+
+def _held_lines(path: Path, cache: dict[Path, set[bytes]]) -> set[bytes]:
+    """Digests of the lines a store's own spool file held before this import."""
+    held = cache.get(path)
+    if held is None:
+        held = cache[path] = set()
+        if path.is_file():
+            with open(path, "rb") as handle:
+                held.update(_digest(raw) for raw, _ in bounded_lines(handle, ROW_LINE_BYTES))
+    return held
+
+
+def replay_spool(
+    path: Path,
+    report: ImportReport,
+    put: Callable[[Rows], None],
+    transcripts: Path,
+    held: dict[Path, set[bytes]],
+) -> None:
+    """Put a row spool's rows into the store (``put``), in file order, in chunks; copy each
+    line the store's own spool for its execution does not hold yet into that file."""
+    source = path.resolve()
+    rows, count = Rows(), 0
+    copies: dict[Path, list[str]] = {}
+    targets: dict[str, Path] = {}
+
+    def flush() -> None:
+        nonlocal rows, count
+        if rows:
+            put(rows)
+        if copies:
+            append(copies, lambda kind, message, lost: report.problem(str(path), message))
+            copies.clear()
+        rows, count = Rows(), 0
+
+    with open(path, "rb") as handle:
+        for number, (raw, size) in enumerate(bounded_lines(handle, ROW_LINE_BYTES), 1):
+            where = f"{path}:{number}"
+            if size > ROW_LINE_BYTES:
+                report.problem(
+                    where, f"line of {size} bytes is longer than the limit of {ROW_LINE_BYTES}"
+                )
+                continue
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                report.problem(where, f"not UTF-8 ({exc.reason} at byte {exc.start})")
+                continue
+            try:
+                execution, n = parse_row_line(text, rows)
+            except LineError as exc:
+                report.problem(where, str(exc))
+                continue
+            report.rows += n
+            count += n
+            target = targets.get(execution)
+            if target is None:
+                target = targets[execution] = rows_path(transcripts, execution)
+            if target.resolve() != source and _digest(raw) not in _held_lines(target, held):
+                copies.setdefault(target, []).append(text.rstrip("\r") + "\n")
+            if count >= CHUNK_ENTRIES:
+                flush()
+    flush()
+
+
+# --------------------------------------------------------------------------
 # the import
 # --------------------------------------------------------------------------
 
@@ -525,10 +776,21 @@ def import_jsonl(
     total = sum(p.stat().st_size for p in files)
     done = 0
     known: dict[str, set[str]] = {}
+    held: dict[Path, set[bytes]] = {}
     with tempfile.TemporaryDirectory(prefix="otel-obs-import-") as scratch:
         stores = _Stores(db_path, transcripts_dir, Path(scratch))
         try:
             for path in files:
+                if path.name == ROWS_FILE:
+                    # Through the store whose JSONL goes nowhere: its lines are copied as
+                    # they are instead (replay_spool).
+                    replay_spool(
+                        path, report, functools.partial(stores.put, True), transcripts_dir, held
+                    )
+                    done += path.stat().st_size
+                    if progress is not None:
+                        progress(done, total)
+                    continue
                 entries = read_entries(path, report)
                 report.read += len(entries)
                 ends = _task_ends(entries)
