@@ -89,10 +89,10 @@ def test_keep_last_and_older_than_remove_whole_executions(tmp_path: Path) -> Non
 
     code, done = prune(db, "--older-than", "30d")
     assert code == 0 and sorted(done["executions"]) == ["old-0", "old-1", "old-2"]
-    assert done["transcript_files"] == 3
+    assert done["transcript_files"] == 6  # each run's transcript and its row spool
     for n in range(3):
         assert rows_of(db, f"old-{n}") == 0
-        assert not transcript_path(transcripts, f"old-{n}").exists()
+        assert not transcript_path(transcripts, f"old-{n}").parent.exists()
     for execution_id in ("new-0", "new-1"):
         assert rows_of(db, execution_id) == kept_before[execution_id] > 0
         assert transcript_path(transcripts, execution_id).exists()

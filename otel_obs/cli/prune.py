@@ -1,7 +1,7 @@
 """``otel-obs prune``: remove whole executions, so a store does not only grow.
 
 An execution goes whole: its rows in every table that has an ``execution_id``
-(the lineage's links included) and its JSONL transcript. Each execution is
+(the lineage's links included), its JSONL transcript and the row spool beside it. Each execution is
 deleted in a transaction of its own, taken like a writer's (``BEGIN
 IMMEDIATE`` with the busy timeout), so writers that run meanwhile wait for at
 most one execution's delete, never for the whole prune. The freed pages are
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..exporters.jsonl import transcript_path
+from ..exporters.jsonl import rows_path, transcript_path
 from ..exporters.schema import TABLES
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -115,12 +115,18 @@ def prune(
         free_before = _free_bytes(conn)
         for execution_id in result.executions:
             _remove(conn, tables, execution_id, result, dry_run)
-            path = transcript_path(transcripts_dir, execution_id)
-            if path.is_file():
-                result.transcript_files += 1
-                result.transcript_bytes += path.stat().st_size
-                if not dry_run:
-                    path.unlink(missing_ok=True)
+            for path in (
+                transcript_path(transcripts_dir, execution_id),
+                rows_path(transcripts_dir, execution_id),
+            ):
+                if path.is_file():
+                    result.transcript_files += 1
+                    result.transcript_bytes += path.stat().st_size
+                    if not dry_run:
+                        path.unlink(missing_ok=True)
+            folder = transcript_path(transcripts_dir, execution_id).parent
+            if not dry_run and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         if not dry_run and result.executions:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             if vacuum:
