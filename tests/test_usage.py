@@ -317,3 +317,30 @@ def test_recorded_calls_without_tokens_are_stored(name: str, tmp_path: Path) -> 
     calls = _calls(db)
     assert len(calls) == LLM_SPANS[name] == len(_llm_spans(name))
     assert all(r[1] for r in calls) and all(r[2] is None for r in calls)
+
+
+def test_otel_obs_cost_totals_and_table(planted_db: Path) -> None:
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "otel_obs", "cost", *args, "--db", str(planted_db)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    done = cli(EXECUTION, "--json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    total = answer["total"]
+    assert total["llm_calls"] == 3 and total["input_tokens"] == 3000 + 500 + 300
+    assert total["cost_usd"] == pytest.approx(P1 + P2 + P_SUB + P_REVIEWER, abs=1e-5)
+    assert total["reported_cost_usd"] == pytest.approx(P_SUB)
+    assert total["computed_cost_usd"] == pytest.approx(P1 + P2 + P_REVIEWER, abs=1e-5)
+    assert len(answer["by_tool_use"]) == 4
+    table = cli(EXECUTION)
+    assert table.returncode == 0 and "By agent" in table.stdout and "gpt-4o" in table.stdout
+    bad = cli(EXECUTION, "--top", "-1")
+    assert bad.returncode == 2 and "-1" in bad.stderr
