@@ -26,7 +26,7 @@ runs_with_calls AS (
         WHERE k.kind = 'call' AND (k.instance_id = a.instance_id
             OR substr(k.instance_id, 1, length(a.instance_id) + 1) = a.instance_id || '/'))
 ),
-counted AS (
+counted AS MATERIALIZED (
     SELECT u.* FROM u
     WHERE u.kind = 'call'
        OR (u.instance_id NOT IN (SELECT instance_id FROM runs_with_calls)
@@ -41,7 +41,7 @@ agents AS (
     UNION
     SELECT instance_id FROM counted WHERE instance_id IS NOT NULL
 ),
-own AS (
+own AS MATERIALIZED (
     SELECT instance_id,
            COUNT(*) FILTER (WHERE kind = 'call') AS llm_calls,
            SUM(input_tokens) AS input_tokens,
@@ -80,21 +80,21 @@ SELECT t.instance_id,
        ROUND(o.computed_cost_usd, 6) AS computed_cost_usd,
        COALESCE(o.unpriced, 0) AS unpriced,
        o.usage_from,
-       (SELECT COUNT(*) FILTER (WHERE kind = 'call') FROM counted AS c
-        WHERE c.instance_id = t.instance_id
-           OR substr(c.instance_id, 1, length(t.instance_id) + 1) = t.instance_id || '/')
+       (SELECT SUM(r.llm_calls) FROM own AS r
+        WHERE r.instance_id = t.instance_id
+           OR substr(r.instance_id, 1, length(t.instance_id) + 1) = t.instance_id || '/')
            AS total_llm_calls,
-       (SELECT SUM(input_tokens) FROM counted AS c
-        WHERE c.instance_id = t.instance_id
-           OR substr(c.instance_id, 1, length(t.instance_id) + 1) = t.instance_id || '/')
+       (SELECT SUM(r.input_tokens) FROM own AS r
+        WHERE r.instance_id = t.instance_id
+           OR substr(r.instance_id, 1, length(t.instance_id) + 1) = t.instance_id || '/')
            AS total_input_tokens,
-       (SELECT SUM(output_tokens) FROM counted AS c
-        WHERE c.instance_id = t.instance_id
-           OR substr(c.instance_id, 1, length(t.instance_id) + 1) = t.instance_id || '/')
+       (SELECT SUM(r.output_tokens) FROM own AS r
+        WHERE r.instance_id = t.instance_id
+           OR substr(r.instance_id, 1, length(t.instance_id) + 1) = t.instance_id || '/')
            AS total_output_tokens,
-       (SELECT ROUND(SUM(cost_usd), 6) FROM counted AS c
-        WHERE c.instance_id = t.instance_id
-           OR substr(c.instance_id, 1, length(t.instance_id) + 1) = t.instance_id || '/')
+       (SELECT ROUND(SUM(r.cost_usd), 6) FROM own AS r
+        WHERE r.instance_id = t.instance_id
+           OR substr(r.instance_id, 1, length(t.instance_id) + 1) = t.instance_id || '/')
            AS total_cost_usd
 FROM tree AS t
 LEFT JOIN own AS o ON o.instance_id = t.instance_id

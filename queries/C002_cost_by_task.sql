@@ -23,7 +23,7 @@ runs_with_calls AS (
         WHERE k.kind = 'call' AND (k.instance_id = a.instance_id
             OR substr(k.instance_id, 1, length(a.instance_id) + 1) = a.instance_id || '/'))
 ),
-counted AS (
+counted AS MATERIALIZED (
     SELECT u.* FROM u
     WHERE u.kind = 'call'
        OR (u.instance_id NOT IN (SELECT instance_id FROM runs_with_calls)

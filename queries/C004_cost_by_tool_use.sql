@@ -24,21 +24,20 @@ WITH decided AS MATERIALIZED (
     FROM tool_uses AS t
     WHERE t.execution_id = :execution_id
 ),
-fanout AS (
-    SELECT llm_call_id, COUNT(*) AS tool_uses_decided
-    FROM decided WHERE llm_call_id IS NOT NULL
-    GROUP BY llm_call_id
-),
-shares AS (
-    SELECT d.*, l.model, f.tool_uses_decided,
+calls AS (
+    SELECT d.*, l.model,
+           COUNT(*) OVER (PARTITION BY d.llm_call_id) AS tool_uses_decided,
            l.input_tokens AS call_input_tokens, l.output_tokens AS call_output_tokens,
-           l.cost_usd AS call_cost_usd,
-           1.0 * l.input_tokens / f.tool_uses_decided AS input_share,
-           1.0 * l.output_tokens / f.tool_uses_decided AS output_share,
-           l.cost_usd / f.tool_uses_decided AS cost_share
+           l.cost_usd AS call_cost_usd
     FROM decided AS d
     JOIN llm_calls AS l ON l.execution_id = :execution_id AND l.id = d.llm_call_id
-    JOIN fanout AS f ON f.llm_call_id = d.llm_call_id
+),
+shares AS (
+    SELECT *,
+           1.0 * call_input_tokens / tool_uses_decided AS input_share,
+           1.0 * call_output_tokens / tool_uses_decided AS output_share,
+           call_cost_usd / tool_uses_decided AS cost_share
+    FROM calls
 )
 SELECT tool_use_id, tool, instance_id, task_id, start_time, llm_call_id, model,
        tool_uses_decided, call_input_tokens, call_output_tokens,

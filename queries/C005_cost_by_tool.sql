@@ -21,7 +21,7 @@ WITH decided AS MATERIALIZED (
     FROM tool_uses AS t
     WHERE t.execution_id = :execution_id
 ),
-fanout AS (
+fanout AS MATERIALIZED (
     SELECT llm_call_id, COUNT(*) AS tool_uses_decided
     FROM decided WHERE llm_call_id IS NOT NULL
     GROUP BY llm_call_id
