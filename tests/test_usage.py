@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from genai_prices import Usage, calc_price
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from recordings.otlp_file import load_recording
@@ -64,7 +65,8 @@ def planted(folder: Path) -> Path:
     clock = iter(range(T0, T0 + 10_000 * MS, MS))
 
     def span(name: str, attrs: dict[str, Any], parent: Any = None):
-        ctx = trace.set_span_in_context(parent) if parent is not None else None
+        # A root without a parent, whatever an earlier test left current.
+        ctx = trace.set_span_in_context(parent) if parent is not None else Context()
         return tracer.start_span(name, context=ctx, attributes=attrs, start_time=next(clock))
 
     def end(s: Any) -> None:
