@@ -335,6 +335,35 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (scope, name)
     ) WITHOUT ROWID;
     """,
+    # 4: the usage of language models: one row per model call (an LLM span of another
+    # instrumentation) or per agent run that states its usage as a whole (the Claude
+    # Agent SDK's session totals, an agent span's aggregated usage).
+    """
+    CREATE TABLE llm_calls (
+        execution_id           TEXT NOT NULL,
+        id                     TEXT NOT NULL,      -- the span id
+        kind                   TEXT NOT NULL,      -- call / agent (a run's total)
+        instance_id            TEXT,
+        task_id                TEXT,
+        model                  TEXT,
+        provider               TEXT,
+        input_tokens           INTEGER,            -- every input token, cached ones included
+        output_tokens          INTEGER,
+        cache_read_tokens      INTEGER,
+        cache_creation_tokens  INTEGER,
+        cost_usd               REAL,
+        cost_source            TEXT,               -- reported / computed / NULL (unknown price)
+        source                 TEXT,               -- the instrumentation (or 'otel-obs')
+        start_time             TEXT NOT NULL,
+        end_time               TEXT,
+        duration_ms            REAL,
+        trace_id               TEXT,
+        span_id                TEXT,
+        PRIMARY KEY (execution_id, id)
+    );
+    CREATE INDEX idx_llm_calls_instance ON llm_calls(execution_id, instance_id, start_time);
+    CREATE INDEX idx_llm_calls_task ON llm_calls(execution_id, task_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -358,6 +387,7 @@ TABLES: Sequence[str] = (
     "span_links",
     "pending_spans",
     "unmapped_spans",
+    "llm_calls",
 )
 
 

@@ -23,6 +23,7 @@ WRITE_ORDER: tuple[str, ...] = (
     "wave_task_assignments",
     "skill_traces",
     "tool_uses",
+    "llm_calls",
     "task_file_impacts",
     "assertion_chains",
     "assertion_results",

@@ -27,6 +27,9 @@ KIND_TASK: Final = "task"  # "task {task_id}"
 KIND_SKILL: Final = "skill"  # "skill {skill_name}"
 KIND_TOOL: Final = "tool"  # "execute_tool {tool_name}"  (GenAI name)
 KIND_CHAIN: Final = "assertion_chain"  # "assertion_chain {description}"
+#: A call of a language model (a span of another instrumentation: GenAI ``chat`` /
+#: ``generate_content`` / ``text_completion``, OpenInference ``LLM``): an ``llm_calls`` row.
+KIND_LLM: Final = "llm"
 
 SPAN_KINDS: Final = (
     KIND_EXECUTION,
@@ -224,6 +227,13 @@ ASSERTION_TOOL_USE_ID: Final = "obs.assertion.tool_use_id"  # supporting tool us
 # --------------------------------------------------------------------------
 
 OP_EXECUTE_TOOL: Final = "execute_tool"
+#: The operations of a GenAI span that is one call of a model (its usage is a ``llm_calls`` row).
+OP_MODEL_CALLS: Final = frozenset({"chat", "generate_content", "text_completion"})
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_SYSTEM: Final = "gen_ai.system"  # the provider, before gen_ai.provider.name
+#: The usage of a whole agent run, as Pydantic AI states it on its agent span.
+GEN_AI_AGGREGATED_INPUT_TOKENS: Final = "gen_ai.aggregated_usage.input_tokens"
+GEN_AI_AGGREGATED_OUTPUT_TOKENS: Final = "gen_ai.aggregated_usage.output_tokens"
 OP_INVOKE_AGENT: Final = "invoke_agent"
 #: An agent described when it is made, not a run of it (OpenLLMetry's LangChain emits it
 #: when the graph is built, in a trace of its own).
@@ -259,6 +269,15 @@ EXCEPTION_MESSAGE: Final = "exception.message"
 OI_SPAN_KIND: Final = "openinference.span.kind"  # "TOOL" / "AGENT"
 OI_TOOL: Final = "TOOL"
 OI_AGENT: Final = "AGENT"
+OI_LLM: Final = "LLM"
+OI_MODEL_NAME: Final = "llm.model_name"
+OI_PROVIDER: Final = "llm.provider"
+OI_SYSTEM: Final = "llm.system"
+OI_PROMPT_TOKENS: Final = "llm.token_count.prompt"
+OI_COMPLETION_TOKENS: Final = "llm.token_count.completion"
+OI_CACHE_READ_TOKENS: Final = "llm.token_count.prompt_details.cache_read"
+OI_CACHE_WRITE_TOKENS: Final = "llm.token_count.prompt_details.cache_write"
+OI_COST_TOTAL: Final = "llm.cost.total"
 OI_TOOL_ID: Final = "tool.id"
 OI_TOOL_NAME: Final = "tool.name"
 OI_TOOL_PARAMETERS: Final = "tool.parameters"  # JSON text
@@ -308,6 +327,10 @@ CLAUDE_CODE_TOOL_SPAN: Final = "claude_code.tool"
 #: The step of a ``claude_code.tool`` that runs the tool: the only span that says it failed
 #: (``success`` false, ``error.type``, the message under ``error``, an ERROR status).
 CLAUDE_CODE_TOOL_EXECUTION_SPAN: Final = "claude_code.tool.execution"
+#: Claude Code's call of the model: ``model``, ``input_tokens`` (the uncached ones, as
+#: Anthropic's API counts them), ``output_tokens``, ``cache_read_tokens``,
+#: ``cache_creation_tokens`` and, when stated, ``cost_usd``.
+CLAUDE_CODE_LLM_SPAN: Final = "claude_code.llm_request"
 CLAUDE_CODE_SUCCESS: Final = "success"
 CLAUDE_CODE_ERROR: Final = "error"
 CLAUDE_CODE_TOOL_USE_ID: Final = "tool_use_id"
@@ -331,6 +354,10 @@ FOREIGN_AGENT_KEYS: Final = (
     GEN_AI_AGENT_NAME,
     OI_AGENT_NAME,
 )
+#: Set on the copy of a span of another instrumentation that restating maps (never on a
+#: span): the model and usage its source read (a dict, see ``Source.usage``) and the source.
+USAGE: Final = "obs.usage"
+USAGE_SOURCE: Final = "obs.usage.source"
 #: Set by the context processor on a span of another instrumentation whose parent is
 #: not such a span of the same process (it is ours, remote, or there is none): the
 #: store then looks no further up for its agent and execution (see exporters/lineage.py).

@@ -1,4 +1,4 @@
-"""ObservabilitySkills: the 39 SQL tools, run read-only against a store.
+"""ObservabilitySkills: the SQL tools (the spec's 39 and 5 cost tools), run read-only.
 
 Every tool is reachable by id (``run("T003", execution_id=…)``) and through a
 method named for what it answers (``first_error_context``); the spec's
@@ -385,6 +385,30 @@ class ObservabilitySkills:
     def circular_waits(self, execution_id: str | None = None, max_length: int = 32) -> list[Row]:
         """D006: dependency cycles among tasks (up to ``max_length`` long), with their path."""
         return self.run("D006", execution_id=execution_id, max_length=max_length)
+
+    # ------------------------------------------------------------------
+    # Cost (C001–C005): beside the spec's 39, from llm_calls
+    # ------------------------------------------------------------------
+
+    def cost_by_agent(self, execution_id: str) -> list[Row]:
+        """C001: tokens and cost per agent instance, subagents nested and rolled up."""
+        return self.run("C001", execution_id=execution_id)
+
+    def cost_by_task(self, execution_id: str) -> list[Row]:
+        """C002: tokens and cost per task."""
+        return self.run("C002", execution_id=execution_id)
+
+    def cost_by_model(self, execution_id: str) -> list[Row]:
+        """C003: tokens and cost per model."""
+        return self.run("C003", execution_id=execution_id)
+
+    def cost_by_tool_use(self, execution_id: str, limit: int = 50) -> list[Row]:
+        """C004: what deciding on each tool use cost (its share of the call that asked for it)."""
+        return self.run("C004", execution_id=execution_id, limit=limit)
+
+    def cost_by_tool(self, execution_id: str) -> list[Row]:
+        """C005: what deciding on each tool's uses cost."""
+        return self.run("C005", execution_id=execution_id)
 
     def detect_anomalies(self, execution_id: str) -> AnomalyReport:
         """D001–D006 with their default thresholds, one list per check."""

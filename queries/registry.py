@@ -52,13 +52,14 @@ FAMILIES: Mapping[str, str] = {
     "A": "aggregation",
     "P": "parallel",
     "D": "anomaly",
+    "C": "cost",
 }
 PARAM_TYPES = ("text", "int", "float", "timestamp")
 HEADER_KEYS = ("id", "title", "family", "param", "returns", "purpose")
 _REQUIRED_KEYS = ("id", "title", "family", "returns", "purpose")
 _SINGLE_KEYS = ("id", "title", "family", "returns", "purpose")
 
-_ID_RE = re.compile(r"^[VTIAPD]\d{3}$")
+_ID_RE = re.compile(rf"^[{''.join(FAMILIES)}]\d{{3}}$")
 _HEADER_RE = re.compile(r"^--\s?([a-z_]+):\s*(.*?)\s*$")
 _CONTINUATION_RE = re.compile(r"^--\s{2,}(\S.*?)\s*$")
 _PARAM_RE = re.compile(

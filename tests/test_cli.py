@@ -216,8 +216,8 @@ def test_trace_task(demo: DemoStore):
 def test_tools_catalogue(demo: DemoStore):
     tools = as_json(demo.cli("tools", "--json"))
     ids = [t["id"] for t in tools]
-    assert len(ids) == 39
-    assert {i[0] for i in ids} == set("VTIAPD")
+    assert len(ids) == 39 + 5  # the spec's 39 and the cost tools
+    assert {i[0] for i in ids} == set("VTIAPDC")
     assert all(t["title"] and isinstance(t["parameters"], list) for t in tools)
     table = ok(demo.cli("tools")).stdout
     assert "V001" in table and "D006" in table

@@ -65,7 +65,7 @@ def test_lists_every_sql_tool_and_the_spec_methods(demo: DemoStore):
     tools = {t.name: t for t in session(demo, script)}
     registry = load_tools()
     assert set(tools) == set(registry) | SPEC_METHODS
-    assert len(registry) == 39
+    assert len(registry) == 39 + 5  # the spec's 39 and the cost tools
     t003 = tools["T003"]
     assert registry["T003"].purpose in t003.description
     assert t003.input_schema["properties"]["window"] == {
@@ -170,7 +170,7 @@ def test_http_serves_the_same_tools_on_loopback(demo: DemoStore):
                     return listed, called
 
         listed, called = anyio.run(main)
-        assert len(listed.tools) == 39 + len(SPEC_METHODS)
+        assert len(listed.tools) == 39 + 5 + len(SPEC_METHODS)  # the spec's 39, the cost tools
         with ObservabilitySkills(demo.db) as skills:
             assert called.structured_content == {"result": skills.find_blocked(demo.execution_id)}
     finally:

@@ -20,11 +20,12 @@ FAMILY_COUNTS = {
     "aggregation": 6,
     "parallel": 7,
     "anomaly": 6,
+    "cost": 5,
 }
 QUERIES_DIR = Path(registry.__file__).parent
 
 
-def test_all_39_tools_load_with_their_families():
+def test_the_specs_39_tools_and_the_5_cost_tools_load_with_their_families():
     tools = load_tools()
     expected_ids = {
         f"{letter}{n:03d}"

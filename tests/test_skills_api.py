@@ -17,6 +17,11 @@ from otel_obs.reports import AnomalyReport, ParallelHealthReport, ValidationIssu
 
 #: One method per tool, named for what it answers.
 METHOD_BY_TOOL = {
+    "C001": "cost_by_agent",
+    "C002": "cost_by_task",
+    "C003": "cost_by_model",
+    "C004": "cost_by_tool_use",
+    "C005": "cost_by_tool",
     "V001": "sequence_integrity",
     "V002": "tool_use_linkage",
     "V003": "temporal_consistency",
@@ -96,7 +101,7 @@ def test_each_method_answers_like_run_by_id(failing_chain):
 
 def test_tools_lists_ids_titles_families_and_parameters():
     listed = ObservabilitySkills.tools()
-    assert len(listed) == 39
+    assert len(listed) == 39 + 5  # the spec's 39 and the cost tools
     t003 = next(t for t in listed if t["id"] == "T003")
     assert t003["title"] == "First error and what followed"
     assert t003["family"] == "troubleshooting"

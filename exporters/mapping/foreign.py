@@ -33,7 +33,7 @@ from .values import SpanLike, hex_ids
 def foreign_kind(name: str | None, attrs: Mapping[str, Any]) -> str | None:
     """``tool`` or ``agent`` for a span of another instrumentation that is one, else None."""
     found = source_of(name, attrs)
-    if found is None or found[1] in (STEP, IGNORE):
+    if found is None or found[1] in (STEP, IGNORE, c.KIND_LLM):
         return None
     return found[1]
 
@@ -56,7 +56,7 @@ def foreign_inheritance(
     or name, else its execution.
     """
     found = source_of(name, attrs)
-    if found is None or found[1] in (STEP, IGNORE):
+    if found is None or found[1] in (STEP, IGNORE, c.KIND_LLM):
         return {}, attrs
     source, kind = found
     decided: dict[str, Any] = {}
@@ -216,6 +216,19 @@ def restate(span: SpanLike, attrs: Mapping[str, Any]) -> tuple[str, dict[str, An
     out = attrs
     out[c.KIND] = c.KIND_TOOL if kind == STEP else kind
     out[c.EXECUTION_ID] = str(execution)
+    if kind in (c.KIND_LLM, c.KIND_AGENT):
+        usage = source.usage(attrs)
+        if usage is None and kind == c.KIND_LLM:  # a call that states no usage: still a call
+            usage = {
+                "model": first(attrs, source.model_keys),
+                "provider": first(attrs, source.provider_keys),
+            }
+        if usage is not None:
+            out[c.USAGE] = usage
+        out[c.USAGE_SOURCE] = source.name
+    if kind == c.KIND_LLM:
+        _tool_instance(out, attrs, own_agent or conversation)
+        return kind, out
     if kind == c.KIND_AGENT:
         out[c.INSTANCE_ID] = str(attrs.get(c.RUN_INSTANCE_ID) or own_agent or execution)
         if failed or error_type:

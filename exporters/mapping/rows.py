@@ -39,6 +39,7 @@ KEYS: Mapping[str, tuple[str, ...]] = {
     "parallel_execution_waves": ("execution_id", "wave_number"),
     "wave_task_assignments": ("execution_id", "wave_number", "task_id"),
     "build_agent_instances": ("execution_id", "id"),
+    "llm_calls": ("execution_id", "id"),
 }
 
 #: The key of a row in :class:`Rows`: the primary key value, a tuple when it has several columns.

@@ -16,6 +16,7 @@ from otel_obs.redaction import shorten
 from otel_obs.tool_facts import OUTPUT_SUMMARY_MAX, tool_span_facts
 
 from .._sdk_access import attributes_copy
+from . import pricing
 from .foreign import restate
 from .rows import END, KEY_OF, START, Row, Rows
 from .sources import STEP
@@ -656,12 +657,92 @@ def _lifecycle(
             _task_facts(rows, ctx, started)
         rows.heartbeat(ctx.execution_id, ctx.instance_id, started, ctx.task_id)
     if ended is not None:
+        if ctx.kind in _USAGE_KINDS:
+            _usage_row(rows, span, ctx, started, ended)
         _end_entry(rows, ctx, attrs, span, ended)
         ended_task = ctx.kind == c.KIND_TASK
         rows.heartbeat(
             ctx.execution_id, ctx.instance_id, ended, None if ended_task else ctx.task_id
         )
     return rows
+
+
+_USAGE_KINDS = frozenset({c.KIND_LLM, c.KIND_AGENT})
+#: Our agent spans' usage (the Claude Agent SDK's session totals), as Anthropic counts it:
+#: the input tokens without the cached ones.
+_OWN_USAGE_KEYS = (
+    ("input_tokens", c.GEN_AI_USAGE_INPUT_TOKENS),
+    ("output_tokens", c.GEN_AI_USAGE_OUTPUT_TOKENS),
+    ("cache_read_tokens", c.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    ("cache_creation_tokens", c.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+)
+
+
+def _own_usage(get: Any) -> dict[str, Any] | None:
+    """The usage our agent span states (``gen_ai.usage.*``, ``obs.agent.cost_usd``), else None."""
+    usage: dict[str, Any] = {}
+    for name, key in _OWN_USAGE_KEYS:
+        value = get(key)
+        usage[name] = value if type(value) is int and value >= 0 else None
+    cost = get(c.AGENT_COST_USD)
+    usage["cost_usd"] = float(cost) if type(cost) in (int, float) and cost >= 0 else None
+    if all(value is None for value in usage.values()):
+        return None
+    if usage["input_tokens"] is not None:
+        usage["input_tokens"] += (usage["cache_read_tokens"] or 0) + (
+            usage["cache_creation_tokens"] or 0
+        )
+    model, provider = get(c.GEN_AI_REQUEST_MODEL), get(c.GEN_AI_PROVIDER_NAME)
+    usage["model"] = None if model is None else str(model)
+    usage["provider"] = None if provider is None else str(provider)
+    return usage
+
+
+def _usage_row(rows: Rows, span: SpanLike, ctx: _Ctx, start: str, end: str) -> None:
+    """An ``llm_calls`` row: a model call's usage, or an agent run's as a whole (``agent``).
+
+    A foreign span's usage was read by its source when it was restated (``obs.usage``);
+    our agent spans state theirs in GenAI names. A cost the span reports is kept
+    (``reported``), else the tokens are priced (``computed``, :mod:`.pricing`).
+    """
+    get = ctx.attrs.get
+    usage = get(c.USAGE)
+    source = get(c.USAGE_SOURCE) or "otel-obs"
+    if usage is None and ctx.kind == c.KIND_AGENT:
+        usage = _own_usage(get)
+    if usage is None and ctx.kind == c.KIND_LLM:
+        usage = dict.fromkeys(("input_tokens", "output_tokens", "cost_usd"))
+        model = get(c.GEN_AI_RESPONSE_MODEL) or get(c.GEN_AI_REQUEST_MODEL)
+        usage["model"] = None if model is None else str(model)
+    if usage is None or not ctx.span_id:
+        return
+    cost, cost_source = pricing.cost(
+        usage.get("model"), usage.get("provider"), usage, span.start_time
+    )
+    rows.add(
+        "llm_calls",
+        {
+            "execution_id": ctx.execution_id,
+            "id": ctx.span_id,
+            "kind": "call" if ctx.kind == c.KIND_LLM else "agent",
+            "instance_id": ctx.instance_id,
+            "task_id": ctx.task_id,
+            "model": usage.get("model"),
+            "provider": usage.get("provider"),
+            "input_tokens": usage.get("input_tokens"),
+            "output_tokens": usage.get("output_tokens"),
+            "cache_read_tokens": usage.get("cache_read_tokens"),
+            "cache_creation_tokens": usage.get("cache_creation_tokens"),
+            "cost_usd": cost,
+            "cost_source": cost_source,
+            "source": source,
+            "start_time": start,
+            "end_time": end,
+            "duration_ms": ms_between(span.start_time, span.end_time),
+            "trace_id": ctx.trace_id,
+            "span_id": ctx.span_id,
+        },
+    )
 
 
 def _failed_step(span: SpanLike, attrs: Mapping[str, Any], rows: Rows) -> Rows:

@@ -190,6 +190,59 @@ def summary(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = Fa
 
 
 @app.command()
+def cost(
+    execution_id: ExecArg,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    top: Annotated[int, typer.Option(help="How many tool uses to list, costliest first.")] = 10,
+) -> None:
+    """Tokens and cost of an execution: total, by agent (subagents nested), model, task and
+    tool use (C001–C004); which cost was reported and which computed."""
+    if top < 0:
+        raise typer.BadParameter(f"must be 0 or more, not {top}", param_hint="--top")
+    skills = skills_for(db, execution_id)
+    agents = skills.cost_by_agent(execution_id)
+    result = {
+        "execution_id": execution_id,
+        "total": _cost_total(agents),
+        "by_agent": agents,
+        "by_model": skills.cost_by_model(execution_id),
+        "by_task": skills.cost_by_task(execution_id),
+        "by_tool_use": skills.cost_by_tool_use(execution_id, limit=top) if top else [],
+    }
+    if as_json:
+        emit(result, True)
+        return
+    emit([result["total"]], False, title=f"Cost of {execution_id} (USD)")
+    shown = [{**row, "instance_id": "  " * row["depth"] + row["instance_id"]} for row in agents]
+    emit(shown, False, title="By agent (own, then with subagents: total_*)")
+    emit(result["by_model"], False, title="By model")
+    emit(result["by_task"], False, title="By task")
+    if top:
+        emit(result["by_tool_use"], False, title=f"Deciding on tool uses (top {top})")
+
+
+def _cost_total(agents: list[dict[str, Any]]) -> dict[str, Any]:
+    """The execution's totals: the sum of every agent's own usage (each call once)."""
+
+    def total(column: str) -> Any:
+        values = [row[column] for row in agents if row[column] is not None]
+        return round(sum(values), 6) if values else None
+
+    return {
+        "llm_calls": sum(row["llm_calls"] for row in agents),
+        "input_tokens": total("input_tokens"),
+        "output_tokens": total("output_tokens"),
+        "cache_read_tokens": total("cache_read_tokens"),
+        "cache_creation_tokens": total("cache_creation_tokens"),
+        "cost_usd": total("cost_usd"),
+        "reported_cost_usd": total("reported_cost_usd"),
+        "computed_cost_usd": total("computed_cost_usd"),
+        "unpriced": sum(row["unpriced"] for row in agents),
+    }
+
+
+@app.command()
 def validate(execution_id: ExecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Check the data of an execution (V001–V007); exit 1 when issues are found."""
     issues = skills_for(db, execution_id).validate(execution_id)

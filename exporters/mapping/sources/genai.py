@@ -23,6 +23,8 @@ class GenAI(Source):
             return c.KIND_TOOL
         if operation == c.OP_INVOKE_AGENT:
             return c.KIND_AGENT
+        if operation in c.OP_MODEL_CALLS:
+            return c.KIND_LLM
         if operation == c.OP_CREATE_AGENT:
             # The agent as made (its name, its tools), not a run of it: stores nothing.
             return IGNORE

@@ -37,6 +37,8 @@ class OpenInference(Source):
             return c.KIND_TOOL
         if oi_kind == c.OI_AGENT:
             return c.KIND_AGENT
+        if oi_kind == c.OI_LLM:
+            return c.KIND_LLM
         if oi_kind == c.OI_CHAIN and langchain.agent_of_graph(name, attrs.get(c.OI_METADATA)):
             return c.KIND_AGENT
         return None

@@ -1,0 +1,50 @@
+-- id: C003
+-- title: Cost and tokens by model
+-- family: cost
+-- param: execution_id text
+-- returns: model, provider, llm_calls, input_tokens, output_tokens, cache_read_tokens,
+--   cache_creation_tokens, cost_usd, reported_cost_usd, computed_cost_usd, unpriced
+-- purpose: Per model (and provider), the calls made to it, their tokens and cost (reported by
+--   the source or computed from a price table; unpriced: rows with tokens and no known
+--   price), every call counted once; the costliest first.
+
+-- The usage counted, once: every model call; an agent run's own total (the Claude Agent
+-- SDK's session totals, an agent span's aggregated usage) only when no model call of that run
+-- or of its subagents is stored (the calls say the same, one by one) and no enclosing run's
+-- total is counted (a run's total includes its subagents'). A subagent's instance is
+-- <parent instance>/<call id>.
+WITH u AS (
+    SELECT * FROM llm_calls WHERE execution_id = :execution_id
+),
+runs_with_calls AS (
+    SELECT a.instance_id FROM u AS a
+    WHERE a.kind = 'agent' AND EXISTS (
+        SELECT 1 FROM u AS k
+        WHERE k.kind = 'call' AND (k.instance_id = a.instance_id
+            OR substr(k.instance_id, 1, length(a.instance_id) + 1) = a.instance_id || '/'))
+),
+counted AS MATERIALIZED (
+    SELECT u.* FROM u
+    WHERE u.kind = 'call'
+       OR (u.instance_id NOT IN (SELECT instance_id FROM runs_with_calls)
+           AND NOT EXISTS (
+               SELECT 1 FROM u AS a
+               WHERE a.kind = 'agent'
+                 AND substr(u.instance_id, 1, length(a.instance_id) + 1) = a.instance_id || '/'
+                 AND a.instance_id NOT IN (SELECT instance_id FROM runs_with_calls)))
+)
+SELECT model,
+       provider,
+       COUNT(*) FILTER (WHERE kind = 'call') AS llm_calls,
+       SUM(input_tokens) AS input_tokens,
+       SUM(output_tokens) AS output_tokens,
+       SUM(cache_read_tokens) AS cache_read_tokens,
+       SUM(cache_creation_tokens) AS cache_creation_tokens,
+       ROUND(SUM(cost_usd), 6) AS cost_usd,
+       ROUND(SUM(cost_usd) FILTER (WHERE cost_source = 'reported'), 6) AS reported_cost_usd,
+       ROUND(SUM(cost_usd) FILTER (WHERE cost_source = 'computed'), 6) AS computed_cost_usd,
+       COUNT(*) FILTER (WHERE cost_usd IS NULL
+           AND COALESCE(input_tokens, output_tokens) IS NOT NULL) AS unpriced
+FROM counted
+GROUP BY model, provider
+ORDER BY SUM(cost_usd) DESC NULLS LAST, SUM(input_tokens) DESC NULLS LAST, model
