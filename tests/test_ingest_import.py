@@ -27,8 +27,8 @@ from otel_obs.queries.registry import load_tools
 
 #: The tables a transcript alone restores (without its row spool).
 RESTORED = ("transcript_entries", "message_bus_log", "tasks", "task_relationships")
-#: Tables the store uses for itself, which the demo leaves empty.
-EMPTY = ("pending_spans", "span_links", "unmapped_spans")
+#: Tables the demo leaves empty: the store's own, and model calls (the demo makes none).
+EMPTY = ("llm_calls", "pending_spans", "span_links", "unmapped_spans")
 
 
 @pytest.fixture(scope="module")
