@@ -346,3 +346,15 @@ def test_otel_obs_cost_totals_and_table(planted_db: Path) -> None:
     assert table.returncode == 0 and "By agent" in table.stdout and "gpt-4o" in table.stdout
     bad = cli(EXECUTION, "--top", "-1")
     assert bad.returncode == 2 and "-1" in bad.stderr
+
+
+def test_the_report_shows_tokens_and_cost(planted_db: Path, tmp_path: Path) -> None:
+    """The HTML report has the cost section: one row per agent (subagents nested), per model."""
+    from otel_obs.report import build_report
+
+    html = build_report(planted_db, EXECUTION)
+    assert '<section id="cost"><h2>Tokens and cost</h2>' in html
+    assert 'data-table="cost-by-agent" data-count="3"' in html
+    with ObservabilitySkills(planted_db) as skills:
+        models = len(skills.cost_by_model(EXECUTION))
+    assert models >= 1 and f'data-table="cost-by-model" data-count="{models}"' in html

@@ -90,6 +90,9 @@ class ReportData:
     tool_usage: list[Row]
     percentiles: list[Row]
     timeline: dict[str, list[Row]] = field(default_factory=dict)
+    #: Model calls' tokens and cost by agent (C001) and by model (C003).
+    cost_by_agent: list[Row] = field(default_factory=list)
+    cost_by_model: list[Row] = field(default_factory=list)
     #: What changed since an earlier run (``otel-obs diff``'s answer), when asked for.
     comparison: Row | None = None
 
@@ -116,6 +119,8 @@ def collect(db_path: Path | str, execution_id: str) -> ReportData:
             anomalies=to_jsonable(skills.detect_anomalies(execution_id)),
             tool_usage=skills.tool_usage_stats(execution_id),
             percentiles=skills.duration_percentiles(execution_id),
+            cost_by_agent=skills.cost_by_agent(execution_id),
+            cost_by_model=skills.cost_by_model(execution_id),
         )
     data.timeline = read_timeline(db_path, execution_id)
     return data

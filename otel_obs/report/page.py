@@ -259,6 +259,22 @@ def _columns(rows: list[Row], limit: int = 7) -> list[str]:
     return names[:limit]
 
 
+def cost(data: ReportData) -> str:
+    """Tokens and cost of the model calls, by agent (subagents nested) and by model; nothing
+    when the run made none the store knows of."""
+    used = any(row.get("input_tokens") or row.get("cost_usd") for row in data.cost_by_agent)
+    if not used and not data.cost_by_model:
+        return ""  # every agent listed with nothing: the run made no model call we know of
+    return _section(
+        "cost",
+        "Tokens and cost",
+        "<h3>By agent (C001)</h3>"
+        + table("cost-by-agent", data.cost_by_agent, _columns(data.cost_by_agent, 9), {})
+        + "<h3>By model (C003)</h3>"
+        + table("cost-by-model", data.cost_by_model, _columns(data.cost_by_model, 9), {}),
+    )
+
+
 def comparison(data: ReportData) -> str:
     """What changed since the earlier run the report was asked to compare with."""
     found = data.comparison
@@ -300,6 +316,7 @@ def render(data: ReportData, timeline: Timeline) -> str:
         + header(data)
         + timeline_section(timeline)
         + findings(data, timeline.anchors)
+        + cost(data)
         + comparison(data)
         + charts(data)
         + '<aside id="details" hidden><button id="details-close" type="button">×</button>'
