@@ -477,8 +477,6 @@ MIGRATIONS: Sequence[str] = (
     CREATE INDEX idx_impacts_exec_file ON task_file_impacts(execution_id, file_path, operation);
     CREATE INDEX idx_impacts_task ON task_file_impacts(execution_id, task_id);
 
-    DROP INDEX idx_tool_uses_entry;
-    CREATE INDEX idx_tool_uses_entry ON tool_uses(execution_id, transcript_entry_id);
     DROP INDEX idx_tool_uses_skill;
     -- the tool uses of a skill trace (its tool_use_count is recounted per batch)
     CREATE INDEX idx_tool_uses_skill ON tool_uses(execution_id, within_skill);

@@ -10,7 +10,7 @@ column set.
 Sequence numbers are handed out here, inside the write transaction, as
 ``max(sequence) + 1`` of the execution, in queue order; several processes
 writing one execution therefore interleave batches but never share or skip a
-number. An entry already stored (same id) is left out before it takes a
+number. An entry already stored (same execution, same id) is left out before it takes a
 number, so re-delivery leaves no gap.
 
 Storage trouble never raises: each kind of failure is logged once and
