@@ -20,6 +20,7 @@ from span_factory import AGENT, Recorder, SpanFactory, run_scenario
 from otel_obs import ObservabilitySkills
 from otel_obs import conventions as c
 from otel_obs.exporters import schema
+from otel_obs.ingest.jsonl_import import import_jsonl
 from otel_obs.queries.registry import load_tools
 
 A, B = "exec-a", "exec-b"
@@ -142,6 +143,14 @@ def test_two_executions_sharing_every_id_keep_their_own_rows(tmp_path, bodies, a
         assert skills.validate(A) == [] and skills.validate(B) == []
     finally:
         skills.close()
+    # Their JSONL transcripts, imported into a new store, give both executions back whole.
+    rebuilt = tmp_path / "rebuilt" / "obs.db"
+    report = import_jsonl([tmp_path / "transcripts"], rebuilt, rebuilt.parent / "transcripts")
+    assert report.malformed == 0 and report.added == report.read > 0
+    for execution_id in (A, B):
+        entries = execution_rows(rebuilt, execution_id)["transcript_entries"]
+        assert entries == alone[execution_id][0]["transcript_entries"]
+        assert execution_rows(rebuilt, execution_id)["message_bus_log"]
 
 
 def test_the_tools_answer_for_the_shared_ids(tmp_path, bodies, alone):
