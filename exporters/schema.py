@@ -364,6 +364,152 @@ MIGRATIONS: Sequence[str] = (
     CREATE INDEX idx_llm_calls_instance ON llm_calls(execution_id, instance_id, start_time);
     CREATE INDEX idx_llm_calls_task ON llm_calls(execution_id, task_id);
     """,
+    # 5: every row is keyed per execution (an id is unique only within its execution,
+    # and no client can change or hide another execution's rows by reusing its ids):
+    # entries, skill traces, chains, assertions, bus rows and file impacts are keyed by
+    # (execution_id, id), and the indexes that follow a reference start with the execution.
+    """
+    CREATE TABLE transcript_entries_v5 (
+        id              TEXT NOT NULL,             -- unique per execution
+        execution_id    TEXT NOT NULL,
+        sequence        INTEGER NOT NULL,          -- 1..n per execution, handed out by the store
+        timestamp       TEXT NOT NULL,
+        instance_id     TEXT,
+        wave_number     INTEGER,
+        task_id         TEXT,
+        entry_type      TEXT NOT NULL,
+        category        TEXT NOT NULL,
+        summary         TEXT NOT NULL DEFAULT '',
+        details         TEXT,                      -- JSON object
+        skill_ref       TEXT,                      -- JSON object
+        skill_trace_id  TEXT,                      -- enclosing skill, if any
+        tool_use_id     TEXT,                      -- for entry_type tool_use
+        duration_ms     REAL,
+        token_estimate  INTEGER,
+        trace_id        TEXT,
+        span_id         TEXT,
+        PRIMARY KEY (execution_id, id),
+        UNIQUE (execution_id, sequence)
+    );
+    INSERT INTO transcript_entries_v5 SELECT * FROM transcript_entries;
+    DROP TABLE transcript_entries;
+    ALTER TABLE transcript_entries_v5 RENAME TO transcript_entries;
+    CREATE INDEX idx_entries_exec_type ON transcript_entries(execution_id, entry_type, sequence);
+    CREATE INDEX idx_entries_exec_time ON transcript_entries(execution_id, timestamp);
+    CREATE INDEX idx_entries_task ON transcript_entries(task_id, execution_id, sequence);
+
+    CREATE TABLE skill_traces_v5 (
+        id               TEXT NOT NULL,            -- the id trace_start returned
+        execution_id     TEXT NOT NULL,
+        instance_id      TEXT,
+        task_id          TEXT,
+        skill_name       TEXT NOT NULL,
+        skill_file       TEXT,
+        line_number      INTEGER,
+        section_title    TEXT,
+        parent_trace_id  TEXT,                     -- the enclosing skill (sub-skill)
+        status           TEXT,                     -- NULL while running; success / partial / failed
+        error            TEXT,
+        start_time       TEXT NOT NULL,
+        end_time         TEXT,
+        duration_ms      REAL,
+        tool_use_count   INTEGER NOT NULL DEFAULT 0,
+        trace_id         TEXT,
+        span_id          TEXT,
+        PRIMARY KEY (execution_id, id)
+    );
+    INSERT INTO skill_traces_v5 SELECT * FROM skill_traces;
+    DROP TABLE skill_traces;
+    ALTER TABLE skill_traces_v5 RENAME TO skill_traces;
+    CREATE INDEX idx_skill_traces_exec ON skill_traces(execution_id, skill_name);
+
+    CREATE TABLE assertion_chains_v5 (
+        id                TEXT NOT NULL,
+        execution_id      TEXT NOT NULL,
+        task_id           TEXT,
+        instance_id       TEXT,
+        description       TEXT NOT NULL DEFAULT '',
+        overall_result    TEXT,                    -- NULL while open; pass / fail / partial / skip
+        pass_count        INTEGER NOT NULL DEFAULT 0,
+        fail_count        INTEGER NOT NULL DEFAULT 0,
+        skip_count        INTEGER NOT NULL DEFAULT 0,
+        first_failure_id  TEXT,
+        start_time        TEXT NOT NULL,
+        end_time          TEXT,
+        duration_ms       REAL,
+        trace_id          TEXT,
+        span_id           TEXT,
+        PRIMARY KEY (execution_id, id)
+    );
+    INSERT INTO assertion_chains_v5 SELECT * FROM assertion_chains;
+    DROP TABLE assertion_chains;
+    ALTER TABLE assertion_chains_v5 RENAME TO assertion_chains;
+    CREATE INDEX idx_chains_exec ON assertion_chains(execution_id, task_id);
+
+    CREATE TABLE assertion_results_v5 (
+        id                   TEXT NOT NULL,
+        execution_id         TEXT NOT NULL,
+        task_id              TEXT,
+        chain_id             TEXT,
+        instance_id          TEXT,
+        category             TEXT NOT NULL,
+        description          TEXT NOT NULL DEFAULT '',
+        result               TEXT NOT NULL,        -- pass / fail / skip / warn
+        evidence             TEXT,                 -- JSON object
+        tool_use_id          TEXT,                 -- supporting tool use, if known
+        transcript_entry_id  TEXT,
+        timestamp            TEXT NOT NULL,
+        duration_ms          REAL,
+        PRIMARY KEY (execution_id, id)
+    );
+    INSERT INTO assertion_results_v5 SELECT * FROM assertion_results;
+    DROP TABLE assertion_results;
+    ALTER TABLE assertion_results_v5 RENAME TO assertion_results;
+    CREATE INDEX idx_assertions_exec ON assertion_results(execution_id, category, result);
+    CREATE INDEX idx_assertions_chain ON assertion_results(execution_id, chain_id);
+    CREATE INDEX idx_assertions_task ON assertion_results(task_id, category, description);
+    -- the assertion an entry records (task paths, first-error context)
+    CREATE INDEX idx_assertions_entry ON assertion_results(execution_id, transcript_entry_id);
+
+    CREATE TABLE message_bus_log_v5 (
+        id              TEXT NOT NULL,             -- the transcript entry id it mirrors
+        execution_id    TEXT NOT NULL,
+        event_type      TEXT NOT NULL,             -- the entry type
+        source          TEXT,                      -- instance id
+        task_id         TEXT,
+        correlation_id  TEXT,
+        payload         TEXT,                      -- JSON (the entry details)
+        timestamp       TEXT NOT NULL,
+        PRIMARY KEY (execution_id, id)
+    );
+    INSERT INTO message_bus_log_v5 SELECT * FROM message_bus_log;
+    DROP TABLE message_bus_log;
+    ALTER TABLE message_bus_log_v5 RENAME TO message_bus_log;
+    CREATE INDEX idx_bus_correlation ON message_bus_log(correlation_id, timestamp);
+    CREATE INDEX idx_bus_exec ON message_bus_log(execution_id, event_type);
+
+    CREATE TABLE task_file_impacts_v5 (
+        id            TEXT NOT NULL,               -- 'tool:<exec>:<tool>' or 'task:<exec>:<task>'
+        execution_id  TEXT NOT NULL,
+        task_id       TEXT,
+        file_path     TEXT NOT NULL,
+        operation     TEXT NOT NULL,               -- READ / CREATE / UPDATE / DELETE
+        tool_use_id   TEXT,                        -- NULL when declared by the task itself
+        instance_id   TEXT,
+        wave_number   INTEGER,
+        timestamp     TEXT NOT NULL,
+        PRIMARY KEY (execution_id, id)
+    );
+    INSERT INTO task_file_impacts_v5 SELECT * FROM task_file_impacts;
+    DROP TABLE task_file_impacts;
+    ALTER TABLE task_file_impacts_v5 RENAME TO task_file_impacts;
+    CREATE INDEX idx_impacts_exec_file ON task_file_impacts(execution_id, file_path, operation);
+    CREATE INDEX idx_impacts_task ON task_file_impacts(execution_id, task_id);
+
+    DROP INDEX idx_tool_uses_skill;
+    -- the tool uses of a skill trace (its tool_use_count is recounted per batch)
+    CREATE INDEX idx_tool_uses_skill ON tool_uses(execution_id, within_skill);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

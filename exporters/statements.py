@@ -88,9 +88,11 @@ SELECT w.execution_id, w.wave_number, w.task_count,
 FROM parallel_execution_waves w WHERE w.execution_id = ?1 AND w.wave_number = ?2
 """
 
+# A skill trace's tool uses are those of its execution that name it (ids are per execution).
 SKILL_COUNT_SQL = """
-UPDATE skill_traces SET tool_use_count = (SELECT count(*) FROM tool_uses WHERE within_skill = ?1)
-WHERE id = ?1
+UPDATE skill_traces SET tool_use_count = (
+    SELECT count(*) FROM tool_uses WHERE execution_id = ?1 AND within_skill = ?2)
+WHERE execution_id = ?1 AND id = ?2
 """
 
 

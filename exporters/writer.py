@@ -10,7 +10,7 @@ column set.
 Sequence numbers are handed out here, inside the write transaction, as
 ``max(sequence) + 1`` of the execution, in queue order; several processes
 writing one execution therefore interleave batches but never share or skip a
-number. An entry already stored (same id) is left out before it takes a
+number. An entry already stored (same execution, same id) is left out before it takes a
 number, so re-delivery leaves no gap.
 
 Storage trouble never raises: each kind of failure is logged once and
@@ -362,7 +362,7 @@ class StoreWriter:
     def _write(self, rows: Rows) -> None:
         """Write ``rows`` as one batch; keep them after a passing fault, else drop (counted)."""
         conn = self._connection()
-        numbered: dict[str, int] | None = None
+        numbered: dict[tuple[str, str], int] | None = None
         kind = "unavailable"
         if conn is not None:
             try:
@@ -478,15 +478,15 @@ class StoreWriter:
             self._warn_once("checkpoint", "otel-obs store: checkpoint failed: %s", exc)
         checkpointer.caught_up()
 
-    def _write_sqlite(self, conn: sqlite3.Connection, rows: Rows) -> dict[str, int]:
-        """Write one batch in one transaction; return the new entries' sequences by id."""
+    def _write_sqlite(self, conn: sqlite3.Connection, rows: Rows) -> dict[tuple[str, str], int]:
+        """Write one batch in one transaction; the new entries' sequences by (execution, id)."""
         tables = rows.tables
         spool = self._spool
         spool.take()  # nothing left from a batch that failed
         spool.rows = spool.dropped = 0
         conn.execute("BEGIN IMMEDIATE")
         written = 0
-        numbered: dict[str, int] = {}
+        numbered: dict[tuple[str, str], int] = {}
         for table in WRITE_ORDER:
             bucket = tables.get(table)
             if not bucket:
@@ -524,7 +524,7 @@ class StoreWriter:
             conn.executemany(WAVE_COUNT_SQL, waves)
             conn.executemany(WAVE_STATISTICS_SQL, waves)
         if rows.touched_skills:
-            conn.executemany(SKILL_COUNT_SQL, [(s,) for s in sorted(rows.touched_skills)])
+            conn.executemany(SKILL_COUNT_SQL, sorted(rows.touched_skills))
         if rows.links or rows.waiting or rows.released or rows.unmapped:
             written += _write_lineage(conn, rows)
         lines_by_file = self._lines.encode(
@@ -618,31 +618,43 @@ def _write_lineage(conn: sqlite3.Connection, rows: Rows) -> int:
 
 
 def numbered_entries(
-    conn: sqlite3.Connection, bucket: dict[Any, Any], numbered: dict[str, int]
+    conn: sqlite3.Connection, bucket: dict[Any, Any], numbered: dict[tuple[str, str], int]
 ) -> dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]]:
     """Give the batch's new entries their sequence numbers, in queue order.
 
     Runs inside the write transaction, so ``max(sequence)`` cannot move
-    under us even with other processes writing the same execution. Ids
-    already stored are left out first, so a re-delivery takes no number.
+    under us even with other processes writing the same execution. Entries
+    already stored (the same id in the same execution) are left out first, so
+    a re-delivery takes no number.
     """
-    ids = list(bucket)
-    stored: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        stored.update(
-            r[0]
-            for r in conn.execute(f"SELECT id FROM transcript_entries WHERE id IN ({marks})", chunk)
-        )
+    # The rows' own values, not the keys: a batch made safe (see _make_safe) changed them.
+    ids_by_execution: dict[str, list[str]] = {}
+    for _, row in bucket.values():
+        execution_id = row["execution_id"]
+        ids = ids_by_execution.get(execution_id)
+        if ids is None:
+            ids = ids_by_execution[execution_id] = []
+        ids.append(row["id"])
+    stored: set[tuple[str, str]] = set()
+    for execution_id, ids in ids_by_execution.items():
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            stored.update(
+                (execution_id, r[0])
+                for r in conn.execute(
+                    f"SELECT id FROM transcript_entries WHERE execution_id = ? AND id IN ({marks})",
+                    (execution_id, *chunk),
+                )
+            )
     last: dict[str, int] = {}
     groups: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
     key: tuple[str, tuple[str, ...]] = ("", ())
     group: list[tuple[Any, ...]] = []
-    for entry_id, (phase, row) in bucket.items():
-        if entry_id in stored:
-            continue
+    for entry_key, (phase, row) in bucket.items():
         execution_id = row["execution_id"]
+        if (execution_id, row["id"]) in stored:
+            continue
         sequence = last.get(execution_id)
         if sequence is None:
             sequence = conn.execute(
@@ -650,7 +662,7 @@ def numbered_entries(
                 (execution_id,),
             ).fetchone()[0]
         sequence += 1
-        last[execution_id] = numbered[entry_id] = sequence
+        last[execution_id] = numbered[entry_key] = sequence
         names = tuple(row)
         if phase != key[0] or names != key[1]:
             # Entries mostly share one column order: look the group up only

@@ -19,12 +19,14 @@ WITH errors AS (
     UNION ALL
     SELECT e.sequence, e.timestamp, t.task_id, 'tool'
     FROM tool_uses AS t
-    JOIN transcript_entries AS e ON e.id = t.transcript_entry_id
+    JOIN transcript_entries AS e
+        ON e.execution_id = t.execution_id AND e.id = t.transcript_entry_id
     WHERE t.execution_id = :execution_id AND t.result_status = 'error'
     UNION ALL
     SELECT e.sequence, e.timestamp, a.task_id, 'assertion'
     FROM assertion_results AS a
-    JOIN transcript_entries AS e ON e.id = a.transcript_entry_id
+    JOIN transcript_entries AS e
+        ON e.execution_id = a.execution_id AND e.id = a.transcript_entry_id
     WHERE a.execution_id = :execution_id AND a.result = 'fail'
 ),
 marked AS (

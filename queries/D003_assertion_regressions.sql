@@ -37,14 +37,16 @@ previous AS (
         f.id AS assertion_id,
         f.timestamp AS failed_at,
         (
-            SELECT a.id FROM assertion_results AS a
+            -- the row itself (an assertion id is unique only within its execution)
+            SELECT a.rowid FROM assertion_results AS a
             JOIN earlier_runs AS r ON r.id = a.execution_id
             WHERE a.task_id = f.task_id
                 AND a.category = f.category
                 AND a.description = f.description
-            ORDER BY r.started_jd DESC, julianday(a.timestamp) DESC, a.id DESC
+            ORDER BY r.started_jd DESC, julianday(a.timestamp) DESC, a.id DESC,
+                a.execution_id DESC
             LIMIT 1
-        ) AS previous_assertion_id
+        ) AS previous_row
     FROM failed_now AS f
     WHERE f.nth = 1
 )
@@ -58,6 +60,6 @@ SELECT
     a.id AS previous_assertion_id,
     a.timestamp AS previous_at
 FROM previous AS p
-JOIN assertion_results AS a ON a.id = p.previous_assertion_id
+JOIN assertion_results AS a ON a.rowid = p.previous_row
 WHERE a.result = 'pass'
 ORDER BY julianday(p.failed_at), p.task_id, p.category, p.description

@@ -31,5 +31,6 @@ SELECT e.execution_id,
 FROM target AS x
 JOIN transcript_entries AS e ON e.task_id = :task_id AND e.execution_id = x.execution_id
 LEFT JOIN tool_uses AS u ON u.execution_id = e.execution_id AND u.id = e.tool_use_id
-LEFT JOIN assertion_results AS a ON a.transcript_entry_id = e.id
+LEFT JOIN assertion_results AS a
+    ON a.execution_id = e.execution_id AND a.transcript_entry_id = e.id
 ORDER BY e.sequence

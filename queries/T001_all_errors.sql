@@ -12,14 +12,16 @@ WITH tool_errors AS (
            e.sequence, u.task_id, u.tool AS name,
            COALESCE(u.error_message, u.output_summary) AS message
     FROM tool_uses AS u
-    LEFT JOIN transcript_entries AS e ON e.id = u.transcript_entry_id
+    LEFT JOIN transcript_entries AS e
+        ON e.execution_id = u.execution_id AND e.id = u.transcript_entry_id
     WHERE u.execution_id = :execution_id AND u.result_status = 'error'
 ),
 assertion_failures AS (
     SELECT 'assertion' AS source, a.id, a.timestamp, e.sequence, a.task_id,
            a.category AS name, a.description AS message
     FROM assertion_results AS a
-    LEFT JOIN transcript_entries AS e ON e.id = a.transcript_entry_id
+    LEFT JOIN transcript_entries AS e
+        ON e.execution_id = a.execution_id AND e.id = a.transcript_entry_id
     WHERE a.execution_id = :execution_id AND a.result = 'fail'
 ),
 skill_failures AS (

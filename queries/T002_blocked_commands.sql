@@ -16,8 +16,9 @@ SELECT u.id AS tool_use_id,
        u.start_time AS timestamp,
        e.sequence
 FROM tool_uses AS u
-LEFT JOIN skill_traces AS s ON s.id = u.within_skill
-LEFT JOIN transcript_entries AS e ON e.id = u.transcript_entry_id
+LEFT JOIN skill_traces AS s ON s.execution_id = u.execution_id AND s.id = u.within_skill
+LEFT JOIN transcript_entries AS e
+    ON e.execution_id = u.execution_id AND e.id = u.transcript_entry_id
 WHERE u.execution_id = :execution_id
   AND u.result_status = 'blocked'
 ORDER BY julianday(u.start_time), u.start_time, e.sequence, u.id

@@ -15,12 +15,14 @@ WITH error_sequences AS (
     -- a failed tool use is marked on its tool_use entry
     SELECT e.sequence
     FROM tool_uses AS u
-    JOIN transcript_entries AS e ON e.id = u.transcript_entry_id
+    JOIN transcript_entries AS e
+        ON e.execution_id = u.execution_id AND e.id = u.transcript_entry_id
     WHERE u.execution_id = :execution_id AND u.result_status = 'error'
     UNION ALL
     SELECT e.sequence
     FROM assertion_results AS a
-    JOIN transcript_entries AS e ON e.id = a.transcript_entry_id
+    JOIN transcript_entries AS e
+        ON e.execution_id = a.execution_id AND e.id = a.transcript_entry_id
     WHERE a.execution_id = :execution_id AND a.result = 'fail'
     UNION ALL
     -- failed tasks and skills are marked on their closing entries

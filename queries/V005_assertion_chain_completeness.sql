@@ -8,7 +8,8 @@ SELECT c.id AS chain_id,
        c.task_id,
        c.description,
        c.start_time,
-       (SELECT COUNT(*) FROM assertion_results AS a WHERE a.chain_id = c.id) AS assertion_count
+       (SELECT COUNT(*) FROM assertion_results AS a
+        WHERE a.execution_id = c.execution_id AND a.chain_id = c.id) AS assertion_count
 FROM assertion_chains AS c
 WHERE c.execution_id = :execution_id
   AND (c.end_time IS NULL OR c.overall_result IS NULL)

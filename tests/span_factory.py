@@ -271,14 +271,17 @@ WAVE = 2
 TASK_LIST = "tl-1"
 
 
-def run_scenario(tracer: Tracer, add_event: Any, execution_id: str = EXECUTION) -> dict[str, Any]:
+def run_scenario(
+    tracer: Tracer, add_event: Any, execution_id: str = EXECUTION, task_list_id: str = TASK_LIST
+) -> dict[str, Any]:
     """One agent's small execution touching every span kind and event kind.
 
     ``add_event(span, name, attributes)`` is how events are added (a
     ``Pipeline.add_event`` or a plain ``span.add_event``). Returns what was
     emitted, in emission order, so tests derive their expectations from it.
+    Every id but the execution's (and the task list's) is fixed.
     """
-    f = SpanFactory(tracer, execution_id, AGENT, wave_number=WAVE, task_list_id=TASK_LIST)
+    f = SpanFactory(tracer, execution_id, AGENT, wave_number=WAVE, task_list_id=task_list_id)
     entries: list[tuple[str, str]] = []  # (entry id, entry type) in emission order
 
     def event(span: Span, entry_id: str, entry_type: str, **extra: Any) -> None:

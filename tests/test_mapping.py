@@ -116,7 +116,7 @@ def test_skill_chain_and_assertions(scenario):
         "skills/code-generation.md",
         12,
     )
-    assert "S1" in rows.touched_skills
+    assert ("exec-scenario", "S1") in rows.touched_skills
     (chain,) = rows.rows("assertion_chains")
     # No verdict attributes on the chain span: counted from its two assertion events.
     assert (chain["overall_result"], chain["pass_count"], chain["fail_count"]) == ("fail", 1, 1)

@@ -21,13 +21,15 @@ END = "end"
 #: Primary key columns of every table the mapping writes.
 KEYS: Mapping[str, tuple[str, ...]] = {
     "task_list_execution_runs": ("id",),
-    "transcript_entries": ("id",),
-    # A tool-call id is unique only within its conversation: keyed per execution.
+    # An id is unique only within its execution (a tool-call id within its conversation;
+    # any other id as a client sends it): every row is keyed per execution, so no
+    # client changes or hides another execution's rows by reusing its ids.
+    "transcript_entries": ("execution_id", "id"),
     "tool_uses": ("execution_id", "id"),
-    "skill_traces": ("id",),
-    "assertion_chains": ("id",),
-    "assertion_results": ("id",),
-    "message_bus_log": ("id",),
+    "skill_traces": ("execution_id", "id"),
+    "assertion_chains": ("execution_id", "id"),
+    "assertion_results": ("execution_id", "id"),
+    "message_bus_log": ("execution_id", "id"),
     "tasks": ("execution_id", "id"),
     "task_relationships": (
         "execution_id",
@@ -35,7 +37,7 @@ KEYS: Mapping[str, tuple[str, ...]] = {
         "target_task_id",
         "relationship_type",
     ),
-    "task_file_impacts": ("id",),
+    "task_file_impacts": ("execution_id", "id"),
     "parallel_execution_waves": ("execution_id", "wave_number"),
     "wave_task_assignments": ("execution_id", "wave_number", "task_id"),
     "build_agent_instances": ("execution_id", "id"),
@@ -91,7 +93,8 @@ class Rows:
     they get their sequence numbers. ``heartbeats`` holds, per (execution,
     instance), the latest activity time and the task it was in (``None`` once
     that task ended). ``touched_waves`` / ``touched_skills`` name the waves and
-    skill traces whose derived counts the store must recompute.
+    skill traces, each by (execution, number or id), whose derived counts the store
+    must recompute.
 
     Merging takes ownership of the merged rows' dicts.
     """
@@ -99,7 +102,7 @@ class Rows:
     tables: dict[str, dict[Any, list[Any]]] = field(default_factory=dict)
     heartbeats: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     touched_waves: set[tuple[str, int]] = field(default_factory=set)
-    touched_skills: set[str] = field(default_factory=set)
+    touched_skills: set[tuple[str, str]] = field(default_factory=set)
     #: The lineage of foreign spans (see exporters/lineage.py): decided links by
     #: (trace, span) as ``span_links`` rows, spans left waiting (parent, record text),
     #: waiting spans released, and unmapped spans counted by (scope, name).

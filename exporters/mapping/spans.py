@@ -469,9 +469,9 @@ def _entity(rows: Rows, span: SpanLike, ctx: _Ctx, start: str, end: str | None) 
         return None  # e.g. a task span without a task id: nothing to key it by
     rows.add(table, row, START if end is None else END)
     if ctx.kind == c.KIND_SKILL:
-        rows.touched_skills.add(row["id"])
+        rows.touched_skills.add((ctx.execution_id, row["id"]))  # type: ignore[arg-type]
     elif ctx.kind == c.KIND_TOOL and row["within_skill"]:
-        rows.touched_skills.add(row["within_skill"])
+        rows.touched_skills.add((ctx.execution_id, row["within_skill"]))  # type: ignore[arg-type]
     elif ctx.wave is not None and ctx.kind in (c.KIND_TASK, c.KIND_AGENT, c.KIND_WAVE):
         rows.touched_waves.add((ctx.execution_id, ctx.wave))  # type: ignore[arg-type]
     return row
@@ -569,7 +569,7 @@ def map_tool_start_end(span: SpanLike, rows: Rows | None = None) -> Rows:
     rows.add_keyed("tool_uses", (ctx.execution_id, tool_id), tool, END)
     within = tool["within_skill"]
     if within:
-        rows.touched_skills.add(within)
+        rows.touched_skills.add((ctx.execution_id, within))
     get = attrs.get
     entry_type = get(c.ENTRY_TYPE) or "tool_use"
     if entry_type in _ENTRY_TYPE_SET:
@@ -586,7 +586,7 @@ def map_tool_start_end(span: SpanLike, rows: Rows | None = None) -> Rows:
             get(c.ENTRY_ID) if entry_id is None else entry_id,
             get(c.ENTRY_SUMMARY) if summary is None else summary,
         )
-        rows.add_keyed("transcript_entries", entry["id"], entry)
+        rows.add_keyed("transcript_entries", (ctx.execution_id, entry["id"]), entry)
         if entry_type in BUS_ENTRY_TYPES:
             _bus_row(rows, ctx, get, entry)
     _tool_file_impact(rows, ctx, tool, started)

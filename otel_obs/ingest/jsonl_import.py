@@ -630,7 +630,7 @@ def parse_row_line(text: str, rows: Rows) -> tuple[str, int]:
             rows.touched_waves.add((execution, wave))
         skill = record.get("id" if table == "skill_traces" else "within_skill")
         if table in ("skill_traces", "tool_uses") and isinstance(skill, str) and skill:
-            rows.touched_skills.add(skill)
+            rows.touched_skills.add((execution, skill))
     return execution, len(records)
 
 

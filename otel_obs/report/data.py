@@ -52,7 +52,8 @@ _TIMELINE_SQL: dict[str, str] = {
                u.duration_ms, {_MS.format(col="u.start_time")} AS start_ms,
                {_MS.format(col="u.end_time")} AS end_ms,
                s.skill_name, s.skill_file, s.line_number
-        FROM tool_uses AS u LEFT JOIN skill_traces AS s ON s.id = u.within_skill
+        FROM tool_uses AS u
+        LEFT JOIN skill_traces AS s ON s.execution_id = u.execution_id AND s.id = u.within_skill
         WHERE u.execution_id = :execution_id
         ORDER BY u.start_time, u.id""",
     "assertion_failures": f"""
