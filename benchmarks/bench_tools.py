@@ -559,8 +559,25 @@ def generate(db_path: Path, executions: int, seed: int = 7) -> None:
                 f"({time.perf_counter() - started:.0f} s)",
                 file=sys.stderr,
             )
+    conn.execute(MODEL_CALLS_SQL)  # one model call before every second tool use
     conn.close()
     tmp.rename(db_path)
+
+
+#: The model calls of the generated store, for the cost tools (C001-C005): one per two
+#: tool uses of an agent, a millisecond before the tool use it decided, deterministic.
+MODEL_CALLS_SQL = """
+INSERT INTO llm_calls (execution_id, id, kind, instance_id, task_id, model, provider,
+    input_tokens, output_tokens, cache_read_tokens, cost_usd, cost_source, source,
+    start_time, end_time, duration_ms)
+SELECT execution_id, 'llm-' || id, 'call', instance_id, task_id,
+    CASE n % 3 WHEN 0 THEN 'gpt-4o' WHEN 1 THEN 'claude-sonnet-4-5' ELSE 'gemini-2.5-flash' END,
+    'bench', 1000 + n % 5000, 50 + n % 500, n % 1000, (n % 10000) / 1e6, 'computed', 'bench',
+    strftime('%Y-%m-%dT%H:%M:%fZ', julianday(start_time) - 0.001 / 86400.0), start_time, 1.0
+FROM (SELECT *, row_number() OVER (PARTITION BY execution_id ORDER BY start_time) AS n
+      FROM tool_uses)
+WHERE n % 2 = 1
+"""
 
 
 def tool_params(skills: ObservabilitySkills, execution_id: str) -> dict[str, dict[str, Any]]:

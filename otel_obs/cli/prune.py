@@ -45,6 +45,8 @@ class Pruned:
     transcript_files: int = 0
     transcript_bytes: int = 0
     freed_bytes: int = 0
+    #: The longest a writer had to wait for one execution's delete (ms).
+    longest_lock_ms: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class Pruned:
             "transcript_files": self.transcript_files,
             "transcript_bytes": self.transcript_bytes,
             "freed_bytes": self.freed_bytes,
+            "longest_lock_ms": round(self.longest_lock_ms, 3),
         }
 
 
@@ -154,6 +157,7 @@ def _remove(
             time.sleep(min(0.01 * (attempt + 1), 0.2))
     else:  # pragma: no cover - the busy timeout waited already
         raise sqlite3.OperationalError(f"the store stayed locked; {execution_id!r} not removed")
+    locked_at = time.perf_counter()
     try:
         for table in tables:
             if dry:
@@ -167,6 +171,8 @@ def _remove(
             if n:
                 result.rows_by_table[table] = result.rows_by_table.get(table, 0) + n
         conn.execute("ROLLBACK" if dry else "COMMIT")
+        held_ms = (time.perf_counter() - locked_at) * 1000
+        result.longest_lock_ms = max(result.longest_lock_ms, held_ms)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
