@@ -358,3 +358,13 @@ def test_the_report_shows_tokens_and_cost(planted_db: Path, tmp_path: Path) -> N
     with ObservabilitySkills(planted_db) as skills:
         models = len(skills.cost_by_model(EXECUTION))
     assert models >= 1 and f'data-table="cost-by-model" data-count="{models}"' in html
+
+
+def test_diff_says_what_a_run_cost(planted_db: Path) -> None:
+    """``otel-obs diff``'s cost is the planted calls' (and the run total used), each once."""
+    from otel_obs.cli.diff import compare
+
+    result = compare(planted_db, EXECUTION, EXECUTION)
+    expected = P1 + P2 + P_SUB + P_REVIEWER
+    assert result["cost_usd"][EXECUTION] == pytest.approx(expected, abs=1e-5)
+    assert result["tokens"][EXECUTION] == 3000 + 300 + 500 + 50 + 300 + 30

@@ -404,11 +404,12 @@ def diff(
     if as_json:
         out.print_json(result)
     else:
-        durations = result["duration_ms"]
+        durations, cost, tokens = result["duration_ms"], result["cost_usd"], result["tokens"]
         out.note(
             f"{execution_a} -> {execution_b}: duration {durations[execution_a]} ms -> "
             f"{durations[execution_b]} ms, status {result['status'][execution_a]} -> "
-            f"{result['status'][execution_b]}"
+            f"{result['status'][execution_b]}, cost {cost[execution_a]} -> "
+            f"{cost[execution_b]} USD, tokens {tokens[execution_a]} -> {tokens[execution_b]}"
         )
         for name in CHANGES:
             if result[name]:

@@ -11,7 +11,8 @@ side with at least ``min_calls`` calls); a task when its duration changed by mor
 than ``sigmas`` standard deviations of all task durations in A. A change under
 ``min_change_ms`` is never one (durations of a few microseconds spread by noise).
 Agents are compared by name: an agent run of another instrumentation is
-``<name>@<span id>``, new each run. Cost is not compared: the store holds no usage yet.
+``<name>@<span id>``, new each run. Cost and tokens are the model calls' (C001's
+figures, each call counted once).
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def _compare(
         "a": a,
         "b": b,
         "duration_ms": {x: runs[x].get("duration_ms") for x in (a, b)},
+        "cost_usd": {x: _usage(conn, x)[0] for x in (a, b)},
+        "tokens": {x: _usage(conn, x)[1] for x in (a, b)},
         "status": {x: runs[x].get("status") for x in (a, b)},
         "tasks_newly_failing": [],
         "tasks_fixed": [],
@@ -164,6 +167,20 @@ def _compare(
     out["agents_added"] = sorted(names_b - names_a)
     out["agents_gone"] = sorted(names_a - names_b)
     return out
+
+
+def _usage(conn: sqlite3.Connection, execution_id: str) -> tuple[float | None, int]:
+    """(cost in USD or None when nothing is priced, input + output tokens) of a run's model
+    calls: C001's own figures per agent, which count each call once."""
+    from ..queries.registry import get_tool
+
+    tool = get_tool("C001")
+    cursor = conn.execute(tool.sql, tool.bind({"execution_id": execution_id}))
+    names = [d[0] for d in cursor.description or ()]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
+    tokens = sum((r["input_tokens"] or 0) + (r["output_tokens"] or 0) for r in rows)
+    return (sum(costs) if costs else None), tokens
 
 
 #: The lists of a comparison that are changes (an empty comparison has none).
