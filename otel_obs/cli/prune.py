@@ -3,8 +3,9 @@
 An execution goes whole: its rows in every table that has an ``execution_id``
 (the lineage's links included), its JSONL transcript and the row spool beside it. Each execution is
 deleted in a transaction of its own, taken like a writer's (``BEGIN
-IMMEDIATE`` with the busy timeout), so writers that run meanwhile wait for at
-most one execution's delete, never for the whole prune. The freed pages are
+IMMEDIATE`` with the busy timeout), with a pause between two (WRITER_GAP_S), so
+writers that run meanwhile wait for at most one execution's delete, never for
+the whole prune. The freed pages are
 reused by the store at once; ``--vacuum`` also gives them back to the file
 system, which rewrites the file and holds writers off while it runs.
 """
@@ -21,6 +22,11 @@ from typing import Any
 
 from ..exporters.jsonl import rows_path, transcript_path
 from ..exporters.schema import TABLES
+
+#: The pause between two executions' deletes. SQLite's busy handler lets a waiting writer
+#: poll the lock at most every 100 ms: a shorter gap could let the prune take the lock
+#: again before the writer sees it free, and the writer would wait for several deletes.
+WRITER_GAP_S = 0.11
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -116,7 +122,9 @@ def prune(
         result = Pruned(executions=chosen(conn, older_than, keep_last))
         tables = _tables_with_execution(conn)
         free_before = _free_bytes(conn)
-        for execution_id in result.executions:
+        for index, execution_id in enumerate(result.executions):
+            if index and not dry_run:
+                time.sleep(WRITER_GAP_S)  # a writer waiting for the lock gets it first
             _remove(conn, tables, execution_id, result, dry_run)
             for path in (
                 transcript_path(transcripts_dir, execution_id),
