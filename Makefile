@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 # The venv's bin first on PATH, so `python` and `otel-obs` are the venv's.
 RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) python .ci/typecheck
+
+# mypy on otel_obs as installed (exporters/ and queries/ under it): see .ci/typecheck.
+typecheck: $(VENV)/.installed-test
+	$(RUN) python .ci/typecheck
 
 clean:
-	rm -rf $(VENV) .ci-venv database transcripts .pytest_cache .ruff_cache
+	rm -rf $(VENV) .ci-venv database transcripts .pytest_cache .ruff_cache .mypy_cache .typecheck

@@ -8,12 +8,15 @@ spans the live path already stored changes nothing (invariant 4).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .items import Op
 from .store_queue import QueueFront
+
+if TYPE_CHECKING:
+    from .mapping.values import SpanLike
 
 
 class SqliteSpanExporter(SpanExporter):
@@ -29,7 +32,8 @@ class SqliteSpanExporter(SpanExporter):
         self._owns_store = owns_store
         self._shut_down = False
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def export(self, spans: Sequence[SpanLike]) -> SpanExportResult:
+        # SDK spans, or spans decoded from OTLP (:class:`.span_record.SpanRecord`).
         if self._shut_down or self.store.closed:
             return SpanExportResult.FAILURE
         for span in spans:

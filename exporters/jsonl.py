@@ -106,7 +106,7 @@ def _scalar_encoder() -> Callable[[Any], str]:
 
 #: One JSON value as ``_LINE_ENCODER`` writes it; strings go straight to the C string encoder.
 _encode_scalar = _scalar_encoder()
-_encode_text: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_text: Callable[[str], str] = json.encoder.encode_basestring
 
 #: A line's columns, in line order.
 LINE_COLUMNS = (

@@ -279,6 +279,7 @@ def decide(record: SpanRecord, trace: str, span_id: str, parent: Link | None) ->
     execution = ours or conversation or (parent.execution if parent else None) or trace
     task = attrs.get(c.TASK_ID) or (parent.task if parent else None)
     call_id = source.call_id(attrs) if source is not None and kind == c.KIND_TOOL else None
+    instance: str | None
     if kind == c.KIND_AGENT:
         if parent is not None and parent.kind == c.KIND_TOOL and parent.call_id:
             instance = f"{parent.instance or parent.execution}/{parent.call_id}"

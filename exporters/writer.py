@@ -703,10 +703,10 @@ def _make_row_safe(row: dict[str, Any] | list[Any]) -> int:
     made = 0
     keys: Iterable[Any] = row.keys() if isinstance(row, dict) else range(len(row))
     for key in list(keys):
-        value = row[key]  # type: ignore[index]
+        value = row[key]
         safe = safe_value(value)
         if safe is not value:
-            row[key] = safe  # type: ignore[index]
+            row[key] = safe
             made += 1
     return made
 

@@ -45,10 +45,10 @@ from opentelemetry.trace import Span
 
 from . import checks
 from . import conventions as c
-from .models import AssertionResult, ChainResult
+from .models import AssertionResult, ChainOutcome, ChainResult
 from .redaction import DETAILS_CAP, redact_text, safe_json, shorten
 from .span_stack import Frame
-from .transcript_writer import TranscriptWriter, entry_attributes, new_id
+from .transcript_writer import Attributes, TranscriptWriter, entry_attributes, new_id
 
 DEFAULT_COMMANDS: Mapping[str, str] = {
     "typescript": "npx tsc --noEmit",
@@ -122,7 +122,7 @@ class AssertionRecorder:
             self._writer.drop_after_close("start_chain")
             chain = _Chain(chain_id, task_id, description, None, time.time_ns(), snapshots)
         else:
-            attrs = {c.CHAIN_ID: chain_id, c.CHAIN_DESCRIPTION: description}
+            attrs: Attributes = {c.CHAIN_ID: chain_id, c.CHAIN_DESCRIPTION: description}
             frame = self._writer.open_frame(
                 c.KIND_CHAIN,
                 description or chain_id,
@@ -269,7 +269,7 @@ class AssertionRecorder:
         if not category or not isinstance(category, str):
             raise ValueError(f"category must be a non-empty string, got {category!r}")
         shell = isinstance(command, str)
-        if shell:
+        if isinstance(command, str):
             if not command.strip():
                 raise ValueError(f"command must not be empty, got {command!r}")
         else:
@@ -296,7 +296,12 @@ class AssertionRecorder:
             category,
             description,
             lambda: checks.run_command(
-                command, cwd=self.cwd, timeout_s=self.timeout_s, **placeholders
+                command,
+                cwd=self.cwd,
+                timeout_s=self.timeout_s,
+                env=None,
+                shell=False,
+                **placeholders,
             ),
         )
 
@@ -432,6 +437,7 @@ def summarize_chain(chain_id: str, task_id: str, results: Sequence[AssertionResu
     counts = {outcome: 0 for outcome in c.ASSERTION_RESULTS}
     for r in results:
         counts[r.result] += 1
+    overall: ChainOutcome
     if counts["fail"]:
         overall = "fail"
     elif counts["pass"]:

@@ -41,9 +41,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .models import AssertionOutcome
 from .redaction import EVIDENCE_TAIL, REDACT_MARGIN, redact_and_tail, redact_text
 
-Verdict = tuple[str, dict[str, Any]]
+Verdict = tuple[AssertionOutcome, dict[str, Any]]
 
 #: How far a file's mtime may lag the clock that stamped "start" and still count
 #: as written after it: file timestamps come from the kernel's coarse clock.

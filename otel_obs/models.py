@@ -87,6 +87,7 @@ class TranscriptEntry(BaseModel):
 
 
 AssertionOutcome = Literal["pass", "fail", "skip", "warn"]
+ChainOutcome = Literal["pass", "fail", "partial", "skip"]
 
 
 class AssertionResult(BaseModel):
@@ -112,7 +113,7 @@ class ChainResult(BaseModel):
 
     chain_id: str
     task_id: str
-    overall_result: Literal["pass", "fail", "partial", "skip"]
+    overall_result: ChainOutcome
     pass_count: int = 0
     fail_count: int = 0
     skip_count: int = 0

@@ -27,14 +27,24 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import re2
 
 from . import settings
+
+# The parser of ``re`` and its opcodes, which read detect-secrets' patterns:
+# ``re._parser`` since Python 3.11, ``sre_parse`` (deprecated since) before it.
+if sys.version_info >= (3, 11):
+    import re._constants as _sre_constants
+    import re._parser as _sre_parse
+else:
+    import sre_constants as _sre_constants
+    import sre_parse as _sre_parse
 
 REDACTED = "[REDACTED]"
 
@@ -143,7 +153,7 @@ def _trigger(items: Any, ignore_case: bool) -> str | None:
     then by their shortest match. None when no run exists (then the pattern's
     matches cannot be pre-checked: :func:`library_patterns` skips it).
     """
-    import re._constants as k
+    k = _sre_constants
 
     items = list(items)
     while len(items) == 1 and items[0][0] is k.SUBPATTERN and not any(items[0][1][1:3]):
@@ -176,7 +186,7 @@ def _trigger(items: Any, ignore_case: bool) -> str | None:
 
 
 def _ends_in_token_characters(items: Any) -> bool:
-    import re._constants as k
+    k = _sre_constants
 
     items = list(items)
     if not items:
@@ -192,7 +202,7 @@ def _char(code: int) -> str:
 def _emit(op: Any, arg: Any) -> str | None:
     """``(op, arg)`` of ``re``'s parser in RE2 syntax, or None when it may match a
     character JSON escapes (or is something a trigger does not need)."""
-    import re._constants as k
+    k = _sre_constants
 
     if op is k.LITERAL:
         return None if arg in _ESCAPED else _char(arg)
@@ -236,7 +246,7 @@ _ESCAPE_PARTS = frozenset(map(ord, '\\"0123456789abcdefABCDEFnrtbfu'))
 def _negated_class(members: Any) -> str | None:
     """``[^…]`` under an unbounded repetition, made JSON-proof: white space and control
     characters dropped from the excluded set (a wider class), or None."""
-    import re._constants as k
+    k = _sre_constants
 
     if not members or members[0][0] is not k.NEGATE:
         return None
@@ -258,7 +268,7 @@ def _emit_all(items: Any) -> str | None:
 
 def _weight(op: Any, arg: Any) -> tuple[int, int]:
     """(literal characters every match holds, shortest match) of one parsed part."""
-    import re._constants as k
+    k = _sre_constants
 
     if op is k.LITERAL:
         return 1, 1
@@ -287,21 +297,21 @@ def library_patterns() -> Library:
     whitespace or comment to strip); the others are skipped, counted and logged.
     """
     try:
-        import re._parser as sre_parse
-
         from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-        from detect_secrets.plugins.base import RegexBasedDetector
+        from detect_secrets.plugins.base import BasePlugin, RegexBasedDetector
     except ImportError as exc:  # pragma: no cover - a dependency; said, never raised
         _log.warning("detect-secrets is not importable (%s): its token shapes are not used", exc)
         return Library()
     patterns: list[str] = []
     triggers: list[str] = []
     skipped: list[tuple[str, str, str]] = []
-    plugins = get_mapping_from_secret_type_to_class().values()
+    plugins: Iterable[type[BasePlugin]] = get_mapping_from_secret_type_to_class().values()
     for plugin in sorted(plugins, key=lambda p: p.__name__):
         if not issubclass(plugin, RegexBasedDetector) or plugin.__name__ in _LIBRARY_EXCLUDED:
             continue
-        for compiled in plugin.denylist:
+        # An abstract property on RegexBasedDetector, a tuple on each of its subclasses.
+        denylist = cast("Iterable[re.Pattern[Any]]", plugin.denylist)
+        for compiled in denylist:
             source, flags = compiled.pattern, compiled.flags
             if not isinstance(source, str):
                 skipped.append((plugin.__name__, repr(source), "not a text pattern"))
@@ -314,7 +324,7 @@ def library_patterns() -> Library:
                 for f, m in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
                 if flags & f
             )
-            parsed = sre_parse.parse(source, flags)
+            parsed = _sre_parse.parse(source, flags)
             pattern = f"(?{modes}:{source})" if modes else f"(?:{source})"
             if _ends_in_token_characters(parsed):
                 pattern += _TOKEN_TAIL

@@ -44,7 +44,10 @@ UPDATE_TOOLS = frozenset({"Edit", "MultiEdit", "NotebookEdit"})
 FILE_TOOLS = READ_TOOLS | UPDATE_TOOLS | {"Write", "Bash"}
 #: The JSON decoder's C scanner: ``json.loads`` wraps it in about a microsecond of
 #: Python, which the store would pay for every tool use it maps.
-_SCAN = json.decoder.JSONDecoder().scan_once
+_SCAN: Callable[[str, int], tuple[Any, int]] = (
+    # Set by JSONDecoder.__init__, which typeshed does not declare.
+    json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
+)
 # ``rm [-f] <one file>``: a plain single-file removal (not -r, no globs, not a directory).
 _RM_RE = re.compile(r"^\s*rm\s+(?:-f\s+)?(?P<path>[^\s;&|<>*?'\"`$-][^\s;&|<>*?'\"`$]*)\s*$")
 

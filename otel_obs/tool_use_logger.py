@@ -44,7 +44,7 @@ from .redaction import (
 )
 from .span_stack import Frame
 from .tool_facts import FILE_TOOLS, INPUT_SUMMARY_MAX, file_facts, salient_text
-from .transcript_writer import CLOSED_TOOL_ERROR, TranscriptWriter, new_id
+from .transcript_writer import CLOSED_TOOL_ERROR, Attributes, TranscriptWriter, new_id
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class ToolUseLogger:
         if frame is None:
             self._unknown(tool_use_id, "log_blocked")
             return
-        attrs = {
+        attrs: Attributes = {
             c.TOOL_RESULT_STATUS: "blocked",
             c.TOOL_IS_ERROR: False,
             c.TOOL_BLOCK_REASON: redact_text(str(reason))[:ERROR_MESSAGE_CAP],

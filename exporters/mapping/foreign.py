@@ -9,9 +9,10 @@ and outputs are cleaned, redacted and capped on their way in.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from opentelemetry.context import Context
 from opentelemetry.trace import StatusCode
 
 from otel_obs import conventions as c
@@ -94,11 +95,11 @@ def subagent_instance(parent_name: str | None, parent_attrs: Mapping[str, Any]) 
 
 
 try:  # the GenAI utilities keep the conversation id of an agent run on the context
-    from opentelemetry.util.genai._conversation_context import (
-        get_ambient_conversation_id as _ambient_conversation,
-    )
+    from opentelemetry.util.genai._conversation_context import get_ambient_conversation_id
 except ImportError:  # pragma: no cover - the utilities are optional
-    _ambient_conversation = None
+    _ambient_conversation: Callable[[Context | None], str | None] | None = None
+else:
+    _ambient_conversation = get_ambient_conversation_id
 
 
 def _status_error(span: SpanLike, attrs: Mapping[str, Any]) -> tuple[bool, str | None]:

@@ -46,13 +46,14 @@ BUS_ENTRY_TYPES: frozenset[str] = frozenset(
     }
 )
 
-_START_ENTRY_BY_KIND = {
+# Keyed by a span's kind, which is None for a span that is not ours.
+_START_ENTRY_BY_KIND: dict[str | None, str] = {
     c.KIND_PHASE: "phase_start",
     c.KIND_TASK: "task_start",
     c.KIND_SKILL: "skill_invoke",
     c.KIND_TOOL: "tool_use",
 }
-_END_ENTRY_BY_KIND = {
+_END_ENTRY_BY_KIND: dict[str | None, str] = {
     c.KIND_PHASE: "phase_end",
     c.KIND_TASK: "task_end",
     c.KIND_SKILL: "skill_complete",
@@ -237,6 +238,8 @@ def _bus_row(rows: Rows, ctx: _Ctx, get: Any, entry: Row) -> None:
 
 
 def _tool_row(span: SpanLike, ctx: _Ctx, start: str, end: str | None) -> Row:
+    # Made only for a span of an execution (its callers return early for the others).
+    assert ctx.execution_id is not None
     get = ctx.attrs.get
     tool = get(c.GEN_AI_TOOL_NAME) or span_label(span, "execute_tool ") or "unknown"
     tool_id = str(get(c.GEN_AI_TOOL_CALL_ID) or get(c.ENTRY_ID) or ctx.span_id)

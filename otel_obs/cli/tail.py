@@ -134,6 +134,7 @@ def read_entries(
             if chunk:
                 for line, size in lines.feed(chunk):
                     number += 1
+                    why: str | None
                     if line is None:
                         entry, why = None, f"{size} bytes, over the limit of {max_line_bytes}"
                     else:

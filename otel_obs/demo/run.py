@@ -128,7 +128,7 @@ def _run_wave(
     events: queue.Queue[dict[str, Any]] = queue.Queue()
     procs: list[tuple[str, subprocess.Popen[str], IO[str]]] = []
     for instance_id in instance_ids:
-        log = tempfile.TemporaryFile(mode="w+")
+        log: IO[str] = tempfile.TemporaryFile(mode="w+")
         proc = subprocess.Popen(
             [
                 sys.executable,

@@ -67,6 +67,11 @@ def _emit(event: str, **fields: Any) -> None:
     sys.stdout.flush()
 
 
+def _write_file(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
 class DemoWorker:
     """Acts out one worker plan through the four producers."""
 
@@ -290,10 +295,7 @@ class DemoWorker:
                 "Write",
                 {"file_path": str(path), "content": body},
                 f"File created: {task.file}",
-                work=lambda: (
-                    path.parent.mkdir(parents=True, exist_ok=True),
-                    path.write_text(body),
-                ),
+                work=lambda: _write_file(path, body),
             )
             for index in range(self.rng.randint(4, 8)):
                 line = f"\n\ndef helper_{index}(value: int) -> int:\n    return value + {index}\n"
@@ -322,10 +324,7 @@ class DemoWorker:
                 "Write",
                 {"file_path": str(test_path), "content": "def test_ready(): ..."},
                 "File created",
-                work=lambda: (
-                    test_path.parent.mkdir(parents=True, exist_ok=True),
-                    test_path.write_text("def test_ready():\n    assert True\n"),
-                ),
+                work=lambda: _write_file(test_path, "def test_ready():\n    assert True\n"),
             )
             for _ in range(self.rng.randint(3, 6)):
                 self._tool("Bash", {"command": f"python -m pytest -q {test_path.name}"}, "1 passed")

@@ -221,7 +221,9 @@ def _storable(document: dict[str, Any]) -> dict[str, Any]:
     stack: list[tuple[Any, Any]] = [(document, root)]
     while stack:
         source, target = stack.pop()
-        items = source.items() if isinstance(source, dict) else enumerate(source)
+        items: Iterable[tuple[Any, Any]] = (
+            source.items() if isinstance(source, dict) else enumerate(source)
+        )
         for key, value in items:
             if isinstance(value, str):
                 value = clean_text(value)

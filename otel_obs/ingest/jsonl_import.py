@@ -578,20 +578,20 @@ def parse_row_line(text: str, rows: Rows) -> tuple[str, int]:
             ):
                 raise LineError(f"heartbeats[{n}]: instance and time must be text, got {beat!r}")
             beats.append((e, instance, at, task))
-        for beat in beats:
-            rows.heartbeat(*beat)
+        for found in beats:
+            rows.heartbeat(*found)
         return execution, len(beats)
     if "links" in members:
         links = _row_lists(members, "links", _LINK_COLUMNS)
         execution = _one_execution(links, 4, "links")
         decided = []
         for n, link in enumerate(links):
-            values = tuple(_scalar(v, f"links[{n}]") for v in link)
-            if any(not isinstance(values[i], str) or not values[i] for i in _LINK_REQUIRED):
+            fields = tuple(_scalar(v, f"links[{n}]") for v in link)
+            if any(not isinstance(fields[i], str) or not fields[i] for i in _LINK_REQUIRED):
                 raise LineError(f"links[{n}]: trace, span and execution ids must be text")
-            decided.append(values)
-        for values in decided:
-            rows.links[(values[0], values[1])] = values
+            decided.append(fields)
+        for fields in decided:
+            rows.links[(fields[0], fields[1])] = fields
         return execution, len(decided)
     table = members.get("table", (None, ""))[0]
     known = _tables()

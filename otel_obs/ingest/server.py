@@ -665,6 +665,7 @@ def _limited_site() -> Any:
         async def start(self) -> None:
             await web.BaseSite.start(self)  # registers the site with its runner
             server = self._runner.server
+            assert server is not None  # the runner is set up before its sites start
             loop = asyncio.get_running_loop()
             limit, refused = self._limit, self._refused
             #: Every connection from its acceptance to its end, oldest first (the

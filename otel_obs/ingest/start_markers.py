@@ -27,8 +27,9 @@ end: route markers only to otel-obs, or drop them on the way to Jaeger/Tempo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 
@@ -52,10 +53,12 @@ class StartMarkerProcessor(SpanProcessor):
         self._send_marker(span, ())
 
     def on_event(
-        self, span: Span, name: str, attributes: Mapping[str, Any], timestamp_ns: int
+        self, span: trace.Span, name: str, attributes: Mapping[str, Any], timestamp_ns: int
     ) -> None:
         """A marker holding just this event (see :meth:`Pipeline.add_event_listener`)."""
-        self._send_marker(span, (Event(name, dict(attributes), timestamp_ns),))
+        # The pipeline's spans are SDK spans: send_start_markers adds this processor to its
+        # provider, an SDK TracerProvider.
+        self._send_marker(cast(Span, span), (Event(name, dict(attributes), timestamp_ns),))
 
     def _send_marker(self, span: Span, events: tuple[Event, ...]) -> None:
         attributes = span.attributes or {}

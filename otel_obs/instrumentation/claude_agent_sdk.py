@@ -44,7 +44,7 @@ _INSTRUMENTS = ("claude-agent-sdk >= 0.1.0",)
 _SESSION_ATTR = "_otel_obs_session"
 
 
-class ClaudeAgentSDKInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class ClaudeAgentSDKInstrumentor(BaseInstrumentor):
     """Records every Claude Agent SDK session of this process in the otel-obs store."""
 
     _originals: list[tuple[Any, str, Any]]

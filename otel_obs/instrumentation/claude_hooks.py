@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otel_obs.tool_use_logger import ToolUseLogger
 
+if TYPE_CHECKING:  # the SDK is an optional extra: its types only
+    from claude_agent_sdk.types import SyncHookJSONOutput
+
 logger = logging.getLogger(__name__)
 
-HookCallback = Callable[[Any, "str | None", Any], Awaitable[dict[str, Any]]]
+#: What each callback answers: ``{}``, no opinion (every key of the SDK's output is optional).
+HookCallback = Callable[[Any, "str | None", Any], "Awaitable[SyncHookJSONOutput]"]
 
 PRE_TOOL_USE = "PreToolUse"
 POST_TOOL_USE = "PostToolUse"
@@ -42,7 +46,9 @@ def _get(payload: Any, key: str) -> Any:
 def tool_use_callbacks(tool_logger: ToolUseLogger) -> dict[str, HookCallback]:
     """The three hook callbacks, by hook event (no SDK import: usable with any matcher type)."""
 
-    async def pre_tool_use(payload: Any, tool_use_id: str | None, _context: Any) -> dict[str, Any]:
+    async def pre_tool_use(
+        payload: Any, tool_use_id: str | None, _context: Any
+    ) -> SyncHookJSONOutput:
         try:
             if tool_use_id and not _get(payload, "tool_use_id"):
                 payload = {**payload, "tool_use_id": tool_use_id}
@@ -51,7 +57,9 @@ def tool_use_callbacks(tool_logger: ToolUseLogger) -> dict[str, HookCallback]:
             logger.exception("otel-obs: PreToolUse hook could not log the tool use")
         return {}
 
-    async def post_tool_use(payload: Any, tool_use_id: str | None, _context: Any) -> dict[str, Any]:
+    async def post_tool_use(
+        payload: Any, tool_use_id: str | None, _context: Any
+    ) -> SyncHookJSONOutput:
         try:
             key = _get(payload, "tool_use_id") or tool_use_id
             result = {"content": _get(payload, "tool_response"), "is_error": False}
@@ -62,7 +70,7 @@ def tool_use_callbacks(tool_logger: ToolUseLogger) -> dict[str, HookCallback]:
 
     async def post_tool_use_failure(
         payload: Any, tool_use_id: str | None, _context: Any
-    ) -> dict[str, Any]:
+    ) -> SyncHookJSONOutput:
         try:
             key = _get(payload, "tool_use_id") or tool_use_id
             error = _get(payload, "error") or "tool failed"

@@ -118,12 +118,13 @@ def _describe(tool: Tool, lead: str | None = None) -> str:
 
 
 def _sql_tool(tool: Tool) -> McpTool:
+    tool_id = tool.id
     return McpTool(
         name=tool.id,
         title=f"{tool.id} {tool.title}",
         description=_describe(tool),
         params=tool.params,
-        run=lambda skills, args, tool_id=tool.id: skills.run(tool_id, **args),
+        run=lambda skills, args: skills.run(tool_id, **args),
     )
 
 
@@ -139,7 +140,7 @@ def _spec_method(name: str, tool_id: str) -> McpTool:
         title=name.replace("_", " "),
         description=f"{lead}\nBuilt on {_describe(tool)}",
         params=params,
-        run=lambda skills, args, method_name=name: getattr(skills, method_name)(**args),
+        run=lambda skills, args: getattr(skills, name)(**args),
     )
 
 

@@ -80,12 +80,14 @@ def table(
 
 
 def _error_hint(row: Row) -> tuple[tuple[str, Any], ...]:
-    kind = {"tool": "tool", "assertion": "assertion", "entry": "entry"}.get(row.get("source"))
+    kinds: dict[str | None, str] = {"tool": "tool", "assertion": "assertion", "entry": "entry"}
+    kind = kinds.get(row.get("source"))
     return ((kind, row.get("id")),) if kind else ()
 
 
 def _incomplete_hint(row: Row) -> tuple[tuple[str, Any], ...]:
-    kind = {"tool_use": "tool", "task": "task"}.get(row.get("kind"))
+    kinds: dict[str | None, str] = {"tool_use": "tool", "task": "task"}
+    kind = kinds.get(row.get("kind"))
     return ((kind, row.get("id")),) if kind else ()
 
 

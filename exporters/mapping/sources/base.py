@@ -112,7 +112,7 @@ class Source:
         tokens and no cost: ``model``, ``provider``, ``input_tokens`` (every input token,
         the cached ones included), ``output_tokens``, ``cache_read_tokens``,
         ``cache_creation_tokens``, ``cost_usd`` (as reported)."""
-        found = {
+        found: dict[str, Any] = {
             "input_tokens": _count(first(attrs, self.input_token_keys)),
             "output_tokens": _count(first(attrs, self.output_token_keys)),
             "cache_read_tokens": _count(first(attrs, self.cache_read_keys)),
