@@ -377,9 +377,9 @@ class StoreWriter:
                 finally:
                     if numbered is None and conn.in_transaction:
                         self._failed_transaction_ends(conn)
-            if caught.error is not None:
-                numbered = None
-                kind = self._failed(conn, caught.error, rows)
+            if caught.error is not None:  # the transaction has ended (finally, above)
+                numbered, kind = None, "error"
+                self._fail(kind, f"write to {self.db_path} failed: {caught.error!r}")
         if numbered is not None:
             self._retry_delay = RETRY_FIRST_S
             self._catch_up_checkpoint(conn)  # type: ignore[arg-type]
