@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from otel_obs._internal_errors import internal_errors
+
 from .items import FlushMarker, Item, Op
 from .store_queue import QueueFront, Replacement
 from .wire import FrameReader, dumps_batch, dumps_items, frame, loads_message, spans_in
@@ -224,10 +226,8 @@ class ProcessStore(QueueFront):
             else:
                 self._wake.wait(self._interval_s)
             self._wake.clear()
-            try:
+            with internal_errors("store.sender"):  # a bug must not stop the sender
                 self._drain()
-            except Exception:  # pragma: no cover - a bug must not stop the sender
-                logger.exception("otel-obs store: sender error")
             if self._stopping and not self._queue and not self._outgoing:
                 break
 
@@ -266,7 +266,7 @@ class ProcessStore(QueueFront):
             number = self._batch_no
         try:
             payload = dumps_batch(self._recorder, number, batch)
-        except Exception:
+        except (pickle.PicklingError, TypeError, AttributeError):  # what pickle says of a value
             batch = self._picklable(batch)
             payload = dumps_batch(self._recorder, number, batch)
         with self._lock:
@@ -286,11 +286,10 @@ class ProcessStore(QueueFront):
         """The items of ``batch`` that can be pickled; the others are counted as mapping errors."""
         kept = []
         for item in spans_in(batch):
-            try:
+            with internal_errors("store.pickle") as caught:
                 dumps_items(self._recorder, item)
-            except Exception as exc:
+            if caught.error is not None:
                 self._stats["mapping_errors"] += 1
-                self._warn_once("pickle", "could not send a queued item: %r", exc)
                 continue
             kept.append(item)
         return kept

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from otel_obs import settings
+from otel_obs._internal_errors import internal_errors
 
 from ._sdk_access import events_of
 from .items import Item, Op, OpenStart, claim
@@ -248,11 +249,9 @@ class QueueFront:
         if self._replacement is None:
             logger.warning("otel-obs store: nothing takes over (%s); items are dropped", reason)
             return None
-        try:
+        with internal_errors("store.replacement"):  # storage trouble never reaches the agent
             return self._replacement(reason)
-        except Exception:  # storage trouble never reaches the agent
-            logger.exception("otel-obs store: could not make a store to take over (%s)", reason)
-            return None
+        return None
 
     def _forked(self) -> None:
         """In a forked child: drop the parent's items and resources; hand over on the next put.
@@ -309,10 +308,7 @@ class QueueFront:
             if self._closed:
                 return True
             self._closed = True
-        try:
-            atexit.unregister(self.close)
-        except Exception:  # pragma: no cover - interpreter shutting down
-            pass
+        atexit.unregister(self.close)
         if timeout_s is None:
             timeout_s = self.settings["shutdown_timeout_ms"] / 1000
         return self._close(timeout_s)

@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Any
 
+from otel_obs._internal_errors import internal_errors
+
 from .items import FlushMarker, Op
 from .store_queue import QueueFront, Replacement
 from .writer import StoreWriter
@@ -112,14 +114,12 @@ class ThreadStore(QueueFront):
             # queue absorbs the outage (see writer.py).
             self._wake.wait(writer.retry_in() if writer.pending else self._interval_s)
             self._wake.clear()
-            try:
+            with internal_errors("store.writer"):  # a bug must not stop the writer
                 if self._stopping:
                     writer.give_up()  # one last try; shutting down waits no longer
                 writer.retry()
                 while self._queue and not writer.pending:
                     writer.write_items(self._take(self._batch_items))
-            except Exception:  # pragma: no cover - a bug must not stop the writer
-                logger.exception("otel-obs store: writer error")
             if self._stopping and not self._queue and not writer.pending:
                 break
         writer.close()

@@ -30,6 +30,8 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from otel_obs._internal_errors import internal_errors
+
 from .items import OPS, Item, Op
 from .span_record import Recorder, SpanRecord, is_wire, record_from_wire
 
@@ -200,12 +202,12 @@ class FrameReader:
         end = HEADER.size + size
         if len(buffer) < end:
             return None
-        try:
+        # A whole frame that does not decode: the stream cannot be trusted past it.
+        with internal_errors("store.frame"):
             message = loads_message(memoryview(buffer)[HEADER.size : end])
-        except Exception:
-            return _TORN
-        del buffer[:end]
-        return message
+            del buffer[:end]
+            return message
+        return _TORN
 
 
 _TORN = object()

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_obs import settings
+from otel_obs._internal_errors import internal_errors
 from otel_obs.redaction import finite_json
 
 from . import schema
@@ -163,11 +164,9 @@ class StoreWriter:
         A reader may open the store as soon as it is configured (and flushed).
         Failures are counted like any other, never raised.
         """
-        try:
+        with internal_errors("store.open"):  # _connection counts storage failures itself
             return self._connection() is not None
-        except Exception:  # pragma: no cover - _connection already counts
-            logger.exception("otel-obs store: opening the database failed")
-            return False
+        return False
 
     @property
     def pending(self) -> bool:
@@ -211,14 +210,13 @@ class StoreWriter:
                 markers.append(item[1])
                 continue
             count += 1
-            try:
+            with internal_errors("store.mapping") as caught:
                 if item[0] in _FINISHED_OPS and is_foreign(item[1]):
                     self._admit(item[1], rows)
                 else:
                     apply(item, rows)
-            except Exception as exc:
+            if caught.error is not None:
                 self._stats["mapping_errors"] += 1
-                self._warn_once("mapping", "otel-obs store: could not map a queued item: %r", exc)
         self._map_ready(self._lineage.expired(rows, self._conn), rows)
         self._stats["items"] += count
         self._pending_markers.extend(markers)
@@ -238,11 +236,10 @@ class StoreWriter:
 
     def _map_ready(self, ready: list[Any], rows: Rows) -> None:
         for record in ready:
-            try:
+            with internal_errors("store.mapping") as caught:
                 map_span_end(record, rows)
-            except Exception as exc:
+            if caught.error is not None:
                 self._stats["mapping_errors"] += 1
-                self._warn_once("mapping", "otel-obs store: could not map a span: %r", exc)
 
     def _flush_pending(self, rows: Rows) -> None:
         """Write the kept batch with ``rows`` after it (one batch, in order)."""
@@ -365,15 +362,24 @@ class StoreWriter:
         numbered: dict[tuple[str, str], int] | None = None
         kind = "unavailable"
         if conn is not None:
-            try:
-                numbered = self._write_sqlite(conn, rows)
-            except Exception as exc:
-                kind = self._failed(conn, exc, rows)
-                if kind == "value" and self._make_safe(rows):
-                    try:
-                        numbered = self._write_sqlite(conn, rows)
-                    except Exception as again:
-                        kind = self._failed(conn, again, rows)
+            # A storage failure is counted by its kind; anything else is a bug, counted
+            # as an internal error and as a failure of kind "error" (its rows dropped).
+            with internal_errors("store.write") as caught:
+                try:
+                    numbered = self._write_sqlite(conn, rows)
+                except STORAGE_ERRORS as exc:
+                    kind = self._failed(conn, exc, rows)
+                    if kind == "value" and self._make_safe(rows):
+                        try:
+                            numbered = self._write_sqlite(conn, rows)
+                        except STORAGE_ERRORS as again:
+                            kind = self._failed(conn, again, rows)
+                finally:
+                    if numbered is None and conn.in_transaction:
+                        self._failed_transaction_ends(conn)
+            if caught.error is not None:  # the transaction has ended (finally, above)
+                numbered, kind = None, "error"
+                self._fail(kind, f"write to {self.db_path} failed: {caught.error!r}")
         if numbered is not None:
             self._retry_delay = RETRY_FIRST_S
             self._catch_up_checkpoint(conn)  # type: ignore[arg-type]
@@ -386,16 +392,20 @@ class StoreWriter:
         """End the failed transaction, count the failure; its kind."""
         # Whatever went wrong, the transaction ends here: a lock held past
         # this batch would stall every other writer of the store.
-        if conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+        self._failed_transaction_ends(conn)
         kind = failure_kind(exc)
         self._fail(kind, f"write to {self.db_path} failed: {exc}")
         if kind in ("readonly", "io", "corrupt"):
             self._close_connection()
         return kind
+
+    @staticmethod
+    def _failed_transaction_ends(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def _keep(self, rows: Rows) -> bool:
         """Keep ``rows`` to try again after a passing fault; False once its window has passed."""
@@ -440,20 +450,20 @@ class StoreWriter:
         self, table: str, phase: str, columns: tuple[str, ...], params: list[Any], text: str | None
     ) -> None:
         """A statement's rows to the spool (a failure is counted, never raised)."""
-        try:
+        with internal_errors("store.spool") as caught:
             self._spool.add(table, phase, columns, params, text)
-        except Exception as exc:
+        if caught.error is not None:
             self._stats["spool_dropped_rows"] += len(params)
-            self._fail("spool", f"cannot spool {table} rows: {exc!r}")
+            self._fail("spool", f"cannot spool {table} rows: {caught.error!r}")
 
     def _spool_extras(self, rows: Rows) -> None:
         """The batch's heartbeats and span links to the spool (a failure counted, never raised)."""
-        try:
+        with internal_errors("store.spool") as caught:
             self._spool.heartbeats(rows.heartbeats)
             self._spool.links(rows.links.values())
-        except Exception as exc:
+        if caught.error is not None:
             self._stats["spool_dropped_rows"] += len(rows.heartbeats) + len(rows.links)
-            self._fail("spool", f"cannot spool heartbeats or links: {exc!r}")
+            self._fail("spool", f"cannot spool heartbeats or links: {caught.error!r}")
 
     def _write_spool(self, files: LockedFiles) -> None:
         """Append the (locked) spool lines; count them and the rows left out."""
@@ -740,6 +750,11 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_dev, st.st_ino)
+
+
+#: What a write of a batch may meet that is not a bug: SQLite's errors, the file's, and
+#: values SQLite cannot bind (see :func:`failure_kind`; "value" ones are made safe).
+STORAGE_ERRORS = (sqlite3.Error, OSError, OverflowError, UnicodeError, TypeError, ValueError)
 
 
 def failure_kind(exc: BaseException) -> str:

@@ -23,7 +23,6 @@ and nothing the store can work out later (see :mod:`otel_obs.tool_facts`).
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 from opentelemetry.trace import Status, StatusCode
 
 from . import conventions as c
+from ._internal_errors import internal_errors
 from .redaction import (
     ERROR_MESSAGE_CAP,
     INPUT_CAP,
@@ -45,8 +45,6 @@ from .redaction import (
 from .span_stack import Frame
 from .tool_facts import FILE_TOOLS, INPUT_SUMMARY_MAX, file_facts, salient_text
 from .transcript_writer import CLOSED_TOOL_ERROR, Attributes, TranscriptWriter, new_id
-
-logger = logging.getLogger(__name__)
 
 
 class ToolUseLogger:
@@ -129,11 +127,11 @@ class ToolUseLogger:
         if frame is None:
             self._unknown(tool_use_id, "log_end")
             return
-        try:
+        # The frame is already popped: the span ends whatever happens.
+        with internal_errors("tool_use_logger.result") as caught:
             attrs, error = _result_attributes(tool_result_block)
-        except Exception as exc:  # the frame is already popped: end the span whatever happens
-            logger.warning("tool result of %s could not be read", tool_use_id, exc_info=True)
-            error = f"tool result could not be recorded: {type(exc).__name__}"
+        if caught.error is not None:
+            error = f"tool result could not be recorded: {type(caught.error).__name__}"
             attrs = {
                 c.TOOL_RESULT_STATUS: "error",
                 c.TOOL_OUTPUT: "",

@@ -65,6 +65,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from . import conventions as c
+from ._internal_errors import internal_errors
 from .checks import FileSnapshot, snapshot_file
 from .models import TranscriptEntry
 from .pipeline import Pipeline
@@ -233,11 +234,15 @@ class TranscriptWriter:
 
     def flush(self) -> None:
         """Return once everything written so far is in SQLite and JSONL."""
-        try:
-            if not self.pipeline.flush():
-                logger.warning("transcript flush timed out for %s", self.instance_id)
-        except Exception:  # storage trouble never reaches the agent
-            self._storage_error("flush")
+        # Storage trouble never reaches the agent; neither does a bug (counted).
+        with internal_errors("producer.flush") as caught:
+            try:
+                if not self.pipeline.flush():
+                    logger.warning("transcript flush timed out for %s", self.instance_id)
+            except OSError:
+                self._storage_error("flush")
+        if caught.error is not None:
+            self.stats["storage_errors"] += 1
 
     def close(self) -> None:
         """Flush, end whatever is still open, end the agent span. Idempotent."""
@@ -436,10 +441,13 @@ class TranscriptWriter:
         if self._closed:
             self.drop_after_close(name)
             return
-        try:
-            self.pipeline.add_event(span, name, clean_attributes(attributes))
-        except Exception:
-            self._storage_error("event")
+        with internal_errors("producer.event") as caught:
+            try:
+                self.pipeline.add_event(span, name, clean_attributes(attributes))
+            except OSError:
+                self._storage_error("event")
+        if caught.error is not None:
+            self.stats["storage_errors"] += 1
 
     def record_error(
         self, message: str, error_type: str, *, task_id: str | None = None, **details: Any
@@ -730,30 +738,40 @@ class TranscriptWriter:
 
     def start_span(self, name: str, ctx: Context, attrs: Attributes, *, clean: bool = True) -> Span:
         """Start a span; ``clean=False`` when the caller made ``attrs`` storable already."""
-        try:
-            return self._tracer.start_span(
-                _span_name(name),
-                context=ctx,
-                attributes=clean_attributes(attrs) if clean else attrs,
-            )
-        except Exception:
-            self._storage_error("span start")
-            return trace.INVALID_SPAN
+        with internal_errors("producer.span_start"):
+            try:
+                return self._tracer.start_span(
+                    _span_name(name),
+                    context=ctx,
+                    attributes=clean_attributes(attrs) if clean else attrs,
+                )
+            except OSError:
+                self._storage_error("span start")
+                return trace.INVALID_SPAN
+        self.stats["storage_errors"] += 1
+        return trace.INVALID_SPAN
 
     def end_span(
         self, span: Span, attrs: Attributes, error: str | None = None, *, clean: bool = True
     ) -> None:
         """End a span; ``clean=False`` when the caller made ``attrs`` storable already."""
-        try:
-            if attrs:
-                span.set_attributes(clean_attributes(attrs) if clean else attrs)
-            if error:
-                span.set_status(Status(StatusCode.ERROR, redact_text(error)[:200]))
-            span.end()
-        except Exception:
-            self._storage_error("span end")
+        with internal_errors("producer.span_end") as caught:
+            try:
+                if attrs:
+                    span.set_attributes(clean_attributes(attrs) if clean else attrs)
+                if error:
+                    span.set_status(Status(StatusCode.ERROR, redact_text(error)[:200]))
+                span.end()
+            except OSError:
+                self._storage_error("span end")
+        if caught.error is not None:
+            self.stats["storage_errors"] += 1
 
     def _storage_error(self, what: str) -> None:
+        """Storage trouble (an ``OSError``) on the way to the store: counted, logged, not raised.
+
+        Any other exception there is an internal error (:mod:`otel_obs._internal_errors`),
+        counted in ``storage_errors`` too."""
         self.stats["storage_errors"] += 1
         logger.warning("observability %s failed; continuing", what, exc_info=True)
 
@@ -826,10 +844,8 @@ def _entry_attrs(
 
 
 def _guarded(fn: Callable[[Frame], None], frame: Frame) -> None:
-    try:
+    with internal_errors(f"producer.close_{frame.kind}"):
         fn(frame)
-    except Exception:
-        logger.warning("closing %s %s failed", frame.kind, frame.key, exc_info=True)
 
 
 def _parent_context() -> Context:

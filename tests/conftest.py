@@ -14,6 +14,7 @@ import scenarios
 from hypothesis import HealthCheck, settings
 from producer_support import Traced
 
+from otel_obs._internal_errors import RAISE_ENV, internal_errors_allowed
 from otel_obs.transcript_writer import TranscriptWriter
 
 # Property tests: a fixed, fast profile by default (and in CI), a longer random
@@ -32,6 +33,24 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config):
+    # An internal error (an unexpected exception otel-obs swallows to protect the
+    # agent) fails the test that meets it, in this process and the processes it
+    # starts; a test that provokes one on purpose says so:
+    # @pytest.mark.internal_errors_allowed.
+    os.environ[RAISE_ENV] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _internal_errors_policy(request):
+    """Tests marked ``internal_errors_allowed`` provoke internal errors on purpose."""
+    if request.node.get_closest_marker("internal_errors_allowed") is None:
+        yield
+        return
+    with internal_errors_allowed():
+        yield
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from otel_obs.exporters import _sdk_access
 
 EXPORTERS = Path(__file__).resolve().parent.parent / "exporters"
 #: What exporters/ may use of the public package: the vocabulary and the settings.
-ALLOWED_FROM_OTEL_OBS = {"conventions", "redaction", "tool_facts", "settings"}
+# _internal_errors: the one path of an unexpected exception (stdlib only).
+ALLOWED_FROM_OTEL_OBS = {"conventions", "redaction", "tool_facts", "settings", "_internal_errors"}
 
 
 def imports_of(path: Path) -> set[str]:

@@ -83,7 +83,7 @@ def price(
             found = table.calc_price(
                 tokens, model, provider_id=candidate, genai_request_timestamp=when
             )
-        except Exception:  # an unknown model or provider, usage the table refuses
+        except (LookupError, ValueError):  # an unknown model or provider, usage it refuses
             continue
         return float(found.total_price)
     if len(_unknown) < _UNKNOWN_MAX:

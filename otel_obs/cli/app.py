@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from .. import settings
+from .._internal_errors import raising as raising_internal_errors
 from . import output as out
 
 #: Environment variable that shows tracebacks for unexpected errors.
@@ -881,7 +882,7 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.exit(1)
     except Exception as error:  # no tracebacks for users unless asked for
-        if _debug():
+        if _debug() or raising_internal_errors():  # the test suite sees every bug
             raise
         _fail(f"{type(error).__name__}: {error} (set {DEBUG_ENV}=1 for a traceback)", 1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -760,7 +760,7 @@ def _lineage_counts(db_path: Any) -> dict[str, Any]:
 
     try:
         rows, waiting = unmapped_spans(db_path)
-    except Exception:  # a store that cannot be read: its failures are counted above
+    except (sqlite3.Error, OSError):  # a store that cannot be read: its failures counted above
         return {}
     return {
         "unmapped_spans": {f"{r['scope']}: {r['name']}": r["spans"] for r in rows},

@@ -33,6 +33,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
+from otel_obs._internal_errors import internal_errors
 from otel_obs.pipeline import Pipeline
 
 from .claude_session import ClaudeSession
@@ -151,16 +152,12 @@ class ClaudeAgentSDKInstrumentor(BaseInstrumentor):
 
 
 def _new_session(instrumentor: ClaudeAgentSDKInstrumentor) -> ClaudeSession | None:
-    try:
+    with internal_errors("claude_agent_sdk.session_start"):  # the worker runs on unrecorded
         return instrumentor._session()
-    except Exception:  # the worker runs on unrecorded rather than fail
-        logger.exception("otel-obs: could not start recording a Claude Agent SDK session")
-        return None
+    return None
 
 
 def _with_hooks(session: ClaudeSession, options: Any) -> Any:
-    try:
+    with internal_errors("claude_agent_sdk.add_hooks"):  # denials then read as errors
         return session.add_hooks(options)
-    except Exception:
-        logger.exception("otel-obs: could not add the session's hook; denials read as errors")
-        return options
+    return options

@@ -20,16 +20,14 @@ answers ``{}`` (no opinion), whatever happens to the store.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from otel_obs._internal_errors import internal_errors
 from otel_obs.tool_use_logger import ToolUseLogger
 
 if TYPE_CHECKING:  # the SDK is an optional extra: its types only
     from claude_agent_sdk.types import SyncHookJSONOutput
-
-logger = logging.getLogger(__name__)
 
 #: What each callback answers: ``{}``, no opinion (every key of the SDK's output is optional).
 HookCallback = Callable[[Any, "str | None", Any], "Awaitable[SyncHookJSONOutput]"]
@@ -49,34 +47,28 @@ def tool_use_callbacks(tool_logger: ToolUseLogger) -> dict[str, HookCallback]:
     async def pre_tool_use(
         payload: Any, tool_use_id: str | None, _context: Any
     ) -> SyncHookJSONOutput:
-        try:
+        with internal_errors("claude_hooks.pre_tool_use"):  # never fails the agent's tool call
             if tool_use_id and not _get(payload, "tool_use_id"):
                 payload = {**payload, "tool_use_id": tool_use_id}
             tool_logger.log_start(payload)
-        except Exception:  # a hook must never fail the agent's tool call
-            logger.exception("otel-obs: PreToolUse hook could not log the tool use")
         return {}
 
     async def post_tool_use(
         payload: Any, tool_use_id: str | None, _context: Any
     ) -> SyncHookJSONOutput:
-        try:
+        with internal_errors("claude_hooks.post_tool_use"):
             key = _get(payload, "tool_use_id") or tool_use_id
             result = {"content": _get(payload, "tool_response"), "is_error": False}
             tool_logger.log_end(str(key), result)
-        except Exception:
-            logger.exception("otel-obs: PostToolUse hook could not log the tool result")
         return {}
 
     async def post_tool_use_failure(
         payload: Any, tool_use_id: str | None, _context: Any
     ) -> SyncHookJSONOutput:
-        try:
+        with internal_errors("claude_hooks.post_tool_use_failure"):
             key = _get(payload, "tool_use_id") or tool_use_id
             error = _get(payload, "error") or "tool failed"
             tool_logger.log_end(str(key), {"content": str(error), "is_error": True})
-        except Exception:
-            logger.exception("otel-obs: PostToolUseFailure hook could not log the failure")
         return {}
 
     return {

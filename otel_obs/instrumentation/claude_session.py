@@ -37,20 +37,18 @@ and lets the messages through.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import baggage, context, trace
 
 from otel_obs import conventions as c
+from otel_obs._internal_errors import internal_errors
 from otel_obs.pipeline import Pipeline
 from otel_obs.tool_use_logger import ToolUseLogger, content_text
 from otel_obs.transcript_writer import TranscriptWriter
 
 from .claude_hooks import POST_TOOL_USE_FAILURE
-
-logger = logging.getLogger(__name__)
 
 #: How a held error result is ended when the session closes without a result message.
 UNRESOLVED = "tool failed or was denied (the session ended before its result message)"
@@ -148,7 +146,8 @@ class ClaudeSession:
         """Record what ``message`` says; never raises."""
         if self._closed:
             return
-        try:
+        # Recording must never cost the worker its messages.
+        with internal_errors("claude_session.message"):
             if _is(message, "SystemMessage"):
                 self._on_system(message)
             elif _is(message, "AssistantMessage"):
@@ -157,8 +156,6 @@ class ClaudeSession:
                 self._on_user(message)
             elif _is(message, "ResultMessage"):
                 self._on_result(message)
-        except Exception:  # recording must never cost the worker its messages
-            logger.exception("otel-obs: could not record a Claude Agent SDK message")
 
     def _on_system(self, message: Any) -> None:
         subtype = _get(message, "subtype")
@@ -328,7 +325,7 @@ class ClaudeSession:
         if self._closed:
             return
         self._closed = True
-        try:
+        with internal_errors("claude_session.close"):
             for tool_id, (agent, text) in list(self._held.items()):
                 agent.tools.log_end(tool_id, {"content": text or UNRESOLVED, "is_error": True})
             self._held.clear()
@@ -337,8 +334,6 @@ class ClaudeSession:
             self._subagents.clear()
             if self._main is not None:
                 self._close_agent(self._main, error or self._error)
-        except Exception:
-            logger.exception("otel-obs: could not close the Claude Agent SDK session")
 
     @staticmethod
     def _close_agent(agent: _Agent, error: str | None) -> None:

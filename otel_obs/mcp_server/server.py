@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import mcp.types as types
 from mcp.server.lowlevel import Server
 
 from .. import __version__
+from .._internal_errors import internal_errors
 from ..observability_skills import ObservabilitySkills
 from .catalog import BadArguments, McpTool, catalog
 
@@ -78,14 +80,18 @@ def build_server(db_path: Path) -> Server[Any]:
         tool: McpTool | None = tools.get(params.name)
         if tool is None:
             return _error(f"unknown tool {params.name!r}; valid tools: {', '.join(tools)}")
-        try:
-            value = await anyio.to_thread.run_sync(tool.call, skills, params.arguments)
-        except BadArguments as error:
-            return _error(str(error))
-        except Exception as error:  # a tool failure is the caller's answer, not a crash
-            log.warning("tool %s failed", tool.name, exc_info=True)
-            return _error(f"{tool.name} failed: {type(error).__name__}: {error}")
-        return _result(value)
+        # A tool failure is the caller's answer, not a crash; a bug is an internal error too.
+        with internal_errors("mcp_server.tool_call") as caught:
+            try:
+                value = await anyio.to_thread.run_sync(tool.call, skills, params.arguments)
+            except BadArguments as error:
+                return _error(str(error))
+            except (ValueError, OSError, sqlite3.Error) as error:  # incl. the read timeout
+                log.warning("tool %s failed", tool.name, exc_info=True)
+                return _error(f"{tool.name} failed: {type(error).__name__}: {error}")
+            return _result(value)
+        unexpected = caught.error
+        return _error(f"{tool.name} failed: {type(unexpected).__name__}: {unexpected}")
 
     return Server(
         SERVER_NAME,

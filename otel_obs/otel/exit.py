@@ -35,6 +35,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from otel_obs import conventions as c
+from otel_obs._internal_errors import internal_errors
 from otel_obs.exporters._sdk_access import own_attributes
 
 EXIT_REASON = "process exited with the span still open"
@@ -69,10 +70,8 @@ class ExitGuard(SpanProcessor):
         for span in reversed(spans):
             if not span.is_recording():  # ended meanwhile
                 continue
-            try:
+            with internal_errors("exit.terminate"):  # exit must go on
                 _terminate(span, reason)
-            except Exception:  # pragma: no cover - exit must go on
-                pass
         return len(spans)
 
 
