@@ -19,7 +19,7 @@ import typer
 from otel_obs.cli import app
 from otel_obs.exporters import schema
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
