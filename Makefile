@@ -1,6 +1,7 @@
 # Two entry points, both working from a fresh clone with only Python 3:
 #   make demo   a simulated multi-agent build into database/observability.db
 #   make test   the test suite (the README's command: python -m pytest -q)
+#   make docs   the docs/ pages as a static site in site/ (mkdocs build --strict)
 # Each creates .venv when it is missing and (re)installs when pyproject.toml changes.
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ BIN    := $(VENV)/bin
 # The venv's bin first on PATH, so `python` and `otel-obs` are the venv's.
 RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test docs lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +24,18 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	touch $@ $(VENV)/.installed
+
 demo: $(VENV)/.installed
 	$(RUN) otel-obs demo
 
 test: $(VENV)/.installed-test
 	$(RUN) python -m pytest -q
+
+docs: $(VENV)/.installed-docs
+	$(RUN) mkdocs build --strict
 
 lint: $(VENV)/.installed-test
 	$(RUN) ruff check .
@@ -39,4 +47,4 @@ typecheck: $(VENV)/.installed-test
 	$(RUN) python .ci/typecheck
 
 clean:
-	rm -rf $(VENV) .ci-venv database transcripts .pytest_cache .ruff_cache .mypy_cache .typecheck
+	rm -rf $(VENV) .ci-venv database transcripts site .pytest_cache .ruff_cache .mypy_cache .typecheck

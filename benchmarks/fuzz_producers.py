@@ -1,7 +1,7 @@
 """Fuzz the producers far longer than the test suite does.
 
-The property tests in ``tests/test_producers_fuzz.py`` (arbitrary producer
-calls leave a sound store) and ``tests/test_redaction_properties.py``
+The property tests in ``tests/producers/test_producers_fuzz.py`` (arbitrary producer
+calls leave a sound store) and ``tests/producers/test_redaction_properties.py``
 (generated secrets reach no sink) run in CI with a fixed, fast Hypothesis
 profile. This runs the same properties with the ``long`` profile (2,000
 examples each, a fresh random seed unless given), where rarer inputs turn up.
@@ -32,9 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.examples is not None and args.examples < 1:
         parser.error(f"--examples must be at least 1, got {args.examples}")
-    tests = ["tests/test_producers_fuzz.py"]
+    tests = ["tests/producers/test_producers_fuzz.py"]
     if args.redaction:
-        tests.append("tests/test_redaction_properties.py")
+        tests.append("tests/producers/test_redaction_properties.py")
     command = [sys.executable, "-m", "pytest", "-q", *tests, "--hypothesis-show-statistics"]
     if args.seed is not None:
         command.append(f"--hypothesis-seed={args.seed}")

@@ -373,7 +373,7 @@ RUN_INSTANCE_ID: Final = "obs.run.instance_id"
 # (exporters/otlp_view.py); collector-config.yaml deletes every name of both
 # sets on the way to tracing backends. A failed or blocked tool's message also
 # goes out as its span's status message and its ``exception`` event's
-# EXCEPTION_MESSAGE. tests/test_collector_config.py checks these sets against
+# EXCEPTION_MESSAGE. tests/otel/test_collector_config.py checks these sets against
 # what the producers and the export view actually send.
 # --------------------------------------------------------------------------
 

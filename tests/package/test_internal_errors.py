@@ -14,7 +14,7 @@ import pytest
 from otel_obs import _internal_errors as ie
 from otel_obs._internal_errors import internal_errors, internal_errors_allowed
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from otel_obs.ingest.server import DEFAULT_MAX_BODY_MIB
 from otel_obs.models import SUMMARY_MAX
 from otel_obs.tool_facts import INPUT_SUMMARY_MAX
 
-CONFIG = Path(__file__).resolve().parent.parent / "collector-config.yaml"
+CONFIG = Path(__file__).resolve().parents[2] / "collector-config.yaml"
 SECTIONS = {"receivers": "receivers", "processors": "processors", "exporters": "exporters"}
 
 

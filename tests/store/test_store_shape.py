@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from otel_obs.exporters import _sdk_access
 
-EXPORTERS = Path(__file__).resolve().parent.parent / "exporters"
+EXPORTERS = Path(__file__).resolve().parents[2] / "exporters"
 #: What exporters/ may use of the public package: the vocabulary and the settings.
 # _internal_errors: the one path of an unexpected exception (stdlib only).
 ALLOWED_FROM_OTEL_OBS = {"conventions", "redaction", "tool_facts", "settings", "_internal_errors"}
