@@ -2,10 +2,11 @@
 
 An execution goes whole: its rows in every table that has an ``execution_id``
 (the lineage's links included), its JSONL transcript and the row spool beside it. Each execution is
-deleted in a transaction of its own, taken like a writer's (``BEGIN
-IMMEDIATE`` with the busy timeout), with a pause between two (WRITER_GAP_S), so
-writers that run meanwhile wait for at most one execution's delete, never for
-the whole prune. The freed pages are
+deleted in short transactions taken like a writer's (``BEGIN IMMEDIATE`` with the
+busy timeout), of at most ROWS_PER_TRANSACTION rows each, with a pause between two
+(WRITER_GAP_S), so writers that run meanwhile wait for at most one short delete,
+never for the whole prune. An execution's own row goes last: it stays listed until
+everything else of it is gone. The freed pages are
 reused by the store at once; ``--vacuum`` also gives them back to the file
 system, which rewrites the file and holds writers off while it runs.
 """
@@ -27,6 +28,9 @@ from ..exporters.schema import TABLES
 #: poll the lock at most every 100 ms: a shorter gap could let the prune take the lock
 #: again before the writer sees it free, and the writer would wait for several deletes.
 WRITER_GAP_S = 0.11
+#: The most rows one delete transaction removes: it holds writers off for about as long
+#: as a writer's own batch takes.
+ROWS_PER_TRANSACTION = 200
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -86,19 +90,25 @@ def chosen(
     return out
 
 
-def _tables_with_execution(conn: sqlite3.Connection) -> list[str]:
-    names = []
+def _tables_with_execution(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """(table, the column naming the execution, what picks a row: rowid or the primary key)
+    of every table that holds executions' rows; the executions' own table last, so an
+    execution stays listed until everything else of it is gone."""
+    found = []
     for table in TABLES:
-        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if "execution_id" in columns:
-            names.append(table)
-        elif "id" in columns and table == "task_list_execution_runs":
-            names.append(table)
-    return names
-
-
-def _key(table: str) -> str:
-    return "id" if table == "task_list_execution_runs" else "execution_id"
+        info = conn.execute(f"PRAGMA table_info({table})").fetchall()
+        columns = {row[1] for row in info}
+        key = "id" if table == "task_list_execution_runs" else "execution_id"
+        if key not in columns:
+            continue
+        rowid = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = ? AND sql LIKE '%WITHOUT ROWID%'", (table,)
+        ).fetchone()
+        primary = [row[1] for row in sorted(info, key=lambda r: r[5]) if row[5]]
+        pick = f"({', '.join(primary)})" if rowid else "rowid"
+        found.append((table, key, pick))
+    found.sort(key=lambda t: t[0] == "task_list_execution_runs")
+    return found
 
 
 def prune(
@@ -119,6 +129,7 @@ def prune(
     conn = sqlite3.connect(db_path, isolation_level=None, timeout=busy_timeout_ms / 1000)
     try:
         conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        conn.execute("PRAGMA synchronous = NORMAL")  # as the store's writers commit (WAL)
         result = Pruned(executions=chosen(conn, older_than, keep_last))
         tables = _tables_with_execution(conn)
         free_before = _free_bytes(conn)
@@ -152,38 +163,63 @@ def prune(
 
 
 def _remove(
-    conn: sqlite3.Connection, tables: list[str], execution_id: str, result: Pruned, dry: bool
+    conn: sqlite3.Connection,
+    tables: list[tuple[str, str, str]],
+    execution_id: str,
+    result: Pruned,
+    dry: bool,
 ) -> None:
-    """One execution, in one short write transaction (retried while the store is locked)."""
+    """One execution, in short write transactions of at most ROWS_PER_TRANSACTION rows
+    each, with a pause between two (a waiting writer goes first)."""
+    if dry:
+        for table, key, _ in tables:
+            n = conn.execute(
+                f"SELECT count(*) FROM {table} WHERE {key} = ?", (execution_id,)
+            ).fetchone()[0]
+            if n:
+                result.rows_by_table[table] = result.rows_by_table.get(table, 0) + n
+        return
+    pending = list(tables)
+    first = True
+    while pending:
+        if not first:
+            time.sleep(WRITER_GAP_S)
+        first = False
+        _begin(conn, execution_id)
+        locked_at = time.perf_counter()
+        try:
+            budget = ROWS_PER_TRANSACTION
+            while pending and budget > 0:
+                table, key, pick = pending[0]
+                n = conn.execute(
+                    f"DELETE FROM {table} WHERE {pick} IN "
+                    f"(SELECT {pick.strip('()')} FROM {table} WHERE {key} = ? LIMIT ?)",
+                    (execution_id, budget),
+                ).rowcount
+                if n:
+                    result.rows_by_table[table] = result.rows_by_table.get(table, 0) + n
+                budget -= n
+                if budget > 0:
+                    pending.pop(0)  # fewer than asked: the table holds no more of it
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        held_ms = (time.perf_counter() - locked_at) * 1000
+        result.longest_lock_ms = max(result.longest_lock_ms, held_ms)
+
+
+def _begin(conn: sqlite3.Connection, execution_id: str) -> None:
+    """``BEGIN IMMEDIATE``, tried again while another writer holds the store."""
     for attempt in range(50):
         try:
             conn.execute("BEGIN IMMEDIATE")
-            break
+            return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
             time.sleep(min(0.01 * (attempt + 1), 0.2))
-    else:  # pragma: no cover - the busy timeout waited already
-        raise sqlite3.OperationalError(f"the store stayed locked; {execution_id!r} not removed")
-    locked_at = time.perf_counter()
-    try:
-        for table in tables:
-            if dry:
-                n = conn.execute(
-                    f"SELECT count(*) FROM {table} WHERE {_key(table)} = ?", (execution_id,)
-                ).fetchone()[0]
-            else:
-                n = conn.execute(
-                    f"DELETE FROM {table} WHERE {_key(table)} = ?", (execution_id,)
-                ).rowcount
-            if n:
-                result.rows_by_table[table] = result.rows_by_table.get(table, 0) + n
-        conn.execute("ROLLBACK" if dry else "COMMIT")
-        held_ms = (time.perf_counter() - locked_at) * 1000
-        result.longest_lock_ms = max(result.longest_lock_ms, held_ms)
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    raise sqlite3.OperationalError(f"the store stayed locked; {execution_id!r} not removed")
 
 
 def _free_bytes(conn: sqlite3.Connection) -> int:
