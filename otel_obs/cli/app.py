@@ -70,7 +70,7 @@ ExecArg = Annotated[str, typer.Argument(metavar="EXECUTION_ID", help="The execut
 
 def default_db() -> Path:
     """The library's default store: ``OTEL_OBS_DB`` or ``database/observability.db``."""
-    from ..observability_skills import default_db_path
+    from ..queries.runner import default_db_path
 
     return default_db_path()
 
@@ -123,7 +123,7 @@ def store_with(db: Path | None, execution_id: str | None) -> Path:
 
 def skills_for(db: Path | None, execution_id: str | None = None) -> Any:
     """An ``ObservabilitySkills`` (read-only connections) on :func:`store_with`'s store."""
-    from ..observability_skills import ObservabilitySkills
+    from ..queries.runner import ObservabilitySkills
 
     return ObservabilitySkills(str(store_with(db, execution_id)))
 
@@ -512,7 +512,7 @@ def trace_task(
 @app.command()
 def tools(db: DbOption = None, as_json: JsonOption = False) -> None:
     """The catalogue of the 39 SQL tools (no store needed)."""
-    from ..observability_skills import ObservabilitySkills
+    from ..queries.runner import ObservabilitySkills
 
     rows = ObservabilitySkills.tools()
     if as_json:
