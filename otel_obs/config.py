@@ -56,7 +56,7 @@ from . import conventions as c
 from . import settings
 from .exporters.context_processor import ContextSpanProcessor, obs_baggage_processor
 from .exporters.processor import TranscriptSpanProcessor
-from .exporters.stores import Store, open_store
+from .exporters.store_choice import Store, open_store
 from .otel import exit as process_exit
 from .otel import standard
 from .otel.export_step import ExportStep

@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from recordings.otlp_file import load_recording
 
 from otel_obs.exporters.exporter import SqliteSpanExporter
-from otel_obs.exporters.stores import thread_store
+from otel_obs.exporters.store_choice import thread_store
 from otel_obs.ingest.decode import parse_json, records_of
 from otel_obs.queries.runner import ObservabilitySkills
 
