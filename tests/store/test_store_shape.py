@@ -220,3 +220,13 @@ def test_the_import_rules_see_a_forbidden_import(tmp_path: Path):
     }
     assert any(_within(n, PRODUCERS) for n in found)
     assert not all(_within(n, ALLOWED_FROM_QUERIES | {"queries"}) for n in found)
+
+
+def test_the_wiring_keeps_its_state_in_one_object():
+    # config.py's pipelines and what configure() wired are fields of one _State
+    # instance: no function rebinds a module global.
+    tree = ast.parse((ROOT / "otel_obs" / "config.py").read_text(encoding="utf-8"))
+    rebinding = [
+        (node.lineno, node.names) for node in ast.walk(tree) if isinstance(node, ast.Global)
+    ]
+    assert rebinding == []
