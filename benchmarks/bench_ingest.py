@@ -63,7 +63,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otel_obs import conventions as c
 from otel_obs.exporters.exporter import SqliteSpanExporter
-from otel_obs.exporters.stores import process_store
+from otel_obs.exporters.store_choice import process_store
 
 INPUT = json.dumps({"file_path": "src/components/Button.tsx", "offset": 0, "limit": 200})
 OUTPUT = "export function Button() { return null }\n" * 5

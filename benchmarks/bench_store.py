@@ -52,7 +52,7 @@ from opentelemetry.trace import Tracer
 from otel_obs import conventions as c
 from otel_obs.config import attach
 from otel_obs.exporters import schema
-from otel_obs.exporters.stores import open_store
+from otel_obs.exporters.store_choice import open_store
 from otel_obs.exporters.wal_checkpoint import Checkpointer
 from otel_obs.exporters.writer import DEDICATED_CACHE_KIB
 from otel_obs.tool_use_logger import ToolUseLogger

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from otel_obs.exporters import schema
-from otel_obs.observability_skills import ObservabilitySkills
 from otel_obs.queries.registry import load_tools
+from otel_obs.queries.runner import ObservabilitySkills
 
 WAVES = 5
 TASKS_PER_WAVE = 8

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .items import Op
-from .store_queue import QueueFront
+from .queue_front import QueueFront
 
 if TYPE_CHECKING:
     from .mapping.values import SpanLike

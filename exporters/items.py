@@ -18,7 +18,7 @@ op                 arguments                                     mapped by
 
 One item is mutable: a tool span's start, queued as an :class:`OpenStart`,
 which the tool's end turns into ``START_END`` while the start still waits (see
-:meth:`.store_queue.QueueFront.put_end`); the consumer makes it a tuple when it
+:meth:`.queue_front.QueueFront.put_end`); the consumer makes it a tuple when it
 takes it (:func:`claim`). On the pipe to a writer process an item travels with
 its op as a plain int (``int(op)``, see :mod:`.wire`), and :data:`OPS` turns
 the int back into the op.
@@ -124,7 +124,7 @@ class FlushMarker:
 def claim(items: list[Any], open_starts: dict[int, OpenStart]) -> list[Item]:
     """``items`` just taken off the queue, as tuples no tool end can change any more.
 
-    The caller holds the lock that :meth:`.store_queue.QueueFront.put_end` takes
+    The caller holds the lock that :meth:`.queue_front.QueueFront.put_end` takes
     to join a start.
     """
     out: list[Item] = []
@@ -143,7 +143,7 @@ def coalesce(items: list[Item]) -> list[Item]:
     Same rows for about half the work, at the start's place: only tool spans
     without events qualify, whose end adds no transcript entry, so no sequence
     number moves. The live path mostly joins them earlier, in the queue itself
-    (:meth:`.store_queue.QueueFront.put_end`); this pairs what still comes as
+    (:meth:`.queue_front.QueueFront.put_end`); this pairs what still comes as
     two items (a start taken by a consumer that then met its end in the same
     batch, spans put directly, batches a writer process reads together).
     """

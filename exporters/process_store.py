@@ -3,7 +3,7 @@
 In one process, everything the store does in Python (mapping, JSONL) holds the
 GIL the agent's threads need, so the agent's cost and the store's throughput
 limit each other. A :class:`ProcessStore` has the interface of every store
-(:class:`.store_queue.QueueFront`), but its consumer thread (the sender) only
+(:class:`.queue_front.QueueFront`), but its consumer thread (the sender) only
 turns queued items into frames (:mod:`.wire`) and writes them to a pipe. A
 writer process (:mod:`.writer_process`) reads them and hands them to a
 :class:`.writer.StoreWriter`: same mapping, same batches, same sequence
@@ -12,7 +12,7 @@ unchanged. A batch stays with the agent until the writer acknowledges it.
 
 Failure never reaches the agent. If the writer process cannot start or dies
 (its pipe breaks or closes), the failure is counted, and the store hands over
-to the replacement it was given (see :mod:`.stores`: a thread store), into
+to the replacement it was given (see :mod:`.store_choice`: a thread store), into
 which every unacknowledged batch is put again first: re-delivery is harmless
 (ingest is idempotent), loss is not. The writer process never outlives the
 agent: when the agent's process ends — even by SIGKILL — the pipe's write end
@@ -39,7 +39,7 @@ from typing import Any
 from otel_obs._internal_errors import internal_errors
 
 from .items import FlushMarker, Item, Op
-from .store_queue import QueueFront, Replacement
+from .queue_front import QueueFront, Replacement
 from .wire import FrameReader, dumps_batch, dumps_items, frame, loads_message, spans_in
 from .writer import writer_stats
 

@@ -4,7 +4,7 @@
 queued at ``on_start`` (so a span that never ends is still visible), events
 as they are added (``on_event``, called by :class:`otel_obs.pipeline.Pipeline`),
 end rows at ``on_end`` (a tool span's end joins its start when the start is
-still queued, see :meth:`.store_queue.QueueFront.put_end`). It only queues;
+still queued, see :meth:`.queue_front.QueueFront.put_end`). It only queues;
 mapping and writing happen behind the queue (a writer process, or thread),
 which keeps the agent's cost per span to an append.
 """
@@ -23,8 +23,8 @@ from otel_obs import conventions as c
 from ._sdk_access import own_attributes
 from .items import Op
 from .mapping import status_attributes
+from .queue_front import QueueFront
 from .span_copy import replaced
-from .store_queue import QueueFront
 
 
 class TranscriptSpanProcessor(SpanProcessor):

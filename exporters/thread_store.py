@@ -2,7 +2,7 @@
 
 No second process, at a cost: the store's Python work (mapping, JSONL) holds
 the GIL the agent's threads need. Agent threads only append to the queue
-(:class:`.store_queue.QueueFront`); the one consumer thread takes batches off
+(:class:`.queue_front.QueueFront`); the one consumer thread takes batches off
 it and hands them to a :class:`.writer.StoreWriter`.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from otel_obs._internal_errors import internal_errors
 
 from .items import FlushMarker, Op
-from .store_queue import QueueFront, Replacement
+from .queue_front import QueueFront, Replacement
 from .writer import StoreWriter
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class ThreadStore(QueueFront):
         # SQLite is not used in a forked child again: the library's state came
         # over from the parent (its record of which locks this process holds),
         # so a connection opened here can misjudge its locks. The replacement
-        # (a writer process, see stores.py) starts clean.
+        # (a writer process, see store_choice.py) starts clean.
         self.writer.abandon()
 
     def flush(self, timeout_s: float = 30.0) -> bool:

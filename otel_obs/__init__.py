@@ -25,12 +25,12 @@ _EXPORTS = {
     "AssertionResult": "otel_obs.models",
     "ChainResult": "otel_obs.models",
     "configure": "otel_obs.config",
-    "ObservabilitySkills": "otel_obs.observability_skills",
-    "obs_validate": "otel_obs.observability_skills",
-    "obs_errors": "otel_obs.observability_skills",
-    "obs_parallel_health": "otel_obs.observability_skills",
-    "obs_anomalies": "otel_obs.observability_skills",
-    "obs_summary": "otel_obs.observability_skills",
+    "ObservabilitySkills": "otel_obs.queries.runner",
+    "obs_validate": "otel_obs.queries.runner",
+    "obs_errors": "otel_obs.queries.runner",
+    "obs_parallel_health": "otel_obs.queries.runner",
+    "obs_anomalies": "otel_obs.queries.runner",
+    "obs_summary": "otel_obs.queries.runner",
 }
 
 __all__ = [
@@ -56,7 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .assertion_recorder import AssertionRecorder
     from .config import configure
     from .models import AssertionResult, ChainResult, SkillReference, TranscriptEntry
-    from .observability_skills import (
+    from .queries.runner import (
         ObservabilitySkills,
         obs_anomalies,
         obs_errors,

@@ -56,7 +56,7 @@ from . import conventions as c
 from . import settings
 from .exporters.context_processor import ContextSpanProcessor, obs_baggage_processor
 from .exporters.processor import TranscriptSpanProcessor
-from .exporters.stores import Store, open_store
+from .exporters.store_choice import Store, open_store
 from .otel import exit as process_exit
 from .otel import standard
 from .otel.export_step import ExportStep
@@ -68,18 +68,29 @@ logger = logging.getLogger(__name__)
 DEFAULT_SERVICE_NAME = standard.DEFAULT_SERVICE_NAME
 
 _lock = threading.RLock()
-#: The producers' default pipeline (``get_pipeline()`` without paths, ``configure()``).
-_default: Pipeline | None = None
-#: The options the default pipeline reflects now.
-_default_options: Options | None = None
-#: Whether ``configure()`` has been called (it also wires the application's provider).
-_configured = False
-#: What ``configure()`` added to the application's provider, to follow later changes.
-_app_transcript: TranscriptSpanProcessor | None = None
-_app_context: ContextSpanProcessor | None = None
-_app_exports: ExportStep | None = None
-_app_created: TracerProvider | None = None
-_private: dict[tuple[Path, Path, str], Pipeline] = {}
+
+
+@dataclass
+class _State:
+    """What this module has made and wired so far, in one place (under ``_lock``)."""
+
+    #: The producers' default pipeline (``get_pipeline()`` without paths, ``configure()``).
+    default: Pipeline | None = None
+    #: The options the default pipeline reflects now.
+    default_options: Options | None = None
+    #: Whether ``configure()`` has been called (it also wires the application's provider).
+    configured: bool = False
+    #: What ``configure()`` added to the application's provider, to follow later changes.
+    app_transcript: TranscriptSpanProcessor | None = None
+    app_context: ContextSpanProcessor | None = None
+    app_exports: ExportStep | None = None
+    #: The application's provider when ``configure()`` made it (there was none).
+    app_created: TracerProvider | None = None
+    #: The private pipelines of ``get_pipeline(paths)``, by (db, transcripts, writer mode).
+    private: dict[tuple[Path, Path, str], Pipeline] = dataclasses.field(default_factory=dict)
+
+
+_state = _State()
 
 #: The store paths for arguments, environment and defaults (see settings.resolve_paths).
 resolve_paths = settings.resolve_paths
@@ -219,7 +230,7 @@ def _export_processors(
     if standard.sdk_disabled():
         return [], []
     app = app_provider()
-    made_here = app is None or app is _app_created
+    made_here = app is None or app is _state.app_created
     if made_here:
         names = standard.exporter_names(options.otlp_endpoint)
     else:
@@ -378,24 +389,23 @@ def configure_from_environment() -> Pipeline:
 
 
 def _configure(options: Options, strict: bool) -> Pipeline:
-    global _default, _default_options, _configured
     with _lock:
-        first = not _configured
-        old = _default_options
-        if _default is None or old is None:
-            _default = _build_default(options, strict, exports=False)
+        first = not _state.configured
+        old = _state.default_options
+        if _state.default is None or old is None:
+            _state.default = _build_default(options, strict, exports=False)
             old = None
         elif not first and options == old:
-            return _default
+            return _state.default
         else:
-            _apply(_default, old, options)
-        _default_options = options
+            _apply(_state.default, old, options)
+        _state.default_options = options
         if first:
-            _wire_app(_default, options)
-            _configured = True
+            _wire_app(_state.default, options)
+            _state.configured = True
         if first or old is None or set(options.differences(old)) & _EXPORT_OPTIONS:
-            _set_exports(_default, options, strict)
-        return _default
+            _set_exports(_state.default, options, strict)
+        return _state.default
 
 
 def _apply(pipeline: Pipeline, old: Options, new: Options) -> None:
@@ -408,7 +418,7 @@ def _apply(pipeline: Pipeline, old: Options, new: Options) -> None:
         _move_store(pipeline, new)
     if "task_list_id" in changed:
         defaults = {c.TASK_LIST_ID: new.task_list_id} if new.task_list_id else {}
-        for context in (pipeline.context_processor, _app_context):
+        for context in (pipeline.context_processor, _state.app_context):
             if context is not None:
                 context.set_defaults(defaults)
     if "service_name" in changed:
@@ -419,17 +429,16 @@ def _set_exports(pipeline: Pipeline, options: Options, strict: bool) -> None:
     """Our exporters, fresh (see :func:`_export_processors`): the producers' only on their
     export step; the application's on an export step of its provider, which the producers'
     spans reach too. The previous exporters are shut down."""
-    global _app_exports
     ours, apps = _export_processors(options, strict)
     app = app_provider()
     step = pipeline.export_step
     if step is not None:
         step.replace(ours, options.otlp_payloads, to_app=step.to_app)
-    if apps and _app_exports is None and app is not None:
-        _app_exports = ExportStep(apps, options.otlp_payloads, to_app=False)
-        app.add_span_processor(_app_exports)
-    elif _app_exports is not None:
-        _app_exports.replace(apps, options.otlp_payloads, to_app=False)
+    if apps and _state.app_exports is None and app is not None:
+        _state.app_exports = ExportStep(apps, options.otlp_payloads, to_app=False)
+        app.add_span_processor(_state.app_exports)
+    elif _state.app_exports is not None:
+        _state.app_exports.replace(apps, options.otlp_payloads, to_app=False)
 
 
 def _move_store(pipeline: Pipeline, options: Options) -> None:
@@ -445,8 +454,8 @@ def _move_store(pipeline: Pipeline, options: Options) -> None:
             pipeline.provider.add_span_processor(context)
             pipeline.provider.add_span_processor(processor)
             pipeline.sink, pipeline.context_processor = processor, context
-        if _app_transcript is not None:
-            _app_transcript.use(store)
+        if _state.app_transcript is not None:
+            _state.app_transcript.use(store)
     pipeline.store = store
     pipeline.db_path, pipeline.transcripts_dir = options.db, options.transcripts
     if old is not None:
@@ -460,7 +469,7 @@ def _move_store(pipeline: Pipeline, options: Options) -> None:
 def _set_service_name(pipeline: Pipeline, service_name: str | None) -> None:
     """A new service name on the producers' provider (and the one we created for the app)."""
     resource = standard.resource(service_name)
-    for provider in (pipeline.provider, _app_created):
+    for provider in (pipeline.provider, _state.app_created):
         if provider is None:
             continue
         update = getattr(provider, "_update_resource", None)
@@ -474,7 +483,6 @@ def _set_service_name(pipeline: Pipeline, service_name: str | None) -> None:
 
 def _wire_app(pipeline: Pipeline, options: Options) -> None:
     """Add our processors to the application's provider (created when there is none)."""
-    global _app_transcript, _app_context, _app_created
     if standard.sdk_disabled():
         return  # nothing is exported: no global provider to make or feed
     app = app_provider()
@@ -487,13 +495,13 @@ def _wire_app(pipeline: Pipeline, options: Options) -> None:
                 "spans of other tracers will not reach the store"
             )
             return
-        _app_created = app
+        _state.app_created = app
     if pipeline.store is not None:
         defaults = {c.TASK_LIST_ID: options.task_list_id} if options.task_list_id else None
-        _app_context = ContextSpanProcessor(defaults, obs_baggage_processor())
-        _app_transcript = TranscriptSpanProcessor(pipeline.store)
-        app.add_span_processor(_app_context)
-        app.add_span_processor(_app_transcript)
+        _state.app_context = ContextSpanProcessor(defaults, obs_baggage_processor())
+        _state.app_transcript = TranscriptSpanProcessor(pipeline.store)
+        app.add_span_processor(_state.app_context)
+        app.add_span_processor(_state.app_transcript)
 
 
 def get_pipeline(
@@ -509,22 +517,19 @@ def get_pipeline(
     paths naming another store: a cached private pipeline for them (one per
     writer mode, see :func:`configure`), isolated: its own provider, no exporters.
     """
-    global _default, _default_options
     if db_path is None and transcripts_dir is None:
         with _lock:
-            if _default is None:
-                _default_options = _resolve(False, writer=writer)
-                _default = _build_default(_default_options, strict=False)
-            return _default
+            if _state.default is None:
+                _state.default_options = _resolve(False, writer=writer)
+                _state.default = _build_default(_state.default_options, strict=False)
+            return _state.default
     db, transcripts = resolve_paths(db_path, transcripts_dir)
     mode = _lenient(settings.WRITER, writer)
     with _lock:
-        if _default is not None and (_default.db_path, _default.transcripts_dir) == (
-            db,
-            transcripts,
-        ):
-            return _default
-        pipeline = _private.get((db, transcripts, mode))
+        default = _state.default
+        if default is not None and (default.db_path, default.transcripts_dir) == (db, transcripts):
+            return default
+        pipeline = _state.private.get((db, transcripts, mode))
         if pipeline is not None and pipeline.store is not None and not pipeline.store.closed:
             return pipeline
         options = _resolve(False, db_path=db, transcripts_dir=transcripts, writer=mode)
@@ -535,20 +540,20 @@ def get_pipeline(
         else:
             pipeline = attach(provider, store, None)
         _guard_exit(pipeline)
-        _private[(db, transcripts, mode)] = pipeline
+        _state.private[(db, transcripts, mode)] = pipeline
         return pipeline
 
 
 def configured_pipeline() -> Pipeline | None:
     """The pipeline ``configure()`` made, if it has been called."""
-    return _default if _configured else None
+    return _state.default if _state.configured else None
 
 
 def close_private_pipelines() -> None:
     """Flush and close every private pipeline (each keeps a writer process or thread)."""
     with _lock:
-        pipelines = list(_private.values())
-        _private.clear()
+        pipelines = list(_state.private.values())
+        _state.private.clear()
     for pipeline in pipelines:
         pipeline.shutdown()
 

@@ -70,7 +70,7 @@ ExecArg = Annotated[str, typer.Argument(metavar="EXECUTION_ID", help="The execut
 
 def default_db() -> Path:
     """The library's default store: ``OTEL_OBS_DB`` or ``database/observability.db``."""
-    from ..observability_skills import default_db_path
+    from ..queries.runner import default_db_path
 
     return default_db_path()
 
@@ -89,7 +89,7 @@ def store_paths(db: Path | None, transcripts_dir: Path | None) -> tuple[Path, Pa
 
 def existing_db(db: Path | None) -> Path:
     """The store to read, which must exist: reading never creates one by accident."""
-    from .queries import store_problem
+    from .store_reads import store_problem
 
     path = db if db is not None else default_db()
     if not path.is_file():
@@ -110,7 +110,7 @@ def store_with(db: Path | None, execution_id: str | None) -> Path:
     asking about a run that may not have started), but on the command line an
     empty table for a mistyped id reads as "all clear", so it is a usage error.
     """
-    from .queries import execution_exists
+    from .store_reads import execution_exists
 
     path = existing_db(db)
     if execution_id is not None and not execution_exists(path, execution_id):
@@ -123,7 +123,7 @@ def store_with(db: Path | None, execution_id: str | None) -> Path:
 
 def skills_for(db: Path | None, execution_id: str | None = None) -> Any:
     """An ``ObservabilitySkills`` (read-only connections) on :func:`store_with`'s store."""
-    from ..observability_skills import ObservabilitySkills
+    from ..queries.runner import ObservabilitySkills
 
     return ObservabilitySkills(str(store_with(db, execution_id)))
 
@@ -166,7 +166,7 @@ def executions(
     ] = False,
 ) -> None:
     """List executions in the store, newest first."""
-    from .queries import list_executions
+    from .store_reads import list_executions
 
     rows = list_executions(existing_db(db), task_list_id=task_list, limit=1 if latest else limit)
     if latest:
@@ -449,7 +449,7 @@ def watch(
     findings, 0 when it ended without, 3 when --timeout passed first without any."""
     import json
 
-    from .queries import list_executions
+    from .store_reads import list_executions
     from .watch import watch as follow
 
     path = existing_db(db)
@@ -484,7 +484,7 @@ def watch(
 def unmapped(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Spans that made no row, by instrumentation scope and span name (nothing is ignored
     in silence: a framework whose agents or tools are missing shows up here)."""
-    from .queries import unmapped_spans
+    from .store_reads import unmapped_spans
 
     rows, waiting = unmapped_spans(existing_db(db))
     if as_json:
@@ -512,7 +512,7 @@ def trace_task(
 @app.command()
 def tools(db: DbOption = None, as_json: JsonOption = False) -> None:
     """The catalogue of the 39 SQL tools (no store needed)."""
-    from ..observability_skills import ObservabilitySkills
+    from ..queries.runner import ObservabilitySkills
 
     rows = ObservabilitySkills.tools()
     if as_json:
@@ -545,7 +545,7 @@ def tool(
     as_json: JsonOption = False,
 ) -> None:
     """Run any SQL tool by id with its parameters."""
-    from .queries import check_tool_call
+    from .store_reads import check_tool_call
 
     params = parse_params(param or [])
     check_tool_call(tool_id, params)
@@ -705,7 +705,7 @@ def skills_install(
     else into --dir; other servers in it are kept. ``--json`` lists the skill files.
     """
     from ..mcp_server.client_config import write_claude_config
-    from .skills_install import install
+    from .skill_files import install
 
     written = install(target, db)
     config = write_claude_config(target, db)
@@ -729,7 +729,7 @@ def demo(
 ) -> None:
     """Simulate a multi-agent build (waves of worker processes) into the store."""
     from ..demo import run_demo
-    from .queries import unwritable_store_problem
+    from .store_reads import unwritable_store_problem
 
     db_path, transcripts = store_paths(db, transcripts_dir)
     problem = unwritable_store_problem(db_path)

@@ -22,7 +22,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ..readonly import connect_read_only
+from ..queries.readonly import connect_read_only
 
 Row = dict[str, Any]
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..jsonable import to_jsonable
+from ..queries.jsonable import to_jsonable
 
 #: Cells longer than this are cut in tables (never in JSON).
 CELL_MAX = 80

@@ -199,8 +199,8 @@ def _result(
     transcripts_dir: Path,
     statuses: dict[str, str],
 ) -> dict[str, Any]:
-    from ..jsonable import to_jsonable
-    from ..observability_skills import ObservabilitySkills
+    from ..queries.jsonable import to_jsonable
+    from ..queries.runner import ObservabilitySkills
     from ..report import write_report
 
     with ObservabilitySkills(str(db_path)) as skills:

@@ -72,7 +72,7 @@ from otel_obs.exporters.mapping import (
     map_span,
 )
 from otel_obs.exporters.span_record import RecordContext, SpanRecord
-from otel_obs.exporters.stores import Store, thread_store
+from otel_obs.exporters.store_choice import Store, thread_store
 from otel_obs.redaction import DETAILS_CAP, cap_text, clean_text, dumps
 
 #: Entries mapped and queued at a time.

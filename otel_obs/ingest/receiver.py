@@ -71,7 +71,7 @@ class Refused(Exception):
 class Receiver:
     """Takes decoded requests into one store; counts everything it answered.
 
-    ``store`` is a store of either kind (:mod:`otel_obs.exporters.stores`); the receiver owns
+    ``store`` is a store of either kind (:mod:`otel_obs.exporters.store_choice`); the receiver owns
     it and closes it in :meth:`close`.
     """
 

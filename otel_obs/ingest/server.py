@@ -60,7 +60,7 @@ from google.protobuf.any_pb2 import Any as AnyMessage
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from otel_obs.exporters.stores import Store, process_store
+from otel_obs.exporters.store_choice import Store, process_store
 
 from .decode import MalformedRequest, decode, is_json, is_supported, parse_protobuf, records_of
 from .receiver import (
@@ -756,7 +756,7 @@ async def run(settings: ServeSettings, announce: Callable[[OtlpServer], None]) -
 def _lineage_counts(db_path: Any) -> dict[str, Any]:
     """What spans made no row (by scope and name) and how many still wait for their parent:
     the exit statistics say it, so a framework stored wrong is not a silent one."""
-    from otel_obs.cli.queries import unmapped_spans
+    from otel_obs.cli.store_reads import unmapped_spans
 
     try:
         rows, waiting = unmapped_spans(db_path)

@@ -19,9 +19,9 @@ from typing import Any
 
 import jsonschema
 
-from ..jsonable import to_jsonable
-from ..observability_skills import ObservabilitySkills
+from ..queries.jsonable import to_jsonable
 from ..queries.registry import Param, Tool, get_tool, load_tools
+from ..queries.runner import ObservabilitySkills
 
 #: The spec's methods, each with the SQL tool whose parameters it takes.
 SPEC_METHODS: Mapping[str, str] = {

@@ -23,7 +23,7 @@ from mcp.server.lowlevel import Server
 
 from .. import __version__
 from .._internal_errors import internal_errors
-from ..observability_skills import ObservabilitySkills
+from ..queries.runner import ObservabilitySkills
 from .catalog import BadArguments, McpTool, catalog
 
 log = logging.getLogger(__name__)

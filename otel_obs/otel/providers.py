@@ -24,7 +24,7 @@ from __future__ import annotations
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 
-from .app import app_provider, mark_producer_provider
+from .app_provider import app_provider, mark_producer_provider
 from .sampling import StoreSampler
 from .standard import warn_once
 

@@ -22,7 +22,7 @@ from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
-from .app import app_provider
+from .app_provider import app_provider
 
 
 class StoreSampler(Sampler):

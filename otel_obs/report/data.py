@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..jsonable import to_jsonable
-from ..observability_skills import ObservabilitySkills
-from ..readonly import bounded, connect_read_only
+from ..queries.jsonable import to_jsonable
+from ..queries.readonly import bounded, connect_read_only
+from ..queries.runner import ObservabilitySkills
 
 Row = dict[str, Any]
 

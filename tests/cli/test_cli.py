@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from demo_store import DemoStore, clean_env, demo_store, run_cli
 
-from otel_obs.cli.skills_install import SKILLS
+from otel_obs.cli.skill_files import SKILLS
 from otel_obs.demo.plan import (
     BLOCKED_COMMAND,
     CASCADE_FAILED_TOOLS,

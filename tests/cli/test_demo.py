@@ -24,7 +24,7 @@ from otel_obs.demo.plan import (
     WAVES,
     build_plan,
 )
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.runner import ObservabilitySkills
 
 
 @pytest.fixture(scope="session")

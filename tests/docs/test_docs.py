@@ -180,7 +180,7 @@ def test_docs_name_no_machine_paths():
 
 
 def test_the_storage_counters_named_are_the_stores_counters(tmp_path: Path):
-    from otel_obs.exporters.stores import process_store, thread_store
+    from otel_obs.exporters.store_choice import process_store, thread_store
 
     text = page("configuration.md")
     paragraph = text[text.index("pipeline.store.stats()") :].split("\n\n")[0]

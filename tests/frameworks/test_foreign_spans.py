@@ -49,7 +49,7 @@ from otel_obs.config import get_pipeline
 from otel_obs.exporters.context_processor import ContextSpanProcessor, obs_baggage_processor
 from otel_obs.exporters.exporter import SqliteSpanExporter
 from otel_obs.exporters.processor import TranscriptSpanProcessor
-from otel_obs.exporters.stores import thread_store
+from otel_obs.exporters.store_choice import thread_store
 from otel_obs.transcript_writer import TranscriptWriter
 
 genai_handler = pytest.importorskip("opentelemetry.util.genai.handler")

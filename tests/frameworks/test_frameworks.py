@@ -29,7 +29,7 @@ from ingest_support import Served, table_rows
 from recordings.otlp_file import HERE, load_recording
 
 from otel_obs.exporters.exporter import SqliteSpanExporter
-from otel_obs.exporters.stores import thread_store
+from otel_obs.exporters.store_choice import thread_store
 from otel_obs.ingest.decode import parse_json, records_of
 
 RECORDINGS = sorted(p.name[: -len(".truth.json")] for p in HERE.glob("*.truth.json"))

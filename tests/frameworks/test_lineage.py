@@ -24,7 +24,7 @@ from opentelemetry.trace import Status, StatusCode, set_span_in_context
 from producer_support import rows
 
 from otel_obs.exporters.exporter import SqliteSpanExporter
-from otel_obs.exporters.stores import process_store, thread_store
+from otel_obs.exporters.store_choice import process_store, thread_store
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 

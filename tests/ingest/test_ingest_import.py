@@ -22,8 +22,8 @@ from ingest_support import Close, table_rows
 
 from otel_obs.exporters.jsonl import ROWS_FILE
 from otel_obs.ingest.jsonl_import import import_jsonl
-from otel_obs.observability_skills import ObservabilitySkills
 from otel_obs.queries.registry import load_tools
+from otel_obs.queries.runner import ObservabilitySkills
 
 #: The tables a transcript alone restores (without its row spool).
 RESTORED = ("transcript_entries", "message_bus_log", "tasks", "task_relationships")

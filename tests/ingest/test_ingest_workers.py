@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from ingest_support import Served, table_rows, wait_for
 
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.runner import ObservabilitySkills
 
 
 def _otlp_env(protocol: str, server: Served) -> dict[str, str]:

@@ -15,9 +15,9 @@ import anyio
 import pytest
 from demo_store import DemoStore, clean_env, demo_store
 
-from otel_obs.jsonable import to_jsonable
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.jsonable import to_jsonable
 from otel_obs.queries.registry import load_tools
+from otel_obs.queries.runner import ObservabilitySkills
 
 mcp = pytest.importorskip("mcp", reason="the mcp extra is not installed")
 from mcp import Client, StdioServerParameters  # noqa: E402

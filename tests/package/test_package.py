@@ -69,3 +69,15 @@ def test_every_public_name_imports_from_the_top_package():
         assert getattr(otel_obs, name) is not None, name
     with pytest.raises(AttributeError, match="no_such_name"):
         otel_obs.no_such_name  # noqa: B018
+
+
+def test_the_query_sides_public_names_keep_their_old_paths():
+    # The query side lives in otel_obs.queries; the names users were shown
+    # before it moved there still import from where they were.
+    from otel_obs import ObservabilitySkills
+    from otel_obs.queries.readonly import ReadTimeoutError
+    from otel_obs.queries.runner import ObservabilitySkills as runner_skills
+    from otel_obs.readonly import ReadTimeoutError as old_error
+
+    assert ObservabilitySkills is runner_skills
+    assert old_error is ReadTimeoutError

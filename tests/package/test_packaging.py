@@ -75,7 +75,7 @@ def test_installed_wheel_imports_and_finds_query_files(wheel: Path, tmp_path: Pa
 def test_wheel_ships_the_opentelemetry_plugin_and_its_entry_points(wheel: Path) -> None:
     archive = zipfile.ZipFile(wheel)
     names = archive.namelist()
-    for module in ("entry_points", "exporter", "export_step", "sampling", "standard", "exit"):
+    for module in ("entry_points", "span_exporter", "export_step", "sampling", "standard", "exit"):
         assert f"otel_obs/otel/{module}.py" in names
     assert "otel_obs/propagation.py" in names
     (meta,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
@@ -83,6 +83,6 @@ def test_wheel_ships_the_opentelemetry_plugin_and_its_entry_points(wheel: Path) 
     for group, target in (
         ("opentelemetry_distro", "otel_obs.otel.entry_points:OtelObsDistro"),
         ("opentelemetry_configurator", "otel_obs.otel.entry_points:OtelObsConfigurator"),
-        ("opentelemetry_traces_exporter", "otel_obs.otel.exporter:ObsSpanExporter"),
+        ("opentelemetry_traces_exporter", "otel_obs.otel.span_exporter:ObsSpanExporter"),
     ):
         assert f"[{group}]\notel_obs = {target}" in text, text

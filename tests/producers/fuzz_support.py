@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from otel_obs import conventions as c
 from otel_obs.assertion_recorder import AssertionRecorder
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.runner import ObservabilitySkills
 from otel_obs.skill_tracer import SkillTracer
 from otel_obs.tool_use_logger import ToolUseLogger
 from otel_obs.transcript_writer import TranscriptWriter

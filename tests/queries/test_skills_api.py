@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 import otel_obs
-from otel_obs import observability_skills as api
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries import runner as api
 from otel_obs.queries.registry import load_tools
-from otel_obs.reports import AnomalyReport, ParallelHealthReport, ValidationIssue
+from otel_obs.queries.results import AnomalyReport, ParallelHealthReport, ValidationIssue
+from otel_obs.queries.runner import ObservabilitySkills
 
 #: One method per tool, named for what it answers.
 METHOD_BY_TOOL = {

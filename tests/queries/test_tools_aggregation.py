@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import scenarios_parallel as sp
 
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.runner import ObservabilitySkills
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import scenarios_parallel as sp
 
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.runner import ObservabilitySkills
 
 UNKNOWN = {"execution_id": "no-such-execution"}
 CLEAN = {"execution_id": sp.CLEAN_EXECUTION}

@@ -17,8 +17,8 @@ import pytest
 import scenarios_parallel as sp
 from demo_store import clean_env, run_cli
 
-from otel_obs.observability_skills import ObservabilitySkills
-from otel_obs.readonly import ReadTimeoutError
+from otel_obs.queries.readonly import ReadTimeoutError
+from otel_obs.queries.runner import ObservabilitySkills
 
 TWELVE = "dense-12"
 FORTY = "dense-40"

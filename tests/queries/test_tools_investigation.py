@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.runner import ObservabilitySkills
 
 # I001 -------------------------------------------------------------------
 

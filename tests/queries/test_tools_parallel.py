@@ -16,7 +16,7 @@ from itertools import combinations
 import pytest
 import scenarios_parallel as sp
 
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.runner import ObservabilitySkills
 
 EXECUTION = sp.PARALLEL_EXECUTION
 UNKNOWN = {"execution_id": "no-such-execution"}

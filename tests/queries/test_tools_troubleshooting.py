@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from otel_obs.observability_skills import ObservabilitySkills
-from otel_obs.reports import ErrorRecord, StuckOperation
+from otel_obs.queries.results import ErrorRecord, StuckOperation
+from otel_obs.queries.runner import ObservabilitySkills
 
 
 def at(epoch_s: float) -> str:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import scenarios
 
-from otel_obs.observability_skills import ObservabilitySkills
-from otel_obs.reports import ValidationIssue
+from otel_obs.queries.results import ValidationIssue
+from otel_obs.queries.runner import ObservabilitySkills
 
 V_TOOLS = ("V001", "V002", "V003", "V004", "V005", "V006", "V007")
 

@@ -28,9 +28,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from recordings.otlp_file import load_recording
 
 from otel_obs.exporters.exporter import SqliteSpanExporter
-from otel_obs.exporters.stores import thread_store
+from otel_obs.exporters.store_choice import thread_store
 from otel_obs.ingest.decode import parse_json, records_of
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.runner import ObservabilitySkills
 
 EXECUTION = "exec-cost"
 T0 = 1_767_000_000_000_000_000  # ns

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from demo_store import DemoStore, demo_store
 
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.runner import ObservabilitySkills
 from otel_obs.report.timeline import LABEL_W, PLOT_W, build_timeline
 
 

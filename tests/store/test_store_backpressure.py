@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from otel_obs.exporters.mapping import Rows
-from otel_obs.exporters.stores import thread_store
+from otel_obs.exporters.store_choice import thread_store
 
 ITEMS = 40
 

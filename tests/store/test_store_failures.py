@@ -18,7 +18,7 @@ from otel_obs.config import get_pipeline
 from otel_obs.exporters.items import Op
 from otel_obs.exporters.jsonl import transcript_path
 from otel_obs.exporters.mapping import Rows
-from otel_obs.exporters.stores import thread_store
+from otel_obs.exporters.store_choice import thread_store
 
 
 @contextlib.contextmanager

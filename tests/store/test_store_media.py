@@ -23,7 +23,7 @@ import scenarios_parallel as sp
 from demo_store import clean_env, run_cli
 
 from otel_obs.exporters import schema
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.runner import ObservabilitySkills
 
 EXECUTION = "ro-media"
 

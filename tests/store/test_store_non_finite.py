@@ -17,7 +17,7 @@ import pytest
 from otel_obs import conventions as c
 from otel_obs.config import get_pipeline
 from otel_obs.exporters.jsonl import transcript_path
-from otel_obs.observability_skills import ObservabilitySkills
+from otel_obs.queries.runner import ObservabilitySkills
 from otel_obs.tool_use_logger import ToolUseLogger
 from otel_obs.transcript_writer import TranscriptWriter
 

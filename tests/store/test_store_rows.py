@@ -14,7 +14,7 @@ from otel_obs.config import get_pipeline
 from otel_obs.exporters.exporter import SqliteSpanExporter
 from otel_obs.exporters.jsonl import transcript_path
 from otel_obs.exporters.schema import TABLES
-from otel_obs.exporters.stores import thread_store
+from otel_obs.exporters.store_choice import thread_store
 
 
 @pytest.fixture

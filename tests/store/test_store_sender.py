@@ -17,7 +17,7 @@ from otel_obs.config import attach
 from otel_obs.exporters.items import Op
 from otel_obs.exporters.process_store import SEND_ITEMS
 from otel_obs.exporters.span_record import Recorder, SpanRecord
-from otel_obs.exporters.stores import process_store
+from otel_obs.exporters.store_choice import process_store
 from otel_obs.exporters.wire import dumps_items
 
 

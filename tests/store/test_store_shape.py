@@ -110,3 +110,123 @@ def test_the_fast_and_the_fallback_reads_agree():
         e.name for e in _sdk_access.events_of(Public())
     ]
     span.end()
+
+
+# --- The query side: what queries/ may import, and who may import it ---------
+
+ROOT = EXPORTERS.parent
+QUERIES = ROOT / "queries"
+#: What queries/ may use outside itself: the settings, the one internal-error path,
+#: and the schema (to compile every tool against an empty store when the tools load).
+ALLOWED_FROM_QUERIES = {"settings", "_internal_errors", "exporters.schema"}
+#: The producers and their runtime, which queries/ must never import.
+PRODUCERS = {
+    "transcript_writer",
+    "tool_use_logger",
+    "skill_tracer",
+    "assertion_recorder",
+    "config",
+    "pipeline",
+    "span_stack",
+    "propagation",
+}
+#: Who may import queries/: the readers of the store (the top package's lazy names
+#: and the old ``otel_obs.readonly`` path aside, which name it as strings or re-export).
+QUERY_USERS = {"cli", "mcp_server", "report", "demo", "readonly"}
+
+
+def module_imports(path: Path, module: str) -> set[str]:
+    """What the module ``module`` (at ``path``) imports, as names dotted under otel_obs.
+
+    ``module`` is dotted under otel_obs too (``queries.runner``; a package's
+    ``__init__`` is the package's name, the top one's ``__init__``). Relative
+    imports are resolved against it; ``from x import y`` counts as ``x.y``, so
+    importing a module and importing a name from it are both seen.
+    """
+    if module == "__init__":
+        package: list[str] = []
+    elif path.stem == "__init__":
+        package = module.split(".")
+    else:
+        package = module.split(".")[:-1]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                parts = [*base, *(node.module.split(".") if node.module else [])]
+            elif node.module and node.module.split(".")[0] == "otel_obs":
+                parts = node.module.split(".")[1:]
+            else:
+                continue
+            for alias in node.names:
+                found.add(".".join([*parts, alias.name]))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("otel_obs."):
+                    found.add(".".join(alias.name.split(".")[1:]))
+    return found
+
+
+def package_modules() -> dict[str, set[str]]:
+    """Every module of the installed package, by dotted name under otel_obs, with its imports."""
+    modules: dict[str, set[str]] = {}
+    for top, prefix in ((ROOT / "otel_obs", ""), (EXPORTERS, "exporters."), (QUERIES, "queries.")):
+        for path in top.rglob("*.py"):
+            rel = path.relative_to(top).with_suffix("").parts
+            name = prefix + ".".join(p for p in rel if p != "__init__")
+            name = name.rstrip(".") or "__init__"
+            modules[name] = module_imports(path, name)
+    return modules
+
+
+def _within(name: str, allowed: set[str]) -> bool:
+    return any(name == a or name.startswith(a + ".") for a in allowed)
+
+
+def test_queries_import_neither_the_producers_nor_the_store_writer():
+    queries = {m: deps for m, deps in package_modules().items() if m.startswith("queries")}
+    assert {"queries.runner", "queries.registry", "queries.results"} <= set(queries)
+    for module, imported in queries.items():
+        outside = {name for name in imported if not _within(name, {"queries"})}
+        assert not {n for n in outside if _within(n, PRODUCERS)}, (module, outside)
+        assert not {n for n in outside if _within(n, {"exporters"})} - {
+            n for n in outside if _within(n, {"exporters.schema"})
+        }, (module, outside)
+        assert all(_within(n, ALLOWED_FROM_QUERIES) for n in outside), (module, outside)
+
+
+def test_only_the_readers_of_the_store_import_queries():
+    for module, imported in package_modules().items():
+        if module.startswith("queries") or module == "__init__":
+            continue
+        if any(_within(name, {"queries"}) for name in imported):
+            assert module.split(".")[0] in QUERY_USERS, module
+
+
+def test_the_import_rules_see_a_forbidden_import(tmp_path: Path):
+    # The checks above must be able to fail: a query module importing a producer
+    # (relative) and the store writer (absolute) is seen as doing so.
+    (tmp_path / "bad.py").write_text(
+        "from ..transcript_writer import TranscriptWriter\n"
+        "from otel_obs.exporters.writer import StoreWriter\n"
+        "from . import registry\n"
+    )
+    found = module_imports(tmp_path / "bad.py", "queries.bad")
+    assert found == {
+        "transcript_writer.TranscriptWriter",
+        "exporters.writer.StoreWriter",
+        "queries.registry",
+    }
+    assert any(_within(n, PRODUCERS) for n in found)
+    assert not all(_within(n, ALLOWED_FROM_QUERIES | {"queries"}) for n in found)
+
+
+def test_the_wiring_keeps_its_state_in_one_object():
+    # config.py's pipelines and what configure() wired are fields of one _State
+    # instance: no function rebinds a module global.
+    tree = ast.parse((ROOT / "otel_obs" / "config.py").read_text(encoding="utf-8"))
+    rebinding = [
+        (node.lineno, node.names) for node in ast.walk(tree) if isinstance(node, ast.Global)
+    ]
+    assert rebinding == []

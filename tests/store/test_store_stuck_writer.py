@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from test_store_failures import emit
 
 from otel_obs.config import attach
-from otel_obs.exporters.stores import process_store, thread_store
+from otel_obs.exporters.store_choice import process_store, thread_store
 
 BLOCK_S = 0.3
 

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from otel_obs import conventions as c
 from otel_obs.config import attach
 from otel_obs.exporters.exporter import SqliteSpanExporter
-from otel_obs.exporters.stores import process_store, thread_store
+from otel_obs.exporters.store_choice import process_store, thread_store
 from otel_obs.transcript_writer import TranscriptWriter
 
 COLUMNS = "status, instance_id, wave_number, started_at, completed_at, duration_ms, error"

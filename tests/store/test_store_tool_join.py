@@ -25,7 +25,7 @@ from otel_obs.exporters.mapping import (
     map_span,
 )
 from otel_obs.exporters.span_record import SpanRecord
-from otel_obs.exporters.stores import Store, process_store, thread_store
+from otel_obs.exporters.store_choice import Store, process_store, thread_store
 from otel_obs.tool_use_logger import ToolUseLogger
 from otel_obs.transcript_writer import TranscriptWriter
 

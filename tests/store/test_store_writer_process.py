@@ -19,7 +19,7 @@ from otel_obs.config import attach, get_pipeline, resolve_writer
 from otel_obs.exporters.exporter import SqliteSpanExporter
 from otel_obs.exporters.jsonl import transcript_path
 from otel_obs.exporters.process_store import ProcessStore
-from otel_obs.exporters.stores import process_store, thread_store
+from otel_obs.exporters.store_choice import process_store, thread_store
 
 TABLES = ("transcript_entries", "tool_uses", "tasks", "build_agent_instances", "message_bus_log")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exporters import schema
-from ..readonly import connect_read_only as read_only
+from ..queries.readonly import connect_read_only as read_only
 
 _EXECUTIONS_SQL = """
 SELECT r.id,

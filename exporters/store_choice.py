@@ -22,7 +22,7 @@ from typing import Any
 from otel_obs import settings
 
 from .process_store import ProcessStore
-from .store_queue import QueueFront, Reason
+from .queue_front import QueueFront, Reason
 from .thread_store import ThreadStore
 
 #: A store of either kind.

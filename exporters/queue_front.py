@@ -12,7 +12,7 @@ A store can hand its items to another: a writer process that failed hands
 them to a store in this process, and a store in a forked child to a store of
 the child's own. Which store takes over is not this module's choice (nor the
 stores'): the code that wires stores up passes a ``replacement`` factory
-(see :mod:`.stores`), so no store module imports another.
+(see :mod:`.store_choice`), so no store module imports another.
 """
 
 from __future__ import annotations

@@ -3,12 +3,12 @@
 Every tool is reachable by id (``run("T003", execution_id=…)``) and through a
 method named for what it answers (``first_error_context``); the spec's
 higher-level methods (``validate``, ``find_errors``, ``parallel_health`` …)
-combine tools into typed reports (:mod:`otel_obs.reports`).
+combine tools into typed reports (:mod:`otel_obs.queries.results`).
 
 Connections are opened with ``mode=ro``: a diagnosis must never change the
 store it diagnoses, even when a tool is run by an agent with odd parameters.
 Every tool runs under a time bound (``OTEL_OBS_TOOL_TIMEOUT_MS``): past it the
-tool is stopped with a :class:`~otel_obs.readonly.ReadTimeoutError` that
+tool is stopped with a :class:`~otel_obs.queries.readonly.ReadTimeoutError` that
 names it and the limit.
 """
 
@@ -21,11 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from otel_obs.queries.registry import get_tool, load_tools
+from otel_obs import settings
 
-from . import settings
 from .readonly import bounded, connect_read_only
-from .reports import (
+from .registry import get_tool, load_tools
+from .results import (
     AnomalyReport,
     ErrorRecord,
     ParallelHealthReport,
@@ -86,7 +86,7 @@ class ObservabilitySkills:
 
         Unknown ids and unknown or missing parameters raise ValueError listing
         the valid ones; a tool that runs longer than ``tool_timeout_ms`` is
-        stopped with :class:`~otel_obs.readonly.ReadTimeoutError` naming it.
+        stopped with :class:`~otel_obs.queries.readonly.ReadTimeoutError` naming it.
         """
         tool = get_tool(tool_id)
         bound = tool.bind(params)
