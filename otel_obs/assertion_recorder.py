@@ -89,7 +89,7 @@ class AssertionRecorder:
             )
         if not timeout_s or timeout_s <= 0:
             raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
-        self._writer = transcript_writer
+        self._runtime = transcript_writer._runtime
         self.execution_id = execution_id
         self.cwd = Path(cwd) if cwd is not None else None
         self.commands: dict[str, str | Sequence[str]] = {**DEFAULT_COMMANDS, **(commands or {})}
@@ -116,14 +116,14 @@ class AssertionRecorder:
         if not isinstance(description, str):
             raise ValueError(f"description must be a string, got {description!r}")
         description = redact_text(description)
-        if self._writer.closed:
+        if self._runtime.closed:
             # Dropped and counted like every producer call after close(); the
             # chain still collects its assertions, so end_chain has a verdict.
-            self._writer.drop_after_close("start_chain")
+            self._runtime.drop_after_close("start_chain")
             chain = _Chain(chain_id, task_id, description, None, time.time_ns(), snapshots)
         else:
             attrs: Attributes = {c.CHAIN_ID: chain_id, c.CHAIN_DESCRIPTION: description}
-            frame = self._writer.open_frame(
+            frame = self._runtime.open_frame(
                 c.KIND_CHAIN,
                 description or chain_id,
                 attrs,
@@ -246,9 +246,9 @@ class AssertionRecorder:
         """Task ``dependency_task_id`` completed in this execution (per the store)."""
         if not dependency_task_id:
             raise ValueError(f"dependency_task_id must be given, got {dependency_task_id!r}")
-        self._writer.flush()
-        db_path = getattr(self._writer.pipeline, "db_path", None)
-        known = self._writer.task_outcomes.get(dependency_task_id)
+        self._runtime.flush()
+        db_path = getattr(self._runtime.pipeline, "db_path", None)
+        known = self._runtime.task_outcomes.get(dependency_task_id)
         return self._record(
             task_id,
             "dependency_met",
@@ -368,7 +368,7 @@ class AssertionRecorder:
             attrs[c.CHAIN_ID] = chain.chain_id
             with self._lock:
                 chain.results.append(assertion)
-        self._writer.add_event(self._span_for(task_id, chain), c.EVENT_PREFIX + "assertion", attrs)
+        self._runtime.add_event(self._span_for(task_id, chain), c.EVENT_PREFIX + "assertion", attrs)
         return assertion
 
     def _chain_for(self, task_id: str) -> _Chain | None:
@@ -382,17 +382,17 @@ class AssertionRecorder:
     def _span_for(self, task_id: str, chain: _Chain | None) -> Span:
         if chain is not None and chain.frame is not None:
             return chain.frame.span
-        frame = self._writer.find_frame(c.KIND_TASK, task_id)
-        return frame.span if frame is not None else self._writer.state().span
+        frame = self._runtime.find_frame(c.KIND_TASK, task_id)
+        return frame.span if frame is not None else self._runtime.state().span
 
     def _baseline(self, task_id: str, path: Path) -> tuple[checks.FileSnapshot | None, int | None]:
         """The earliest snapshot of ``path`` and the earliest known start of the work."""
         key = os.path.abspath(path)
-        baseline = self._writer.task_snapshot(task_id, str(path))
+        baseline = self._runtime.task_snapshot(task_id, str(path))
         chain = self._chain_for(task_id)
         if baseline is None and chain is not None:
             baseline = chain.snapshots.get(key)
-        starts = [s for s in (self._writer.task_start_ns(task_id),) if s is not None]
+        starts = [s for s in (self._runtime.task_start_ns(task_id),) if s is not None]
         if chain is not None:
             starts.append(chain.start_ns)
         return baseline, (min(starts) if starts else None)
@@ -422,7 +422,7 @@ class AssertionRecorder:
         with self._lock:
             self._ended[chain.chain_id] = verdict
         if chain.frame is not None:
-            self._writer.close_frame(chain.frame, attrs, error=error)
+            self._runtime.close_frame(chain.frame, attrs, error=error)
         return verdict
 
     def _abandon(self, frame: Frame) -> None:

@@ -36,16 +36,16 @@ class SkillTracer:
     """Traces skills of one :class:`TranscriptWriter`'s agent."""
 
     def __init__(self, transcript_writer: TranscriptWriter, tool_logger: ToolUseLogger) -> None:
-        self._writer = transcript_writer
+        self._runtime = transcript_writer._runtime
         self._tool_logger = tool_logger
 
     def trace_start(self, skill_ref: SkillReference | Mapping[str, Any] | Any) -> str:
         """Open the skill's span (current, nested under any active skill); return its trace id."""
         ref = coerce_skill_ref(skill_ref)
-        if self._writer.closed:
-            return self._writer.drop_after_close("trace_start")
+        if self._runtime.closed:
+            return self._runtime.drop_after_close("trace_start")
         trace_id = new_id()
-        parent = self._writer.active_skill
+        parent = self._runtime.active_skill
         ref_json = ref.model_dump_json()
         details = {"skill_name": ref.skill_name, "skill_trace_id": trace_id}
         if parent is not None:
@@ -68,7 +68,7 @@ class SkillTracer:
         )
         if parent is not None:
             attrs[c.SKILL_PARENT_ID] = parent
-        frame = self._writer.open_frame(
+        frame = self._runtime.open_frame(
             c.KIND_SKILL,
             ref.skill_name,
             attrs,
@@ -88,12 +88,12 @@ class SkillTracer:
             )
         if not isinstance(trace_id, str):
             raise ValueError(f"trace_id must be the string trace_start returned, got {trace_id!r}")
-        frame = self._writer.find_frame(c.KIND_SKILL, trace_id)
-        if frame is None and self._writer.closed:
-            self._writer.drop_after_close("trace_end")
+        frame = self._runtime.find_frame(c.KIND_SKILL, trace_id)
+        if frame is None and self._runtime.closed:
+            self._runtime.drop_after_close("trace_end")
             return
         if frame is None:
-            self._writer.record_unbalanced(
+            self._runtime.record_unbalanced(
                 f"trace_end for skill trace {trace_id!r} which is not open", "unbalanced_end"
             )
             return
@@ -101,7 +101,7 @@ class SkillTracer:
 
     def get_active_skill(self) -> str | None:
         """The trace id of the innermost open skill (for nesting), or None."""
-        return self._writer.active_skill
+        return self._runtime.active_skill
 
     @contextmanager
     def skill(self, skill_ref: SkillReference | Mapping[str, Any] | Any) -> Iterator[str]:
@@ -110,10 +110,10 @@ class SkillTracer:
         try:
             yield trace_id
         except BaseException as exc:
-            if self._writer.find_frame(c.KIND_SKILL, trace_id) is not None:
+            if self._runtime.find_frame(c.KIND_SKILL, trace_id) is not None:
                 self.trace_end(trace_id, "failed", f"{type(exc).__name__}: {exc}")
             raise
-        if self._writer.find_frame(c.KIND_SKILL, trace_id) is not None:
+        if self._runtime.find_frame(c.KIND_SKILL, trace_id) is not None:
             self.trace_end(trace_id, "success")
 
     def _end(
@@ -140,7 +140,7 @@ class SkillTracer:
             attrs[c.SKILL_ERROR] = redact_text(error)
         if closed_by is not None:
             attrs[c.CLOSED_BY] = closed_by
-        self._writer.close_frame(frame, attrs, error=error if status == "failed" else None)
+        self._runtime.close_frame(frame, attrs, error=error if status == "failed" else None)
 
     def _abandon(self, frame: Frame) -> None:
         self._end(frame, "failed", CLOSED_SKILL_ERROR, closed_by="close")

@@ -51,7 +51,8 @@ class ToolUseLogger:
     """Logs tool uses of one :class:`TranscriptWriter`'s agent."""
 
     def __init__(self, transcript_writer: TranscriptWriter) -> None:
-        self._writer = transcript_writer
+        # The runtime the producers share, bound once: the hot path pays no more lookups.
+        self._runtime = transcript_writer._runtime
         self._tracer = transcript_writer.pipeline.tracer
 
     def log_start(self, tool_use_block: Any) -> str:
@@ -65,21 +66,21 @@ class ToolUseLogger:
                     f"tool use block id must be a string, got {type(tool_id).__name__}"
                 )
             tool_id = str(tool_id)  # frameworks that number their calls
-        writer = self._writer
-        if writer.closed:
-            writer.drop_after_close("log_start")
+        runtime = self._runtime
+        if runtime.closed:
+            runtime.drop_after_close("log_start")
             return str(tool_id) if tool_id else "toolu_" + new_id()
         if not tool_id:
             tool_id = "toolu_" + new_id()
-        elif writer.tool_is_open(tool_id):
-            writer.record_unbalanced(
+        elif runtime.tool_is_open(tool_id):
+            runtime.record_unbalanced(
                 f"log_start for tool use {tool_id!r} which is already open; logged under a new id",
                 "duplicate_start",
             )
             tool_id = f"{tool_id}-{new_id()[:8]}"
 
         input_json, suspect = safe_json_checked(tool_input, INPUT_CAP)
-        st = writer.state()
+        st = runtime.state()
         # The tool_use entry (id, type, category, summary), the input summary
         # and the file facts are not repeated here: the mapping derives them
         # from these attributes (see conventions.py and tool_facts.py).
@@ -106,8 +107,8 @@ class ToolUseLogger:
         # already and the input JSON was made so by dumps.
         attrs[c.GEN_AI_TOOL_NAME] = clean_text(name)
         attrs[c.GEN_AI_TOOL_CALL_ID] = clean_text(tool_id)
-        span = writer.start_span(c.span_name(c.KIND_TOOL, name), st.context, attrs, clean=False)
-        writer.open_tool(
+        span = runtime.start_span(c.span_name(c.KIND_TOOL, name), st.context, attrs, clean=False)
+        runtime.open_tool(
             Frame(
                 c.KIND_TOOL,
                 tool_id,
@@ -123,7 +124,7 @@ class ToolUseLogger:
     def log_end(self, tool_use_id: str, tool_result_block: Any) -> None:
         """End the tool's span with its result: ``error`` when ``is_error``, else ``done``."""
         self._check_id(tool_use_id, "log_end")
-        frame = self._writer.pop_tool(tool_use_id)
+        frame = self._runtime.pop_tool(tool_use_id)
         if frame is None:
             self._unknown(tool_use_id, "log_end")
             return
@@ -137,12 +138,12 @@ class ToolUseLogger:
                 c.TOOL_OUTPUT: "",
                 c.TOOL_ERROR_MESSAGE: error,
             }
-        self._writer.end_span(frame.span, attrs, error, clean=False)  # texts cleaned by redaction
+        self._runtime.end_span(frame.span, attrs, error, clean=False)  # texts cleaned by redaction
 
     def log_blocked(self, tool_use_id: str, reason: str) -> None:
         """End the tool's span as ``blocked`` by a security hook, with the reason."""
         self._check_id(tool_use_id, "log_blocked")
-        frame = self._writer.pop_tool(tool_use_id)
+        frame = self._runtime.pop_tool(tool_use_id)
         if frame is None:
             self._unknown(tool_use_id, "log_blocked")
             return
@@ -151,7 +152,7 @@ class ToolUseLogger:
             c.TOOL_IS_ERROR: False,
             c.TOOL_BLOCK_REASON: redact_text(str(reason))[:ERROR_MESSAGE_CAP],
         }
-        self._writer.end_span(frame.span, attrs)
+        self._runtime.end_span(frame.span, attrs)
 
     def _check_id(self, tool_use_id: Any, method: str) -> None:
         if not isinstance(tool_use_id, str):
@@ -161,10 +162,10 @@ class ToolUseLogger:
             )
 
     def _unknown(self, tool_use_id: str, method: str) -> None:
-        if self._writer.closed:
-            self._writer.drop_after_close(method)
+        if self._runtime.closed:
+            self._runtime.drop_after_close(method)
             return
-        self._writer.record_unbalanced(
+        self._runtime.record_unbalanced(
             f"{method} for tool use {tool_use_id!r} which is not open", "unknown_tool_use"
         )
 

@@ -76,7 +76,7 @@ class _Agent:
 
     def span(self) -> trace.Span:
         # With no task or phase open, the writer's current span is its agent span.
-        return trace.get_current_span(self.writer.state().context)
+        return trace.get_current_span(self.writer._runtime.state().context)
 
 
 class ClaudeSession:
@@ -235,7 +235,7 @@ class ClaudeSession:
                 tool_id = agent.tools.log_start(block)
                 self._owner[tool_id] = agent
                 if c.tool_category(str(_get(block, "name"))) == "agent":
-                    frame = agent.writer.open_tools.get(tool_id)
+                    frame = agent.writer._runtime.open_tools.get(tool_id)
                     if frame is not None:
                         self._agent_tools[tool_id] = frame.span
 

@@ -95,7 +95,7 @@ MARKED_WORKER = textwrap.dedent(
     tools.log_end(done, {"tool_use_id": done, "content": "x", "is_error": False})
     with writer.task("T-open", "never finishes", action="UPDATE", file="src/open.py"):
         writer.write({"entry_type": "decision", "summary": "wait for the build", "details": {}})
-        writer.record_error("the build hangs", "Timeout")
+        writer._runtime.record_error("the build hangs", "Timeout")
         tool = tools.log_start({"id": "toolu_open", "name": "Bash", "input": {"command": "sleep"}})
         if mode == "killed":
             pipeline.provider.force_flush()

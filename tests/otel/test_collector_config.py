@@ -196,7 +196,7 @@ UTF8_MAX = 4
 #: What a cut adds to a capped value: "…[truncated N chars]", or the JSON wrapper
 #: {"_truncated":true,"_original_chars":N,"head":…} of a cut input or details.
 CUT_NOTE = 64
-#: A producer's status message (transcript_writer.end_span; the export view's too).
+#: A producer's status message (_producer_runtime.end_span; the export view's too).
 STATUS_MAX = 200
 #: What no cap bounds, per span or event: ids, names, the tool's other attributes,
 #: timestamps, the resource (one per span at worst) and the protobuf framing.

@@ -205,7 +205,7 @@ class Agent:
         self.recorder.end_chain(chain_id)
 
     def _error(self, message: Any, error_type: Any) -> None:
-        self.writer.record_error(message, error_type)
+        self.writer._runtime.record_error(message, error_type)
 
 
 #: Validation checks that judge what the agent did, not whether the store is sound:

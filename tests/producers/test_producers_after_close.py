@@ -31,7 +31,7 @@ def test_every_producer_after_close_is_dropped_and_counted(traced: Traced, tmp_p
     chain_id = recorder.start_chain("T1", "late chain")  # 8
     result = recorder.assert_custom("T1", "x", "runs", "true")  # 9 (the check still runs)
     verdict = recorder.end_chain(chain_id)
-    writer.record_error("late", "late_error")  # 10
+    writer._runtime.record_error("late", "late_error")  # 10
     with writer.task("T2"):  # 11 (start); its end finds no open task and is not written
         pass
 

@@ -23,12 +23,12 @@ def test_open_tools_is_a_view_the_producers_do_not_write_into(traced):
     writer = make_writer(traced)
     tools = ToolUseLogger(writer)
     tool_id = tools.log_start({"id": "t1", "name": "Read", "input": {}})
-    view = writer.open_tools
+    view = writer._runtime.open_tools
     view.clear()  # changing the copy changes nothing
-    assert writer.tool_is_open(tool_id)
-    assert isinstance(writer.open_tools[tool_id], Frame)
+    assert writer._runtime.tool_is_open(tool_id)
+    assert isinstance(writer._runtime.open_tools[tool_id], Frame)
     tools.log_end(tool_id, {"content": "ok"})
-    assert not writer.tool_is_open(tool_id)
+    assert not writer._runtime.tool_is_open(tool_id)
     writer.close()
     assert traced.one(c.KIND_TOOL).attributes[c.TOOL_RESULT_STATUS] == "done"
 
@@ -39,7 +39,7 @@ def test_the_span_stack_is_a_module_of_its_own_used_through_methods(traced):
     import otel_obs.transcript_writer
 
     writer = make_writer(traced)
-    assert isinstance(writer._spans, SpanStack)
+    assert isinstance(writer._runtime._spans, SpanStack)
     assert not hasattr(writer, "_stack")
     for module in (otel_obs.tool_use_logger, otel_obs.skill_tracer, otel_obs.transcript_writer):
         assert module.Frame is Frame
@@ -104,12 +104,12 @@ def test_asyncio_tasks_each_in_their_own_task(traced):
                 tid = tools.log_start({"id": f"a{n}-{i}", "name": "Bash", "input": {}})
                 await asyncio.sleep(0)  # let the other tasks run in between
                 tools.log_end(tid, {"content": "ok"})
-                assert writer.current_task_id == f"A{n}"
+                assert writer._runtime.current_task_id == f"A{n}"
 
     async def main() -> None:
         with writer.phase("iterate"):
             await asyncio.gather(*(agent_task(n) for n in range(5)))
-            assert writer.current_task_id is None
+            assert writer._runtime.current_task_id is None
 
     asyncio.run(main())
     writer.close()
@@ -149,7 +149,7 @@ def test_a_task_ended_from_another_thread_is_no_longer_current_in_its_own(traced
     )
     ender.start()
     ender.join()
-    assert writer.current_task_id is None
+    assert writer._runtime.current_task_id is None
     writer.write({"entry_type": "decision", "summary": "after"})
     writer.write({"entry_type": "phase_end", "details": {"phase": "iterate"}})
     writer.close()

@@ -258,7 +258,7 @@ def test_tool_category_comes_from_the_conventions(traced, writer, tools):
 def test_parallel_tool_uses_may_be_open_at_once(traced, writer, tools):
     writer.write({"entry_type": "task_start", "task_id": "T1"})
     ids = [tools.log_start({"id": f"p{n}", "name": "Read", "input": {}}) for n in range(3)]
-    assert set(writer.open_tools) == set(ids)
+    assert set(writer._runtime.open_tools) == set(ids)
     for n, tool_id in reversed(list(enumerate(ids))):
         tools.log_end(tool_id, {"content": f"r{n}"})
     writer.write({"entry_type": "task_end", "task_id": "T1"})

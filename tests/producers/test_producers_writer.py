@@ -191,7 +191,7 @@ def test_task_end_status_and_error(traced):
     assert task.attributes[c.TASK_STATUS] == "failed"
     assert task.attributes[c.TASK_ERROR] == "boom"
     assert task.status.status_code == StatusCode.ERROR
-    assert writer.task_outcomes == {"T1": "failed"}
+    assert writer._runtime.task_outcomes == {"T1": "failed"}
 
 
 def test_bad_task_details_raise_naming_the_valid_values(traced):
@@ -385,7 +385,7 @@ def test_parallel_tool_calls_from_many_threads(traced):
     stored = [a for _, name, a, _ in traced.sink.events if name == "obs.validation"]
     assert len(stored) == threads_n * per_thread
     assert {a[c.TASK_ID] for a in stored} == {"T1"}
-    assert writer.open_tools == {}
+    assert writer._runtime.open_tools == {}
 
 
 def test_ends_without_a_name_close_the_innermost(traced):

@@ -199,7 +199,7 @@ def every_producer_text(pipeline, cwd) -> TranscriptWriter:
             tid = tools.log_start({"id": "t2", "name": "Bash", "input": {}})
             tools.log_blocked(tid, f"reason {kv}")
             writer.write({"entry_type": "decision", "summary": f"summary {kv}"})
-            writer.record_error(f"message {kv}", "boom")
+            writer._runtime.record_error(f"message {kv}", "boom")
         with pytest.raises(RuntimeError):
             with writer.task("T2", "fails"):
                 raise RuntimeError(f"task error {kv}")
@@ -354,7 +354,7 @@ def test_library_token_shapes_reach_no_sink(tmp_path):
         tid = tools.log_start({"id": "t2", "name": "Bash", "input": {"command": "env"}})
         shapes = " ".join(LIBRARY_SECRETS[k] for k in ("twilio", "sendgrid", "discord", "telegram"))
         tools.log_end(tid, {"content": shapes})
-        writer.record_error(f"deploy failed for {STRIPE}", "boom")
+        writer._runtime.record_error(f"deploy failed for {STRIPE}", "boom")
         writer.write({"entry_type": "decision", "summary": f"use {LIBRARY_SECRETS['pypi']}"})
         writer.close()
         sinks.flush()
