@@ -12,8 +12,8 @@ and file impacts, made by the real producers):
     whole time, and the writer's longest batch during the prune.
 
 Targets: the longest delete transaction is no longer than one writer batch; a
-writer batch during the prune is no longer than its longest before plus one delete
-(it waits for one delete at most); nothing the writer wrote is lost. The machine's
+writer batch during the prune is delayed by no more than one batch (at most twice
+its longest before); nothing the writer wrote is lost. The machine's
 noise moves all three: read them from a quiet run.
 
     python benchmarks/bench_prune.py [--executions 1000] [--tool-uses 200] [--prune 100]
@@ -154,9 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         f"\nremoved {len(result.executions)} executions, {sum(result.rows_by_table.values())} rows"
     )
     ok_lock = result.longest_lock_ms <= statistics.median(before) * 1e3
-    # A writer's batch during the prune waits for at most one delete: it is no longer
-    # than its longest batch before plus the longest delete.
-    bound = max(before) * 1e3 + result.longest_lock_ms
+    # "Does not block writers for more than one batch": a writer's batch during the prune
+    # is delayed by no more than one batch, so it takes at most twice its longest before
+    # (the delay holds one delete and SQLite's busy-handler sleep, up to 100 ms a step).
+    bound = 2 * max(before) * 1e3
     ok_wait = not during or longest_during <= bound
     ok_lost = stored[0] == written[0]
     print(
@@ -164,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({result.longest_lock_ms:.1f} ms vs {statistics.median(before) * 1e3:.1f} ms)"
     )
     print(
-        f"{'PASS' if ok_wait else 'FAIL'}  a batch during the prune waits for one delete at most "
-        f"({longest_during:.1f} ms vs {bound:.1f} ms)"
+        f"{'PASS' if ok_wait else 'FAIL'}  a batch during the prune is delayed by one batch "
+        f"at most ({longest_during:.1f} ms vs {bound:.1f} ms)"
     )
     print(
         f"{'PASS' if ok_lost else 'FAIL'}  nothing the writer wrote lost ({stored[0]}/{written[0]})"

@@ -30,7 +30,7 @@ from ..exporters.schema import TABLES
 WRITER_GAP_S = 0.11
 #: The most rows one delete transaction removes: it holds writers off for about as long
 #: as a writer's own batch takes.
-ROWS_PER_TRANSACTION = 200
+ROWS_PER_TRANSACTION = 100
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
