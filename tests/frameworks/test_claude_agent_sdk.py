@@ -601,3 +601,24 @@ def test_background_subagent_ends_with_its_task_notification(recorded: Recorded)
     task_span = recorded.span(**{c.GEN_AI_TOOL_CALL_ID: "toolu_bg"})
     sub_agent = recorded.span(**{c.KIND: c.KIND_AGENT, c.INSTANCE_ID: sub})
     assert sub_agent.parent.span_id == task_span.context.span_id
+
+
+def test_the_session_usage_and_cost_are_the_instances(recorded: Recorded) -> None:
+    """The result message's usage and cost (the replay's ``result()``) reach ``llm_calls`` as
+    the session's reported total, and the cost tools count it once."""
+    from otel_obs import ObservabilitySkills
+
+    run_query([init(), assistant(text("Nothing to do.")), result()])
+    recorded.flush()
+    got = rows(
+        recorded.db,
+        "SELECT kind, instance_id, input_tokens, output_tokens, cache_read_tokens, cost_usd,"
+        " cost_source FROM llm_calls",
+    )
+    assert len(got) == 1 and got[0]["kind"] == "agent" and got[0]["instance_id"] == SESSION
+    assert (got[0]["output_tokens"], got[0]["cache_read_tokens"]) == (340, 800)
+    assert got[0]["input_tokens"] >= 1200  # cached input counted in, as documented
+    assert got[0]["cost_usd"] == pytest.approx(0.0421) and got[0]["cost_source"] == "reported"
+    with ObservabilitySkills(recorded.db) as skills:
+        (agent,) = skills.cost_by_agent(SESSION)
+    assert agent["total_cost_usd"] == pytest.approx(0.0421)
