@@ -36,12 +36,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from otel_obs import conventions as c
-from otel_obs.redaction import clean_text
+from otel_obs.redaction import capped_name, clean_text
 
 from .mapping.rows import Rows
 from .mapping.sources import IGNORE, STEP, first, source_of
@@ -285,7 +284,7 @@ def decide(record: SpanRecord, trace: str, span_id: str, parent: Link | None) ->
             instance = f"{parent.instance or parent.execution}/{parent.call_id}"
         else:
             name = source.agent(attrs, record.name) if source is not None else None
-            instance = f"{name or 'agent'}@{span_id}"
+            instance = f"{capped_name(name or 'agent')}@{span_id}"
     elif parent is not None and parent.instance:
         instance = parent.instance
     else:
@@ -336,12 +335,4 @@ def _record_text(record: SpanRecord) -> str:
     return json.dumps(to_wire(record), default=str)
 
 
-def unmapped_counts(counts: Mapping[tuple[str, str], int]) -> list[dict[str, Any]]:
-    """Counts of unmapped spans as rows for ``serve``'s statistics, largest first."""
-    return [
-        {"scope": scope, "name": name, "spans": n}
-        for (scope, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-
-
-__all__ = ["Link", "Lineage", "decide", "is_foreign", "unmapped_counts"]
+__all__ = ["Link", "Lineage", "decide", "is_foreign"]

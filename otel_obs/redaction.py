@@ -48,6 +48,8 @@ OUTPUT_CAP = 16_384
 DETAILS_CAP = 16_384
 EVIDENCE_TAIL = 2_000
 ERROR_MESSAGE_CAP = 1_000
+#: Names another instrumentation gives (tools, agents, models, providers): a name, not a text.
+NAME_CAP = 1_000
 #: Text past a cap that is still scanned, so a secret crossing the cap is redacted whole.
 REDACT_MARGIN = 4_096
 
@@ -186,6 +188,12 @@ def cap_text(text: str, limit: int) -> str:
     dropped = len(text) - limit
     _count_truncation(dropped)
     return f"{text[:limit]}…[truncated {dropped} chars]"
+
+
+def capped_name(value: object) -> str:
+    """A name of another instrumentation as the store keeps it: cleaned (NUL and lone
+    surrogates as U+FFFD), at most NAME_CAP characters (what is cut is counted)."""
+    return cap_text(clean_text(str(value)), NAME_CAP)
 
 
 def tail_text(text: str, limit: int) -> str:

@@ -21,6 +21,7 @@ from otel_obs.redaction import (
     INPUT_CAP,
     OUTPUT_CAP,
     cap_text,
+    capped_name,
     clean_attributes,
     clean_text,
     dumps,
@@ -255,7 +256,7 @@ def restate(span: SpanLike, attrs: Mapping[str, Any]) -> tuple[str, dict[str, An
         out[c.TOOL_RESULT_STATUS] = "error"
         out[c.TOOL_ERROR_MESSAGE] = _error_message(message)
         return kind, out
-    out[c.GEN_AI_TOOL_NAME] = clean_text(str(source.tool_name(span.name, attrs) or "unknown"))
+    out[c.GEN_AI_TOOL_NAME] = capped_name(source.tool_name(span.name, attrs) or "unknown")
     out[c.GEN_AI_TOOL_CALL_ID] = str(tool_id) if tool_id is not None else None
     out[c.TOOL_INPUT] = _foreign_input(source.tool_input(attrs))
     output = _foreign_output(source.tool_output(attrs))

@@ -368,3 +368,67 @@ def test_diff_says_what_a_run_cost(planted_db: Path) -> None:
     expected = P1 + P2 + P_SUB + P_REVIEWER
     assert result["cost_usd"][EXECUTION] == pytest.approx(expected, abs=1e-5)
     assert result["tokens"][EXECUTION] == 3000 + 300 + 500 + 50 + 300 + 30
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [(2**70, float(2**70)), ("1e400", None), ("nan", None), (-5, None), ("12", 12)],
+    ids=["beyond-64-bits", "overflow-text", "nan", "negative", "text"],
+)
+def test_odd_token_counts_and_a_huge_model_name_cost_no_other_row(
+    tmp_path: Path, value: Any, stored: Any
+) -> None:
+    """A model call stating odd usage values is stored with what can be kept (an integer
+    beyond 64 bits as the nearest real, as SQLite's INTEGER columns keep one; what is not a
+    count as none), its model name capped; the agent's tool use in the same batch is
+    stored too."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import set_span_in_context
+
+    from otel_obs.exporters.exporter import SqliteSpanExporter
+    from otel_obs.exporters.store_choice import thread_store
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("odd")
+    agent = tracer.start_span(
+        "invoke_agent builder",
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "builder"},
+    )
+    inside = set_span_in_context(agent)
+    tracer.start_span(
+        "chat",
+        context=inside,
+        attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "m" * 1_000_000,
+            "gen_ai.usage.input_tokens": value,
+            "gen_ai.usage.output_tokens": 7,
+        },
+    ).end()
+    tracer.start_span(
+        "execute_tool ls",
+        context=inside,
+        attributes={
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "ls",
+            "gen_ai.tool.call.id": "call-1",
+        },
+    ).end()
+    agent.end()
+    store = thread_store(tmp_path / "obs.db", tmp_path / "t")
+    SqliteSpanExporter(store).export(memory.get_finished_spans())
+    assert store.flush()
+    stats = store.stats()
+    store.close()
+    conn = sqlite3.connect(tmp_path / "obs.db")
+    (calls,) = conn.execute("SELECT input_tokens, output_tokens, length(model) FROM llm_calls")
+    tools = conn.execute("SELECT id FROM tool_uses").fetchall()
+    conn.close()
+    assert calls[0] == stored and calls[1] == 7
+    assert calls[2] <= 1_100  # capped, saying how much was cut
+    assert tools == [("call-1",)]
+    assert stats["dropped_rows"] == 0 and stats["mapping_errors"] == 0
+    assert stats["values_made_safe"] == 0  # made safe where it was read

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from otel_obs import conventions as c
+from otel_obs.redaction import capped_name
 
 #: A span that is one step of a tool call, which can only say the call failed
 #: (Claude Code's ``claude_code.tool.execution``).
@@ -122,12 +123,11 @@ class Source:
         if all(value is None for value in found.values()):
             return None
         if not self.input_includes_cache and found["input_tokens"] is not None:
-            found["input_tokens"] += (found["cache_read_tokens"] or 0) + (
-                found["cache_creation_tokens"] or 0
-            )
+            cached = (found["cache_read_tokens"], found["cache_creation_tokens"])
+            found["input_tokens"] += sum(n for n in cached if n is not None)
         model, provider = first(attrs, self.model_keys), first(attrs, self.provider_keys)
-        found["model"] = None if model is None else str(model)
-        found["provider"] = None if provider is None else str(provider)
+        found["model"] = None if model is None else capped_name(model)
+        found["provider"] = None if provider is None else capped_name(provider)
         return found
 
     def error_message(self, description: str | None) -> str | None:
