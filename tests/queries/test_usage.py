@@ -382,6 +382,7 @@ def test_odd_token_counts_and_a_huge_model_name_cost_no_other_row(
     beyond 64 bits as the nearest real, as SQLite's INTEGER columns keep one; what is not a
     count as none), its model name capped; the agent's tool use in the same batch is
     stored too."""
+    from opentelemetry.context import Context
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from opentelemetry.trace import set_span_in_context
@@ -395,6 +396,7 @@ def test_odd_token_counts_and_a_huge_model_name_cost_no_other_row(
     tracer = provider.get_tracer("odd")
     agent = tracer.start_span(
         "invoke_agent builder",
+        context=Context(),  # a root, whatever an earlier test left current
         attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "builder"},
     )
     inside = set_span_in_context(agent)
