@@ -11,31 +11,9 @@
 --   table; unpriced: usage rows with tokens and no known price), and the totals with all its
 --   subagents rolled up (total_*). Summing the own columns counts every call once.
 
--- The usage counted, once: every model call; an agent run's own total (the Claude Agent
--- SDK's session totals, an agent span's aggregated usage) only when no model call of that run
--- or of its subagents is stored (the calls say the same, one by one) and no enclosing run's
--- total is counted (a run's total includes its subagents'). A subagent's instance is
--- <parent instance>/<call id>.
-WITH u AS (
-    SELECT * FROM llm_calls WHERE execution_id = :execution_id
-),
-runs_with_calls AS (
-    SELECT a.instance_id FROM u AS a
-    WHERE a.kind = 'agent' AND EXISTS (
-        SELECT 1 FROM u AS k
-        WHERE k.kind = 'call' AND (k.instance_id = a.instance_id
-            OR substr(k.instance_id, 1, length(a.instance_id) + 1) = a.instance_id || '/'))
-),
-counted AS MATERIALIZED (
-    SELECT u.* FROM u
-    WHERE u.kind = 'call'
-       OR (u.instance_id NOT IN (SELECT instance_id FROM runs_with_calls)
-           AND NOT EXISTS (
-               SELECT 1 FROM u AS a
-               WHERE a.kind = 'agent'
-                 AND substr(u.instance_id, 1, length(a.instance_id) + 1) = a.instance_id || '/'
-                 AND a.instance_id NOT IN (SELECT instance_id FROM runs_with_calls)))
-),
+WITH
+-- include: counted_usage
+,
 agents AS (
     SELECT id AS instance_id FROM build_agent_instances WHERE execution_id = :execution_id
     UNION

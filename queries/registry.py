@@ -191,8 +191,39 @@ def format_timestamp(value: Any) -> str:
     return value.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
 
 
-def parse_tool(text: str, source: str) -> Tool:
-    """Parse and check one tool file's text; ToolDefinitionError names ``source``."""
+#: A line of a tool's SQL that stands for a shared fragment (``queries/<name>.cte``).
+_INCLUDE_RE = re.compile(r"^[ \t]*-- include: ([a-z_]+)[ \t]*$", re.M)
+
+
+def _package_fragments() -> dict[str, str]:
+    """The shared SQL fragments shipped beside the tools, by name (``<name>.cte``)."""
+    package = resources.files("otel_obs.queries")
+    return {
+        p.name.removesuffix(".cte"): p.read_text(encoding="utf-8").strip()
+        for p in package.iterdir()
+        if p.name.endswith(".cte")
+    }
+
+
+def _expand(sql: str, source: str, fragments: Mapping[str, str]) -> str:
+    """``sql`` with each ``-- include: NAME`` line replaced by that fragment: one text for
+    what several tools share (the cost tools' counting rule), still one query per tool."""
+
+    def fragment(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in fragments:
+            known = ", ".join(sorted(fragments)) or "none"
+            raise ToolDefinitionError(source, f"unknown include {name!r}; fragments: {known}")
+        return fragments[name]
+
+    return _INCLUDE_RE.sub(fragment, sql)
+
+
+def parse_tool(text: str, source: str, fragments: Mapping[str, str] | None = None) -> Tool:
+    """Parse and check one tool file's text; ToolDefinitionError names ``source``.
+
+    ``fragments``: the shared SQL its ``-- include:`` lines name (default: the package's).
+    """
     lines = text.splitlines()
     values: dict[str, list[str]] = {}
     order: list[str] = []
@@ -260,6 +291,8 @@ def parse_tool(text: str, source: str) -> Tool:
         raise ToolDefinitionError(source, "returns lists a column twice")
 
     sql = "\n".join(lines[body_start:]).strip()
+    if _INCLUDE_RE.search(sql):
+        sql = _expand(sql, source, _package_fragments() if fragments is None else fragments)
     _check_sql(sql, params, source)
     return Tool(
         id=tool_id,

@@ -184,3 +184,17 @@ def test_timestamps_bind_in_the_store_format():
 
 def test_optional_parameters_bind_null():
     assert get_tool("V007").bind({}) == {"execution_id": None}
+
+
+def test_an_include_line_is_the_shared_fragment_and_an_unknown_one_is_refused() -> None:
+    """``-- include: NAME`` stands for ``queries/NAME.cte``: the cost tools share one
+    counting rule; a name with no fragment is refused, naming it and the known ones."""
+    from otel_obs.queries.registry import parse_tool
+
+    sql = "WITH\n-- include: ids\nSELECT id, :window AS n FROM e WHERE :execution_id IS NOT NULL\n"
+    tool = parse_tool(GOOD_HEADER + sql, "T099_x.sql", {"ids": "e AS (SELECT 'a' AS id)"})
+    assert tool.sql.startswith("WITH\ne AS (SELECT 'a' AS id)\nSELECT id")
+    with pytest.raises(ToolDefinitionError, match="unknown include 'nope'; fragments: ids"):
+        parse_tool(GOOD_HEADER + "WITH\n-- include: nope\nSELECT 1", "T099_x.sql", {"ids": ""})
+    shared = [t for t in load_tools().values() if "counted AS MATERIALIZED" in t.sql]
+    assert sorted(t.id for t in shared) == ["C001", "C002", "C003"]
