@@ -559,7 +559,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         try:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
             if current < SCHEMA_VERSION:
-                for statement in _statements(MIGRATIONS[current]):
+                for statement in split_statements(MIGRATIONS[current]):
                     conn.execute(statement)
                 current += 1
                 conn.execute(f"PRAGMA user_version = {current}")
@@ -570,7 +570,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     return current
 
 
-def _statements(script: str) -> list[str]:
+def split_statements(script: str) -> list[str]:
     """Split a migration into statements, the way SQLite's own tokenizer sees them."""
     statements: list[str] = []
     buffer = ""

@@ -50,6 +50,11 @@ WAITING_SQL = (
     " VALUES (?, ?, ?, ?)"
 )
 RELEASED_SQL = "DELETE FROM pending_spans WHERE trace_id = ? AND span_id = ?"
+LINK_LOOKUP_SQL = (
+    "SELECT kind, execution_id, instance_id, task_id, call_id FROM span_links"
+    " WHERE trace_id = ? AND span_id = ?"
+)
+PENDING_SQL = "SELECT trace_id, span_id, parent_span_id, record FROM pending_spans"
 UNMAPPED_SQL = """
 INSERT INTO unmapped_spans (scope, name, span_count, first_seen_at, last_seen_at)
 VALUES (?1, ?2, ?3, ?4, ?4)
@@ -171,7 +176,9 @@ __all__ = [
     "SKILL_COUNT_SQL",
     "WAVE_COUNT_SQL",
     "WAVE_STATISTICS_SQL",
+    "LINK_LOOKUP_SQL",
     "LINK_SQL",
+    "PENDING_SQL",
     "RELEASED_SQL",
     "UNMAPPED_SQL",
     "WAITING_SQL",

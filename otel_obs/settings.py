@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from .store_location import ServerStore, StoreLocation, store_location
+
 T = TypeVar("T")
 
 
@@ -127,8 +129,12 @@ class Setting(Generic[T]):
         return self.check(self.parse(raw, self.env), self.env)  # type: ignore[arg-type]
 
 
-DB = Setting(
-    "db_path", "OTEL_OBS_DB", Path("database") / "observability.db", path, "the SQLite store"
+DB: Setting[StoreLocation] = Setting(
+    "db_path",
+    "OTEL_OBS_DB",
+    Path("database") / "observability.db",
+    store_location,
+    "the store: a SQLite file, or a PostgreSQL database as a postgresql:// URL",
 )
 TRANSCRIPTS_DIR = Setting(
     "transcripts_dir",
@@ -319,17 +325,21 @@ def store_settings(**given: int | None) -> dict[str, int]:
 
 
 def resolve_paths(
-    db_path: str | os.PathLike[str] | None = None,
+    db_path: str | os.PathLike[str] | StoreLocation | None = None,
     transcripts_dir: str | os.PathLike[str] | None = None,
-) -> tuple[Path, Path]:
+) -> tuple[StoreLocation, Path]:
     """The absolute store paths for these arguments, the variables and the defaults.
 
     An explicit database path without a transcripts folder keeps the
     transcripts next to it (``<db folder>/transcripts``), so a store given by
-    one path stays in one place.
+    one path stays in one place. A PostgreSQL store keeps them in the
+    transcripts folder setting (``transcripts`` under the working directory
+    by default).
     """
     db = DB.resolve(db_path)  # type: ignore[arg-type]
     transcripts = TRANSCRIPTS_DIR.resolve(transcripts_dir)  # type: ignore[arg-type]
+    if isinstance(db, ServerStore):
+        return db, transcripts.resolve()
     if transcripts_dir is None and TRANSCRIPTS_DIR.from_env() is None and db_path is not None:
         transcripts = db.parent / TRANSCRIPTS_DIR.default
     return db.resolve(), transcripts.resolve()

@@ -120,3 +120,49 @@ def slow_tool(scenario_dir) -> scenarios.SlowTool:
 @pytest.fixture(scope="session")
 def regression(scenario_dir) -> scenarios.Regression:
     return scenarios.build_regression(scenario_dir / "regression")
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL: one throwaway server for the session (pg_cluster.py), a fresh
+# database per test. Under CI=true a server that cannot start fails the tests
+# that need it; elsewhere they skip, saying why.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    import pg_cluster
+
+    given = os.environ.get(pg_cluster.URL_ENV)
+    if given:
+        yield given, os.environ.get("OTEL_OBS_TEST_PG_FOLDER")
+        return
+    try:
+        cluster = pg_cluster.start()
+    except pg_cluster.ClusterUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL server cannot start: {exc}")
+        pytest.skip(f"PostgreSQL server cannot start here: {exc}")
+    try:
+        yield cluster.url, str(cluster.folder)
+    finally:
+        pg_cluster.stop(cluster.folder)
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A fresh, empty database (C collation) on the session's server: its URL."""
+    import uuid
+
+    import psycopg
+
+    server_url, _ = pg_server
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(
+            f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"
+            " LC_COLLATE 'C' LC_CTYPE 'C'"
+        )
+    yield server_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -1,0 +1,76 @@
+"""What an engine gives the store's writer (see :mod:`exporters.engines`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The fixed statements of a batch, in an engine's dialect (``?`` / ``?N`` placeholders)."""
+
+    heartbeat: str
+    wave_count: str
+    wave_statistics: str
+    skill_count: str
+    link: str
+    waiting: str
+    released: str
+    unmapped: str
+    link_lookup: str
+    pending: str
+
+
+class Connection(Protocol):
+    """The part of a DB-API connection the writer uses (``sqlite3.Connection`` has it)."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, sql: str, parameters: Any = ...) -> Any: ...
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class Engine(Protocol):
+    """One engine of the store: connections, schema, dialect, sequences, failures."""
+
+    #: ``sqlite`` or ``postgresql``.
+    name: str
+    #: Starts a batch's transaction (taking the write lock where the engine has one).
+    begin: str
+    statements: Statements
+    #: Every error a write may meet that is not a bug (counted by :meth:`failure_kind`).
+    errors: tuple[type[BaseException], ...]
+    #: Failure kinds that pass: the batch is kept and tried again.
+    transient: frozenset[str]
+    #: Whether the writer binds rows one by one (executemany) even off a dedicated process.
+    binds_rows: bool
+
+    def open_writer(self, location: Any, *, busy_timeout_ms: int, dedicated: bool) -> Any:
+        """A connection for writing, its schema up to date (raises on failure)."""
+
+    def identity(self, location: Any) -> Any:
+        """What tells whether the store is still the one opened (None: it is gone)."""
+
+    def upsert_sql(self, table: str, phase: str, columns: tuple[str, ...], bound: bool) -> str:
+        """The statement that writes rows of ``columns`` into ``table``."""
+
+    def claim_sequences(self, conn: Any, executions: Iterable[str]) -> dict[str, int]:
+        """The last sequence number of each execution, held for this transaction."""
+
+    def save_sequences(self, conn: Any, last: Mapping[str, int]) -> None:
+        """Record the batch's last sequence numbers (inside its transaction)."""
+
+    def safe_row(self, table: str, row: dict[str, Any] | list[Any]) -> int:
+        """Replace in place what the engine cannot hold; how many values were replaced."""
+
+    def failure_kind(self, exc: BaseException) -> str:
+        """A short name for a storage failure, so each kind is warned about once."""
+
+
+__all__ = ["Connection", "Engine", "Statements"]

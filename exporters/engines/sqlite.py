@@ -1,0 +1,166 @@
+"""The SQLite engine: one file, WAL, ``BEGIN IMMEDIATE`` as the write lock.
+
+Sequence numbers are ``max(sequence) + 1`` of the execution, read inside the
+write transaction: SQLite has one writer at a time, so no other process can
+take a number between the read and the commit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import schema, statements
+from .base import Statements
+
+#: SQLite page cache of a dedicated writer (a writer process), in KiB; a writer
+#: inside the agent's process keeps SQLite's default (2 MiB).
+DEDICATED_CACHE_KIB = 65_536
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: The range of SQLite's integers.
+_INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1
+
+
+class SQLiteEngine:
+    name = "sqlite"
+    begin = "BEGIN IMMEDIATE"
+    statements = Statements(
+        heartbeat=statements.HEARTBEAT_SQL,
+        wave_count=statements.WAVE_COUNT_SQL,
+        wave_statistics=statements.WAVE_STATISTICS_SQL,
+        skill_count=statements.SKILL_COUNT_SQL,
+        link=statements.LINK_SQL,
+        waiting=statements.WAITING_SQL,
+        released=statements.RELEASED_SQL,
+        unmapped=statements.UNMAPPED_SQL,
+        link_lookup=statements.LINK_LOOKUP_SQL,
+        pending=statements.PENDING_SQL,
+    )
+    #: What a write of a batch may meet that is not a bug: SQLite's errors, the file's,
+    #: and values SQLite cannot bind ("value" ones are made safe).
+    errors: tuple[type[BaseException], ...] = (
+        sqlite3.Error,
+        OSError,
+        OverflowError,
+        UnicodeError,
+        TypeError,
+        ValueError,
+    )
+    transient = frozenset({"disk_full", "locked"})
+    binds_rows = False
+
+    def open_writer(self, location: Any, *, busy_timeout_ms: int, dedicated: bool) -> Any:
+        """A connection to the file, in WAL mode, its schema up to date (raises on failure)."""
+        path = Path(location)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            if dedicated:
+                # The index pages of a large store stay cached instead of re-read.
+                conn.execute(f"PRAGMA cache_size = -{DEDICATED_CACHE_KIB}")
+                # Checkpoints run on a thread of their own (see wal_checkpoint).
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
+            schema.migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def identity(self, location: Any) -> tuple[int, int] | None:
+        """The file's device and inode: another file at the path is another store."""
+        try:
+            st = os.stat(location)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def upsert_sql(self, table: str, phase: str, columns: tuple[str, ...], bound: bool) -> str:
+        return statements.upsert_sql(table, phase, columns, bound)
+
+    def claim_sequences(self, conn: Any, executions: Iterable[str]) -> dict[str, int]:
+        return {
+            execution_id: conn.execute(
+                "SELECT COALESCE(MAX(sequence), 0) FROM transcript_entries WHERE execution_id = ?",
+                (execution_id,),
+            ).fetchone()[0]
+            for execution_id in executions
+        }
+
+    def save_sequences(self, conn: Any, last: Mapping[str, int]) -> None:
+        """Nothing to save: the entries themselves hold the numbers."""
+
+    def safe_row(self, table: str, row: dict[str, Any] | list[Any]) -> int:
+        return safe_row(row, safe_value)
+
+    def failure_kind(self, exc: BaseException) -> str:
+        return failure_kind(exc)
+
+
+def safe_row(row: dict[str, Any] | list[Any], safe: Any) -> int:
+    """Replace, in place, each value of ``row`` that ``safe`` changes; how many were replaced."""
+    made = 0
+    keys: Iterable[Any] = row.keys() if isinstance(row, dict) else range(len(row))
+    for key in list(keys):
+        value = row[key]
+        replaced = safe(value)
+        if replaced is not value:
+            row[key] = replaced
+            made += 1
+    return made
+
+
+def safe_value(value: Any) -> Any:
+    """``value`` if SQLite can hold it, else what it is stored as (the same object when fine)."""
+    if value is None or type(value) is float:
+        return value
+    if type(value) is str:
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:  # lone surrogates: not text SQLite (or UTF-8) can hold
+            return _SURROGATE.sub("\ufffd", value)
+    if type(value) is int:
+        return value if _INT_MIN <= value <= _INT_MAX else str(value)
+    if isinstance(value, bytes | bool):
+        return value
+    return safe_value(str(value))
+
+
+def failure_kind(exc: BaseException) -> str:
+    """A short name for a storage failure, so each kind is warned about once."""
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        return "readonly"
+    if "locked" in text or "busy" in text:
+        return "locked"
+    if "full" in text:
+        return "disk_full"
+    if "disk i/o" in text or "i/o error" in text:
+        return "io"
+    if "malformed" in text or "not a database" in text:
+        return "corrupt"
+    if isinstance(exc, OverflowError | UnicodeError | TypeError | ValueError) or (
+        isinstance(exc, sqlite3.InterfaceError | sqlite3.ProgrammingError) and "binding" in text
+    ):
+        return "value"
+    if isinstance(exc, FileNotFoundError | NotADirectoryError | FileExistsError):
+        return "unavailable"
+    if "unable to open" in text:
+        return "unavailable"
+    return "error"
+
+
+SQLITE = SQLiteEngine()
+
+__all__ = ["DEDICATED_CACHE_KIB", "SQLITE", "SQLiteEngine", "failure_kind", "safe_value"]
