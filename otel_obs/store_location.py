@@ -59,7 +59,7 @@ def is_server_url(value: Any) -> bool:
 
 
 def parse_server_url(text: str, source: str = "store URL") -> ServerStore:
-    """``text`` as a :class:`ServerStore`; ``ValueError`` naming what is wrong (never the password)."""
+    """``text`` as a :class:`ServerStore`; a ``ValueError`` says what is wrong, not the password."""
     text = text.strip()
     try:
         parts = urlsplit(text)

@@ -160,8 +160,7 @@ def pg_url(pg_server) -> str:
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(
-            f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"
-            " LC_COLLATE 'C' LC_CTYPE 'C'"
+            f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
         )
     yield server_url.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(server_url, autocommit=True) as admin:

@@ -51,9 +51,7 @@ def _bin(name: str) -> str:
     on_path = shutil.which(name)
     if on_path:
         return on_path
-    raise ClusterUnavailable(
-        f"PostgreSQL's {name} not found (install Debian's postgresql package)"
-    )
+    raise ClusterUnavailable(f"PostgreSQL's {name} not found (install Debian's postgresql package)")
 
 
 def _as_owner(argv: list[str]) -> list[str]:
@@ -113,7 +111,11 @@ def start() -> Cluster:
         " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         " -c max_connections=300 -c jit=off"
     )
-    _run(_as_owner([pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"]))
+    _run(
+        _as_owner(
+            [pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"]
+        )
+    )
     return Cluster(folder, port)
 
 

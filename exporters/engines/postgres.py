@@ -327,7 +327,9 @@ class PostgresEngine:
         return conn
 
     def open_writer(self, location: Any, *, busy_timeout_ms: int, dedicated: bool) -> Any:
-        raw = self.connect(location, timeout_s=busy_timeout_ms / 1000, application="otel-obs writer")
+        raw = self.connect(
+            location, timeout_s=busy_timeout_ms / 1000, application="otel-obs writer"
+        )
         try:
             _text_parameters(raw)
             raw.execute(f"SET lock_timeout = {int(busy_timeout_ms)}")
