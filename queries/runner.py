@@ -5,8 +5,11 @@ method named for what it answers (``first_error_context``); the spec's
 higher-level methods (``validate``, ``find_errors``, ``parallel_health`` …)
 combine tools into typed reports (:mod:`otel_obs.queries.results`).
 
-Connections are opened with ``mode=ro``: a diagnosis must never change the
-store it diagnoses, even when a tool is run by an agent with odd parameters.
+Connections are opened with ``mode=ro`` (on PostgreSQL: read-only
+transactions): a diagnosis must never change the store it diagnoses, even when
+a tool is run by an agent with odd parameters. The store is a SQLite path or a
+``postgresql://`` URL (:class:`~otel_obs.store_location.ServerStore`); a tool's
+one SQL text answers the same on both (:mod:`.dialects`).
 Every tool runs under a time bound (``OTEL_OBS_TOOL_TIMEOUT_MS``): past it the
 tool is stopped with a :class:`~otel_obs.queries.readonly.ReadTimeoutError` that
 names it and the limit.
@@ -15,15 +18,15 @@ names it and the limit.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from otel_obs import settings
+from otel_obs.store_location import ServerStore, StoreLocation
 
-from .readonly import bounded, connect_read_only
+from .readonly import bounded, connect_read_only, execute
 from .registry import get_tool, load_tools
 from .results import (
     AnomalyReport,
@@ -39,7 +42,7 @@ DB_ENV = settings.DB.env
 Row = dict[str, Any]
 
 
-def default_db_path() -> Path:
+def default_db_path() -> StoreLocation:
     """``OTEL_OBS_DB`` if set, else the spec's ``database/observability.db``."""
     return settings.DB.resolve()
 
@@ -48,14 +51,23 @@ class ObservabilitySkills:
     """The SQL tools of one store, as methods and by id."""
 
     def __init__(
-        self, db_path: str | os.PathLike[str] | None = None, *, tool_timeout_ms: int | None = None
+        self,
+        db_path: str | os.PathLike[str] | ServerStore | None = None,
+        *,
+        tool_timeout_ms: int | None = None,
     ) -> None:
-        self.db_path = Path(db_path) if db_path is not None else default_db_path()
-        if not self.db_path.is_file():
-            raise FileNotFoundError(f"observability database not found: {self.db_path}")
+        #: The store: a SQLite path or a PostgreSQL database (a :class:`ServerStore`).
+        self.db_path: StoreLocation = (
+            settings.DB.resolve(db_path) if db_path is not None else default_db_path()  # type: ignore[arg-type]
+        )
         #: The longest one tool may run (``OTEL_OBS_TOOL_TIMEOUT_MS``), checked here.
         self.tool_timeout_ms = settings.TOOL_TIMEOUT_MS.resolve(tool_timeout_ms)
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Any = None
+        if isinstance(self.db_path, ServerStore):
+            # A wrong URL, password or database is said now, as a missing file is.
+            self._conn = connect_read_only(self.db_path, rows=False)
+        elif not Path(self.db_path).is_file():
+            raise FileNotFoundError(f"observability database not found: {self.db_path}")
         # One tool at a time on the one connection (the MCP server calls from threads):
         # its time bound, a progress handler, belongs to the connection.
         self._lock = threading.Lock()
@@ -64,7 +76,7 @@ class ObservabilitySkills:
     # plumbing
     # ------------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self) -> Any:
         if self._conn is None:
             self._conn = connect_read_only(self.db_path, rows=False)
         return self._conn
@@ -93,7 +105,7 @@ class ObservabilitySkills:
         with self._lock:
             conn = self._connection()
             with bounded(conn, f"tool {tool.id} ({tool.title})", self.tool_timeout_ms):
-                cursor = conn.execute(tool.sql, bound)
+                cursor = execute(conn, tool.sql, bound, tool.param_types)
                 columns = [d[0] for d in cursor.description or ()]
                 rows = cursor.fetchall()
         return [dict(zip(columns, row, strict=True)) for row in rows]
