@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -124,7 +125,7 @@ def _wants_truth(node: exp.Expression) -> bool:
     return False
 
 
-def _truth_values(tree: exp.Expression) -> None:
+def _truth_values(tree: Any) -> None:
     """Comparisons used as values become 1 / 0 / NULL; numbers used as conditions, ``<> 0``."""
     for node in reversed(list(tree.walk())):
         if node.parent is None or isinstance(node, exp.Paren):
@@ -141,7 +142,7 @@ def _truth_values(tree: exp.Expression) -> None:
             node.replace(exp.NEQ(this=exp.paren(node.copy()), expression=exp.Literal.number(0)))
 
 
-def _literals(tree: exp.Expression) -> None:
+def _literals(tree: Any) -> None:
     """Decimal literals as doubles: SQLite's arithmetic on them is in doubles."""
     for node in reversed(list(tree.find_all(exp.Literal))):
         if not node.is_string and re.fullmatch(r"\d+\.\d*(e[+-]?\d+)?|\d+e[+-]?\d+", node.this):
@@ -150,7 +151,7 @@ def _literals(tree: exp.Expression) -> None:
             node.replace(exp.Cast(this=node.copy(), to=exp.DataType.build("DOUBLE")))
 
 
-def _numbers(tree: exp.Expression) -> None:
+def _numbers(tree: Any) -> None:
     """AVG as a double, ROUND as SQLite rounds, MAX/MIN of two values NULL when either is."""
     for node in reversed(list(tree.find_all(exp.Avg))):
         whole = node.parent if isinstance(node.parent, exp.Window) else node
@@ -194,7 +195,7 @@ def _strftime_format(fmt: str) -> str:
     return "".join(out)
 
 
-def _texts(tree: exp.Expression) -> None:
+def _texts(tree: Any) -> None:
     """strftime, json_extract, LIKE, GLOB and group_concat as SQLite answers them."""
     for node in reversed(list(tree.find_all(exp.TimeToStr))):
         fmt = node.args["format"]
@@ -232,7 +233,7 @@ def _texts(tree: exp.Expression) -> None:
         _group_concat(node)
 
 
-def _group_concat(node: exp.GroupConcat) -> None:
+def _group_concat(node: Any) -> None:
     """``group_concat`` as ``string_agg`` of text, in the order the SQLite text gives its rows.
 
     SQLite (before 3.44) takes no ORDER BY inside an aggregate: a list's order is
@@ -301,9 +302,9 @@ def _feeding_order(node: exp.Expression) -> list[exp.Ordered]:
     return kept
 
 
-def _cte(node: exp.Expression, name: str) -> exp.Expression | None:
+def _cte(node: Any, name: str) -> Any:
     """The query of the CTE ``name`` that ``node`` can see."""
-    scope: exp.Expression | None = node
+    scope = node
     while scope is not None:
         with_ = scope.args.get("with_")
         if with_ is not None:
@@ -314,7 +315,7 @@ def _cte(node: exp.Expression, name: str) -> exp.Expression | None:
     return None
 
 
-def _shape(tree: exp.Expression) -> None:
+def _shape(tree: Any) -> None:
     """WITH RECURSIVE where a CTE names itself; aliases for subqueries; reserved names renamed."""
     with_ = tree.args.get("with_")
     if with_ is not None:
@@ -343,7 +344,7 @@ def _shape(tree: exp.Expression) -> None:
         sub.set("alias", exp.TableAlias(this=exp.to_identifier(f"_sq{count}")))
 
 
-def _parameters(tree: exp.Expression, types: Mapping[str, str]) -> None:
+def _parameters(tree: Any, types: Mapping[str, str]) -> None:
     """``:name`` as a placeholder cast to its declared type (kept plain where none is known)."""
     for node in reversed(list(tree.find_all(exp.Placeholder))):
         name = node.name

@@ -46,6 +46,18 @@ class ReadTimeoutError(TimeoutError):
     """A read of the store ran past its time limit and was stopped."""
 
 
+def _read_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import psycopg
+    except ImportError:
+        return (sqlite3.Error,)
+    return (sqlite3.Error, psycopg.Error)
+
+
+#: What a read of either engine may raise that is the store's answer, not a bug.
+READ_ERRORS: tuple[type[BaseException], ...] = _read_errors()
+
+
 class StoreUnavailableError(ValueError):
     """A store that cannot be read: one line naming it (never a password) and why."""
 
@@ -140,7 +152,7 @@ def bounded(conn: Any, what: str, timeout_ms: int | None = None) -> Iterator[Non
 # --------------------------------------------------------------------------
 
 
-class ServerRow(tuple):  # type: ignore[type-arg]
+class ServerRow(tuple[Any, ...]):
     """A row of a :class:`ServerReader` read by position or column name, as ``sqlite3.Row``."""
 
     _names: tuple[str, ...] = ()
@@ -199,6 +211,10 @@ class ServerReader:
         self, sql: str, parameters: Any = (), types: tuple[tuple[str, str], ...] = ()
     ) -> Any:
         """Run ``sql`` (SQLite's dialect) with ``parameters``; the cursor."""
+        if isinstance(parameters, Mapping) and not types:
+            # Untyped named parameters are bound as their values' types (``:x IS NULL``
+            # alone gives the server no type to take).
+            types = tuple((name, _kind(value)) for name, value in sorted(parameters.items()))
         text = postgres_sql(sql, types)
         cursor = self.raw.cursor(row_factory=self._row_factory)
         if isinstance(parameters, Mapping):
@@ -228,8 +244,22 @@ class ServerReader:
             if not self.raw.closed:
                 self.raw.execute("SET statement_timeout = 0")
 
+    @property
+    def broken(self) -> bool:
+        """Whether the connection is lost (the server restarted, the network went)."""
+        return bool(self.raw.closed or self.raw.broken)
+
     def close(self) -> None:
         self.raw.close()
+
+
+def _kind(value: Any) -> str:
+    """The declared type a parameter of this value is bound as."""
+    if isinstance(value, bool | int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "text"
 
 
 def _why(store: ServerStore, exc: BaseException) -> str:
@@ -243,20 +273,29 @@ def _why(store: ServerStore, exc: BaseException) -> str:
 
 
 def _schema_problem(raw: Any) -> str | None:
-    """Why the database is no otel-obs store (None when it is one)."""
+    """Why the database is no otel-obs store this role may read (None when it is one)."""
     from otel_obs.exporters import schema
 
-    found = {
-        row[0]
-        for row in raw.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+    found = dict(
+        raw.execute(
+            "SELECT c.relname, has_table_privilege(c.oid, 'SELECT')"
+            " FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
         ).fetchall()
-    }
+    )
     if "otel_obs_schema" not in found:
         return "no otel-obs schema" if found else "an empty database"
     missing = [t for t in schema.TABLES if t not in found]
     if missing:
         return f"it lacks the table(s) {', '.join(missing)}"
+    denied = [t for t in ("otel_obs_schema", *schema.TABLES) if not found[t]]
+    if denied:
+        user = raw.execute("SELECT current_user").fetchone()[0]
+        return (
+            f"the role {user} may not read {', '.join(denied[:3])}"
+            + (f" and {len(denied) - 3} more table(s)" if len(denied) > 3 else "")
+            + f"; grant it: GRANT SELECT ON ALL TABLES IN SCHEMA public TO {user}"
+        )
     return None
 
 

@@ -77,6 +77,9 @@ class ObservabilitySkills:
     # ------------------------------------------------------------------
 
     def _connection(self) -> Any:
+        if self._conn is not None and getattr(self._conn, "broken", False):
+            self._conn.close()  # a server connection lost: the next tool opens a new one
+            self._conn = None
         if self._conn is None:
             self._conn = connect_read_only(self.db_path, rows=False)
         return self._conn

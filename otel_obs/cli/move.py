@@ -142,7 +142,7 @@ def _count(conn: Any, table: str) -> int:
     return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
-def move(
+def move_store(
     source: StoreLocation,
     dest: StoreLocation,
     *,
@@ -247,4 +247,4 @@ def store_of(text: str, which: str) -> StoreLocation:
         raise MoveProblem(str(exc)) from None
 
 
-__all__ = ["BATCH_ROWS", "MoveProblem", "MoveResult", "move", "store_of"]
+__all__ = ["BATCH_ROWS", "MoveProblem", "MoveResult", "move_store", "store_of"]

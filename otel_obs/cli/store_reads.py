@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..exporters import schema
+from ..queries.readonly import StoreUnavailableError
 from ..queries.readonly import connect_read_only as read_only
+from ..store_location import ServerStore, StoreLocation
 
 _EXECUTIONS_SQL = """
 SELECT r.id,
@@ -30,6 +32,16 @@ WHERE (:task_list_id IS NULL OR r.task_list_id = :task_list_id)
 ORDER BY julianday(r.started_at) DESC, r.id
 LIMIT :limit
 """
+
+
+def server_store_problem(store: ServerStore) -> str | None:
+    """Why ``store`` cannot be read as an otel-obs store (None when it can): one line
+    naming the server and the database, never the password."""
+    try:
+        read_only(store).close()
+    except StoreUnavailableError as error:
+        return str(error)
+    return None
 
 
 def store_problem(db_path: Path) -> str | None:
@@ -57,7 +69,7 @@ def store_problem(db_path: Path) -> str | None:
     return None
 
 
-def unwritable_store_problem(db_path: Path) -> str | None:
+def unwritable_store_problem(db_path: StoreLocation) -> str | None:
     """Why a command that writes ``db_path`` must not (None when it may).
 
     A missing or empty file becomes a new store and an otel-obs store of this
@@ -66,6 +78,8 @@ def unwritable_store_problem(db_path: Path) -> str | None:
     otherwise be refused by the writer in the background, and the command
     would "succeed" with nothing stored.
     """
+    if isinstance(db_path, ServerStore):
+        return None  # the writer creates or migrates the schema, or says why it can't
     try:
         if db_path.stat().st_size == 0:
             return None
@@ -91,7 +105,7 @@ def unwritable_store_problem(db_path: Path) -> str | None:
 
 
 def list_executions(
-    db_path: Path, task_list_id: str | None = None, limit: int = 50
+    db_path: StoreLocation, task_list_id: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
     """Executions newest first, with how many agent instances and waves each had."""
     conn = read_only(db_path)
@@ -102,7 +116,7 @@ def list_executions(
         conn.close()
 
 
-def unmapped_spans(db_path: Path) -> tuple[list[dict[str, Any]], int]:
+def unmapped_spans(db_path: StoreLocation) -> tuple[list[dict[str, Any]], int]:
     """Spans that made no row, by instrumentation scope and name (most first), and how many
     spans of other instrumentations still wait for their parent. A store older than these
     tables has neither: nothing to show."""
@@ -121,7 +135,7 @@ def unmapped_spans(db_path: Path) -> tuple[list[dict[str, Any]], int]:
         conn.close()
 
 
-def execution_exists(db_path: Path, execution_id: str) -> bool:
+def execution_exists(db_path: StoreLocation, execution_id: str) -> bool:
     """Whether the store has recorded anything of ``execution_id``."""
     conn = read_only(db_path)
     try:
