@@ -36,8 +36,6 @@ from typing import Any
 from otel_obs import settings
 from otel_obs.store_location import ServerStore
 
-from .dialects import postgres_sql
-
 #: SQLite virtual-machine steps between two looks at the clock (about a millisecond).
 _PROGRESS_STEPS = 10_000
 
@@ -190,6 +188,12 @@ class ServerReader:
         from otel_obs.exporters.engines.postgres import POSTGRES, MissingDriverError
 
         try:
+            import sqlglot  # noqa: F401  (the tools' SQL is translated with it)
+        except ImportError:
+            raise StoreUnavailableError(
+                "a postgresql:// store needs the 'postgres' extra: pip install 'otel-obs[postgres]'"
+            ) from None
+        try:
             raw = POSTGRES.connect(store, application="otel-obs reader")
         except MissingDriverError as exc:
             raise StoreUnavailableError(str(exc)) from None
@@ -215,6 +219,8 @@ class ServerReader:
             # Untyped named parameters are bound as their values' types (``:x IS NULL``
             # alone gives the server no type to take).
             types = tuple((name, _kind(value)) for name, value in sorted(parameters.items()))
+        from .dialects import postgres_sql
+
         text = postgres_sql(sql, types)
         cursor = self.raw.cursor(row_factory=self._row_factory)
         if isinstance(parameters, Mapping):

@@ -209,6 +209,12 @@ def _copy(
         if progress is not None and not done:
             progress(table, 0, total)
     _raise_counters(engine, writer)
+    if isinstance(dest, ServerStore):
+        # A server plans from statistics that a bulk load leaves stale until autovacuum
+        # comes round: gather them now, so the tools are fast from the first query.
+        for table, added in result.added.items():
+            if added:
+                writer.execute(f"ANALYZE {table}")
     return result
 
 
