@@ -315,6 +315,67 @@ def _cte(node: Any, name: str) -> Any:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _not_null() -> dict[str, frozenset[str]]:
+    """The columns of each table of the schema that never hold NULL."""
+    import sqlite3
+
+    from otel_obs.exporters import schema
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        schema.migrate(conn)
+        return {
+            table: frozenset(
+                row[1] for row in conn.execute(f"PRAGMA table_info({table})") if row[3] or row[5]
+            )
+            for table in schema.TABLES
+        }
+    finally:
+        conn.close()
+
+
+def _table_of(column: Any, select: Any) -> str | None:
+    """The schema table ``column`` reads in ``select`` (None: a CTE's, a subquery's, unknown)."""
+    sources = []
+    source = select.args.get("from_")
+    if source is not None:
+        sources.append(source.this)
+    sources += [join.this for join in select.args.get("joins") or ()]
+    tables = [t for t in sources if isinstance(t, exp.Table)]
+    ctes = set()
+    scope = select
+    while scope is not None:
+        with_ = scope.args.get("with_")
+        if with_ is not None:
+            ctes |= {cte.args["alias"].name for cte in with_.expressions}
+        scope = scope.parent
+    if column.table:
+        found = [t for t in tables if (t.alias or t.name) == column.table]
+    else:
+        found = tables if len(sources) == 1 else []
+    if len(found) != 1 or found[0].name in ctes or found[0].name not in _not_null():
+        return None
+    return str(found[0].name)
+
+
+def _orders(tree: Any) -> None:
+    """No NULLS FIRST / LAST on a column that holds no NULL: an index then serves the order.
+
+    sqlglot places NULLs as SQLite does (first ascending, last descending), the
+    opposite of PostgreSQL's default, which an index scan in either direction
+    gives; on a NOT NULL column of the schema where NULLs go does not matter.
+    """
+    for ordered in tree.find_all(exp.Ordered):
+        column = ordered.this
+        select = ordered.find_ancestor(exp.Select)
+        if not isinstance(column, exp.Column) or select is None:
+            continue
+        table = _table_of(column, select)
+        if table is not None and column.name in _not_null()[table]:
+            ordered.set("nulls_first", bool(ordered.args.get("desc")))
+
+
 def _shape(tree: Any) -> None:
     """WITH RECURSIVE where a CTE names itself; aliases for subqueries; reserved names renamed."""
     with_ = tree.args.get("with_")
@@ -390,6 +451,7 @@ def postgres_sql(sql: str, types: tuple[tuple[str, str], ...] = ()) -> str:
     _numbers(tree)
     _literals(tree)
     _truth_values(tree)
+    _orders(tree)
     _parameters(tree, dict(types))
     return _placeholders(tree.sql(dialect="postgres", comments=False))
 

@@ -201,6 +201,9 @@ class ServerReader:
             raise StoreUnavailableError(_why(store, exc)) from None
         try:
             raw.execute("SET default_transaction_read_only = on")
+            # Each tool planned for its own parameters: a prepared statement's generic
+            # plan (psycopg prepares after a few runs) can miss an execution's skew.
+            raw.prepare_threshold = None
             _python_numbers(raw)
             problem = _schema_problem(raw)
         except Exception as exc:
