@@ -56,6 +56,9 @@ def _read_errors() -> tuple[type[BaseException], ...]:
 READ_ERRORS: tuple[type[BaseException], ...] = _read_errors()
 
 
+_CONNECT_ERRORS: tuple[type[BaseException], ...] = (*READ_ERRORS, OSError)
+
+
 class StoreUnavailableError(ValueError):
     """A store that cannot be read: one line naming it (never a password) and why."""
 
@@ -197,7 +200,7 @@ class ServerReader:
             raw = POSTGRES.connect(store, application="otel-obs reader")
         except MissingDriverError as exc:
             raise StoreUnavailableError(str(exc)) from None
-        except Exception as exc:  # psycopg's errors, OSError: one line, no password
+        except _CONNECT_ERRORS as exc:  # one line, no password
             raise StoreUnavailableError(_why(store, exc)) from None
         try:
             raw.execute("SET default_transaction_read_only = on")
@@ -206,7 +209,7 @@ class ServerReader:
             raw.prepare_threshold = None
             _python_numbers(raw)
             problem = _schema_problem(raw)
-        except Exception as exc:
+        except READ_ERRORS as exc:
             raw.close()
             raise StoreUnavailableError(_why(store, exc)) from None
         if problem:
