@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import scenarios
 from demo_store import demo_store
+from opentelemetry import context as otel_context
 from pg_stores import Pair, _break, _db_of, _pair, _plant
 
 from otel_obs.cli.move import move_store
@@ -47,9 +48,16 @@ def fault_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     """Every scenario store merged into one SQLite file, with planted faults and odd values."""
     root = tmp_path_factory.mktemp("faults")
     merged = root / "faults.db"
+    # The scenarios' agents share this thread and may leave a span current (as real
+    # agents in one process would): the tests after these must start from no span.
+    before = otel_context.get_current()
+    try:
+        built = {name: request.getfixturevalue(name) for name in (*SCENARIOS, "clean_run")}
+    finally:
+        otel_context.attach(before)
     for name in SCENARIOS:
-        move_store(_db_of(request.getfixturevalue(name)), merged)
-    clean = request.getfixturevalue("clean_run")
+        move_store(_db_of(built[name]), merged)
+    clean = built["clean_run"]
     broken = scenarios.copy_store(_db_of(clean), root / "broken.db")
     _break(broken, clean.execution_id)
     move_store(broken, merged)
