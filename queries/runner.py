@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_obs import settings
+from otel_obs.store_location import StoreLocation
 
 from .readonly import bounded, connect_read_only
 from .registry import get_tool, load_tools
@@ -39,7 +40,7 @@ DB_ENV = settings.DB.env
 Row = dict[str, Any]
 
 
-def default_db_path() -> Path:
+def default_db_path() -> StoreLocation:
     """``OTEL_OBS_DB`` if set, else the spec's ``database/observability.db``."""
     return settings.DB.resolve()
 

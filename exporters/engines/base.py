@@ -44,10 +44,15 @@ class Engine(Protocol):
     #: Starts a batch's transaction (taking the write lock where the engine has one).
     begin: str
     statements: Statements
-    #: Every error a write may meet that is not a bug (counted by :meth:`failure_kind`).
-    errors: tuple[type[BaseException], ...]
+
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        """Every error a write may meet that is not a bug (counted by :meth:`failure_kind`)."""
+
     #: Failure kinds that pass: the batch is kept and tried again.
     transient: frozenset[str]
+    #: Whether a dedicated writer checkpoints a write-ahead log on a thread of its own.
+    checkpoints: bool
     #: Whether the writer binds rows one by one (executemany) even off a dedicated process.
     binds_rows: bool
 

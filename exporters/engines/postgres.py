@@ -308,10 +308,11 @@ class PostgresEngine:
         pending=statements.PENDING_SQL,
     )
     transient = frozenset({"disk_full", "locked", "disconnected", "unavailable"})
+    checkpoints = False
     binds_rows = True
 
     @property
-    def errors(self) -> tuple[type[BaseException], ...]:  # type: ignore[override]
+    def errors(self) -> tuple[type[BaseException], ...]:
         return (_psycopg().Error, OSError, OverflowError, UnicodeError, TypeError, ValueError)
 
     def connect(self, location: Any, *, timeout_s: float = 10.0, application: str) -> Any:
@@ -379,7 +380,7 @@ class PostgresEngine:
             value = row[key]
             safe = safe_value(value, kinds.get(key) if isinstance(key, str) else None)
             if safe is not value:
-                row[key] = safe  # type: ignore[index]
+                row[key] = safe
                 made += 1
         return made
 

@@ -51,6 +51,7 @@ class SQLiteEngine:
         ValueError,
     )
     transient = frozenset({"disk_full", "locked"})
+    checkpoints = True
     binds_rows = False
 
     def open_writer(self, location: Any, *, busy_timeout_ms: int, dedicated: bool) -> Any:

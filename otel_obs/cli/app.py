@@ -18,6 +18,7 @@ import typer
 
 from .. import settings
 from .._internal_errors import raising as raising_internal_errors
+from ..store_location import ServerStore, StoreLocation, store_location
 from . import output as out
 
 #: Environment variable that shows tracebacks for unexpected errors.
@@ -39,10 +40,11 @@ class UsageProblem(Exception):
 
 
 DbOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--db",
-        help="SQLite store (default: $OTEL_OBS_DB or database/observability.db).",
+        help="The store: a SQLite file or a postgresql:// URL "
+        "(default: $OTEL_OBS_DB or database/observability.db).",
         show_default=False,
     ),
 ]
@@ -68,14 +70,14 @@ ExecArg = Annotated[str, typer.Argument(metavar="EXECUTION_ID", help="The execut
 # --------------------------------------------------------------------------
 
 
-def default_db() -> Path:
+def default_db() -> StoreLocation:
     """The library's default store: ``OTEL_OBS_DB`` or ``database/observability.db``."""
     from ..queries.runner import default_db_path
 
     return default_db_path()
 
 
-def store_paths(db: Path | None, transcripts_dir: Path | None) -> tuple[Path, Path]:
+def store_paths(db: str | None, transcripts_dir: Path | None) -> tuple[StoreLocation, Path]:
     """Store and transcripts folder exactly as the library resolves them.
 
     Arguments win, then ``OTEL_OBS_DB`` / ``OTEL_OBS_TRANSCRIPTS_DIR``, then the
@@ -84,14 +86,16 @@ def store_paths(db: Path | None, transcripts_dir: Path | None) -> tuple[Path, Pa
     """
     from ..config import resolve_paths
 
-    return resolve_paths(db, transcripts_dir)
+    return resolve_paths(None if db is None else store_location(db, "--db"), transcripts_dir)
 
 
-def existing_db(db: Path | None) -> Path:
+def existing_db(db: str | None) -> Any:
     """The store to read, which must exist: reading never creates one by accident."""
     from .store_reads import store_problem
 
-    path = db if db is not None else default_db()
+    path = store_location(db, "--db") if db is not None else default_db()
+    if isinstance(path, ServerStore):
+        return path
     if not path.is_file():
         raise UsageProblem(
             f"--db: no store at {path} (run 'otel-obs demo' to create one, "
@@ -103,7 +107,7 @@ def existing_db(db: Path | None) -> Path:
     return path
 
 
-def store_with(db: Path | None, execution_id: str | None) -> Path:
+def store_with(db: str | None, execution_id: str | None) -> Any:
     """The existing store, which must hold ``execution_id`` when one is given.
 
     The library answers an unknown id with empty results (right for a program
@@ -121,7 +125,7 @@ def store_with(db: Path | None, execution_id: str | None) -> Path:
     return path
 
 
-def skills_for(db: Path | None, execution_id: str | None = None) -> Any:
+def skills_for(db: str | None, execution_id: str | None = None) -> Any:
     """An ``ObservabilitySkills`` (read-only connections) on :func:`store_with`'s store."""
     from ..queries.runner import ObservabilitySkills
 
