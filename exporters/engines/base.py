@@ -59,6 +59,9 @@ class Engine(Protocol):
     def open_writer(self, location: Any, *, busy_timeout_ms: int, dedicated: bool) -> Any:
         """A connection for writing, its schema up to date (raises on failure)."""
 
+    def writable_problem(self, location: Any) -> str | None:
+        """Why a writer could not write this store (None when it can), in one line."""
+
     def identity(self, location: Any) -> Any:
         """What tells whether the store is still the one opened (None: it is gone)."""
 

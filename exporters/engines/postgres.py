@@ -345,6 +345,39 @@ class PostgresEngine:
     def identity(self, location: Any) -> Any:
         return location.url
 
+    def writable_problem(self, location: Any) -> str | None:
+        """Why a writer could not write this store (None when it can), in one line.
+
+        Connects, brings the schema up to date as the writer would, and checks the
+        role may write every table: a command that "succeeded" while its writer
+        dropped every row in the background would lose data silently.
+        """
+        try:
+            conn = self.open_writer(location, busy_timeout_ms=10_000, dedicated=False)
+        except MissingDriverError as exc:
+            return str(exc)
+        except schema.SchemaTooNewError as exc:
+            return f"{location.where}: {exc}; upgrade otel-obs"
+        except self.errors as exc:
+            return f"{location.where}: {connection_problem(exc, location)}"
+        try:
+            denied = [
+                table
+                for table in schema.TABLES
+                if not conn.execute(
+                    "SELECT has_table_privilege(current_user, ?, 'INSERT, UPDATE, DELETE')",
+                    (table,),
+                ).fetchone()[0]
+            ]
+        finally:
+            conn.close()
+        if denied:
+            return (
+                f"{location.where}: role {location.user or '(default)'} may not write "
+                f"{', '.join(denied)} (see the writer role's grants in the docs)"
+            )
+        return None
+
     def upsert_sql(self, table: str, phase: str, columns: tuple[str, ...], bound: bool) -> str:
         return _or_ignore(statements.upsert_sql(table, phase, columns, True))
 
@@ -421,6 +454,25 @@ def failure_kind(exc: BaseException) -> str:
     return "error"
 
 
+def connection_problem(exc: BaseException, location: Any) -> str:
+    """The first line of a connection failure, with the password (if any) blotted out."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    password = _password_of(location.url)
+    if password:
+        text = text.replace(password, "***")
+    return text
+
+
+def _password_of(url: str) -> str | None:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
+
+
 def _text_parameters(conn: Any) -> None:
     """Send numbers as text of unknown type: the server reads them as the column's type."""
     from psycopg.adapt import Dumper
@@ -445,6 +497,7 @@ __all__ = [
     "MIGRATION_LOCK",
     "POSTGRES",
     "MissingDriverError",
+    "connection_problem",
     "PgConnection",
     "PostgresEngine",
     "migrate",

@@ -76,6 +76,10 @@ class SQLiteEngine:
             raise
         return conn
 
+    def writable_problem(self, location: Any) -> str | None:
+        """Checked by the commands that write (the file, its folder, its schema)."""
+        return None
+
     def identity(self, location: Any) -> tuple[int, int] | None:
         """The file's device and inode: another file at the path is another store."""
         try:

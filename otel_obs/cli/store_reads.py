@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..exporters import schema
+from ..exporters.engines import engine_for
 from ..queries.readonly import connect_read_only as read_only
+from ..store_location import ServerStore, StoreLocation
 
 _EXECUTIONS_SQL = """
 SELECT r.id,
@@ -57,7 +59,7 @@ def store_problem(db_path: Path) -> str | None:
     return None
 
 
-def unwritable_store_problem(db_path: Path) -> str | None:
+def unwritable_store_problem(db_path: StoreLocation) -> str | None:
     """Why a command that writes ``db_path`` must not (None when it may).
 
     A missing or empty file becomes a new store and an otel-obs store of this
@@ -66,6 +68,8 @@ def unwritable_store_problem(db_path: Path) -> str | None:
     otherwise be refused by the writer in the background, and the command
     would "succeed" with nothing stored.
     """
+    if isinstance(db_path, ServerStore):
+        return engine_for(db_path).writable_problem(db_path)
     try:
         if db_path.stat().st_size == 0:
             return None
