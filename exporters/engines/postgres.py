@@ -7,9 +7,10 @@ What differs from SQLite, and why:
   a numbered one's value where it appears again).
 - **Values.** Every parameter goes over as text of unknown type, so the
   server reads it as the column's type, as SQLite's column affinity does
-  (``5`` into a text column is ``'5'``). What PostgreSQL cannot hold — a NUL
-  or a lone surrogate in a text, an integer beyond 64 bits or a word in an
-  integer column — is made safe (U+FFFD; NULL) and counted.
+  (``5`` into a text column is ``'5'``). What PostgreSQL cannot hold is made
+  safe and counted: a NUL or a lone surrogate in a text becomes U+FFFD, an
+  integer beyond 64 bits the nearest 64-bit one (SQLite keeps its digits as
+  text), a word in a number column NULL.
 - **Sequence numbers.** Writers on several machines write one execution at
   once, and the server has no single write lock: each execution has a
   counter row (``entry_counters``) locked inside the batch's transaction, in
@@ -269,12 +270,14 @@ def safe_value(value: Any, kind: str | None) -> Any:
         if type(value) is bool:
             return value
         if type(value) is int:
-            return value if _INT_MIN <= value <= _INT_MAX else None
+            # Beyond 64 bits: the nearest value a bigint holds (it may be part of a key).
+            return value if _INT_MIN <= value <= _INT_MAX else max(_INT_MIN, min(value, _INT_MAX))
         if type(value) is float:
             return int(value) if value.is_integer() and _INT_MIN <= value <= _INT_MAX else None
         text = str(value)
-        if _INTEGER.fullmatch(text) and _INT_MIN <= int(text) <= _INT_MAX:
-            return value
+        if _INTEGER.fullmatch(text):
+            number = int(text)
+            return value if _INT_MIN <= number <= _INT_MAX else max(_INT_MIN, min(number, _INT_MAX))
         return None
     if kind == "double precision":
         if type(value) in (int, float, bool):
@@ -287,6 +290,10 @@ def safe_value(value: Any, kind: str | None) -> Any:
     if type(value) is str:
         safe = _text_safe(value)
         return value if safe == value else safe
+    if type(value) is int:
+        if _INT_MIN <= value <= _INT_MAX:
+            return value
+        return str(value) if kind == "text" else max(_INT_MIN, min(value, _INT_MAX))
     if isinstance(value, int | float):
         return value
     return _text_safe(str(value))
@@ -448,6 +455,8 @@ def failure_kind(exc: BaseException) -> str:
         text = str(exc).lower()
         if "password" in text or "authentication" in text or "does not exist" in text:
             return "denied"  # a wrong password or database: no retry mends it
+        if "connection failed" in text or "refused" in text or "could not" in text:
+            return "unavailable"  # no server there (yet): tried again in the retry window
         return "disconnected"
     if isinstance(exc, e.InterfaceError) and "closed" in str(exc).lower():
         return "disconnected"
