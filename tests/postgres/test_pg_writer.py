@@ -39,9 +39,16 @@ def create_schema(url: str) -> None:
     POSTGRES.open_writer(parse_server_url(url), busy_timeout_ms=10_000, dedicated=False).close()
 
 
-def start_workers(url: str, tmp_path: Path, writer: str, workers: list[str], n: int):
+def start_workers(
+    url: str, tmp_path: Path, writer: str, workers: list[str], n: int, pause_s: float = 0.02
+):
     go = tmp_path / "go"
-    env = {**os.environ, "OTEL_OBS_WRITER": writer}
+    env = {
+        **os.environ,
+        "OTEL_OBS_WRITER": writer,
+        "STORE_WORKER_PAUSE_S": str(pause_s),
+        "OTEL_OBS_FLUSH_INTERVAL_MS": "20",
+    }
     procs = [
         subprocess.Popen(
             [sys.executable, str(WORKER), "sequence", url, str(tmp_path / "t"), "exec-pg"]
@@ -78,16 +85,17 @@ def assert_complete_and_gap_free(url: str, workers: list[str], n: int) -> None:
 def test_four_processes_on_one_execution_get_gap_free_sequences_despite_rollbacks(
     pg_url: str, tmp_path: Path, writer: str
 ):
-    """The server rolls back about one batch in ten (a serialization failure raised by a
+    """The server rolls back one batch in seven (a serialization failure raised by a
     trigger on the counter rows): those batches are kept and written again, and the
     numbers stay 1..n with no gap and no duplicate."""
     create_schema(pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE counter_updates")
         conn.execute("CREATE SEQUENCE injected_faults")
         conn.execute(
             """CREATE FUNCTION inject_fault() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                IF random() < 0.1 THEN
+                IF nextval('counter_updates') % 7 = 3 THEN
                     PERFORM nextval('injected_faults');
                     RAISE EXCEPTION 'injected fault' USING ERRCODE = '40001';
                 END IF;
@@ -98,8 +106,19 @@ def test_four_processes_on_one_execution_get_gap_free_sequences_despite_rollback
             "CREATE TRIGGER inject_fault BEFORE UPDATE ON entry_counters"
             " FOR EACH STATEMENT EXECUTE FUNCTION inject_fault()"
         )
-    workers, n = [f"w{k}" for k in range(4)], 40
-    for proc in start_workers(pg_url, tmp_path, writer, workers, n):
+        # Each batch holds its transaction a while after taking its numbers, so the
+        # writers' transactions overlap (numbers taken without the lock would collide).
+        conn.execute(
+            """CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_sleep(0.01); RETURN NULL; END $$"""
+        )
+        conn.execute(
+            "CREATE TRIGGER slow_insert AFTER INSERT ON transcript_entries"
+            " FOR EACH STATEMENT EXECUTE FUNCTION slow_insert()"
+        )
+    workers, n = [f"w{k}" for k in range(4)], 150
+    # As fast as they can go, with small batches: the writers' transactions overlap.
+    for proc in start_workers(pg_url, tmp_path, writer, workers, n, pause_s=0.002):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
     assert_complete_and_gap_free(pg_url, workers, n)
