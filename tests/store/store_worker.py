@@ -21,7 +21,6 @@ from pathlib import Path
 from otel_obs.tool_use_logger import ToolUseLogger
 from otel_obs.transcript_writer import TranscriptWriter
 
-
 #: The pause between two tool uses of ``sequence`` (0: as fast as the agent can go).
 PAUSE_S = float(os.environ.get("STORE_WORKER_PAUSE_S", "0.02"))
 
