@@ -236,3 +236,36 @@ def test_several_receivers_starting_at_once_migrate_once(pg_url: str):
     with psycopg.connect(pg_url) as conn:
         assert schema_version(conn) == SCHEMA_VERSION
         assert conn.execute("SELECT count(*) FROM otel_obs_schema").fetchone() == (1,)
+
+
+def test_a_claimed_execution_number_is_held_until_the_claiming_batch_ends(pg_url: str):
+    """Two writers claiming one execution's numbers: the second waits for the first's
+    commit and continues from the number it saved (never from a stale max)."""
+    location = parse_server_url(pg_url)
+    first = POSTGRES.open_writer(location, busy_timeout_ms=10_000, dedicated=False)
+    second = POSTGRES.open_writer(location, busy_timeout_ms=10_000, dedicated=False)
+    try:
+        first.execute("BEGIN")  # an earlier batch: the counter row exists
+        POSTGRES.claim_sequences(first, ["exec-a"])
+        POSTGRES.save_sequences(first, {"exec-a": 3})
+        first.execute("COMMIT")
+        first.execute("BEGIN")
+        assert POSTGRES.claim_sequences(first, ["exec-a"]) == {"exec-a": 3}
+        got: dict[str, int] = {}
+
+        def claim_second() -> None:
+            second.execute("BEGIN")
+            got.update(POSTGRES.claim_sequences(second, ["exec-a"]))
+            second.execute("ROLLBACK")
+
+        waiter = threading.Thread(target=claim_second)
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive() and got == {}, "the second writer took a number meanwhile"
+        POSTGRES.save_sequences(first, {"exec-a": 7})
+        first.execute("COMMIT")
+        waiter.join(10)
+        assert got == {"exec-a": 7}
+    finally:
+        first.close()
+        second.close()
