@@ -43,7 +43,6 @@ not: ``otel-obs import`` rebuilds the store from the two.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -54,7 +53,6 @@ from typing import Any
 
 from otel_obs import settings
 from otel_obs._internal_errors import internal_errors
-from otel_obs.redaction import finite_json
 from otel_obs.store_location import StoreArg, store_location
 
 from .engines import engine_for
@@ -484,16 +482,11 @@ class StoreWriter:
                 groups = grouped(bucket)
             spooled = table != "transcript_entries"
             for (phase, columns), params in groups.items():
-                # A dedicated writer binds each row (executemany). Inside the
-                # agent's process, one statement per group over a JSON array
-                # instead: SQLite then runs the whole group without the GIL,
-                # where executemany hands the GIL back and forth once per row
-                # and starves (and is starved by) the agent's threads.
                 text = None
-                if self._dedicated or engine.binds_rows:
+                if engine.binds_rows(self._dedicated):
                     conn.executemany(self._sql(table, phase, columns, True), params)
                 else:
-                    text = _dump_params(params)
+                    text = engine.rows_text(params)
                     conn.execute(self._sql(table, phase, columns, False), (text,))
                 written += len(params)
                 if spooled and params:
@@ -678,16 +671,6 @@ def grouped(bucket: dict[Any, Any]) -> dict[tuple[str, tuple[str, ...]], list[An
             group = groups.setdefault(key, [])
         group.append(tuple(row.values()))
     return groups
-
-
-#: Not ASCII-escaped: a lone surrogate then fails the statement (and the batch is made
-#: safe) instead of reaching SQLite as an escape it would store as invalid UTF-8.
-_PARAMS_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
-
-
-def _dump_params(params: list[Any]) -> str:
-    """A statement's rows as one JSON array (json_each reads it; NaN would make it malformed)."""
-    return finite_json(_PARAMS_ENCODER, params)
 
 
 #: What a write to a SQLite store may meet that is not a bug (each engine has its own list).

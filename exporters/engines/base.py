@@ -53,8 +53,6 @@ class Engine(Protocol):
     transient: frozenset[str]
     #: Whether a dedicated writer checkpoints a write-ahead log on a thread of its own.
     checkpoints: bool
-    #: Whether the writer binds rows one by one (executemany) even off a dedicated process.
-    binds_rows: bool
 
     def open_writer(self, location: Any, *, busy_timeout_ms: int, dedicated: bool) -> Any:
         """A connection for writing, its schema up to date (raises on failure)."""
@@ -64,6 +62,13 @@ class Engine(Protocol):
 
     def identity(self, location: Any) -> Any:
         """What tells whether the store is still the one opened (None: it is gone)."""
+
+    def binds_rows(self, dedicated: bool) -> bool:
+        """Whether a group of rows is bound row by row (executemany), else sent as one
+        JSON array (:meth:`rows_text`) that one statement unpacks."""
+
+    def rows_text(self, params: list[Any]) -> str:
+        """A group's rows as the JSON array the unbound statement unpacks."""
 
     def upsert_sql(self, table: str, phase: str, columns: tuple[str, ...], bound: bool) -> str:
         """The statement that writes rows of ``columns`` into ``table``."""

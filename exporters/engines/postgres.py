@@ -27,10 +27,13 @@ What differs from SQLite, and why:
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from otel_obs.redaction import finite_json
 
 from .. import schema, statements
 from . import pg_functions
@@ -39,6 +42,7 @@ from .base import Statements
 #: The key of the advisory lock that serialises migrations (any fixed 64-bit number).
 MIGRATION_LOCK = 0x6F74656C5F6F6273  # "otel_obs"
 _INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1
+_PARAMS_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NUMBERED = re.compile(r"\?(\d*)")
 #: The server's read of a text as a number (what a bigint / double column accepts).
@@ -316,7 +320,6 @@ class PostgresEngine:
     )
     transient = frozenset({"disk_full", "locked", "disconnected", "unavailable"})
     checkpoints = False
-    binds_rows = True
 
     @property
     def errors(self) -> tuple[type[BaseException], ...]:
@@ -384,6 +387,14 @@ class PostgresEngine:
                 f"{', '.join(denied)} (see the writer role's grants in the docs)"
             )
         return None
+
+    def binds_rows(self, dedicated: bool) -> bool:
+        # Row by row, pipelined by psycopg: measured cheaper for the server than one
+        # statement unpacking a JSON array (its parsing and casts cost more per row).
+        return True
+
+    def rows_text(self, params: list[Any]) -> str:
+        return finite_json(_PARAMS_ENCODER, params)
 
     def upsert_sql(self, table: str, phase: str, columns: tuple[str, ...], bound: bool) -> str:
         return _or_ignore(statements.upsert_sql(table, phase, columns, True))
