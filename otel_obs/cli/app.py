@@ -845,8 +845,12 @@ def import_transcripts(
 ) -> None:
     """Read JSONL transcripts into the store (created if missing; nothing duplicated)."""
     from ..ingest.import_command import run_import
+    from .store_reads import unwritable_store_problem
 
     db_path, transcripts = store_paths(db, transcripts_dir)
+    problem = unwritable_store_problem(db_path)
+    if problem:
+        raise UsageProblem(f"--db: cannot import into {db_path}: {problem}")
     code = run_import(paths, db_path, transcripts, as_json=as_json)
     if code:
         raise typer.Exit(code)
