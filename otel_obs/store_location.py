@@ -96,6 +96,15 @@ def _without_password(host: str, port: int | None, user: str | None, path: str) 
     return f"postgresql://{user_part}{host}{port_part}{path}"
 
 
+def written_reference(location: StoreLocation) -> str:
+    """The store as written into files others read (skills, MCP configuration): a file's
+    absolute path, a server's URL without its password (libpq finds it in
+    ``PGPASSWORD`` or ``~/.pgpass`` when the command runs)."""
+    if isinstance(location, ServerStore):
+        return location.display
+    return str(Path(location).resolve())
+
+
 def store_location(value: Any, source: str) -> StoreLocation:
     """The check of ``OTEL_OBS_DB`` / ``--db`` / ``db_path``: a path or a :class:`ServerStore`."""
     if isinstance(value, ServerStore):
@@ -116,4 +125,5 @@ __all__ = [
     "is_server_url",
     "parse_server_url",
     "store_location",
+    "written_reference",
 ]

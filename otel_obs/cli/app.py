@@ -693,11 +693,12 @@ def skills_install(
         ".claude/skills"
     ),
     db: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--db",
-            help="Write this store into the skills' commands (default: they use $OTEL_OBS_DB "
-            "or database/observability.db when they run).",
+            help="Write this store into the skills' commands, a server's URL without its "
+            "password (default: they use $OTEL_OBS_DB or database/observability.db when they "
+            "run).",
             show_default=False,
         ),
     ] = None,
@@ -711,8 +712,9 @@ def skills_install(
     from ..mcp_server.client_config import write_claude_config
     from .skill_files import install
 
-    written = install(target, db)
-    config = write_claude_config(target, db)
+    store = None if db is None else store_location(db, "--db")
+    written = install(target, store)
+    config = write_claude_config(target, store)
     if as_json:
         out.print_json([str(p) for p in written])
     else:
