@@ -31,7 +31,12 @@ $(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(RUN) otel-obs demo
 
+# The PostgreSQL engine's tests start a throwaway server (tests/pg_cluster.py) from
+# Debian's postgresql package, installed here when it is missing.
 test: $(VENV)/.installed-test
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ( command -v apt-get >/dev/null \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null ) \
+		|| echo "postgresql not installed: its tests will skip" >&2
 	$(RUN) python -m pytest -q
 
 docs: $(VENV)/.installed-docs

@@ -26,7 +26,13 @@ Measured in one run (medians of repeated runs where it says so):
 Targets: (T1) agent-thread cost ≤ 3× the bare pair; (T2) end-to-end
 throughput ≥ 50% of the raw floor; (T3) nothing dropped in the long run.
 
+``--engines sqlite,postgresql --pg-url URL`` runs (c) on a PostgreSQL store
+too (a fresh database per run on the server of URL), beside SQLite in the
+same run, against the same SQLite floor; for several writers on one
+PostgreSQL store see ``bench_engines.py``.
+
     python benchmarks/bench_store.py [--n 20000] [--big 200000] [--repeat 5]
+        [--engines sqlite[,postgresql]] [--pg-url postgresql://…/postgres]
 """
 
 from __future__ import annotations
@@ -188,13 +194,42 @@ def floor_tool_uses_per_s(rows: Rows, batch: int = 5000, tuned: bool = False) ->
 # (c) ------------------------------------------------------------------------
 
 
-def through_store(n: int, writer: str, keep_rows: bool = False) -> dict[str, Any]:
+def fresh_pg_database(server_url: str) -> str:
+    """A new, empty C-collation database on the server of ``server_url``: its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'")
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def count_tool_uses(location: Any) -> int:
+    if isinstance(location, str) and location.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(location) as conn:
+            return int(conn.execute("SELECT count(*) FROM tool_uses").fetchone()[0])
+    conn = sqlite3.connect(location)
+    try:
+        return int(conn.execute("SELECT count(*) FROM tool_uses").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def through_store(
+    n: int, writer: str, keep_rows: bool = False, pg_url: str | None = None
+) -> dict[str, Any]:
     """Agent-thread µs per tool use (wall and CPU), and tool uses per second until flushed.
 
     ``keep_rows``: also return the rows stored for the tool uses (the floor's rows).
+    ``pg_url``: a PostgreSQL server to store into (a fresh database) instead of SQLite.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(Path(tmp) / "obs.db", Path(tmp) / "transcripts", writer)
+        location: Any = fresh_pg_database(pg_url) if pg_url else Path(tmp) / "obs.db"
+        store = open_store(location, Path(tmp) / "transcripts", writer)
         pipeline = attach(TracerProvider(), store)
         writer_ = TranscriptWriter("bench", "agent-1", pipeline=pipeline)
         writer_.write({"entry_type": "task_start", "task_id": "T1"})
@@ -211,10 +246,8 @@ def through_store(n: int, writer: str, keep_rows: bool = False) -> dict[str, Any
         ok = pipeline.flush(600)
         total_s = time.perf_counter() - started
         stats = pipeline.store.stats()
-        conn = sqlite3.connect(pipeline.db_path)
-        count = conn.execute("SELECT count(*) FROM tool_uses").fetchone()[0]
-        conn.close()
-        rows = stored_rows(pipeline.db_path) if keep_rows else None
+        count = count_tool_uses(location)
+        rows = stored_rows(pipeline.db_path) if keep_rows and not pg_url else None
         writer_.close()
         pipeline.shutdown()
     return {
@@ -228,14 +261,14 @@ def through_store(n: int, writer: str, keep_rows: bool = False) -> dict[str, Any
     }
 
 
-def measured_run(n: int, writer: str, keep_rows: bool) -> dict[str, Any]:
+def measured_run(n: int, writer: str, keep_rows: bool, pg_url: str | None = None) -> dict[str, Any]:
     """One run through the store, with the bare pair measured just before it.
 
     The machine's speed drifts within minutes: each run's cost is taken as a
     ratio to a bare pair measured next to it, and the ratios' median reported.
     """
     bare = bare_pair_us(min(n, 50_000))
-    run = through_store(n, writer, keep_rows)
+    run = through_store(n, writer, keep_rows, pg_url)
     return {**run, "bare_us": bare}
 
 
@@ -247,18 +280,26 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=5, help="runs of the short size")
     parser.add_argument("--writers", default="process,thread", help="writer modes to run")
+    parser.add_argument("--engines", default="sqlite", help="sqlite and/or postgresql")
+    parser.add_argument("--pg-url", help="a PostgreSQL server (for --engines postgresql)")
     args = parser.parse_args()
+    engines = args.engines.split(",")
+    if "postgresql" in engines and not args.pg_url:
+        parser.error("--engines postgresql needs --pg-url")
+    if engines[0] != "sqlite":
+        parser.error("--engines must start with sqlite (its run gives the floor's rows)")
 
     sizes = [(n, repeat) for n, repeat in ((args.n, args.repeat), (args.big, 1)) if n]
-    results: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    results: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     floors: dict[int, float] = {}
     tuned: dict[int, float] = {}
     for n, repeat in sizes:
-        for writer in args.writers.split(","):
-            results[writer, n] = [
-                measured_run(n, writer, keep_rows=n not in floors and i == 0) for i in range(repeat)
+        for engine, writer in [(e, w) for w in args.writers.split(",") for e in engines]:
+            pg_url = args.pg_url if engine == "postgresql" else None
+            results[engine, writer, n] = [
+                measured_run(n, writer, n not in floors and i == 0, pg_url) for i in range(repeat)
             ]
-            rows = results[writer, n][0].pop("rows")
+            rows = results[engine, writer, n][0].pop("rows")
             if rows is not None:
                 floors[n] = statistics.median(
                     floor_tool_uses_per_s(rows) for _ in range(max(3, repeat))
@@ -272,14 +313,14 @@ def main() -> None:
                 del rows
     print()
     header = (
-        f"{'writer':<8} {'tool uses':>9} {'bare µs':>8} {'agent µs':>9} {'× bare':>7}"
-        f" {'cpu µs':>7} {'× bare':>7} {'tool uses/s':>12} {'% floor':>8} {'% tuned':>8}"
-        f" {'stored':>8} {'dropped':>8}"
+        f"{'engine':<10} {'writer':<8} {'tool uses':>9} {'bare µs':>8} {'agent µs':>9}"
+        f" {'× bare':>7} {'cpu µs':>7} {'× bare':>7} {'tool uses/s':>12} {'% floor':>8}"
+        f" {'% tuned':>8} {'stored':>8} {'dropped':>8}"
     )
     print(header)
     print("-" * len(header))
     verdicts: list[tuple[str, bool]] = []
-    for (writer, n), runs in results.items():
+    for (engine, writer, n), runs in results.items():
         floor = floors[n]
         bare = statistics.median(r["bare_us"] for r in runs)
         agent = statistics.median(r["agent_us"] for r in runs)
@@ -290,11 +331,11 @@ def main() -> None:
         stored = min(r["stored"] for r in runs)
         dropped = max(r["dropped"] for r in runs)
         print(
-            f"{writer:<8} {n:>9} {bare:>8.2f} {agent:>9.2f} {wall_x:>7.2f} {cpu:>7.2f}"
+            f"{engine:<10} {writer:<8} {n:>9} {bare:>8.2f} {agent:>9.2f} {wall_x:>7.2f} {cpu:>7.2f}"
             f" {cpu_x:>7.2f} {per_s:>12.0f} {per_s / floor:>8.0%} {per_s / tuned[n]:>8.0%}"
             f" {stored:>8} {dropped:>8}"
         )
-        tag = f"{writer} {n}"
+        tag = f"{engine} {writer} {n}"
         verdicts.append((f"T1 {tag}: agent wall ≤ 3.00× bare ({wall_x:.2f}×)", wall_x <= 3))
         verdicts.append((f"T1 {tag}: agent CPU ≤ 3.00× bare ({cpu_x:.2f}×)", cpu_x <= 3))
         verdicts.append((f"T2 {tag}: ≥ 50% of floor ({per_s / floor:.0%}; of the tuned floor"

@@ -34,7 +34,6 @@ store. Every span that no source knows is counted by scope and name
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -105,7 +104,12 @@ class Lineage:
     batch's transaction.
     """
 
-    def __init__(self, wait_ms: int) -> None:
+    def __init__(
+        self, wait_ms: int, statements: Any, errors: tuple[type[BaseException], ...]
+    ) -> None:
+        #: The store engine's statements and the errors its reads may raise.
+        self._sql = statements
+        self._errors = errors
         self._wait_s = wait_ms / 1000
         self._links: dict[tuple[str, str], Link] = {}
         #: (trace, parent span) -> {span id: (arrived at, record)}
@@ -118,7 +122,7 @@ class Lineage:
 
     # ------------------------------------------------------------------
 
-    def admit(self, span: Any, rows: Rows, conn: sqlite3.Connection | None) -> list[SpanRecord]:
+    def admit(self, span: Any, rows: Rows, conn: Any) -> list[SpanRecord]:
         """Take a finished foreign span; the records ready to map now (maybe none)."""
         self._load(conn)
         record = span if type(span) is SpanRecord else self._recorder.snapshot(span)
@@ -140,7 +144,7 @@ class Lineage:
         self._decide(trace, span_id, parent, record, parent_link, rows, ready)
         return _in_start_order(ready)
 
-    def expired(self, rows: Rows, conn: sqlite3.Connection | None, *, all_: bool = False):
+    def expired(self, rows: Rows, conn: Any, *, all_: bool = False):
         """Spans that waited longer than the link wait (``all_``: every waiting span),
         decided with what is known, and what waited for them: the records to map."""
         now = time.monotonic()
@@ -191,17 +195,13 @@ class Lineage:
                     self._unwait(trace, span_id, child_id, rows)
                     stack.append((trace, child_id, span_id, child, link))
 
-    def _link(self, trace: str, span_id: str, conn: sqlite3.Connection | None) -> Link | None:
+    def _link(self, trace: str, span_id: str, conn: Any) -> Link | None:
         link = self._links.get((trace, span_id))
         if link is not None or conn is None:
             return link
         try:
-            row = conn.execute(
-                "SELECT kind, execution_id, instance_id, task_id, call_id FROM span_links"
-                " WHERE trace_id = ? AND span_id = ?",
-                (trace, span_id),
-            ).fetchone()
-        except sqlite3.Error:
+            row = conn.execute(self._sql.link_lookup, (trace, span_id)).fetchone()
+        except self._errors:
             return None
         if row is None:
             return None
@@ -239,16 +239,14 @@ class Lineage:
         self.stats["spans_waiting"] = self._waiting_count
         rows.released.add((trace, span_id))
 
-    def _load(self, conn: sqlite3.Connection | None) -> None:
+    def _load(self, conn: Any) -> None:
         """Once: take over the spans an earlier writer of this store left waiting."""
         if self._loaded or conn is None:
             return
         self._loaded = True
         try:
-            stored = conn.execute(
-                "SELECT trace_id, span_id, parent_span_id, record FROM pending_spans"
-            ).fetchall()
-        except sqlite3.Error:
+            stored = conn.execute(self._sql.pending).fetchall()
+        except self._errors:
             return
         now = time.monotonic()
         for trace, span_id, parent, text in stored:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_obs._internal_errors import internal_errors
+from otel_obs.store_location import CHILD_URL_ENV, ServerStore, StoreArg, StoreLocation
 
 from .items import FlushMarker, Item, Op
 from .queue_front import QueueFront, Replacement
@@ -67,7 +68,7 @@ class ProcessStore(QueueFront):
 
     def __init__(
         self,
-        db_path: str | os.PathLike[str],
+        db_path: StoreArg,
         transcripts_dir: str | os.PathLike[str],
         *,
         replacement: Replacement | None = None,
@@ -452,15 +453,21 @@ class ProcessStore(QueueFront):
 # ----------------------------------------------------------------------
 
 
-def _spawn(db: Path, transcripts: Path, settings: dict[str, int]) -> subprocess.Popen[bytes]:
+def _spawn(
+    db: StoreLocation, transcripts: Path, settings: dict[str, int]
+) -> subprocess.Popen[bytes]:
     config = json.dumps({"db": str(db), "transcripts": str(transcripts), **settings})
+    env = writer_environment()
+    if isinstance(db, ServerStore):
+        # The URL may hold a password: through the environment, never the command line.
+        env[CHILD_URL_ENV] = db.url
     proc = subprocess.Popen(
         [sys.executable, "-m", "otel_obs.exporters.writer_process", config],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         close_fds=True,
         start_new_session=False,
-        env=writer_environment(),
+        env=env,
     )
     if proc.stdin is not None:
         _grow_pipe(proc.stdin.fileno())

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from otel_obs import settings
 from otel_obs._internal_errors import internal_errors
+from otel_obs.store_location import StoreArg, store_location
 
 from ._sdk_access import events_of
 from .items import Item, Op, OpenStart, claim
@@ -62,7 +63,7 @@ class QueueFront:
 
     def _init_queue(
         self,
-        db_path: str | os.PathLike[str],
+        db_path: StoreArg,
         transcripts_dir: str | os.PathLike[str],
         given: Mapping[str, Any],
         *,
@@ -79,7 +80,7 @@ class QueueFront:
         are kept in ``settings`` with the paths, for a replacement to reuse.
         """
         self.settings: dict[str, int] = settings.store_settings(**given)  # raises naming a bad one
-        self.db_path = Path(db_path)
+        self.db_path = store_location(db_path, "db_path")
         self.transcripts_dir = Path(transcripts_dir)
         self._interval_s = self.settings["flush_interval_ms"] / 1000
         self._capacity = self.settings["queue_capacity"]

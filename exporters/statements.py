@@ -59,7 +59,8 @@ UNMAPPED_SQL = """
 INSERT INTO unmapped_spans (scope, name, span_count, first_seen_at, last_seen_at)
 VALUES (?1, ?2, ?3, ?4, ?4)
 ON CONFLICT (scope, name) DO UPDATE SET
-    span_count = span_count + excluded.span_count, last_seen_at = excluded.last_seen_at
+    span_count = unmapped_spans.span_count + excluded.span_count,
+    last_seen_at = excluded.last_seen_at
 """
 
 WAVE_COUNT_SQL = """

@@ -20,6 +20,7 @@ import os
 from typing import Any
 
 from otel_obs import settings
+from otel_obs.store_location import StoreArg
 
 from .process_store import ProcessStore
 from .queue_front import QueueFront, Reason
@@ -30,7 +31,7 @@ Store = ProcessStore | ThreadStore
 
 
 def thread_store(
-    db_path: str | os.PathLike[str], transcripts_dir: str | os.PathLike[str], **given: Any
+    db_path: StoreArg, transcripts_dir: str | os.PathLike[str], **given: Any
 ) -> ThreadStore:
     """A thread store, replaced by a process store in a forked child."""
     return ThreadStore(
@@ -39,7 +40,7 @@ def thread_store(
 
 
 def process_store(
-    db_path: str | os.PathLike[str], transcripts_dir: str | os.PathLike[str], **given: Any
+    db_path: StoreArg, transcripts_dir: str | os.PathLike[str], **given: Any
 ) -> ProcessStore:
     """A process store, replaced by a thread store if its writer process fails, and by a
     new process store in a forked child."""
@@ -49,7 +50,7 @@ def process_store(
 
 
 def open_store(
-    db_path: str | os.PathLike[str],
+    db_path: StoreArg,
     transcripts_dir: str | os.PathLike[str],
     writer: str | None = None,
     **given: Any,
@@ -61,7 +62,7 @@ def open_store(
 
 
 def _replacement(
-    db_path: str | os.PathLike[str], transcripts_dir: str | os.PathLike[str], given: dict[str, Any]
+    db_path: StoreArg, transcripts_dir: str | os.PathLike[str], given: dict[str, Any]
 ) -> Any:
     def replace(reason: Reason) -> QueueFront:
         make = thread_store if reason == "failed" else process_store

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from otel_obs._internal_errors import internal_errors
+from otel_obs.store_location import StoreArg
 
 from .items import FlushMarker, Op
 from .queue_front import QueueFront, Replacement
@@ -36,7 +37,7 @@ class ThreadStore(QueueFront):
 
     def __init__(
         self,
-        db_path: str | os.PathLike[str],
+        db_path: StoreArg,
         transcripts_dir: str | os.PathLike[str],
         *,
         replacement: Replacement | None = None,

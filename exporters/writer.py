@@ -1,4 +1,4 @@
-"""The store's writer: one SQLite connection, one transaction per batch, sequence numbers, JSONL.
+"""The store's writer: one connection, one transaction per batch, sequence numbers, JSONL.
 
 A :class:`StoreWriter` has no threads and no queue. Whoever owns it — the
 consumer thread of a :class:`.thread_store.ThreadStore`, or the loop of a
@@ -7,11 +7,17 @@ writer process (:mod:`.writer_process`) — hands it batches of queued items
 IMMEDIATE`` transaction: one commit per batch, one statement per table and
 column set.
 
-Sequence numbers are handed out here, inside the write transaction, as
-``max(sequence) + 1`` of the execution, in queue order; several processes
-writing one execution therefore interleave batches but never share or skip a
-number. An entry already stored (same execution, same id) is left out before it takes a
-number, so re-delivery leaves no gap.
+The store is a SQLite file or a PostgreSQL database: what differs (the
+connection, the schema's bookkeeping, the statements' dialect, how sequence
+numbers are claimed, which failures pass) is the engine's
+(:mod:`.engines`); everything here holds for both.
+
+Sequence numbers are handed out here, inside the write transaction, in queue
+order, from the last number of the execution that the engine holds for the
+transaction; several processes (or machines) writing one execution therefore
+interleave batches but never share or skip a number. An entry already stored
+(same execution, same id) is left out before it takes a number, so
+re-delivery leaves no gap.
 
 Storage trouble never raises: each kind of failure is logged once and
 counted in :meth:`StoreWriter.stats`. Any exception inside a write rolls the
@@ -37,55 +43,36 @@ not: ``otel-obs import`` rebuilds the store from the two.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
-import re
 import sqlite3
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from otel_obs import settings
 from otel_obs._internal_errors import internal_errors
-from otel_obs.redaction import finite_json
+from otel_obs.store_location import StoreArg, store_location
 
-from . import schema
+from .engines import engine_for
+from .engines.sqlite import DEDICATED_CACHE_KIB, SQLITE, failure_kind, safe_value
 from .items import FlushMarker, Item, Op, apply, coalesce
 from .jsonl import LockedFiles, RowLines, TranscriptLines, append
 from .lineage import Lineage, is_foreign
 from .mapping import Rows, iso_from_ns, map_events, map_span_end
-from .statements import (
-    HEARTBEAT_SQL,
-    LINK_SQL,
-    RELEASED_SQL,
-    SKILL_COUNT_SQL,
-    UNMAPPED_SQL,
-    WAITING_SQL,
-    WAVE_COUNT_SQL,
-    WAVE_STATISTICS_SQL,
-    WRITE_ORDER,
-    upsert_sql,
-)
+from .statements import WRITE_ORDER
 from .wal_checkpoint import Checkpointer
 
 logger = logging.getLogger(__name__)
 
-#: SQLite page cache of a dedicated writer (a writer process), in KiB; a writer
-#: inside the agent's process keeps SQLite's default (2 MiB).
-DEDICATED_CACHE_KIB = 65_536
 #: How long an unusable database is left alone before the writer tries it again.
 REOPEN_INTERVAL_S = 2.0
-#: Failure kinds that pass: the batch is kept and tried again (see the module docstring).
-TRANSIENT = frozenset({"disk_full", "locked"})
+#: Failure kinds after which the connection is closed (the next write opens a new one).
+RECONNECT = frozenset({"readonly", "io", "corrupt", "disconnected", "denied"})
 #: The first wait before a kept batch is tried again, and the longest.
 RETRY_FIRST_S = 0.05
 RETRY_MAX_S = 2.0
-_SURROGATE = re.compile("[\ud800-\udfff]")
-#: The range of SQLite's integers.
-_INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1
 #: What a connection abandoned in a forked child is kept in, never closed: closing
 #: it there can checkpoint and remove the WAL the parent is still writing
 #: (https://www.sqlite.org/howtocorrupt.html, section 2.6).
@@ -113,7 +100,8 @@ def writer_stats() -> dict[str, Any]:
 
 
 class StoreWriter:
-    """Writes batches of queued items into one SQLite file and its JSONL transcripts.
+    """Writes batches of queued items into one store (SQLite or PostgreSQL) and its JSONL
+    transcripts.
 
     ``dedicated``: the writer is all its process does (a writer process). It
     then binds rows with ``executemany`` (nothing in the process to starve of
@@ -123,14 +111,15 @@ class StoreWriter:
 
     def __init__(
         self,
-        db_path: str | os.PathLike[str],
+        db_path: StoreArg,
         transcripts_dir: str | os.PathLike[str],
         *,
         busy_timeout_ms: int | None = None,
         retry_window_ms: int | None = None,
         dedicated: bool = False,
     ) -> None:
-        self.db_path = Path(db_path)
+        self.db_path = store_location(db_path, "db_path")
+        self._engine = engine_for(self.db_path)
         self.transcripts_dir = Path(transcripts_dir)
         self._busy_timeout_ms = settings.BUSY_TIMEOUT_MS.resolve(busy_timeout_ms)
         self._retry_window_s = settings.RETRY_WINDOW_MS.resolve(retry_window_ms) / 1000
@@ -143,16 +132,18 @@ class StoreWriter:
         self._give_up_at = 0.0
         self._giving_up = False
         self._dedicated = dedicated
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Any = None
         self._checkpointer: Checkpointer | None = None
-        self._db_identity: tuple[int, int] | None = None
+        self._db_identity: Any = None
         self._next_open_attempt = 0.0
         self._sql_cache: dict[tuple[str, str, tuple[str, ...], bool], str] = {}
         self._lines = TranscriptLines(self.transcripts_dir)
         self._spool = RowLines(self.transcripts_dir)
         self._warned: set[str] = set()
         self._stats = writer_stats()
-        self._lineage = Lineage(settings.LINK_WAIT_MS.resolve(None))
+        self._lineage = Lineage(
+            settings.LINK_WAIT_MS.resolve(None), self._engine.statements, self._engine.errors
+        )
 
     # ------------------------------------------------------------------
     # interface
@@ -283,7 +274,7 @@ class StoreWriter:
         if self._conn is not None:
             try:
                 self._conn.close()
-            except sqlite3.Error:  # pragma: no cover
+            except self._engine.errors:  # pragma: no cover
                 pass
         self._conn = None
 
@@ -295,13 +286,13 @@ class StoreWriter:
         self._checkpointer = None
 
     # ------------------------------------------------------------------
-    # SQLite
+    # the connection
     # ------------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection | None:
+    def _connection(self) -> Any:
         """The open connection, reopening it if the file vanished; None when unusable."""
         if self._conn is not None:
-            identity = _file_identity(self.db_path)
+            identity = self._engine.identity(self.db_path)
             if identity == self._db_identity:
                 return self._conn
             self._fail("vanished", f"database file {self.db_path} vanished or was replaced")
@@ -320,41 +311,24 @@ class StoreWriter:
             try:
                 conn = self._open_connection()
                 break
-            except (OSError, sqlite3.Error) as exc:
-                if failure_kind(exc) == "locked" and time.monotonic() < deadline:
+            except self._engine.errors as exc:
+                kind = self._engine.failure_kind(exc)
+                if kind == "locked" and time.monotonic() < deadline:
                     time.sleep(random.uniform(0.005, 0.02))
                     continue
-                self._fail(failure_kind(exc), f"cannot open {self.db_path}: {exc}")
+                self._fail(kind, f"cannot open {self.db_path}: {exc}")
                 return None
         self._conn = conn
-        self._db_identity = _file_identity(self.db_path)
-        if self._dedicated:
-            self._checkpointer = Checkpointer(self.db_path, self._busy_timeout_ms)
+        self._db_identity = self._engine.identity(self.db_path)
+        if self._dedicated and self._engine.checkpoints:
+            self._checkpointer = Checkpointer(Path(str(self.db_path)), self._busy_timeout_ms)
         return conn
 
-    def _open_connection(self) -> sqlite3.Connection:
-        """A connection to the file, in WAL mode, its schema up to date (raises on failure)."""
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self.db_path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=self._busy_timeout_ms / 1000,
+    def _open_connection(self) -> Any:
+        """A connection to the store, its schema up to date (raises on failure)."""
+        return self._engine.open_writer(
+            self.db_path, busy_timeout_ms=self._busy_timeout_ms, dedicated=self._dedicated
         )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            if self._dedicated:
-                # The index pages of a large store stay cached instead of re-read.
-                conn.execute(f"PRAGMA cache_size = -{DEDICATED_CACHE_KIB}")
-                # Checkpoints run on a thread of their own (see wal_checkpoint).
-                conn.execute("PRAGMA wal_autocheckpoint = 0")
-            schema.migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
 
     def _write(self, rows: Rows) -> None:
         """Write ``rows`` as one batch; keep them after a passing fault, else drop (counted)."""
@@ -366,13 +340,13 @@ class StoreWriter:
             # as an internal error and as a failure of kind "error" (its rows dropped).
             with internal_errors("store.write") as caught:
                 try:
-                    numbered = self._write_sqlite(conn, rows)
-                except STORAGE_ERRORS as exc:
+                    numbered = self._write_batch(conn, rows)
+                except self._engine.errors as exc:
                     kind = self._failed(conn, exc, rows)
                     if kind == "value" and self._make_safe(rows):
                         try:
-                            numbered = self._write_sqlite(conn, rows)
-                        except STORAGE_ERRORS as again:
+                            numbered = self._write_batch(conn, rows)
+                        except self._engine.errors as again:
                             kind = self._failed(conn, again, rows)
                 finally:
                     if numbered is None and conn.in_transaction:
@@ -382,29 +356,28 @@ class StoreWriter:
                 self._fail(kind, f"write to {self.db_path} failed: {caught.error!r}")
         if numbered is not None:
             self._retry_delay = RETRY_FIRST_S
-            self._catch_up_checkpoint(conn)  # type: ignore[arg-type]
+            self._catch_up_checkpoint(conn)
             return
-        if kind in TRANSIENT and self._keep(rows):
+        if kind in self._engine.transient and self._keep(rows):
             return
         self._drop(rows)
 
-    def _failed(self, conn: sqlite3.Connection, exc: BaseException, rows: Rows) -> str:
+    def _failed(self, conn: Any, exc: BaseException, rows: Rows) -> str:
         """End the failed transaction, count the failure; its kind."""
         # Whatever went wrong, the transaction ends here: a lock held past
         # this batch would stall every other writer of the store.
         self._failed_transaction_ends(conn)
-        kind = failure_kind(exc)
+        kind = self._engine.failure_kind(exc)
         self._fail(kind, f"write to {self.db_path} failed: {exc}")
-        if kind in ("readonly", "io", "corrupt"):
+        if kind in RECONNECT:
             self._close_connection()
         return kind
 
-    @staticmethod
-    def _failed_transaction_ends(conn: sqlite3.Connection) -> None:
+    def _failed_transaction_ends(self, conn: Any) -> None:
         if conn.in_transaction:
             try:
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
+            except self._engine.errors:
                 pass
 
     def _keep(self, rows: Rows) -> bool:
@@ -429,7 +402,7 @@ class StoreWriter:
         self._stats["dropped_rows"] += len(rows)
         entries = rows.tables.get("transcript_entries", {})
         if entries:
-            # SQLite unusable: keep the transcript anyway, without sequence numbers.
+            # The store unusable: keep the transcript anyway, without sequence numbers.
             lines = self._lines.encode((row, None) for _, row in entries.values())
             self._stats["jsonl_lines"] += append(lines, self._fail)
         # And the other rows to the spool, for otel-obs import to put back.
@@ -477,7 +450,7 @@ class StoreWriter:
         spool.rows = spool.dropped = 0
         stats["spool_lines"] += files.write()
 
-    def _catch_up_checkpoint(self, conn: sqlite3.Connection) -> None:
+    def _catch_up_checkpoint(self, conn: Any) -> None:
         """Checkpoint in line when the checkpoint thread falls behind a writer that never pauses."""
         checkpointer = self._checkpointer
         if checkpointer is None or not checkpointer.behind():
@@ -488,13 +461,15 @@ class StoreWriter:
             self._warn_once("checkpoint", "otel-obs store: checkpoint failed: %s", exc)
         checkpointer.caught_up()
 
-    def _write_sqlite(self, conn: sqlite3.Connection, rows: Rows) -> dict[tuple[str, str], int]:
+    def _write_batch(self, conn: Any, rows: Rows) -> dict[tuple[str, str], int]:
         """Write one batch in one transaction; the new entries' sequences by (execution, id)."""
         tables = rows.tables
         spool = self._spool
+        engine = self._engine
+        sql = engine.statements
         spool.take()  # nothing left from a batch that failed
         spool.rows = spool.dropped = 0
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(engine.begin)
         written = 0
         numbered: dict[tuple[str, str], int] = {}
         for table in WRITE_ORDER:
@@ -502,28 +477,23 @@ class StoreWriter:
             if not bucket:
                 continue
             if table == "transcript_entries":
-                groups = numbered_entries(conn, bucket, numbered)
+                groups = numbered_entries(conn, bucket, numbered, engine)
             else:
                 groups = grouped(bucket)
             spooled = table != "transcript_entries"
             for (phase, columns), params in groups.items():
-                # A dedicated writer binds each row (executemany). Inside the
-                # agent's process, one statement per group over a JSON array
-                # instead: SQLite then runs the whole group without the GIL,
-                # where executemany hands the GIL back and forth once per row
-                # and starves (and is starved by) the agent's threads.
                 text = None
-                if self._dedicated:
+                if engine.binds_rows(self._dedicated):
                     conn.executemany(self._sql(table, phase, columns, True), params)
                 else:
-                    text = _dump_params(params)
+                    text = engine.rows_text(params)
                     conn.execute(self._sql(table, phase, columns, False), (text,))
                 written += len(params)
                 if spooled and params:
                     self._to_spool(table, phase, columns, params, text)
         if rows.heartbeats:
             conn.executemany(
-                HEARTBEAT_SQL,
+                sql.heartbeat,
                 [
                     (ts, task_id, execution_id, instance_id)
                     for (execution_id, instance_id), (ts, task_id) in rows.heartbeats.items()
@@ -531,12 +501,12 @@ class StoreWriter:
             )
         if rows.touched_waves:
             waves = sorted(rows.touched_waves)
-            conn.executemany(WAVE_COUNT_SQL, waves)
-            conn.executemany(WAVE_STATISTICS_SQL, waves)
+            conn.executemany(sql.wave_count, waves)
+            conn.executemany(sql.wave_statistics, waves)
         if rows.touched_skills:
-            conn.executemany(SKILL_COUNT_SQL, sorted(rows.touched_skills))
+            conn.executemany(sql.skill_count, sorted(rows.touched_skills))
         if rows.links or rows.waiting or rows.released or rows.unmapped:
-            written += _write_lineage(conn, rows)
+            written += _write_lineage(conn, rows, sql)
         lines_by_file = self._lines.encode(
             (row, numbered[key])
             for key, (_, row) in (tables.get("transcript_entries") or {}).items()
@@ -562,30 +532,36 @@ class StoreWriter:
         return numbered
 
     def _make_safe(self, rows: Rows) -> bool:
-        """Make every value of ``rows`` one SQLite can hold; False when none needed it."""
+        """Make every value of ``rows`` one the engine can hold; False when none needed it."""
         made = 0
-        for bucket in rows.tables.values():
+        safe_row = self._engine.safe_row
+        for table, bucket in rows.tables.items():
             for entry in bucket.values():
-                made += _make_row_safe(entry[1])
+                made += safe_row(table, entry[1])
         for heartbeat in rows.heartbeats.values():
-            made += _make_row_safe(heartbeat)
-        safe_heartbeats = {_safe_key(key): value for key, value in rows.heartbeats.items()}
+            made += safe_row("", heartbeat)
+        safe_heartbeats = {self._safe_key(key): value for key, value in rows.heartbeats.items()}
         made += sum(1 for key in rows.heartbeats if key not in safe_heartbeats)
         rows.heartbeats = safe_heartbeats
         for name in ("touched_waves", "touched_skills"):
             keys = getattr(rows, name)
-            safe = {_safe_key(key) for key in keys}
+            safe = {self._safe_key(key) for key in keys}
             if safe != keys:
                 made += len(keys - safe)
                 setattr(rows, name, safe)
         self._stats["values_made_safe"] += made
         return made > 0
 
+    def _safe_key(self, key: Any) -> Any:
+        parts = list(key) if type(key) is tuple else [key]
+        self._engine.safe_row("", parts)
+        return tuple(parts) if type(key) is tuple else parts[0]
+
     def _sql(self, table: str, phase: str, columns: tuple[str, ...], bound: bool) -> str:
         key = (table, phase, columns, bound)
         sql = self._sql_cache.get(key)
         if sql is None:
-            sql = self._sql_cache[key] = upsert_sql(table, phase, columns, bound)
+            sql = self._sql_cache[key] = self._engine.upsert_sql(table, phase, columns, bound)
         return sql
 
     # ------------------------------------------------------------------
@@ -610,32 +586,32 @@ class StoreWriter:
 _FINISHED_OPS = frozenset({Op.END, Op.SPAN})
 
 
-def _write_lineage(conn: sqlite3.Connection, rows: Rows) -> int:
+def _write_lineage(conn: Any, rows: Rows, sql: Any) -> int:
     """The batch's lineage rows (links, waiting spans, unmapped counts); how many."""
-    conn.executemany(LINK_SQL, rows.links.values())
+    conn.executemany(sql.link, rows.links.values())
     waiting = [
         (trace, span, parent, text)
         for (trace, span), (parent, text) in rows.waiting.items()
         if (trace, span) not in rows.released
     ]
-    conn.executemany(WAITING_SQL, waiting)
-    conn.executemany(RELEASED_SQL, sorted(rows.released))
+    conn.executemany(sql.waiting, waiting)
+    conn.executemany(sql.released, sorted(rows.released))
     now = iso_from_ns(time.time_ns())
     conn.executemany(
-        UNMAPPED_SQL, [(scope, name, n, now) for (scope, name), n in rows.unmapped.items()]
+        sql.unmapped, [(scope, name, n, now) for (scope, name), n in rows.unmapped.items()]
     )
     return len(rows.links) + len(waiting) + len(rows.released) + len(rows.unmapped)
 
 
 def numbered_entries(
-    conn: sqlite3.Connection, bucket: dict[Any, Any], numbered: dict[tuple[str, str], int]
+    conn: Any, bucket: dict[Any, Any], numbered: dict[tuple[str, str], int], engine: Any
 ) -> dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]]:
     """Give the batch's new entries their sequence numbers, in queue order.
 
-    Runs inside the write transaction, so ``max(sequence)`` cannot move
-    under us even with other processes writing the same execution. Entries
-    already stored (the same id in the same execution) are left out first, so
-    a re-delivery takes no number.
+    Runs inside the write transaction: the engine holds each execution's last
+    number for it (SQLite's write lock; PostgreSQL's counter rows), so no other
+    writer can take a number meanwhile. Entries already stored (the same id in
+    the same execution) are then left out, so a re-delivery takes no number.
     """
     # The rows' own values, not the keys: a batch made safe (see _make_safe) changed them.
     ids_by_execution: dict[str, list[str]] = {}
@@ -645,6 +621,7 @@ def numbered_entries(
         if ids is None:
             ids = ids_by_execution[execution_id] = []
         ids.append(row["id"])
+    claimed = engine.claim_sequences(conn, ids_by_execution)
     stored: set[tuple[str, str]] = set()
     for execution_id, ids in ids_by_execution.items():
         for i in range(0, len(ids), 500):
@@ -667,10 +644,7 @@ def numbered_entries(
             continue
         sequence = last.get(execution_id)
         if sequence is None:
-            sequence = conn.execute(
-                "SELECT COALESCE(MAX(sequence), 0) FROM transcript_entries WHERE execution_id = ?",
-                (execution_id,),
-            ).fetchone()[0]
+            sequence = claimed[execution_id]
         sequence += 1
         last[execution_id] = numbered[entry_key] = sequence
         names = tuple(row)
@@ -680,6 +654,7 @@ def numbered_entries(
             key = (phase, names)
             group = groups.setdefault((phase, (*names, "sequence")), [])
         group.append((*row.values(), sequence))
+    engine.save_sequences(conn, last)
     return groups
 
 
@@ -698,93 +673,16 @@ def grouped(bucket: dict[Any, Any]) -> dict[tuple[str, tuple[str, ...]], list[An
     return groups
 
 
-#: Not ASCII-escaped: a lone surrogate then fails the statement (and the batch is made
-#: safe) instead of reaching SQLite as an escape it would store as invalid UTF-8.
-_PARAMS_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
-
-
-def _dump_params(params: list[Any]) -> str:
-    """A statement's rows as one JSON array (json_each reads it; NaN would make it malformed)."""
-    return finite_json(_PARAMS_ENCODER, params)
-
-
-def _make_row_safe(row: dict[str, Any] | list[Any]) -> int:
-    """Replace, in place, each value of ``row`` SQLite cannot hold; how many were replaced."""
-    made = 0
-    keys: Iterable[Any] = row.keys() if isinstance(row, dict) else range(len(row))
-    for key in list(keys):
-        value = row[key]
-        safe = safe_value(value)
-        if safe is not value:
-            row[key] = safe
-            made += 1
-    return made
-
-
-def _safe_key(key: Any) -> Any:
-    return tuple(safe_value(part) for part in key) if type(key) is tuple else safe_value(key)
-
-
-def safe_value(value: Any) -> Any:
-    """``value`` if SQLite can hold it, else what it is stored as (the same object when fine)."""
-    if value is None or type(value) is float:
-        return value
-    if type(value) is str:
-        if value.isascii():
-            return value
-        try:
-            value.encode("utf-8")
-            return value
-        except UnicodeEncodeError:  # lone surrogates: not text SQLite (or UTF-8) can hold
-            return _SURROGATE.sub("\ufffd", value)
-    if type(value) is int:
-        return value if _INT_MIN <= value <= _INT_MAX else str(value)
-    if isinstance(value, bytes | bool):
-        return value
-    return safe_value(str(value))
-
-
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
-
-
-#: What a write of a batch may meet that is not a bug: SQLite's errors, the file's, and
-#: values SQLite cannot bind (see :func:`failure_kind`; "value" ones are made safe).
-STORAGE_ERRORS = (sqlite3.Error, OSError, OverflowError, UnicodeError, TypeError, ValueError)
-
-
-def failure_kind(exc: BaseException) -> str:
-    """A short name for a storage failure, so each kind is warned about once."""
-    text = str(exc).lower()
-    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
-        return "readonly"
-    if "locked" in text or "busy" in text:
-        return "locked"
-    if "full" in text:
-        return "disk_full"
-    if "disk i/o" in text or "i/o error" in text:
-        return "io"
-    if "malformed" in text or "not a database" in text:
-        return "corrupt"
-    if isinstance(exc, OverflowError | UnicodeError | TypeError | ValueError) or (
-        isinstance(exc, sqlite3.InterfaceError | sqlite3.ProgrammingError) and "binding" in text
-    ):
-        return "value"
-    if isinstance(exc, FileNotFoundError | NotADirectoryError | FileExistsError):
-        return "unavailable"
-    if "unable to open" in text:
-        return "unavailable"
-    return "error"
+#: What a write to a SQLite store may meet that is not a bug (each engine has its own list).
+STORAGE_ERRORS = SQLITE.errors
 
 
 __all__ = [
     "DEDICATED_CACHE_KIB",
     "FORK_ORPHANS",
+    "STORAGE_ERRORS",
     "StoreWriter",
     "failure_kind",
+    "safe_value",
     "writer_stats",
 ]

@@ -13,12 +13,14 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import signal
 import sys
 import time
 from typing import Any
 
 from otel_obs import settings
+from otel_obs.store_location import CHILD_URL_ENV
 
 from .wire import FrameReader, send
 from .writer import StoreWriter
@@ -28,7 +30,7 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
     """Write what arrives on ``stream_in`` until end-of-file, then close the store."""
     batch_items = settings.BATCH_ITEMS.resolve(config.get("batch_items"))
     writer = StoreWriter(
-        config["db"],
+        os.environ.pop(CHILD_URL_ENV, "") or config["db"],
         config["transcripts"],
         busy_timeout_ms=config.get("busy_timeout_ms"),
         retry_window_ms=config.get("retry_window_ms"),

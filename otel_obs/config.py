@@ -62,6 +62,7 @@ from .otel import standard
 from .otel.export_step import ExportStep
 from .otel.providers import ProducerProvider, app_provider
 from .pipeline import Pipeline
+from .store_location import StoreArg, StoreLocation
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,9 @@ class _State:
     #: The application's provider when ``configure()`` made it (there was none).
     app_created: TracerProvider | None = None
     #: The private pipelines of ``get_pipeline(paths)``, by (db, transcripts, writer mode).
-    private: dict[tuple[Path, Path, str], Pipeline] = dataclasses.field(default_factory=dict)
+    private: dict[tuple[StoreLocation, Path, str], Pipeline] = dataclasses.field(
+        default_factory=dict
+    )
 
 
 _state = _State()
@@ -100,7 +103,7 @@ resolve_paths = settings.resolve_paths
 class Options:
     """Everything the default pipeline is built from, resolved (argument, variable, default)."""
 
-    db: Path
+    db: StoreLocation
     transcripts: Path
     writer: str
     flush_interval_ms: int | None
@@ -319,7 +322,7 @@ def _announce() -> None:
 
 
 def configure(
-    db_path: str | os.PathLike[str] | None = None,
+    db_path: StoreArg | None = None,
     transcripts_dir: str | os.PathLike[str] | None = None,
     service_name: str | None = None,
     task_list_id: str | None = None,
@@ -505,7 +508,7 @@ def _wire_app(pipeline: Pipeline, options: Options) -> None:
 
 
 def get_pipeline(
-    db_path: str | os.PathLike[str] | None = None,
+    db_path: StoreArg | None = None,
     transcripts_dir: str | os.PathLike[str] | None = None,
     *,
     writer: str | None = None,

@@ -20,6 +20,7 @@ from opentelemetry.trace import Span, Tracer
 from opentelemetry.util.types import AttributeValue
 
 from . import conventions as c
+from .store_location import StoreLocation
 
 INSTRUMENTATION_NAME = "otel_obs"
 
@@ -46,7 +47,7 @@ class Pipeline:
         provider: TracerProvider,
         sink: EventSink | None = None,
         *,
-        db_path: Path | None = None,
+        db_path: StoreLocation | None = None,
         transcripts_dir: Path | None = None,
         store: Any = None,
     ) -> None:

@@ -18,6 +18,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 #: The URL schemes of a PostgreSQL store (libpq's own).
 SCHEMES = ("postgresql://", "postgres://")
+#: How a writer process is given a PostgreSQL URL: its environment (readable only by
+#: its user), never its command line (which every user of the machine can read).
+CHILD_URL_ENV = "OTEL_OBS_WRITER_DB_URL"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class ServerStore:
         return f"postgresql://{user}{self.host}{port}/{self.dbname}"
 
     @property
+    def name(self) -> str:
+        """The database's name (what a file's name is to a SQLite store)."""
+        return self.dbname
+
+    @property
     def where(self) -> str:
         """``database "NAME" on HOST:PORT``, for messages."""
         port = f":{self.port}" if self.port else ""
@@ -52,6 +60,8 @@ class ServerStore:
 
 #: What ``OTEL_OBS_DB`` / ``--db`` / ``db_path`` names.
 StoreLocation = Path | ServerStore
+#: What the store's constructors take for it: a path, a URL text, or a parsed location.
+StoreArg = str | os.PathLike[str] | ServerStore
 
 
 def is_server_url(value: Any) -> bool:
@@ -86,6 +96,15 @@ def _without_password(host: str, port: int | None, user: str | None, path: str) 
     return f"postgresql://{user_part}{host}{port_part}{path}"
 
 
+def written_reference(location: StoreLocation) -> str:
+    """The store as written into files others read (skills, MCP configuration): a file's
+    absolute path, a server's URL without its password (libpq finds it in
+    ``PGPASSWORD`` or ``~/.pgpass`` when the command runs)."""
+    if isinstance(location, ServerStore):
+        return location.display
+    return str(Path(location).resolve())
+
+
 def store_location(value: Any, source: str) -> StoreLocation:
     """The check of ``OTEL_OBS_DB`` / ``--db`` / ``db_path``: a path or a :class:`ServerStore`."""
     if isinstance(value, ServerStore):
@@ -98,10 +117,13 @@ def store_location(value: Any, source: str) -> StoreLocation:
 
 
 __all__ = [
+    "CHILD_URL_ENV",
     "SCHEMES",
     "ServerStore",
+    "StoreArg",
     "StoreLocation",
     "is_server_url",
     "parse_server_url",
     "store_location",
+    "written_reference",
 ]

@@ -97,7 +97,7 @@ class TranscriptWriter:
             from .config import get_pipeline
 
             pipeline = get_pipeline(
-                db_path=Path(db_path) if db_path is not None else None,
+                db_path=db_path,
                 transcripts_dir=Path(transcripts_dir) if transcripts_dir is not None else None,
             )
         root_context = _parent_context()

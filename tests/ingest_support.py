@@ -24,7 +24,7 @@ class Served:
 
     def __init__(
         self,
-        db: Path,
+        db: Path | str,
         *args: str,
         env: dict[str, str] | None = None,
         max_rss_mib: int | None = None,
@@ -38,14 +38,17 @@ class Served:
             if nofile is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
+        # A PostgreSQL URL (with its password) goes through the environment.
+        url = str(db) if str(db).startswith("postgresql://") else None
+        env = {**(env or {}), "OTEL_OBS_DB": url} if url else env
+        store_args = [] if url else ["--db", str(db)]
         self.proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "otel_obs",
                 "serve",
-                "--db",
-                str(db),
+                *store_args,
                 "--grpc-port",
                 "0",
                 "--http-port",

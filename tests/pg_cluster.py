@@ -133,7 +133,8 @@ def stop(folder: Path) -> None:
 
 def restart(folder: Path) -> None:
     """Restart the cluster in ``folder`` (fast shutdown: connections are cut)."""
-    _run(_as_owner([_bin("pg_ctl"), "-D", str(folder / "data"), "-m", "fast", "-w", "restart"]))
+    data, log = str(folder / "data"), str(folder / "log")
+    _run(_as_owner([_bin("pg_ctl"), "-D", data, "-l", log, "-m", "fast", "-w", "restart"]))
 
 
 def main(argv: list[str]) -> int:

@@ -44,18 +44,31 @@ class Engine(Protocol):
     #: Starts a batch's transaction (taking the write lock where the engine has one).
     begin: str
     statements: Statements
-    #: Every error a write may meet that is not a bug (counted by :meth:`failure_kind`).
-    errors: tuple[type[BaseException], ...]
+
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        """Every error a write may meet that is not a bug (counted by :meth:`failure_kind`)."""
+
     #: Failure kinds that pass: the batch is kept and tried again.
     transient: frozenset[str]
-    #: Whether the writer binds rows one by one (executemany) even off a dedicated process.
-    binds_rows: bool
+    #: Whether a dedicated writer checkpoints a write-ahead log on a thread of its own.
+    checkpoints: bool
 
     def open_writer(self, location: Any, *, busy_timeout_ms: int, dedicated: bool) -> Any:
         """A connection for writing, its schema up to date (raises on failure)."""
 
+    def writable_problem(self, location: Any) -> str | None:
+        """Why a writer could not write this store (None when it can), in one line."""
+
     def identity(self, location: Any) -> Any:
         """What tells whether the store is still the one opened (None: it is gone)."""
+
+    def binds_rows(self, dedicated: bool) -> bool:
+        """Whether a group of rows is bound row by row (executemany), else sent as one
+        JSON array (:meth:`rows_text`) that one statement unpacks."""
+
+    def rows_text(self, params: list[Any]) -> str:
+        """A group's rows as the JSON array the unbound statement unpacks."""
 
     def upsert_sql(self, table: str, phase: str, columns: tuple[str, ...], bound: bool) -> str:
         """The statement that writes rows of ``columns`` into ``table``."""

@@ -7,9 +7,10 @@ What differs from SQLite, and why:
   a numbered one's value where it appears again).
 - **Values.** Every parameter goes over as text of unknown type, so the
   server reads it as the column's type, as SQLite's column affinity does
-  (``5`` into a text column is ``'5'``). What PostgreSQL cannot hold — a NUL
-  or a lone surrogate in a text, an integer beyond 64 bits or a word in an
-  integer column — is made safe (U+FFFD; NULL) and counted.
+  (``5`` into a text column is ``'5'``). What PostgreSQL cannot hold is made
+  safe and counted: a NUL or a lone surrogate in a text becomes U+FFFD, an
+  integer beyond 64 bits the nearest 64-bit one (SQLite keeps its digits as
+  text), a word in a number column NULL.
 - **Sequence numbers.** Writers on several machines write one execution at
   once, and the server has no single write lock: each execution has a
   counter row (``entry_counters``) locked inside the batch's transaction, in
@@ -26,10 +27,13 @@ What differs from SQLite, and why:
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from otel_obs.redaction import finite_json
 
 from .. import schema, statements
 from . import pg_functions
@@ -38,6 +42,7 @@ from .base import Statements
 #: The key of the advisory lock that serialises migrations (any fixed 64-bit number).
 MIGRATION_LOCK = 0x6F74656C5F6F6273  # "otel_obs"
 _INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1
+_PARAMS_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NUMBERED = re.compile(r"\?(\d*)")
 #: The server's read of a text as a number (what a bigint / double column accepts).
@@ -269,12 +274,14 @@ def safe_value(value: Any, kind: str | None) -> Any:
         if type(value) is bool:
             return value
         if type(value) is int:
-            return value if _INT_MIN <= value <= _INT_MAX else None
+            # Beyond 64 bits: the nearest value a bigint holds (it may be part of a key).
+            return value if _INT_MIN <= value <= _INT_MAX else max(_INT_MIN, min(value, _INT_MAX))
         if type(value) is float:
             return int(value) if value.is_integer() and _INT_MIN <= value <= _INT_MAX else None
         text = str(value)
-        if _INTEGER.fullmatch(text) and _INT_MIN <= int(text) <= _INT_MAX:
-            return value
+        if _INTEGER.fullmatch(text):
+            number = int(text)
+            return value if _INT_MIN <= number <= _INT_MAX else max(_INT_MIN, min(number, _INT_MAX))
         return None
     if kind == "double precision":
         if type(value) in (int, float, bool):
@@ -287,6 +294,10 @@ def safe_value(value: Any, kind: str | None) -> Any:
     if type(value) is str:
         safe = _text_safe(value)
         return value if safe == value else safe
+    if type(value) is int:
+        if _INT_MIN <= value <= _INT_MAX:
+            return value
+        return str(value) if kind == "text" else max(_INT_MIN, min(value, _INT_MAX))
     if isinstance(value, int | float):
         return value
     return _text_safe(str(value))
@@ -308,10 +319,10 @@ class PostgresEngine:
         pending=statements.PENDING_SQL,
     )
     transient = frozenset({"disk_full", "locked", "disconnected", "unavailable"})
-    binds_rows = True
+    checkpoints = False
 
     @property
-    def errors(self) -> tuple[type[BaseException], ...]:  # type: ignore[override]
+    def errors(self) -> tuple[type[BaseException], ...]:
         return (_psycopg().Error, OSError, OverflowError, UnicodeError, TypeError, ValueError)
 
     def connect(self, location: Any, *, timeout_s: float = 10.0, application: str) -> Any:
@@ -343,6 +354,47 @@ class PostgresEngine:
 
     def identity(self, location: Any) -> Any:
         return location.url
+
+    def writable_problem(self, location: Any) -> str | None:
+        """Why a writer could not write this store (None when it can), in one line.
+
+        Connects, brings the schema up to date as the writer would, and checks the
+        role may write every table: a command that "succeeded" while its writer
+        dropped every row in the background would lose data silently.
+        """
+        try:
+            conn = self.open_writer(location, busy_timeout_ms=10_000, dedicated=False)
+        except MissingDriverError as exc:
+            return str(exc)
+        except schema.SchemaTooNewError as exc:
+            return f"{location.where}: {exc}; upgrade otel-obs"
+        except self.errors as exc:
+            return f"{location.where}: {connection_problem(exc, location)}"
+        try:
+            denied = [
+                table
+                for table in schema.TABLES
+                if not conn.execute(
+                    "SELECT has_table_privilege(current_user, ?, 'INSERT, UPDATE, DELETE')",
+                    (table,),
+                ).fetchone()[0]
+            ]
+        finally:
+            conn.close()
+        if denied:
+            return (
+                f"{location.where}: role {location.user or '(default)'} may not write "
+                f"{', '.join(denied)} (see the writer role's grants in the docs)"
+            )
+        return None
+
+    def binds_rows(self, dedicated: bool) -> bool:
+        # Row by row, pipelined by psycopg: measured cheaper for the server than one
+        # statement unpacking a JSON array (its parsing and casts cost more per row).
+        return True
+
+    def rows_text(self, params: list[Any]) -> str:
+        return finite_json(_PARAMS_ENCODER, params)
 
     def upsert_sql(self, table: str, phase: str, columns: tuple[str, ...], bound: bool) -> str:
         return _or_ignore(statements.upsert_sql(table, phase, columns, True))
@@ -379,7 +431,7 @@ class PostgresEngine:
             value = row[key]
             safe = safe_value(value, kinds.get(key) if isinstance(key, str) else None)
             if safe is not value:
-                row[key] = safe  # type: ignore[index]
+                row[key] = safe
                 made += 1
         return made
 
@@ -414,10 +466,31 @@ def failure_kind(exc: BaseException) -> str:
         text = str(exc).lower()
         if "password" in text or "authentication" in text or "does not exist" in text:
             return "denied"  # a wrong password or database: no retry mends it
+        if "connection failed" in text or "refused" in text or "could not" in text:
+            return "unavailable"  # no server there (yet): tried again in the retry window
         return "disconnected"
     if isinstance(exc, e.InterfaceError) and "closed" in str(exc).lower():
         return "disconnected"
     return "error"
+
+
+def connection_problem(exc: BaseException, location: Any) -> str:
+    """The first line of a connection failure, with the password (if any) blotted out."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    password = _password_of(location.url)
+    if password:
+        text = text.replace(password, "***")
+    return text
+
+
+def _password_of(url: str) -> str | None:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
 
 
 def _text_parameters(conn: Any) -> None:
@@ -444,6 +517,7 @@ __all__ = [
     "MIGRATION_LOCK",
     "POSTGRES",
     "MissingDriverError",
+    "connection_problem",
     "PgConnection",
     "PostgresEngine",
     "migrate",

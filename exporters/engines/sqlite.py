@@ -7,6 +7,7 @@ take a number between the read and the commit.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -14,12 +15,17 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from otel_obs.redaction import finite_json
+
 from .. import schema, statements
 from .base import Statements
 
 #: SQLite page cache of a dedicated writer (a writer process), in KiB; a writer
 #: inside the agent's process keeps SQLite's default (2 MiB).
 DEDICATED_CACHE_KIB = 65_536
+#: Not ASCII-escaped: a lone surrogate then fails the statement (and the batch is made
+#: safe) instead of reaching SQLite as an escape it would store as invalid UTF-8.
+_PARAMS_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: The range of SQLite's integers.
 _INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1
@@ -51,7 +57,7 @@ class SQLiteEngine:
         ValueError,
     )
     transient = frozenset({"disk_full", "locked"})
-    binds_rows = False
+    checkpoints = True
 
     def open_writer(self, location: Any, *, busy_timeout_ms: int, dedicated: bool) -> Any:
         """A connection to the file, in WAL mode, its schema up to date (raises on failure)."""
@@ -75,6 +81,10 @@ class SQLiteEngine:
             raise
         return conn
 
+    def writable_problem(self, location: Any) -> str | None:
+        """Checked by the commands that write (the file, its folder, its schema)."""
+        return None
+
     def identity(self, location: Any) -> tuple[int, int] | None:
         """The file's device and inode: another file at the path is another store."""
         try:
@@ -82,6 +92,16 @@ class SQLiteEngine:
         except OSError:
             return None
         return (st.st_dev, st.st_ino)
+
+    def binds_rows(self, dedicated: bool) -> bool:
+        # A dedicated writer binds each row. Inside the agent's process, one statement
+        # per group over a JSON array instead: SQLite then runs the whole group without
+        # the GIL, where executemany hands the GIL back and forth once per row and
+        # starves (and is starved by) the agent's threads.
+        return dedicated
+
+    def rows_text(self, params: list[Any]) -> str:
+        return finite_json(_PARAMS_ENCODER, params)
 
     def upsert_sql(self, table: str, phase: str, columns: tuple[str, ...], bound: bool) -> str:
         return statements.upsert_sql(table, phase, columns, bound)

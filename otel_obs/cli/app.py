@@ -18,7 +18,7 @@ import typer
 
 from .. import settings
 from .._internal_errors import raising as raising_internal_errors
-from ..store_location import StoreLocation
+from ..store_location import ServerStore, StoreLocation, store_location
 from . import output as out
 
 #: Environment variable that shows tracebacks for unexpected errors.
@@ -81,8 +81,6 @@ def default_db() -> StoreLocation:
 
 def db_location(db: str | StoreLocation | None) -> StoreLocation:
     """``--db`` (a path or a ``postgresql://`` URL), else ``OTEL_OBS_DB``, else the default."""
-    from ..store_location import store_location
-
     if db is None:
         return default_db()
     return store_location(db, "--db")
@@ -99,7 +97,7 @@ def store_paths(
     """
     from ..config import resolve_paths
 
-    return resolve_paths(db, transcripts_dir)
+    return resolve_paths(None if db is None else store_location(db, "--db"), transcripts_dir)
 
 
 def existing_db(db: str | StoreLocation | None) -> StoreLocation:
@@ -109,7 +107,6 @@ def existing_db(db: str | StoreLocation | None) -> StoreLocation:
     database, or a database without the schema, is one line naming the server
     and the database (never the password).
     """
-    from ..store_location import ServerStore
     from .store_reads import server_store_problem, store_problem
 
     path = db_location(db)
@@ -376,8 +373,6 @@ def prune(
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
     path = existing_db(db)
-    if not isinstance(path, Path):
-        raise UsageProblem(f"--db: prune works on a SQLite store, not on {path.where}")
     folder = store_paths(path, transcripts_dir)[1]
     result = remove(
         path, folder, older_than=age, keep_last=keep_last, dry_run=dry_run, vacuum=vacuum
@@ -717,11 +712,12 @@ def skills_install(
         ".claude/skills"
     ),
     db: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--db",
-            help="Write this store into the skills' commands (default: they use $OTEL_OBS_DB "
-            "or database/observability.db when they run).",
+            help="Write this store into the skills' commands, a server's URL without its "
+            "password (default: they use $OTEL_OBS_DB or database/observability.db when they "
+            "run).",
             show_default=False,
         ),
     ] = None,
@@ -735,8 +731,9 @@ def skills_install(
     from ..mcp_server.client_config import write_claude_config
     from .skill_files import install
 
-    written = install(target, db)
-    config = write_claude_config(target, db)
+    store = None if db is None else store_location(db, "--db")
+    written = install(target, store)
+    config = write_claude_config(target, store)
     if as_json:
         out.print_json([str(p) for p in written])
     else:
@@ -869,8 +866,12 @@ def import_transcripts(
 ) -> None:
     """Read JSONL transcripts into the store (created if missing; nothing duplicated)."""
     from ..ingest.import_command import run_import
+    from .store_reads import unwritable_store_problem
 
     db_path, transcripts = store_paths(db, transcripts_dir)
+    problem = unwritable_store_problem(db_path)
+    if problem:
+        raise UsageProblem(f"--db: cannot import into {db_path}: {problem}")
     code = run_import(paths, db_path, transcripts, as_json=as_json)
     if code:
         raise typer.Exit(code)

@@ -9,6 +9,11 @@ never for the whole prune. An execution's own row goes last: it stays listed unt
 everything else of it is gone. The freed pages are
 reused by the store at once; ``--vacuum`` also gives them back to the file
 system, which rewrites the file and holds writers off while it runs.
+
+On a PostgreSQL store writers lock rows, not the store: each execution goes in
+one transaction (its counter of sequence numbers with it), and writers of other
+executions never wait. ``--vacuum`` runs ``VACUUM`` on the tables afterwards;
+the freed bytes are the database's size before and after.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from ..exporters.engines.postgres import POSTGRES, PgConnection
 from ..exporters.jsonl import rows_path, transcript_path
 from ..exporters.schema import TABLES
+from ..store_location import ServerStore, StoreLocation
 
 #: The pause between two executions' deletes. SQLite's busy handler lets a waiting writer
 #: poll the lock at most every 100 ms: a shorter gap could let the prune take the lock
@@ -70,9 +77,7 @@ class Pruned:
         }
 
 
-def chosen(
-    conn: sqlite3.Connection, older_than: timedelta | None, keep_last: int | None
-) -> list[str]:
+def chosen(conn: Any, older_than: timedelta | None, keep_last: int | None) -> list[str]:
     """The executions to remove: started before now - ``older_than``, or all but the
     ``keep_last`` newest (both given: either)."""
     rows = conn.execute(
@@ -112,7 +117,7 @@ def _tables_with_execution(conn: sqlite3.Connection) -> list[tuple[str, str, str
 
 
 def prune(
-    db_path: Path,
+    db_path: StoreLocation,
     transcripts_dir: Path,
     *,
     older_than: timedelta | None = None,
@@ -126,6 +131,8 @@ def prune(
         raise ValueError("give --older-than AGE or --keep-last N (or both)")
     if keep_last is not None and keep_last < 0:
         raise ValueError(f"--keep-last must be 0 or more, got {keep_last}")
+    if isinstance(db_path, ServerStore):
+        return _prune_server(db_path, transcripts_dir, older_than, keep_last, dry_run, vacuum)
     conn = sqlite3.connect(db_path, isolation_level=None, timeout=busy_timeout_ms / 1000)
     try:
         conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
@@ -137,18 +144,7 @@ def prune(
             if index and not dry_run:
                 time.sleep(WRITER_GAP_S)  # a writer waiting for the lock gets it first
             _remove(conn, tables, execution_id, result, dry_run)
-            for path in (
-                transcript_path(transcripts_dir, execution_id),
-                rows_path(transcripts_dir, execution_id),
-            ):
-                if path.is_file():
-                    result.transcript_files += 1
-                    result.transcript_bytes += path.stat().st_size
-                    if not dry_run:
-                        path.unlink(missing_ok=True)
-            folder = transcript_path(transcripts_dir, execution_id).parent
-            if not dry_run and folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
+            _remove_files(transcripts_dir, execution_id, result, dry_run)
         if not dry_run and result.executions:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             if vacuum:
@@ -160,6 +156,91 @@ def prune(
         return result
     finally:
         conn.close()
+
+
+def _remove_files(transcripts_dir: Path, execution_id: str, result: Pruned, dry: bool) -> None:
+    """The execution's JSONL transcript and row spool (and their folder, once empty)."""
+    for path in (
+        transcript_path(transcripts_dir, execution_id),
+        rows_path(transcripts_dir, execution_id),
+    ):
+        if path.is_file():
+            result.transcript_files += 1
+            result.transcript_bytes += path.stat().st_size
+            if not dry:
+                path.unlink(missing_ok=True)
+    folder = transcript_path(transcripts_dir, execution_id).parent
+    if not dry and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def _prune_server(
+    location: ServerStore,
+    transcripts_dir: Path,
+    older_than: timedelta | None,
+    keep_last: int | None,
+    dry_run: bool,
+    vacuum: bool,
+) -> Pruned:
+    """:func:`prune` on a PostgreSQL store: one transaction per execution."""
+    conn = PgConnection(POSTGRES.connect(location, application="otel-obs prune"))
+    try:
+        result = Pruned(executions=chosen(conn, older_than, keep_last))
+        tables = [
+            (table, "id" if table == "task_list_execution_runs" else "execution_id")
+            for table in (*TABLES, "entry_counters")
+            if table != "task_list_execution_runs"
+        ] + [("task_list_execution_runs", "id")]
+        size_before = _database_bytes(conn)
+        for execution_id in result.executions:
+            if not dry_run:
+                conn.execute("BEGIN")
+            locked_at = time.perf_counter()
+            try:
+                for table, key in tables:
+                    if not _has_column(conn, table, key):
+                        continue
+                    if dry_run:
+                        n = conn.execute(
+                            f"SELECT count(*) FROM {table} WHERE {key} = ?", (execution_id,)
+                        ).fetchone()[0]
+                    else:
+                        n = conn.execute(
+                            f"DELETE FROM {table} WHERE {key} = ?", (execution_id,)
+                        ).rowcount
+                    if n and table != "entry_counters":
+                        result.rows_by_table[table] = result.rows_by_table.get(table, 0) + n
+                if not dry_run:
+                    conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            held_ms = (time.perf_counter() - locked_at) * 1000
+            result.longest_lock_ms = max(result.longest_lock_ms, held_ms)
+            _remove_files(transcripts_dir, execution_id, result, dry_run)
+        if not dry_run and result.executions and vacuum:
+            for table, _ in tables:
+                conn.execute(f"VACUUM {table}")
+            result.freed_bytes = max(0, size_before - _database_bytes(conn))
+        return result
+    finally:
+        conn.close()
+
+
+def _has_column(conn: PgConnection, table: str, column: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = ? AND column_name = ?",
+            (table, column),
+        ).fetchone()
+        is not None
+    )
+
+
+def _database_bytes(conn: PgConnection) -> int:
+    return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
 
 
 def _remove(

@@ -19,6 +19,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..store_location import StoreLocation, written_reference
+
 DEFAULT_DIR = Path(".claude/skills")
 
 #: The command that names the most recent execution.
@@ -39,7 +41,7 @@ class AgentSkill:
     command: str
     reading: str
 
-    def render(self, db: Path | None = None) -> str:
+    def render(self, db: str | None = None) -> str:
         """The SKILL.md text: front matter, the command in a bash block, then guidance.
 
         ``db``: every ``otel-obs`` call in the command names that store (``--db``),
@@ -180,14 +182,15 @@ lists mean nothing of that kind was found.
 )
 
 
-def install(target: Path = DEFAULT_DIR, db: Path | None = None) -> list[Path]:
+def install(target: Path = DEFAULT_DIR, db: StoreLocation | None = None) -> list[Path]:
     """Write every skill to ``<target>/<name>/SKILL.md``; return the files written.
 
     Existing files are overwritten: they are generated, and a newer otel-obs
     should be able to refresh them. ``db`` is written into the commands as an
-    absolute path (the agent may run them from another directory).
+    absolute path (the agent may run them from another directory), a server's URL
+    without its password.
     """
-    store = None if db is None else Path(db).resolve()
+    store = None if db is None else written_reference(db)
     written: list[Path] = []
     for skill in SKILLS:
         path = Path(target) / skill.name / "SKILL.md"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exporters import schema
+from ..exporters.engines import engine_for
 from ..queries.readonly import StoreUnavailableError
 from ..queries.readonly import connect_read_only as read_only
 from ..store_location import ServerStore, StoreLocation
@@ -79,7 +80,7 @@ def unwritable_store_problem(db_path: StoreLocation) -> str | None:
     would "succeed" with nothing stored.
     """
     if isinstance(db_path, ServerStore):
-        return None  # the writer creates or migrates the schema, or says why it can't
+        return engine_for(db_path).writable_problem(db_path)
     try:
         if db_path.stat().st_size == 0:
             return None

@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import conventions as c
+from .. import settings
 from ..exporters.jsonl import transcript_path
+from ..store_location import ServerStore, StoreLocation
 from .plan import FAILING_ASSERTION, FAULTS, DemoPlan, build_plan
 
 WORKER_TIMEOUT_S = 120.0
@@ -65,7 +67,7 @@ def _pump(stream: IO[str], events: queue.Queue[dict[str, Any]]) -> None:
 def run_demo(
     workers: int = 3,
     seed: int = 7,
-    db_path: Path = Path("database/observability.db"),
+    db_path: StoreLocation = Path("database/observability.db"),
     transcripts_dir: Path = Path("transcripts"),
     show_progress: bool = True,
 ) -> dict[str, Any]:
@@ -76,7 +78,8 @@ def run_demo(
     from ..propagation import execution_scope, wave_scope
 
     plan = build_plan(seed, workers)
-    db_path = Path(db_path).resolve()
+    if not isinstance(db_path, ServerStore):
+        db_path = Path(db_path).resolve()
     transcripts_dir = Path(transcripts_dir).resolve()
     execution_id = f"demo-{uuid.uuid4().hex[:12]}"
     # configure(), not a private pipeline: with OTEL_EXPORTER_OTLP_ENDPOINT set, the
@@ -119,7 +122,7 @@ def _run_wave(
     instance_ids: list[str],
     env: dict[str, str],
     workspace: Path,
-    db_path: Path,
+    db_path: StoreLocation,
     transcripts_dir: Path,
     statuses: dict[str, str],
     progress: _Progress,
@@ -127,6 +130,10 @@ def _run_wave(
     """Start one worker per instance, follow their progress, fail loudly if one fails."""
     events: queue.Queue[dict[str, Any]] = queue.Queue()
     procs: list[tuple[str, subprocess.Popen[str], IO[str]]] = []
+    if isinstance(db_path, ServerStore):
+        # A URL may hold a password: through the environment, not the command line.
+        env = {**env, settings.DB.env or "": db_path.url}
+    store_arg = [] if isinstance(db_path, ServerStore) else ["--db", str(db_path)]
     for instance_id in instance_ids:
         log: IO[str] = tempfile.TemporaryFile(mode="w+")
         proc = subprocess.Popen(
@@ -141,8 +148,7 @@ def _run_wave(
                 instance_id,
                 "--workspace",
                 str(workspace),
-                "--db",
-                str(db_path),
+                *store_arg,
                 "--transcripts-dir",
                 str(transcripts_dir),
             ],
@@ -195,7 +201,7 @@ def _run_wave(
 def _result(
     plan: DemoPlan,
     execution_id: str,
-    db_path: Path,
+    db_path: StoreLocation,
     transcripts_dir: Path,
     statuses: dict[str, str],
 ) -> dict[str, Any]:
@@ -203,7 +209,7 @@ def _result(
     from ..queries.runner import ObservabilitySkills
     from ..report import write_report
 
-    with ObservabilitySkills(str(db_path)) as skills:
+    with ObservabilitySkills(db_path) as skills:
         summary = skills.execution_summary(execution_id)
         issues = skills.validate(execution_id)
         errors = skills.find_errors(execution_id)
@@ -242,7 +248,7 @@ def _result(
     }
 
 
-def _store_args(db_path: Path, transcripts_dir: Path) -> tuple[str, str]:
+def _store_args(db_path: StoreLocation, transcripts_dir: Path) -> tuple[str, str]:
     """The ``--db`` / ``--transcripts-dir`` a follow-up command needs to find this store."""
     from ..config import resolve_paths
 
@@ -339,7 +345,7 @@ def worker_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan", type=Path, required=True)
     parser.add_argument("--instance", required=True)
     parser.add_argument("--workspace", type=Path, required=True)
-    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--db", default=None, help="default: $OTEL_OBS_DB")
     parser.add_argument("--transcripts-dir", type=Path, required=True)
     args = parser.parse_args(argv)
 

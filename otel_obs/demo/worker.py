@@ -80,7 +80,7 @@ class DemoWorker:
         plan: DemoPlan,
         worker: WorkerPlan,
         workspace: Path,
-        db_path: Path,
+        db_path: str | None,
         transcripts_dir: Path,
     ) -> None:
         from ..assertion_recorder import AssertionRecorder

@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from otel_obs.store_location import StoreLocation
+
 from .jsonl_import import MAX_REPORTED_PROBLEMS, ImportReport, import_jsonl
 
 
-def report_dict(report: ImportReport, db_path: Path) -> dict[str, Any]:
+def report_dict(report: ImportReport, db_path: StoreLocation) -> dict[str, Any]:
     """The report as plain data (``--json``)."""
     return {
         "db": str(db_path),
@@ -34,7 +36,7 @@ def report_dict(report: ImportReport, db_path: Path) -> dict[str, Any]:
 
 
 def run_import(
-    paths: Sequence[Path], db_path: Path, transcripts_dir: Path, *, as_json: bool
+    paths: Sequence[Path], db_path: StoreLocation, transcripts_dir: Path, *, as_json: bool
 ) -> int:
     """Import, show progress and the report; exit status 1 when lines were malformed or
     the store could not take everything."""

@@ -74,6 +74,7 @@ from otel_obs.exporters.mapping import (
 from otel_obs.exporters.span_record import RecordContext, SpanRecord
 from otel_obs.exporters.store_choice import Store, thread_store
 from otel_obs.redaction import DETAILS_CAP, cap_text, clean_text, dumps
+from otel_obs.store_location import StoreLocation
 
 #: Entries mapped and queued at a time.
 CHUNK_ENTRIES = 2_000
@@ -714,7 +715,7 @@ class _Stores:
     (for entries the store's transcript file already holds). Switching flushes the other, so
     sequence numbers follow file order."""
 
-    def __init__(self, db: Path, transcripts: Path, scratch: Path) -> None:
+    def __init__(self, db: StoreLocation, transcripts: Path, scratch: Path) -> None:
         self._args = {True: (db, scratch), False: (db, transcripts)}
         self._stores: dict[bool, Store] = {}
         self._last: bool | None = None
@@ -761,7 +762,7 @@ def _known_ids(transcripts: Path, execution_id: str, cache: dict[str, set[str]])
 
 def import_jsonl(
     paths: Sequence[str | Path],
-    db_path: Path,
+    db_path: StoreLocation,
     transcripts_dir: Path,
     *,
     progress: Callable[[int, int], None] | None = None,

@@ -61,6 +61,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from otel_obs.exporters.store_choice import Store, process_store
+from otel_obs.store_location import StoreLocation
 
 from .decode import MalformedRequest, decode, is_json, is_supported, parse_protobuf, records_of
 from .receiver import (
@@ -118,7 +119,7 @@ _JSON = "application/json"
 class ServeSettings:
     """Where to listen, which store to fill, and the limits (``otel-obs serve``'s options)."""
 
-    db_path: Path
+    db_path: StoreLocation
     transcripts_dir: Path
     host: str = DEFAULT_HOST
     grpc_port: int = DEFAULT_GRPC_PORT
@@ -218,7 +219,7 @@ def build_store(settings: ServeSettings) -> Store:
     )
 
 
-def store_problem(db_path: Path, transcripts_dir: Path) -> str | None:
+def store_problem(db_path: StoreLocation, transcripts_dir: Path) -> str | None:
     """Why ``serve`` could not write to this store (None when it can), checked before it
     listens: a receiver that answered 200 and dropped every row would lose spans silently,
     as senders never send a 200 again.
@@ -227,7 +228,12 @@ def store_problem(db_path: Path, transcripts_dir: Path) -> str | None:
     written once; the transcripts folder must be writable too.
     """
     from otel_obs.exporters import schema
+    from otel_obs.exporters.engines import engine_for
+    from otel_obs.store_location import ServerStore
 
+    if isinstance(db_path, ServerStore):
+        problem = engine_for(db_path).writable_problem(db_path)
+        return f"--db {db_path}: {problem}" if problem else _transcripts_problem(transcripts_dir)
     path = Path(db_path)
     if path.exists():
         if path.is_dir():
@@ -268,6 +274,10 @@ def store_problem(db_path: Path, transcripts_dir: Path) -> str | None:
         return f"--db {path}: cannot write to it: {error}"
     finally:
         conn.close()
+    return _transcripts_problem(transcripts_dir)
+
+
+def _transcripts_problem(transcripts_dir: Path) -> str | None:
     folder = Path(transcripts_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)

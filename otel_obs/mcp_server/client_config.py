@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..store_location import StoreLocation, written_reference
+
 CONFIG_FILE = ".mcp.json"
 SERVER_KEY = "otel-obs"
 
@@ -25,13 +27,14 @@ def config_path(skills_dir: Path) -> Path:
     return skills_dir / CONFIG_FILE
 
 
-def server_entry(db: Path | None) -> dict[str, Any]:
-    """The stdio server entry: ``otel-obs mcp``, with ``--db`` when a store is named."""
-    args = ["mcp"] if db is None else ["mcp", "--db", str(Path(db).resolve())]
+def server_entry(db: StoreLocation | None) -> dict[str, Any]:
+    """The stdio server entry: ``otel-obs mcp``, with ``--db`` when a store is named
+    (a server's URL without its password)."""
+    args = ["mcp"] if db is None else ["mcp", "--db", written_reference(db)]
     return {"type": "stdio", "command": "otel-obs", "args": args}
 
 
-def write_claude_config(skills_dir: Path, db: Path | None = None) -> Path:
+def write_claude_config(skills_dir: Path, db: StoreLocation | None = None) -> Path:
     """Add (or refresh) the otel-obs server in the ``.mcp.json`` next to ``skills_dir``."""
     path = config_path(skills_dir)
     config: Any = {}

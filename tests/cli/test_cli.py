@@ -349,6 +349,20 @@ def test_skills_install_writes_skill_files(demo: DemoStore, tmp_path: Path):
     bad_usage(run_cli("skills", "uninstall", cwd=tmp_path), "uninstall")
 
 
+def test_skills_install_never_writes_a_store_password(tmp_path: Path):
+    """A server's URL goes into the skills and .mcp.json without its password (the
+    commands find it in PGPASSWORD or ~/.pgpass when they run)."""
+    target = tmp_path / "proj" / ".claude" / "skills"
+    url = "postgresql://obs_reader:Hunter2-secret@db.example:5433/observability"
+    ok(run_cli("skills", "install", "--dir", str(target), "--db", url, cwd=tmp_path))
+    files = [p for p in (tmp_path / "proj").rglob("*") if p.is_file()]
+    texts = [p.read_text() for p in files]
+    assert any(p.name == ".mcp.json" for p in files) and len(files) > 2
+    assert not any("Hunter2-secret" in text for text in texts)
+    shown = "postgresql://obs_reader@db.example:5433/observability"
+    assert all(shown in text for text in texts)
+
+
 def test_skill_commands_run_as_written_on_the_demo_store(demo: DemoStore, tmp_path: Path):
     target = tmp_path / "skills"
     ok(run_cli("skills", "install", "--dir", str(target), cwd=tmp_path))

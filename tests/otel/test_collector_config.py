@@ -243,3 +243,19 @@ def test_a_batch_of_the_largest_spans_fits_serves_limit_with_margin(config) -> N
     assert worst * MARGIN <= limit, (batch["send_batch_max_size"], worst, limit)
     # What is left is room for events at their caps, on whichever spans carry them.
     assert (limit - worst) // EVENT >= 64
+
+
+def test_the_several_receivers_exporter_spreads_by_trace_over_receivers() -> None:
+    """The commented exporter for several receivers is valid YAML, routes by trace id over
+    more than one receiver, and keeps the disk queue and endless retries."""
+    text = (Path(__file__).parents[2] / "collector-config.yaml").read_text()
+    block = text.split("# BEGIN several-receivers\n", 1)[1].split("# END several-receivers", 1)[0]
+    uncommented = "\n".join(
+        line.split("# ", 1)[1] if "# " in line else "" for line in block.splitlines()
+    )
+    exporter = yaml.safe_load(uncommented)["loadbalancing/otel-obs"]
+    assert exporter["routing_key"] == "traceID"
+    assert len(exporter["resolver"]["static"]["hostnames"]) >= 2
+    otlp = exporter["protocol"]["otlp"]
+    assert otlp["retry_on_failure"]["max_elapsed_time"] == "0s"
+    assert otlp["sending_queue"]["storage"] == "file_storage/otel-obs-queue"

@@ -13,12 +13,16 @@ it is killed.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from otel_obs.tool_use_logger import ToolUseLogger
 from otel_obs.transcript_writer import TranscriptWriter
+
+#: The pause between two tool uses of ``sequence`` (0: as fast as the agent can go).
+PAUSE_S = float(os.environ.get("STORE_WORKER_PAUSE_S", "0.02"))
 
 
 def sequence(db: str, transcripts: str, execution: str, worker: str, n: int, go: str) -> None:
@@ -34,7 +38,7 @@ def sequence(db: str, transcripts: str, execution: str, worker: str, n: int, go:
         writer.write({"entry_type": "decision", "summary": f"{worker}:{i}", "details": {"i": i}})
         tool_id = tools.log_start({"id": f"{worker}-tool-{i}", "name": "Read", "input": {}})
         tools.log_end(tool_id, {"tool_use_id": tool_id, "content": "ok", "is_error": False})
-        time.sleep(0.02)  # spread over several write batches (about a second in all)
+        time.sleep(PAUSE_S)  # spread over several write batches (about a second in all)
     writer.write({"entry_type": "task_end", "task_id": f"{worker}-task"})
     writer.close()
 

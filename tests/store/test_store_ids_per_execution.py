@@ -168,7 +168,7 @@ def test_a_store_of_the_previous_schema_is_migrated_in_place(tmp_path, bodies, a
     old = tmp_path / "old.db"
     conn = sqlite3.connect(old, isolation_level=None)
     for migration in schema.MIGRATIONS[:3]:  # what the previous version created
-        for statement in schema._statements(migration):  # noqa: SLF001
+        for statement in schema.split_statements(migration):  # noqa: SLF001
             conn.execute(statement)
     conn.execute("PRAGMA user_version = 3")
     conn.execute("ATTACH DATABASE ? AS src", (str(current),))

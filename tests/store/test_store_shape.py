@@ -12,7 +12,16 @@ from otel_obs.exporters import _sdk_access
 EXPORTERS = Path(__file__).resolve().parents[2] / "exporters"
 #: What exporters/ may use of the public package: the vocabulary and the settings.
 # _internal_errors: the one path of an unexpected exception (stdlib only).
-ALLOWED_FROM_OTEL_OBS = {"conventions", "redaction", "tool_facts", "settings", "_internal_errors"}
+# store_location: where a store is (a SQLite path or a PostgreSQL URL), which settings
+# resolve and the writer opens.
+ALLOWED_FROM_OTEL_OBS = {
+    "conventions",
+    "redaction",
+    "tool_facts",
+    "settings",
+    "store_location",
+    "_internal_errors",
+}
 
 
 def imports_of(path: Path) -> set[str]:

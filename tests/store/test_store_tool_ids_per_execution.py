@@ -43,7 +43,7 @@ def test_the_same_call_ids_in_two_executions_keep_both(tmp_path: Path, writer: s
 def test_a_store_of_the_first_schema_keeps_its_tool_uses_when_migrated(tmp_path: Path):
     db = tmp_path / "old.db"
     conn = sqlite3.connect(db, isolation_level=None)
-    for statement in schema._statements(schema.MIGRATIONS[0]):  # noqa: SLF001 - build a v1 store
+    for statement in schema.split_statements(schema.MIGRATIONS[0]):  # noqa: SLF001 - build a v1 store
         conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
     conn.execute(

@@ -1,0 +1,271 @@
+"""The store's writer on a real PostgreSQL server keeps the SQLite writer's promises.
+
+Several processes on one execution (with batches rolled back by the server),
+a server restart in the middle of a run, the server down when the agent
+starts, values PostgreSQL cannot hold, re-delivery, and receivers migrating
+one new database at once.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pg_cluster
+import psycopg
+import pytest
+
+from otel_obs import ToolUseLogger, TranscriptEntry, TranscriptWriter
+from otel_obs.config import close_private_pipelines
+from otel_obs.exporters.engines.postgres import POSTGRES, schema_version
+from otel_obs.exporters.jsonl import transcript_path
+from otel_obs.exporters.schema import SCHEMA_VERSION
+from otel_obs.store_location import parse_server_url
+
+WORKER = Path(__file__).parent.parent / "store" / "store_worker.py"
+WRITERS = pytest.mark.parametrize("writer", ["thread", "process"])
+
+
+def rows(url: str, sql: str, *params: object) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params or None).fetchall()
+
+
+def create_schema(url: str) -> None:
+    POSTGRES.open_writer(parse_server_url(url), busy_timeout_ms=10_000, dedicated=False).close()
+
+
+def start_workers(
+    url: str, tmp_path: Path, writer: str, workers: list[str], n: int, pause_s: float = 0.02
+):
+    go = tmp_path / "go"
+    env = {
+        **os.environ,
+        "OTEL_OBS_WRITER": writer,
+        "STORE_WORKER_PAUSE_S": str(pause_s),
+        "OTEL_OBS_FLUSH_INTERVAL_MS": "20",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), "sequence", url, str(tmp_path / "t"), "exec-pg"]
+            + [name, str(n), str(go)],
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for name in workers
+    ]
+    ready = [tmp_path / f"go.{name}.ready" for name in workers]
+    deadline = time.monotonic() + 60
+    while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    return procs
+
+
+def assert_complete_and_gap_free(url: str, workers: list[str], n: int) -> None:
+    found = rows(
+        url,
+        "SELECT sequence, entry_type, instance_id, summary FROM transcript_entries"
+        " WHERE execution_id = 'exec-pg' ORDER BY sequence",
+    )
+    expected = len(workers) * (2 + 2 * n)  # task_start, n decisions, n tool uses, task_end
+    assert [r[0] for r in found] == list(range(1, expected + 1))
+    for name in workers:
+        decisions = [r[3] for r in found if r[2] == name and r[1] == "decision"]
+        assert decisions == [f"{name}:{i}" for i in range(n)]
+    tools = rows(url, "SELECT count(*) FROM tool_uses WHERE execution_id = 'exec-pg'")
+    assert tools == [(len(workers) * n,)]
+
+
+@WRITERS
+def test_four_processes_on_one_execution_get_gap_free_sequences_despite_rollbacks(
+    pg_url: str, tmp_path: Path, writer: str
+):
+    """The server rolls back one batch in seven (a serialization failure raised by a
+    trigger on the counter rows): those batches are kept and written again, and the
+    numbers stay 1..n with no gap and no duplicate."""
+    create_schema(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE counter_updates")
+        conn.execute("CREATE SEQUENCE injected_faults")
+        conn.execute(
+            """CREATE FUNCTION inject_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF nextval('counter_updates') % 7 = 3 THEN
+                    PERFORM nextval('injected_faults');
+                    RAISE EXCEPTION 'injected fault' USING ERRCODE = '40001';
+                END IF;
+                RETURN NULL;
+            END $$"""
+        )
+        conn.execute(
+            "CREATE TRIGGER inject_fault BEFORE UPDATE ON entry_counters"
+            " FOR EACH STATEMENT EXECUTE FUNCTION inject_fault()"
+        )
+        # Each batch holds its transaction a while after taking its numbers, so the
+        # writers' transactions overlap (numbers taken without the lock would collide).
+        conn.execute(
+            """CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_sleep(0.01); RETURN NULL; END $$"""
+        )
+        conn.execute(
+            "CREATE TRIGGER slow_insert AFTER INSERT ON transcript_entries"
+            " FOR EACH STATEMENT EXECUTE FUNCTION slow_insert()"
+        )
+    workers, n = [f"w{k}" for k in range(4)], 150
+    # As fast as they can go, with small batches: the writers' transactions overlap.
+    for proc in start_workers(pg_url, tmp_path, writer, workers, n, pause_s=0.002):
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    assert_complete_and_gap_free(pg_url, workers, n)
+    injected = rows(pg_url, "SELECT last_value, is_called FROM injected_faults")[0]
+    assert injected[1] and injected[0] >= 1, "no batch was rolled back: the test proves nothing"
+
+
+@WRITERS
+def test_a_server_restart_during_a_run_loses_nothing(
+    pg_server, pg_url: str, tmp_path: Path, writer: str
+):
+    _, folder = pg_server
+    if not folder:
+        pytest.skip("the server was given from outside (no folder to restart it from)")
+    workers, n = ["w0", "w1"], 60
+    procs = start_workers(pg_url, tmp_path, writer, workers, n)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # restart once the run is under way
+        try:
+            if rows(pg_url, "SELECT count(*) FROM transcript_entries")[0][0] >= 10:
+                break
+        except psycopg.Error:
+            pass
+        time.sleep(0.05)
+    pg_cluster.restart(Path(folder))
+    for proc in procs:
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err.decode()
+    assert_complete_and_gap_free(pg_url, workers, n)
+
+
+@WRITERS
+def test_the_server_down_when_the_agent_starts_costs_the_agent_nothing(
+    tmp_path: Path, writer: str, monkeypatch
+):
+    """Nothing listens: the producers do not raise, the batches wait out the retry window,
+    then their rows are counted as dropped; the transcript still reaches JSONL."""
+    monkeypatch.setenv("OTEL_OBS_WRITER", writer)
+    monkeypatch.setenv("OTEL_OBS_RETRY_WINDOW_MS", "1500")
+    port = pg_cluster._free_port()
+    url = f"postgresql://someone:secret-pw@127.0.0.1:{port}/nowhere"
+    agent = TranscriptWriter("exec-down", "agent", db_path=url, transcripts_dir=tmp_path / "t")
+    log = ToolUseLogger(agent)
+    for i in range(5):
+        tool = log.log_start({"id": f"t{i}", "name": "Bash", "input": {"command": "ls"}})
+        log.log_end(tool, {"tool_use_id": tool, "content": "ok", "is_error": False})
+    started = time.monotonic()
+    agent.close()
+    stats = agent.pipeline.store.stats()
+    close_private_pipelines()
+    assert time.monotonic() - started < 30
+    assert stats["dropped_rows"] > 0, stats
+    assert stats["failures_by_kind"].get("unavailable", 0) >= 1, stats
+    lines = transcript_path(tmp_path / "t", "exec-down").read_text().splitlines()
+    assert len(lines) >= 5
+
+
+@WRITERS
+def test_values_postgresql_cannot_hold_are_made_safe_and_others_keep_their_rows(
+    pg_url: str, tmp_path: Path, writer: str, monkeypatch
+):
+    monkeypatch.setenv("OTEL_OBS_WRITER", writer)
+    transcripts = tmp_path / "t"
+    bad = TranscriptWriter(
+        "exec-bad", "agent-bad", wave_number=2**70, db_path=pg_url, transcripts_dir=transcripts
+    )
+    good = TranscriptWriter("exec-good", "agent-good", db_path=pg_url, transcripts_dir=transcripts)
+    bad.write(TranscriptEntry(entry_type="discovery", summary="huge", token_estimate=2**70))
+    bad.write(TranscriptEntry(entry_type="discovery", summary="nul \x00 inside"))
+    log = ToolUseLogger(bad)
+    for i in range(3):
+        tool = log.log_start({"id": f"bad-{i}", "name": "Bash", "input": {"c": "lone \ud800"}})
+        log.log_end(tool, {"tool_use_id": tool, "content": "nul \x00 out", "is_error": False})
+    good_log = ToolUseLogger(good)
+    for i in range(50):
+        tool = good_log.log_start({"id": f"good-{i}", "name": "Bash", "input": {"c": "x"}})
+        good_log.log_end(tool, {"tool_use_id": tool, "content": "ok", "is_error": False})
+    bad.close()
+    good.close()
+    stats = bad.pipeline.store.stats()
+    close_private_pipelines()
+    count = "SELECT count(*) FROM {} WHERE execution_id = %s"
+    assert rows(pg_url, count.format("tool_uses"), "exec-good") == [(50,)], str(stats)
+    assert rows(pg_url, count.format("tool_uses"), "exec-bad") == [(3,)]
+    summaries = [r[0] for r in rows(pg_url, "SELECT summary FROM transcript_entries")]
+    assert "huge" in summaries
+    assert not any("\x00" in s for s in summaries)
+    # The wave number beyond 64 bits could not be held: the largest 64-bit one, counted.
+    waves = rows(
+        pg_url,
+        "SELECT DISTINCT wave_number FROM build_agent_instances WHERE execution_id = 'exec-bad'",
+    )
+    assert waves == [(2**63 - 1,)]
+    assert stats["dropped_rows"] == 0 and stats["values_made_safe"] > 0, stats
+
+
+def test_several_receivers_starting_at_once_migrate_once(pg_url: str):
+    location = parse_server_url(pg_url)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def open_one() -> None:
+        try:
+            barrier.wait()
+            POSTGRES.open_writer(location, busy_timeout_ms=10_000, dedicated=False).close()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with psycopg.connect(pg_url) as conn:
+        assert schema_version(conn) == SCHEMA_VERSION
+        assert conn.execute("SELECT count(*) FROM otel_obs_schema").fetchone() == (1,)
+
+
+def test_a_claimed_execution_number_is_held_until_the_claiming_batch_ends(pg_url: str):
+    """Two writers claiming one execution's numbers: the second waits for the first's
+    commit and continues from the number it saved (never from a stale max)."""
+    location = parse_server_url(pg_url)
+    first = POSTGRES.open_writer(location, busy_timeout_ms=10_000, dedicated=False)
+    second = POSTGRES.open_writer(location, busy_timeout_ms=10_000, dedicated=False)
+    try:
+        first.execute("BEGIN")  # an earlier batch: the counter row exists
+        POSTGRES.claim_sequences(first, ["exec-a"])
+        POSTGRES.save_sequences(first, {"exec-a": 3})
+        first.execute("COMMIT")
+        first.execute("BEGIN")
+        assert POSTGRES.claim_sequences(first, ["exec-a"]) == {"exec-a": 3}
+        got: dict[str, int] = {}
+
+        def claim_second() -> None:
+            second.execute("BEGIN")
+            got.update(POSTGRES.claim_sequences(second, ["exec-a"]))
+            second.execute("ROLLBACK")
+
+        waiter = threading.Thread(target=claim_second)
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive() and got == {}, "the second writer took a number meanwhile"
+        POSTGRES.save_sequences(first, {"exec-a": 7})
+        first.execute("COMMIT")
+        waiter.join(10)
+        assert got == {"exec-a": 7}
+    finally:
+        first.close()
+        second.close()
