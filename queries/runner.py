@@ -26,7 +26,7 @@ from typing import Any
 from otel_obs import settings
 from otel_obs.store_location import ServerStore, StoreLocation
 
-from .readonly import bounded, connect_read_only, execute
+from .readonly import READ_ERRORS, bounded, connect_read_only, execute
 from .registry import get_tool, load_tools
 from .results import (
     AnomalyReport,
@@ -106,12 +106,23 @@ class ObservabilitySkills:
         tool = get_tool(tool_id)
         bound = tool.bind(params)
         with self._lock:
-            conn = self._connection()
-            with bounded(conn, f"tool {tool.id} ({tool.title})", self.tool_timeout_ms):
-                cursor = execute(conn, tool.sql, bound, tool.param_types)
-                columns = [d[0] for d in cursor.description or ()]
-                rows = cursor.fetchall()
+            try:
+                columns, rows = self._query(tool, bound)
+            except READ_ERRORS:
+                if not getattr(self._conn, "broken", False):
+                    raise
+                # The server's connection was lost (a restart, a failover, the network):
+                # a read changes nothing, so it is tried once more on a new connection.
+                self.close()
+                columns, rows = self._query(tool, bound)
         return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def _query(self, tool: Any, bound: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        conn = self._connection()
+        with bounded(conn, f"tool {tool.id} ({tool.title})", self.tool_timeout_ms):
+            cursor = execute(conn, tool.sql, bound, tool.param_types)
+            columns = [d[0] for d in cursor.description or ()]
+            return columns, cursor.fetchall()
 
     @staticmethod
     def tools() -> list[Row]:

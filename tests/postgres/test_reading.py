@@ -59,6 +59,18 @@ def test_a_read_past_the_limit_is_stopped_with_the_read_timeout(demo_pair: Pair)
         conn.close()
 
 
+def test_a_lost_server_connection_is_opened_again(demo_pair: Pair, pg_server):
+    # A long-lived reader (the MCP server) outlives a server restart or failover.
+    execution = _first_execution(demo_pair)
+    with ObservabilitySkills(demo_pair.url) as skills:
+        expected = skills.run("T001", execution_id=execution)
+        pid = skills._connection().raw.info.backend_pid
+        with psycopg.connect(pg_server[0], autocommit=True) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+        assert skills.run("T001", execution_id=execution) == expected
+        assert skills._connection().raw.info.backend_pid != pid
+
+
 def test_rows_read_by_name_and_position_as_sqlite_rows(demo_pair: Pair):
     conn = connect_read_only(demo_pair.url)
     try:
