@@ -491,12 +491,12 @@ _VALIDATION_CHECKS: dict[str, tuple[Any, Callable[[Row], str]]] = {
 }
 
 
-def _skills(db_path: str | os.PathLike[str] | None) -> ObservabilitySkills:
+def _skills(db_path: str | os.PathLike[str] | ServerStore | None) -> ObservabilitySkills:
     return ObservabilitySkills(db_path)
 
 
 def obs_validate(
-    execution_id: str, *, db_path: str | os.PathLike[str] | None = None
+    execution_id: str, *, db_path: str | os.PathLike[str] | ServerStore | None = None
 ) -> list[ValidationIssue]:
     """:meth:`ObservabilitySkills.validate` on the default (or given) store."""
     with _skills(db_path) as skills:
@@ -504,7 +504,7 @@ def obs_validate(
 
 
 def obs_errors(
-    execution_id: str, *, db_path: str | os.PathLike[str] | None = None
+    execution_id: str, *, db_path: str | os.PathLike[str] | ServerStore | None = None
 ) -> list[ErrorRecord]:
     """:meth:`ObservabilitySkills.find_errors` on the default (or given) store."""
     with _skills(db_path) as skills:
@@ -512,7 +512,7 @@ def obs_errors(
 
 
 def obs_parallel_health(
-    execution_id: str, *, db_path: str | os.PathLike[str] | None = None
+    execution_id: str, *, db_path: str | os.PathLike[str] | ServerStore | None = None
 ) -> ParallelHealthReport:
     """:meth:`ObservabilitySkills.parallel_health` on the default (or given) store."""
     with _skills(db_path) as skills:
@@ -520,14 +520,16 @@ def obs_parallel_health(
 
 
 def obs_anomalies(
-    execution_id: str, *, db_path: str | os.PathLike[str] | None = None
+    execution_id: str, *, db_path: str | os.PathLike[str] | ServerStore | None = None
 ) -> AnomalyReport:
     """:meth:`ObservabilitySkills.detect_anomalies` on the default (or given) store."""
     with _skills(db_path) as skills:
         return skills.detect_anomalies(execution_id)
 
 
-def obs_summary(execution_id: str, *, db_path: str | os.PathLike[str] | None = None) -> Row:
+def obs_summary(
+    execution_id: str, *, db_path: str | os.PathLike[str] | ServerStore | None = None
+) -> Row:
     """:meth:`ObservabilitySkills.execution_summary` on the default (or given) store."""
     with _skills(db_path) as skills:
         return skills.execution_summary(execution_id)
