@@ -9,17 +9,23 @@ tool errors, blocked commands and error entries, and the task, wave and agent
 tables. Then every tool runs for one execution several times and the median
 latency is printed, with ``validate`` (V001–V007) as a whole.
 
-Targets: every tool ≤ 100 ms, ``validate`` ≤ 250 ms.
+Targets: every tool ≤ 100 ms, ``validate`` ≤ 250 ms, on either engine.
 
     python benchmarks/bench_tools.py [--db PATH] [--executions 100] [--repeat 5]
+        [--engine sqlite|postgresql|both] [--pg-url postgresql://…]
 
-The generated store is kept at ``--db`` and reused when it already exists.
+The generated store is kept at ``--db`` and reused when it already exists. With
+``--engine postgresql`` or ``both`` it is moved (``otel-obs move``) into the
+database ``--pg-url`` names (default ``$OTEL_OBS_BENCH_PG_URL``) unless that
+database holds it already, and the tools are timed there (JIT off, as every
+reader connects): ``both`` prints the two engines' medians side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -625,19 +631,50 @@ def measure(fn: Callable[[], Any], repeat: int) -> tuple[float, int]:
     return statistics.median(times), size
 
 
-def table(rows: Iterator[tuple[str, str, float, int, float]]) -> tuple[str, int]:
+def table(
+    rows: Iterator[tuple[str, str, list[tuple[float, int]], float]], engines: list[str]
+) -> tuple[str, int]:
+    """A Markdown table: each tool's median (and rows) per engine, and whether all are on target."""
+    head = " | ".join(f"{e} ms | {e} rows" for e in engines)
     lines = [
-        "| tool | title | median ms | rows | target ms | ok |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
+        f"| tool | title | {head} | target ms | ok |",
+        "| --- | --- | " + " | ".join("---: | ---:" for _ in engines) + " | ---: | --- |",
     ]
     slow = 0
-    for tool_id, title, ms, size, target in rows:
-        ok = ms <= target
+    for tool_id, title, measured, target in rows:
+        ok = all(ms <= target for ms, _ in measured)
         slow += not ok
-        lines.append(
-            f"| {tool_id} | {title} | {ms:.1f} | {size} | {target:.0f} | {'yes' if ok else 'NO'} |"
-        )
+        cells = " | ".join(f"{ms:.1f} | {size}" for ms, size in measured)
+        lines.append(f"| {tool_id} | {title} | {cells} | {target:.0f} | {'yes' if ok else 'NO'} |")
     return "\n".join(lines), slow
+
+
+def server_store(db: Path, url: str) -> Any:
+    """The PostgreSQL copy of the generated store at ``url`` (moved there when not there yet)."""
+    from otel_obs.cli.move import move_store
+    from otel_obs.store_location import parse_server_url
+
+    server = parse_server_url(url)
+    try:
+        with ObservabilitySkills(server) as skills:
+            found = skills._connection().execute("SELECT COUNT(*) FROM tool_uses").fetchone()[0]
+    except ValueError:
+        found = 0
+    with ObservabilitySkills(db) as skills:
+        wanted = skills._connection().execute("SELECT COUNT(*) FROM tool_uses").fetchone()[0]
+    if found != wanted:
+        print(f"moving {db} into {server} …", file=sys.stderr)
+        started = time.perf_counter()
+        last = [""]
+
+        def progress(table: str, done: int, total: int) -> None:
+            if table != last[0] or done == total:
+                print(f"  {table}: {done:,}/{total:,}", file=sys.stderr)
+                last[0] = table
+
+        move_store(db, server, batch_rows=20_000, progress=progress)
+        print(f"  moved in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -648,32 +685,59 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executions", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--execution", help="execution to diagnose (default: the middle one)")
+    parser.add_argument(
+        "--engine",
+        choices=("sqlite", "postgresql", "both"),
+        default="sqlite",
+        help="which engine's store to time (both: side by side)",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("OTEL_OBS_BENCH_PG_URL"),
+        help="the PostgreSQL database to time (default: $OTEL_OBS_BENCH_PG_URL)",
+    )
     args = parser.parse_args(argv)
+    if args.engine != "sqlite" and not args.pg_url:
+        parser.error("--engine postgresql/both needs --pg-url (or OTEL_OBS_BENCH_PG_URL)")
 
     args.db.parent.mkdir(parents=True, exist_ok=True)
     if not args.db.exists():
         print(f"generating {args.executions} executions into {args.db} …", file=sys.stderr)
         generate(args.db, args.executions)
-    skills = ObservabilitySkills(args.db)
-    total_uses = skills._connection().execute("SELECT COUNT(*) FROM tool_uses").fetchone()[0]
+    stores: dict[str, Any] = {}
+    if args.engine in ("sqlite", "both"):
+        stores["sqlite"] = args.db
+    if args.engine in ("postgresql", "both"):
+        stores["postgresql"] = server_store(args.db, args.pg_url)
+    engines = list(stores)
+    all_skills = {name: ObservabilitySkills(store) for name, store in stores.items()}
+    first = all_skills[engines[0]]
+    total_uses = first._connection().execute("SELECT COUNT(*) FROM tool_uses").fetchone()[0]
     execution_id = args.execution or f"exec-{args.executions // 2:03d}"
     print(
         f"store: {total_uses:,} tool uses; diagnosing {execution_id}, "
-        f"median of {args.repeat} runs\n"
+        f"median of {args.repeat} runs; engines: {', '.join(engines)}\n"
     )
-    params = tool_params(skills, execution_id)
+    params = tool_params(first, execution_id)
     tools = load_tools()
 
-    def results() -> Iterator[tuple[str, str, float, int, float]]:
+    def results() -> Iterator[tuple[str, str, list[tuple[float, int]], float]]:
         for tool_id, tool in tools.items():
-            ms, size = measure(lambda t=tool_id: skills.run(t, **params[t]), args.repeat)
-            yield tool_id, tool.title, ms, size, TARGET_TOOL_MS
-        ms, size = measure(lambda: skills.validate(execution_id), args.repeat)
-        yield "validate", "V001–V007 as issues", ms, size, TARGET_VALIDATE_MS
+            measured = [
+                measure(lambda t=tool_id, s=skills: s.run(t, **params[t]), args.repeat)
+                for skills in all_skills.values()
+            ]
+            yield tool_id, tool.title, measured, TARGET_TOOL_MS
+        measured = [
+            measure(lambda s=skills: s.validate(execution_id), args.repeat)
+            for skills in all_skills.values()
+        ]
+        yield "validate", "V001–V007 as issues", measured, TARGET_VALIDATE_MS
 
-    text, slow = table(results())
+    text, slow = table(results(), engines)
     print(text)
-    skills.close()
+    for skills in all_skills.values():
+        skills.close()
     return 1 if slow else 0
 
 

@@ -60,10 +60,18 @@ SELECT
     r.errors,
     (SELECT n.timestamp FROM numbered AS n WHERE n.sequence = r.first_sequence LIMIT 1) AS first_at,
     (SELECT n.timestamp FROM numbered AS n WHERE n.sequence = r.last_sequence LIMIT 1) AS last_at,
-    (SELECT group_concat(DISTINCT n.source) FROM numbered AS n WHERE n.run = r.run) AS sources,
+    -- lists in order: each reads its distinct values in order (see group_concat in the docs)
     (
-        SELECT group_concat(DISTINCT n.task_id) FROM numbered AS n
-        WHERE n.run = r.run AND n.task_id IS NOT NULL
+        SELECT group_concat(source) FROM (
+            SELECT DISTINCT n.source FROM numbered AS n WHERE n.run = r.run ORDER BY n.source
+        )
+    ) AS sources,
+    (
+        SELECT group_concat(task_id) FROM (
+            SELECT DISTINCT n.task_id FROM numbered AS n
+            WHERE n.run = r.run AND n.task_id IS NOT NULL
+            ORDER BY n.task_id
+        )
     ) AS task_ids
 FROM runs AS r
 ORDER BY r.first_sequence

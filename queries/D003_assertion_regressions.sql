@@ -36,30 +36,30 @@ previous AS (
         f.description,
         f.id AS assertion_id,
         f.timestamp AS failed_at,
-        (
-            -- the row itself (an assertion id is unique only within its execution)
-            SELECT a.rowid FROM assertion_results AS a
-            JOIN earlier_runs AS r ON r.id = a.execution_id
-            WHERE a.task_id = f.task_id
-                AND a.category = f.category
-                AND a.description = f.description
+        a.execution_id AS previous_execution_id,
+        a.id AS previous_assertion_id,
+        a.timestamp AS previous_at,
+        a.result AS previous_result,
+        ROW_NUMBER() OVER (
+            PARTITION BY f.task_id, f.category, f.description
             ORDER BY r.started_jd DESC, julianday(a.timestamp) DESC, a.id DESC,
                 a.execution_id DESC
-            LIMIT 1
-        ) AS previous_row
+        ) AS latest
     FROM failed_now AS f
+    JOIN assertion_results AS a
+        ON a.task_id = f.task_id AND a.category = f.category AND a.description = f.description
+    JOIN earlier_runs AS r ON r.id = a.execution_id
     WHERE f.nth = 1
 )
 SELECT
-    p.task_id,
-    p.category,
-    p.description,
-    p.assertion_id,
-    p.failed_at,
-    a.execution_id AS previous_execution_id,
-    a.id AS previous_assertion_id,
-    a.timestamp AS previous_at
-FROM previous AS p
-JOIN assertion_results AS a ON a.rowid = p.previous_row
-WHERE a.result = 'pass'
-ORDER BY julianday(p.failed_at), p.task_id, p.category, p.description
+    task_id,
+    category,
+    description,
+    assertion_id,
+    failed_at,
+    previous_execution_id,
+    previous_assertion_id,
+    previous_at
+FROM previous
+WHERE latest = 1 AND previous_result = 'pass'
+ORDER BY julianday(failed_at), task_id, category, description

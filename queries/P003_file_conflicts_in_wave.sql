@@ -18,7 +18,8 @@ WITH touches AS (
     FROM task_file_impacts AS i
     LEFT JOIN tasks AS t ON t.execution_id = i.execution_id AND t.id = i.task_id
     WHERE i.execution_id = :execution_id AND i.task_id IS NOT NULL
-    ORDER BY i.operation
+    -- by task, file and wave, then the list of operations (a list reads its rows in order)
+    ORDER BY i.task_id, i.file_path, wave_number, i.operation
 ),
 task_files AS (
     SELECT

@@ -16,10 +16,11 @@ WITH agents AS (
 agent_tasks AS (
     SELECT instance_id, group_concat(id, ',') AS task_ids
     FROM (
-        SELECT instance_id, id
+        -- the list of each agent's tasks reads them in order: by start, then id
+        SELECT instance_id, id, julianday(started_at) AS started_jd
         FROM tasks
         WHERE execution_id = :execution_id AND instance_id IS NOT NULL
-        ORDER BY instance_id, julianday(started_at), id
+        ORDER BY instance_id, started_jd, id
     )
     GROUP BY instance_id
 )

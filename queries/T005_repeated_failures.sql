@@ -23,6 +23,8 @@ ranked AS (
                PARTITION BY tool, target ORDER BY julianday(failed_at) DESC, failed_at DESC
            ) AS newest_first
     FROM failures
+    -- by tool and target, then the list of tasks (a list reads its rows in order)
+    ORDER BY tool, target, task_id
 )
 SELECT tool,
        target,

@@ -2,7 +2,9 @@
 
 One ``.sql`` file per tool and the registry that loads them
 (:mod:`.registry`); ``ObservabilitySkills``, which runs them (:mod:`.runner`);
-read-only, time-bound connections (:mod:`.readonly`); the typed results of the
+read-only, time-bound connections to a SQLite file or a PostgreSQL database
+(:mod:`.readonly`) and each tool's SQL in PostgreSQL's dialect (:mod:`.dialects`,
+translated from the one SQLite text); the typed results of the
 diagnosis methods (:mod:`.results`) and their conversion to plain JSON
 (:mod:`.jsonable`). Nothing here writes the store or imports the producers.
 """

@@ -153,6 +153,11 @@ class Tool:
     def param_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params)
 
+    @property
+    def param_types(self) -> tuple[tuple[str, str], ...]:
+        """``(name, type)`` of each parameter: what a server binds them as."""
+        return tuple((p.name, p.type) for p in self.params)
+
     def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Named parameters for :meth:`sqlite3.Connection.execute`, coerced and defaulted.
 

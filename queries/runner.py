@@ -5,8 +5,11 @@ method named for what it answers (``first_error_context``); the spec's
 higher-level methods (``validate``, ``find_errors``, ``parallel_health`` …)
 combine tools into typed reports (:mod:`otel_obs.queries.results`).
 
-Connections are opened with ``mode=ro``: a diagnosis must never change the
-store it diagnoses, even when a tool is run by an agent with odd parameters.
+Connections are opened with ``mode=ro`` (on PostgreSQL: read-only
+transactions): a diagnosis must never change the store it diagnoses, even when
+a tool is run by an agent with odd parameters. The store is a SQLite path or a
+``postgresql://`` URL (:class:`~otel_obs.store_location.ServerStore`); a tool's
+one SQL text answers the same on both (:mod:`.dialects`).
 Every tool runs under a time bound (``OTEL_OBS_TOOL_TIMEOUT_MS``): past it the
 tool is stopped with a :class:`~otel_obs.queries.readonly.ReadTimeoutError` that
 names it and the limit.
@@ -15,16 +18,15 @@ names it and the limit.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from otel_obs import settings
-from otel_obs.store_location import StoreLocation
+from otel_obs.store_location import ServerStore, StoreLocation
 
-from .readonly import bounded, connect_read_only
+from .readonly import READ_ERRORS, bounded, connect_read_only, execute
 from .registry import get_tool, load_tools
 from .results import (
     AnomalyReport,
@@ -49,14 +51,23 @@ class ObservabilitySkills:
     """The SQL tools of one store, as methods and by id."""
 
     def __init__(
-        self, db_path: str | os.PathLike[str] | None = None, *, tool_timeout_ms: int | None = None
+        self,
+        db_path: str | os.PathLike[str] | ServerStore | None = None,
+        *,
+        tool_timeout_ms: int | None = None,
     ) -> None:
-        self.db_path = Path(db_path) if db_path is not None else default_db_path()
-        if not self.db_path.is_file():
-            raise FileNotFoundError(f"observability database not found: {self.db_path}")
+        #: The store: a SQLite path or a PostgreSQL database (a :class:`ServerStore`).
+        self.db_path: StoreLocation = (
+            settings.DB.resolve(db_path) if db_path is not None else default_db_path()  # type: ignore[arg-type]
+        )
         #: The longest one tool may run (``OTEL_OBS_TOOL_TIMEOUT_MS``), checked here.
         self.tool_timeout_ms = settings.TOOL_TIMEOUT_MS.resolve(tool_timeout_ms)
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Any = None
+        if isinstance(self.db_path, ServerStore):
+            # A wrong URL, password or database is said now, as a missing file is.
+            self._conn = connect_read_only(self.db_path, rows=False)
+        elif not Path(self.db_path).is_file():
+            raise FileNotFoundError(f"observability database not found: {self.db_path}")
         # One tool at a time on the one connection (the MCP server calls from threads):
         # its time bound, a progress handler, belongs to the connection.
         self._lock = threading.Lock()
@@ -65,7 +76,10 @@ class ObservabilitySkills:
     # plumbing
     # ------------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self) -> Any:
+        if self._conn is not None and getattr(self._conn, "broken", False):
+            self._conn.close()  # a server connection lost: the next tool opens a new one
+            self._conn = None
         if self._conn is None:
             self._conn = connect_read_only(self.db_path, rows=False)
         return self._conn
@@ -92,12 +106,23 @@ class ObservabilitySkills:
         tool = get_tool(tool_id)
         bound = tool.bind(params)
         with self._lock:
-            conn = self._connection()
-            with bounded(conn, f"tool {tool.id} ({tool.title})", self.tool_timeout_ms):
-                cursor = conn.execute(tool.sql, bound)
-                columns = [d[0] for d in cursor.description or ()]
-                rows = cursor.fetchall()
+            try:
+                columns, rows = self._query(tool, bound)
+            except READ_ERRORS:
+                if not getattr(self._conn, "broken", False):
+                    raise
+                # The server's connection was lost (a restart, a failover, the network):
+                # a read changes nothing, so it is tried once more on a new connection.
+                self.close()
+                columns, rows = self._query(tool, bound)
         return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def _query(self, tool: Any, bound: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        conn = self._connection()
+        with bounded(conn, f"tool {tool.id} ({tool.title})", self.tool_timeout_ms):
+            cursor = execute(conn, tool.sql, bound, tool.param_types)
+            columns = [d[0] for d in cursor.description or ()]
+            return columns, cursor.fetchall()
 
     @staticmethod
     def tools() -> list[Row]:
@@ -466,12 +491,12 @@ _VALIDATION_CHECKS: dict[str, tuple[Any, Callable[[Row], str]]] = {
 }
 
 
-def _skills(db_path: str | os.PathLike[str] | None) -> ObservabilitySkills:
+def _skills(db_path: str | os.PathLike[str] | ServerStore | None) -> ObservabilitySkills:
     return ObservabilitySkills(db_path)
 
 
 def obs_validate(
-    execution_id: str, *, db_path: str | os.PathLike[str] | None = None
+    execution_id: str, *, db_path: str | os.PathLike[str] | ServerStore | None = None
 ) -> list[ValidationIssue]:
     """:meth:`ObservabilitySkills.validate` on the default (or given) store."""
     with _skills(db_path) as skills:
@@ -479,7 +504,7 @@ def obs_validate(
 
 
 def obs_errors(
-    execution_id: str, *, db_path: str | os.PathLike[str] | None = None
+    execution_id: str, *, db_path: str | os.PathLike[str] | ServerStore | None = None
 ) -> list[ErrorRecord]:
     """:meth:`ObservabilitySkills.find_errors` on the default (or given) store."""
     with _skills(db_path) as skills:
@@ -487,7 +512,7 @@ def obs_errors(
 
 
 def obs_parallel_health(
-    execution_id: str, *, db_path: str | os.PathLike[str] | None = None
+    execution_id: str, *, db_path: str | os.PathLike[str] | ServerStore | None = None
 ) -> ParallelHealthReport:
     """:meth:`ObservabilitySkills.parallel_health` on the default (or given) store."""
     with _skills(db_path) as skills:
@@ -495,14 +520,16 @@ def obs_parallel_health(
 
 
 def obs_anomalies(
-    execution_id: str, *, db_path: str | os.PathLike[str] | None = None
+    execution_id: str, *, db_path: str | os.PathLike[str] | ServerStore | None = None
 ) -> AnomalyReport:
     """:meth:`ObservabilitySkills.detect_anomalies` on the default (or given) store."""
     with _skills(db_path) as skills:
         return skills.detect_anomalies(execution_id)
 
 
-def obs_summary(execution_id: str, *, db_path: str | os.PathLike[str] | None = None) -> Row:
+def obs_summary(
+    execution_id: str, *, db_path: str | os.PathLike[str] | ServerStore | None = None
+) -> Row:
     """:meth:`ObservabilitySkills.execution_summary` on the default (or given) store."""
     with _skills(db_path) as skills:
         return skills.execution_summary(execution_id)

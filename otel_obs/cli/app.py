@@ -43,8 +43,10 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="The store: a SQLite file or a postgresql:// URL "
-        "(default: $OTEL_OBS_DB or database/observability.db).",
+        help=(
+            "The store: a SQLite file or a postgresql:// URL "
+            "(default: $OTEL_OBS_DB or database/observability.db)."
+        ),
         show_default=False,
     ),
 ]
@@ -77,7 +79,16 @@ def default_db() -> StoreLocation:
     return default_db_path()
 
 
-def store_paths(db: str | None, transcripts_dir: Path | None) -> tuple[StoreLocation, Path]:
+def db_location(db: str | StoreLocation | None) -> StoreLocation:
+    """``--db`` (a path or a ``postgresql://`` URL), else ``OTEL_OBS_DB``, else the default."""
+    if db is None:
+        return default_db()
+    return store_location(db, "--db")
+
+
+def store_paths(
+    db: str | StoreLocation | None, transcripts_dir: Path | None
+) -> tuple[StoreLocation, Path]:
     """Store and transcripts folder exactly as the library resolves them.
 
     Arguments win, then ``OTEL_OBS_DB`` / ``OTEL_OBS_TRANSCRIPTS_DIR``, then the
@@ -89,12 +100,20 @@ def store_paths(db: str | None, transcripts_dir: Path | None) -> tuple[StoreLoca
     return resolve_paths(None if db is None else store_location(db, "--db"), transcripts_dir)
 
 
-def existing_db(db: str | None) -> Any:
-    """The store to read, which must exist: reading never creates one by accident."""
-    from .store_reads import store_problem
+def existing_db(db: str | StoreLocation | None) -> StoreLocation:
+    """The store to read, which must exist: reading never creates one by accident.
 
-    path = store_location(db, "--db") if db is not None else default_db()
+    A PostgreSQL store is connected to once here, so a wrong URL, password or
+    database, or a database without the schema, is one line naming the server
+    and the database (never the password).
+    """
+    from .store_reads import server_store_problem, store_problem
+
+    path = db_location(db)
     if isinstance(path, ServerStore):
+        problem = server_store_problem(path)
+        if problem:
+            raise UsageProblem(f"--db: {problem}")
         return path
     if not path.is_file():
         raise UsageProblem(
@@ -107,7 +126,7 @@ def existing_db(db: str | None) -> Any:
     return path
 
 
-def store_with(db: str | None, execution_id: str | None) -> Any:
+def store_with(db: str | StoreLocation | None, execution_id: str | None) -> StoreLocation:
     """The existing store, which must hold ``execution_id`` when one is given.
 
     The library answers an unknown id with empty results (right for a program
@@ -125,11 +144,11 @@ def store_with(db: str | None, execution_id: str | None) -> Any:
     return path
 
 
-def skills_for(db: str | None, execution_id: str | None = None) -> Any:
+def skills_for(db: str | StoreLocation | None, execution_id: str | None = None) -> Any:
     """An ``ObservabilitySkills`` (read-only connections) on :func:`store_with`'s store."""
     from ..queries.runner import ObservabilitySkills
 
-    return ObservabilitySkills(str(store_with(db, execution_id)))
+    return ObservabilitySkills(store_with(db, execution_id))
 
 
 def emit(value: Any, as_json: bool, title: str | None = None) -> None:
@@ -856,6 +875,52 @@ def import_transcripts(
     code = run_import(paths, db_path, transcripts, as_json=as_json)
     if code:
         raise typer.Exit(code)
+
+
+@app.command()
+def move(
+    source: Annotated[
+        str,
+        typer.Argument(metavar="SOURCE", help="The store to copy: a SQLite file or a URL."),
+    ],
+    dest: Annotated[
+        str,
+        typer.Argument(
+            metavar="DEST", help="Where to copy it: a SQLite file or a postgresql:// URL."
+        ),
+    ],
+    batch_rows: Annotated[
+        int, typer.Option(help="Rows per batch (one transaction each).", min=1)
+    ] = 5000,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy a store from SQLite to PostgreSQL or back (either a path or a URL): every
+    table, in batches, the destination's schema created; a row already there is kept,
+    so running it twice adds nothing. Progress on stderr."""
+    from .move import MoveProblem, move_store, store_of
+
+    def progress(table: str, done: int, total: int) -> None:
+        sys.stderr.write(f"otel-obs: move: {table}: {done}/{total} rows\n")
+
+    try:
+        result = move_store(
+            store_of(source, "SOURCE"),
+            store_of(dest, "DEST"),
+            batch_rows=batch_rows,
+            progress=progress,
+        )
+    except MoveProblem as problem:
+        raise UsageProblem(str(problem)) from None
+    summary = result.as_json()
+    if as_json:
+        out.print_json(summary)
+        return
+    out.rows_table(summary["tables"], title=f"Moved {result.source} -> {result.dest}")
+    out.note(
+        f"{summary['rows_read']} row(s) read, {summary['rows_added']} added "
+        f"({summary['rows_read'] - summary['rows_added']} already there)"
+        + (f"; {result.made_safe} value(s) made safe" if result.made_safe else "")
+    )
 
 
 # --------------------------------------------------------------------------

@@ -18,11 +18,10 @@ figures, each call counted once).
 from __future__ import annotations
 
 import math
-import sqlite3
-from pathlib import Path
 from typing import Any
 
-from ..queries.readonly import connect_read_only
+from ..queries.readonly import connect_read_only, execute
+from ..store_location import StoreLocation
 
 Row = dict[str, Any]
 
@@ -69,7 +68,7 @@ def _sd(mean: float | None, mean_sq: float | None) -> float:
 
 
 def compare(
-    db_path: Path,
+    db_path: StoreLocation,
     a: str,
     b: str,
     *,
@@ -85,13 +84,11 @@ def compare(
         conn.close()
 
 
-def _rows(conn: sqlite3.Connection, sql: str, *params: Any) -> list[Row]:
+def _rows(conn: Any, sql: str, *params: Any) -> list[Row]:
     return [dict(row) for row in conn.execute(sql, params)]
 
 
-def _compare(
-    conn: sqlite3.Connection, a: str, b: str, sigmas: float, min_calls: int, min_change_ms: float
-) -> Row:
+def _compare(conn: Any, a: str, b: str, sigmas: float, min_calls: int, min_change_ms: float) -> Row:
     runs = {x: (_rows(conn, _RUN, x) or [{}])[0] for x in (a, b)}
     tasks_a = {t["id"]: t for t in _rows(conn, _TASKS, a)}
     tasks_b = {t["id"]: t for t in _rows(conn, _TASKS, b)}
@@ -169,13 +166,13 @@ def _compare(
     return out
 
 
-def _usage(conn: sqlite3.Connection, execution_id: str) -> tuple[float | None, int]:
+def _usage(conn: Any, execution_id: str) -> tuple[float | None, int]:
     """(cost in USD or None when nothing is priced, input + output tokens) of a run's model
     calls: C001's own figures per agent, which count each call once."""
     from ..queries.registry import get_tool
 
     tool = get_tool("C001")
-    cursor = conn.execute(tool.sql, tool.bind({"execution_id": execution_id}))
+    cursor = execute(conn, tool.sql, tool.bind({"execution_id": execution_id}), tool.param_types)
     names = [d[0] for d in cursor.description or ()]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..exporters import schema
 from ..exporters.engines import engine_for
+from ..queries.readonly import StoreUnavailableError
 from ..queries.readonly import connect_read_only as read_only
 from ..store_location import ServerStore, StoreLocation
 
@@ -32,6 +33,16 @@ WHERE (:task_list_id IS NULL OR r.task_list_id = :task_list_id)
 ORDER BY julianday(r.started_at) DESC, r.id
 LIMIT :limit
 """
+
+
+def server_store_problem(store: ServerStore) -> str | None:
+    """Why ``store`` cannot be read as an otel-obs store (None when it can): one line
+    naming the server and the database, never the password."""
+    try:
+        read_only(store).close()
+    except StoreUnavailableError as error:
+        return str(error)
+    return None
 
 
 def store_problem(db_path: Path) -> str | None:
@@ -95,7 +106,7 @@ def unwritable_store_problem(db_path: StoreLocation) -> str | None:
 
 
 def list_executions(
-    db_path: Path, task_list_id: str | None = None, limit: int = 50
+    db_path: StoreLocation, task_list_id: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
     """Executions newest first, with how many agent instances and waves each had."""
     conn = read_only(db_path)
@@ -106,7 +117,7 @@ def list_executions(
         conn.close()
 
 
-def unmapped_spans(db_path: Path) -> tuple[list[dict[str, Any]], int]:
+def unmapped_spans(db_path: StoreLocation) -> tuple[list[dict[str, Any]], int]:
     """Spans that made no row, by instrumentation scope and name (most first), and how many
     spans of other instrumentations still wait for their parent. A store older than these
     tables has neither: nothing to show."""
@@ -125,7 +136,7 @@ def unmapped_spans(db_path: Path) -> tuple[list[dict[str, Any]], int]:
         conn.close()
 
 
-def execution_exists(db_path: Path, execution_id: str) -> bool:
+def execution_exists(db_path: StoreLocation, execution_id: str) -> bool:
     """Whether the store has recorded anything of ``execution_id``."""
     conn = read_only(db_path)
     try:

@@ -1,7 +1,8 @@
 """The otel-obs MCP server on the official ``mcp`` SDK: stdio, or streamable HTTP on loopback.
 
 Tools come from :mod:`.catalog`. Every call runs on one read-only
-``ObservabilitySkills`` (``mode=ro``: the server can never change the store,
+``ObservabilitySkills`` (``mode=ro``, or read-only transactions on a
+PostgreSQL store: the server can never change the store,
 and adds no load to the writers beyond reading), in a worker thread so a slow
 query does not stall the protocol. A bad call, or any failure inside a tool,
 comes back as a tool error (``isError``) whose text says what was wrong; the
@@ -13,8 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,7 +22,9 @@ from mcp.server.lowlevel import Server
 
 from .. import __version__
 from .._internal_errors import internal_errors
+from ..queries.readonly import READ_ERRORS
 from ..queries.runner import ObservabilitySkills
+from ..store_location import StoreLocation
 from .catalog import BadArguments, McpTool, catalog
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ HTTP_PATH = "/mcp"
 DEFAULT_SESSION_IDLE_TIMEOUT_S = 300.0
 #: HTTP sessions open at once (--max-sessions); past it the longest idle one is closed.
 DEFAULT_MAX_SESSIONS = 100
+
+
+#: A tool's failure that is its answer: a bad value, the read timeout, the store's error.
+_TOOL_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, *READ_ERRORS)
 
 
 def _result(value: Any) -> types.CallToolResult:
@@ -53,7 +58,7 @@ def _error(message: str) -> types.CallToolResult:
     )
 
 
-def build_server(db_path: Path) -> Server[Any]:
+def build_server(db_path: StoreLocation) -> Server[Any]:
     """An MCP server answering from the store at ``db_path`` (which must exist)."""
     skills = ObservabilitySkills(db_path)
     tools = catalog()
@@ -86,7 +91,7 @@ def build_server(db_path: Path) -> Server[Any]:
                 value = await anyio.to_thread.run_sync(tool.call, skills, params.arguments)
             except BadArguments as error:
                 return _error(str(error))
-            except (ValueError, OSError, sqlite3.Error) as error:  # incl. the read timeout
+            except _TOOL_ERRORS as error:  # incl. the read timeout
                 log.warning("tool %s failed", tool.name, exc_info=True)
                 return _error(f"{tool.name} failed: {type(error).__name__}: {error}")
             return _result(value)
@@ -108,7 +113,7 @@ def build_server(db_path: Path) -> Server[Any]:
     )
 
 
-def serve_stdio(db_path: Path) -> None:
+def serve_stdio(db_path: StoreLocation) -> None:
     """Serve over stdin/stdout until the client closes them."""
     from mcp.server.stdio import stdio_server
 
@@ -122,7 +127,7 @@ def serve_stdio(db_path: Path) -> None:
 
 
 def serve_http(
-    db_path: Path,
+    db_path: StoreLocation,
     port: int = DEFAULT_PORT,
     *,
     session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S,

@@ -16,6 +16,7 @@ from typing import Any
 from ..queries.jsonable import to_jsonable
 from ..queries.readonly import bounded, connect_read_only
 from ..queries.runner import ObservabilitySkills
+from ..store_location import ServerStore
 
 Row = dict[str, Any]
 
@@ -105,7 +106,7 @@ class ReportData:
         return None if passed + failed == 0 else round(100.0 * passed / (passed + failed), 1)
 
 
-def collect(db_path: Path | str, execution_id: str) -> ReportData:
+def collect(db_path: Path | str | ServerStore, execution_id: str) -> ReportData:
     """Read everything the report of ``execution_id`` shows (read-only)."""
     with ObservabilitySkills(db_path) as skills:
         data = ReportData(
@@ -127,7 +128,7 @@ def collect(db_path: Path | str, execution_id: str) -> ReportData:
     return data
 
 
-def read_timeline(db_path: Path | str, execution_id: str) -> dict[str, list[Row]]:
+def read_timeline(db_path: Path | str | ServerStore, execution_id: str) -> dict[str, list[Row]]:
     """The timeline's rows, times as milliseconds since the execution started."""
     conn = connect_read_only(db_path)
     try:

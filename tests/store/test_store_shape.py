@@ -126,8 +126,17 @@ def test_the_fast_and_the_fallback_reads_agree():
 ROOT = EXPORTERS.parent
 QUERIES = ROOT / "queries"
 #: What queries/ may use outside itself: the settings, the one internal-error path,
-#: and the schema (to compile every tool against an empty store when the tools load).
-ALLOWED_FROM_QUERIES = {"settings", "store_location", "_internal_errors", "exporters.schema"}
+#: and the schema (to compile every tool against an empty store when the tools load);
+#: where a store is (store_location: a path or a PostgreSQL server) and the engines'
+#: connections (exporters.engines: the PostgreSQL one with its driver check and JIT off),
+#: to read a store on a server. Never the writer.
+ALLOWED_FROM_QUERIES = {
+    "settings",
+    "_internal_errors",
+    "exporters.schema",
+    "store_location",
+    "exporters.engines",
+}
 #: The producers and their runtime, which queries/ must never import.
 PRODUCERS = {
     "transcript_writer",
@@ -200,7 +209,7 @@ def test_queries_import_neither_the_producers_nor_the_store_writer():
         outside = {name for name in imported if not _within(name, {"queries"})}
         assert not {n for n in outside if _within(n, PRODUCERS)}, (module, outside)
         assert not {n for n in outside if _within(n, {"exporters"})} - {
-            n for n in outside if _within(n, {"exporters.schema"})
+            n for n in outside if _within(n, {"exporters.schema", "exporters.engines"})
         }, (module, outside)
         assert all(_within(n, ALLOWED_FROM_QUERIES) for n in outside), (module, outside)
 
