@@ -9,6 +9,7 @@ types (``3`` is not ``3.0``; floats to the last bit).
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -105,31 +106,41 @@ def test_the_stores_make_most_tools_find_something(pair: Pair):
     )
 
 
-SPEC_METHODS = (
-    "validate",
-    "find_errors",
-    "find_blocked",
-    "find_incomplete",
-    "parallel_health",
-    "detect_anomalies",
-    "execution_summary",
-    "tool_usage_stats",
-    "find_wave_bottlenecks",
-    "cost_by_agent",
-    "cost_by_model",
-)
+def spec_methods() -> list[str]:
+    """Every public method of ObservabilitySkills that diagnoses one execution."""
+    names = []
+    for name, member in inspect.getmembers(ObservabilitySkills, inspect.isfunction):
+        params = list(inspect.signature(member).parameters)
+        if not name.startswith("_") and params[1:2] == ["execution_id"]:
+            names.append(name)
+    return names
 
 
 def test_every_spec_method_answers_the_same_on_both_engines(pair: Pair):
+    methods = spec_methods()
+    assert {"validate", "find_errors", "parallel_health", "detect_anomalies"} <= set(methods)
+    assert len(methods) >= 40, methods
     with ObservabilitySkills(pair.sqlite) as lite, ObservabilitySkills(pair.url) as server:
         for execution_id in _values(pair.sqlite)["execution_id"]:
-            for name in SPEC_METHODS:
-                kwargs: dict[str, Any] = {"now": NOW} if name == "find_incomplete" else {}
-                if name == "parallel_health":
-                    kwargs = {"now": NOW}
+            for name in methods:
+                accepts = inspect.signature(getattr(lite, name)).parameters
+                kwargs: dict[str, Any] = {"now": NOW} if "now" in accepts else {}
                 expected = to_jsonable(getattr(lite, name)(execution_id, **kwargs))
                 answered = to_jsonable(getattr(server, name)(execution_id, **kwargs))
                 assert typed(answered) == typed(expected), (name, execution_id)
-            task = _values(pair.sqlite)["task_id"][:1]
-            for task_id in task:
-                assert typed(server.trace_task(task_id)) == typed(lite.trace_task(task_id))
+        for task_id in _values(pair.sqlite)["task_id"]:
+            for name in ("trace_task", "task_blockers"):
+                expected = getattr(lite, name)(task_id)
+                assert typed(getattr(server, name)(task_id)) == typed(expected), (name, task_id)
+
+
+def test_the_module_functions_answer_the_same(pair: Pair):
+    from otel_obs.queries import runner
+
+    execution_id = _values(pair.sqlite)["execution_id"][0]
+    for function in ("obs_validate", "obs_errors", "obs_parallel_health", "obs_anomalies"):
+        expected = to_jsonable(getattr(runner, function)(execution_id, db_path=pair.sqlite))
+        answered = to_jsonable(getattr(runner, function)(execution_id, db_path=pair.url))
+        assert typed(answered) == typed(expected), function
+    summary = runner.obs_summary(execution_id, db_path=pair.url)
+    assert typed(summary) == typed(runner.obs_summary(execution_id, db_path=pair.sqlite))
