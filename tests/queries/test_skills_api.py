@@ -162,8 +162,10 @@ def test_parallel_health_is_healthy_for_a_clean_run(clean_run):
 
 
 def test_parallel_health_names_conflicts_and_blocked_waves(wave_conflicts):
+    # The run's agent w-5 is still running: with the default heartbeat it would read as
+    # stuck once the session's store is two minutes old (stuck agents: the next test).
     report = ObservabilitySkills(wave_conflicts.db_path).parallel_health(
-        wave_conflicts.execution_id
+        wave_conflicts.execution_id, heartbeat_s=86_400
     )
     assert not report.is_healthy
     conflicts = {
