@@ -20,9 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
+
+from bench_store import count_tool_uses, fresh_pg_database
 
 BLOCK_INPUT = {"file_path": "src/components/Button.tsx", "offset": 0, "limit": 200}
 RESULT = {"content": "export function Button() { return null }\n" * 5, "is_error": False}
@@ -50,30 +51,6 @@ def child(location: str, transcripts: str, execution: str, n: int, go: str) -> N
     writer.flush()
     print(json.dumps({"seconds": time.perf_counter() - started}), flush=True)
     writer.close()
-
-
-def fresh_pg_database(server_url: str) -> str:
-    import psycopg
-
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'")
-    return server_url.rsplit("/", 1)[0] + "/" + name
-
-
-def stored(location: str) -> int:
-    if location.startswith("postgresql://"):
-        import psycopg
-
-        with psycopg.connect(location) as conn:
-            return int(conn.execute("SELECT count(*) FROM tool_uses").fetchone()[0])
-    import sqlite3
-
-    conn = sqlite3.connect(location)
-    try:
-        return int(conn.execute("SELECT count(*) FROM tool_uses").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def run(engine: str, writers: int, n: int, pg_url: str) -> dict[str, Any]:
@@ -106,7 +83,7 @@ def run(engine: str, writers: int, n: int, pg_url: str) -> dict[str, Any]:
             proc.communicate(timeout=1200)
             assert proc.returncode == 0
         seconds = time.perf_counter() - started
-        count = stored(location)
+        count = count_tool_uses(location)
     return {"per_s": count / seconds, "stored": count, "expected": share * writers}
 
 

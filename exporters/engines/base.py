@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -86,4 +87,18 @@ class Engine(Protocol):
         """A short name for a storage failure, so each kind is warned about once."""
 
 
-__all__ = ["Connection", "Engine", "Statements"]
+@contextmanager
+def transaction(conn: Any, begin: str = "BEGIN") -> Iterator[None]:
+    """One transaction on an autocommit connection: committed when the block ends,
+    rolled back (and the error raised) when it raises."""
+    conn.execute(begin)
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+__all__ = ["Connection", "Engine", "Statements", "transaction"]

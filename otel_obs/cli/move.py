@@ -23,6 +23,7 @@ from typing import Any
 
 from ..exporters import schema
 from ..exporters.engines import engine_for
+from ..exporters.engines.base import transaction
 from ..queries.readonly import ServerReader, StoreUnavailableError, connect_read_only
 from ..store_location import ServerStore, StoreLocation
 
@@ -193,14 +194,8 @@ def _copy(
             values = [list(row) for row in rows]
             for row in values:
                 result.made_safe += engine.safe_row(table, row)
-            writer.execute(engine.begin)
-            try:
+            with transaction(writer, engine.begin):
                 writer.executemany(insert, values)
-                writer.execute("COMMIT")
-            except BaseException:
-                if writer.in_transaction:
-                    writer.execute("ROLLBACK")
-                raise
             done += len(rows)
             if progress is not None:
                 progress(table, done, total)
@@ -226,8 +221,7 @@ def _raise_counters(engine: Any, writer: Any) -> None:
     ]
     if not executions:
         return
-    writer.execute(engine.begin)
-    try:
+    with transaction(writer, engine.begin):
         last = engine.claim_sequences(writer, executions)
         largest = dict(
             writer.execute(
@@ -236,11 +230,6 @@ def _raise_counters(engine: Any, writer: Any) -> None:
         )
         raised = {e: int(largest[e]) for e, n in last.items() if int(largest.get(e) or 0) > n}
         engine.save_sequences(writer, raised)
-        writer.execute("COMMIT")
-    except BaseException:
-        if writer.in_transaction:
-            writer.execute("ROLLBACK")
-        raise
 
 
 def store_of(text: str, which: str) -> StoreLocation:

@@ -21,11 +21,13 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from ..exporters.engines.base import transaction
 from ..exporters.engines.postgres import POSTGRES, PgConnection
 from ..exporters.jsonl import rows_path, transcript_path
 from ..exporters.schema import TABLES
@@ -193,10 +195,8 @@ def _prune_server(
         ] + [("task_list_execution_runs", "id")]
         size_before = _database_bytes(conn)
         for execution_id in result.executions:
-            if not dry_run:
-                conn.execute("BEGIN")
             locked_at = time.perf_counter()
-            try:
+            with transaction(conn) if not dry_run else nullcontext():
                 for table, key in tables:
                     if not _has_column(conn, table, key):
                         continue
@@ -210,12 +210,6 @@ def _prune_server(
                         ).rowcount
                     if n and table != "entry_counters":
                         result.rows_by_table[table] = result.rows_by_table.get(table, 0) + n
-                if not dry_run:
-                    conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
             held_ms = (time.perf_counter() - locked_at) * 1000
             result.longest_lock_ms = max(result.longest_lock_ms, held_ms)
             _remove_files(transcripts_dir, execution_id, result, dry_run)
