@@ -378,10 +378,12 @@ def safe_json_checked(value: Any, limit: int) -> tuple[str, bool]:
     suspect = might_hold_secret(text)
     if suspect:
         text = dumps(redact_value(value))
-    return _cap_json(text, limit), suspect
+    return cap_json(text, limit), suspect
 
 
-def _cap_json(text: str, limit: int) -> str:
+def cap_json(text: str, limit: int) -> str:
+    """JSON ``text`` kept valid when over ``limit``: an object holding its head and size
+    (the cut counted)."""
     if len(text) <= limit:
         return text
     dropped = len(text) - limit

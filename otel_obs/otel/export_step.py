@@ -110,7 +110,8 @@ class _Shown(ReadableSpan):
     """
 
     def __init__(self, span: ReadableSpan, payloads: str) -> None:
-        super().__init__(**span_fields(span))
+        # Not the source's attributes (they may hold raw payloads): only the view's.
+        super().__init__(**{**span_fields(span), "attributes": None})
         self._source = span
         self._payloads = payloads
         self._shown: ReadableSpan | None = None
