@@ -402,8 +402,29 @@ def _count_truncation(dropped: int) -> None:
         _stats["truncated_chars"] += dropped
 
 
+#: The counts of writer processes, each as its latest totals, by the store that owns it.
+_writers: dict[object, dict[str, int]] = {}
+
+
+def add_writer_counts(writer: object, counts: Mapping[str, Any] | None) -> None:
+    """Take a writer process's totals into :func:`stats` (``writer`` names it).
+
+    A writer process redacts and caps the tool payloads the agent's thread
+    left raw (see :mod:`otel_obs.deferred_payloads`); what it did is counted
+    as if done here. Its totals are kept when it ends.
+    """
+    if not counts:
+        return
+    with _lock:
+        _writers[writer] = {key: int(counts.get(key, 0)) for key in _stats}
+
+
 def stats() -> dict[str, int]:
     """Counts since start: secrets redacted, values truncated, characters dropped,
-    values nested too deep to keep."""
+    values nested too deep to keep (this process's and its writer processes')."""
     with _lock:
-        return dict(_stats)
+        out = dict(_stats)
+        for counts in _writers.values():
+            for key, n in counts.items():
+                out[key] += n
+        return out
