@@ -2,10 +2,12 @@
 
 Tool inputs and outputs, command output in assertion evidence and free-text
 details all reach SQLite, JSONL and possibly an OTLP collector. Secrets are
-removed here, before the data leaves the agent's process (DESIGN invariant 7),
-and every payload is capped so one huge tool result cannot grow the store
-without bound (invariant 6). What a cap drops is counted in :func:`stats` and
-announced in the text itself, so a reader knows the value is partial.
+removed here before the data reaches any of them (DESIGN invariant 7): on the
+agent's thread, or, for a tool's input and output, where its span leaves the
+agent's process (:mod:`otel_obs.deferred_payloads`); and every payload is
+capped so one huge tool result cannot grow the store without bound (invariant
+6). What a cap drops is counted in :func:`stats` and announced in the text
+itself, so a reader knows the value is partial.
 
 Redaction runs before any cap or cut (a cut never leaves half a secret) and
 on decoded values, never on JSON text: a payload is walked, a secret key's
