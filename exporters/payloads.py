@@ -51,28 +51,18 @@ def has_raw(attributes: Mapping[str, Any]) -> bool:
 def settle(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``attributes`` with each raw payload redacted and capped under its own key.
 
-    The same values, in the same places, as the agent's thread would have
-    set; what a cap drops is counted. A raw key beside its settled key (the
-    agent settled it after all) is dropped.
+    The values the agent's thread would have set (no reader depends on the
+    attributes' order); what a cap drops is counted. A raw key beside its
+    settled key (the agent settled it after all) is dropped.
     """
-    settled: dict[str, Any] = {}
-    raw = attributes.get(RAW_INPUT)
-    if type(raw) is str and raw and c.TOOL_INPUT not in attributes:
-        settled = settled_input(attributes.get(c.GEN_AI_TOOL_NAME), raw, attributes)
-    output = attributes.get(RAW_OUTPUT)
-    if type(output) is str and c.TOOL_OUTPUT not in attributes:
-        settled[c.TOOL_OUTPUT] = redact_and_cap(output, OUTPUT_CAP)
-    out: dict[str, Any] = {}
-    for key, value in attributes.items():
-        if key == RAW_INPUT:
-            if c.TOOL_INPUT in settled:
-                out[c.TOOL_INPUT] = settled.pop(c.TOOL_INPUT)
-        elif key == RAW_OUTPUT:
-            if c.TOOL_OUTPUT in settled:
-                out[c.TOOL_OUTPUT] = settled.pop(c.TOOL_OUTPUT)
-        else:
-            out[key] = value
-    out.update(settled)  # an oversized input's facts
+    out = dict(attributes)
+    raw = out.pop(RAW_INPUT, None)
+    output = out.pop(RAW_OUTPUT, None)
+    if type(raw) is str and raw and c.TOOL_INPUT not in out:
+        facts = settled_input(out.get(c.GEN_AI_TOOL_NAME), raw, out)
+        out.update(facts)
+    if type(output) is str and c.TOOL_OUTPUT not in out:
+        out[c.TOOL_OUTPUT] = redact_and_cap(output, OUTPUT_CAP)
     return out
 
 

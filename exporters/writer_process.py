@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from otel_obs import redaction, settings
-from otel_obs.redaction import configure_redaction
+from otel_obs.redaction import configure_redaction, current_rules
 from otel_obs.store_location import CHILD_URL_ENV
 
 from .wire import FrameReader, send
@@ -38,6 +38,10 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
         dedicated=True,
     )
     writer.open()
+    # The rule set is built once, while the agent starts (its detect-secrets part takes
+    # some 0.1 s), not when the first payload left raw arrives: the agent's rules then
+    # cost only their own compilation (see the "rules" message below).
+    current_rules()
     reader = FrameReader(stream_in.fileno())
     replies_ok = True
     # Unpickling and mapping a batch allocate many containers and free them all
