@@ -56,6 +56,9 @@ from .span_stack import Frame
 from .tool_facts import file_facts
 from .transcript_writer import CLOSED_TOOL_ERROR, Attributes, TranscriptWriter, new_id
 
+#: How many tool names a logger keeps what their spans are called (see _name_facts).
+_NAMES_KEPT = 256
+
 
 class ToolUseLogger:
     """Logs tool uses of one :class:`TranscriptWriter`'s agent."""
@@ -66,6 +69,8 @@ class ToolUseLogger:
         self._tracer = transcript_writer.pipeline.tracer
         #: Whether the payloads may leave redaction to where they leave the process.
         self._gate = Gate(transcript_writer.pipeline.provider)
+        #: What a tool's name gives its span (category, span name, stored name), by name.
+        self._names: dict[str, tuple[str, str, str]] = {}
 
     def log_start(self, tool_use_block: Any) -> str:
         """Start the tool's span; return the tool use id (the block's own id when it has one)."""
@@ -100,16 +105,19 @@ class ToolUseLogger:
             input_json, suspect = safe_json_checked(tool_input, INPUT_CAP)
             input_key = c.TOOL_INPUT
         st = runtime.state()
+        named = self._names.get(name) or self._name_facts(name)
         # The tool_use entry (id, type, category, summary), the input summary
         # and the file facts are not repeated here: the mapping derives them
-        # from these attributes (see conventions.py and tool_facts.py).
+        # from these attributes (see conventions.py and tool_facts.py). Only
+        # the tool's own texts need cleaning: the context attributes are clean
+        # already and the input JSON was made so.
         attrs = {
             **st.attrs,
             c.KIND: c.KIND_TOOL,
             c.GEN_AI_OPERATION_NAME: "execute_tool",
-            c.GEN_AI_TOOL_NAME: name,
-            c.GEN_AI_TOOL_CALL_ID: tool_id,
-            c.TOOL_CATEGORY: c.tool_category(name),
+            c.GEN_AI_TOOL_NAME: named[2],
+            c.GEN_AI_TOOL_CALL_ID: clean_text(tool_id),
+            c.TOOL_CATEGORY: named[0],
             input_key: input_json,
         }
         if st.skill_id is not None:
@@ -122,11 +130,7 @@ class ToolUseLogger:
             operation = file_facts(name, tool_input)[1]
             if operation is not None:
                 attrs[c.FILE_OPERATION] = operation
-        # Only the tool's own texts need cleaning: the context attributes are clean
-        # already and the input JSON was made so by dumps.
-        attrs[c.GEN_AI_TOOL_NAME] = clean_text(name)
-        attrs[c.GEN_AI_TOOL_CALL_ID] = clean_text(tool_id)
-        span = runtime.start_span(c.span_name(c.KIND_TOOL, name), st.context, attrs, clean=False)
+        span = runtime.start_span(named[1], st.context, attrs, clean=False)
         runtime.open_tool(
             Frame(
                 c.KIND_TOOL,
@@ -140,9 +144,18 @@ class ToolUseLogger:
         )
         return tool_id
 
+    def _name_facts(self, name: str) -> tuple[str, str, str]:
+        """(category, span name, stored name) of a tool name, kept for the next use."""
+        facts = (c.tool_category(name), c.span_name(c.KIND_TOOL, name), clean_text(name))
+        if len(self._names) >= _NAMES_KEPT:
+            self._names.clear()  # an agent with this many tool names: start over
+        self._names[name] = facts
+        return facts
+
     def log_end(self, tool_use_id: str, tool_result_block: Any) -> None:
         """End the tool's span with its result: ``error`` when ``is_error``, else ``done``."""
-        self._check_id(tool_use_id, "log_end")
+        if not isinstance(tool_use_id, str):
+            self._check_id(tool_use_id, "log_end")
         frame = self._runtime.pop_tool(tool_use_id)
         if frame is None:
             self._unknown(tool_use_id, "log_end")
@@ -204,6 +217,11 @@ def _field(obj: Any, name: str) -> Any:
 
 
 def _block_fields(block: Any) -> tuple[str | None, Any, Any]:
+    if type(block) is dict:  # the common block, read in three lookups
+        name = block.get("name")
+        if name is not None:
+            tool_input = block.get("input")
+            return block.get("id"), name, {} if tool_input is None else tool_input
     name = _field(block, "name")
     if name is None and _field(block, "tool_name") is not None:
         # A Claude Agent SDK hook payload (PreToolUse and the Post* hooks):
@@ -215,6 +233,8 @@ def _block_fields(block: Any) -> tuple[str | None, Any, Any]:
 
 
 def _result_fields(result: Any) -> tuple[Any, bool]:
+    if type(result) is dict:
+        return result.get("content"), bool(result.get("is_error"))
     return _field(result, "content"), bool(_field(result, "is_error"))
 
 
