@@ -182,6 +182,8 @@ class ToolUseLogger:
         if frame is None:
             self._unknown(tool_use_id, "log_blocked")
             return
+        if not self._gate.open():  # a processor came that may read the span: nothing raw on it
+            settle_on_span(frame.span)
         attrs: Attributes = {
             c.TOOL_RESULT_STATUS: "blocked",
             c.TOOL_IS_ERROR: False,

@@ -289,6 +289,51 @@ def test_a_processor_added_while_a_tool_runs_sees_its_end_redacted(tmp_path: Pat
         sinks.close()
 
 
+@pytest.mark.parametrize("end", ["log_end", "log_blocked", "close"])
+def test_a_processor_added_while_a_tool_runs_sees_no_raw_input_however_it_ends(
+    tmp_path: Path, end: str
+):
+    sinks = Sinks(tmp_path)
+    try:
+        tool_input, output, secrets = planted()
+        writer = TranscriptWriter(f"exec-{end}", "agent-1", pipeline=sinks.pipeline)
+        tools = ToolUseLogger(writer)
+        tool_id = tools.log_start({"id": f"toolu_{end}", "name": "Bash", "input": tool_input})
+        watcher = Watcher()
+        sinks.pipeline.provider.add_span_processor(watcher)
+        if end == "log_end":
+            tools.log_end(tool_id, {"content": "ok", "is_error": False})
+        elif end == "log_blocked":
+            tools.log_blocked(tool_id, "denied")
+        writer.close()  # "close": the writer ends the tool use it left open
+        sinks.flush()
+        assert [s for s in secrets if watcher.holds(s)] == []
+        assert stored_tool(sinks, tool_id)[0] == safe_json(tool_input, INPUT_CAP)
+        assert [sinks.leaks(s) for s in secrets] == [[]] * len(secrets)
+    finally:
+        sinks.close()
+
+
+def test_start_markers_carry_no_raw_payload(tmp_path: Path):
+    # Start markers (serve's view of spans that never end) snapshot each span as it
+    # starts, for an exporter: a processor that reads live spans, so nothing is left raw.
+    from otel_obs.ingest.start_markers import send_start_markers
+
+    sinks = Sinks(tmp_path)
+    exporter = InMemorySpanExporter()
+    try:
+        send_start_markers(sinks.pipeline, SimpleSpanProcessor(exporter))
+        tool_input, output, secrets = planted()
+        log_tool(sinks.pipeline, tool_input, output)
+        markers = exporter.get_finished_spans()
+        assert any(s.attributes.get(c.KIND) == c.KIND_TOOL for s in markers)
+        body = encode_spans(markers).SerializeToString()
+        assert [s for s in secrets if s.encode() in body] == []
+        assert b"otel_obs.raw" not in body
+    finally:
+        sinks.close()
+
+
 def test_serve_redacts_payloads_that_arrive_raw(tmp_path: Path):
     # A sender that hands the producers' spans to an exporter outside otel-obs's
     # export step would send the raw keys: the store behind serve redacts them.
