@@ -117,16 +117,32 @@ class Gate:
         self._verdict: tuple[Any, bool, tuple[Any, ...]] = (self, False, ())
 
     def open(self) -> bool:
-        processors = processors_of(self._provider)
+        """Whether a tool span started now may carry raw payloads (asked at its start)."""
         verdict = self._verdict
-        if processors is not verdict[0]:
-            verdict = self._verdict = (processors, *_judge(processors))
+        if processors_of(self._provider) is not verdict[0]:
+            verdict = self._judged()
         if not verdict[1]:
             return False
         for step in verdict[2]:
             if not step.starts_blind():
                 return False
         return True
+
+    def still_open(self) -> bool:
+        """Whether a tool span may end with raw payloads (asked at its end).
+
+        Only the provider's processors see a span's end as it is: the export
+        step hands on a view with the payloads redacted, whatever its targets.
+        """
+        verdict = self._verdict
+        if processors_of(self._provider) is not verdict[0]:
+            verdict = self._judged()
+        return verdict[1]
+
+    def _judged(self) -> tuple[Any, bool, tuple[Any, ...]]:
+        processors = processors_of(self._provider)
+        verdict = self._verdict = (processors, *_judge(processors))
+        return verdict
 
 
 def _judge(processors: tuple[Any, ...] | None) -> tuple[bool, tuple[Any, ...]]:

@@ -98,7 +98,8 @@ class ToolUseLogger:
 
         # Redacted where it leaves the process when only otel-obs reads the span
         # before then (see deferred_payloads), else here.
-        input_json = raw_input_json(tool_input) if self._gate.open() else None
+        raw = self._gate.open()
+        input_json = raw_input_json(tool_input) if raw else None
         if input_json is not None:
             input_key, suspect = RAW_INPUT, False
         else:
@@ -140,6 +141,7 @@ class ToolUseLogger:
                 st.skill_id,
                 time.time_ns(),
                 on_close=_abandon_tool,
+                raw=raw,
             )
         )
         return tool_id
@@ -161,9 +163,11 @@ class ToolUseLogger:
             self._unknown(tool_use_id, "log_end")
             return
         # The frame is already popped: the span ends whatever happens.
-        defer = self._gate.open()
+        # Raw only if nothing but otel-obs has read the span live since its start, and
+        # nothing else is on the provider now (it would see the span's end as it is).
+        defer = frame.raw and self._gate.still_open()
         with internal_errors("tool_use_logger.result") as caught:
-            if not defer:  # a processor came that may read the span: nothing raw on it
+            if frame.raw and not defer:  # a processor came that may read the span
                 settle_on_span(frame.span)
             attrs, error = _result_attributes(tool_result_block, defer)
         if caught.error is not None:
@@ -182,7 +186,7 @@ class ToolUseLogger:
         if frame is None:
             self._unknown(tool_use_id, "log_blocked")
             return
-        if not self._gate.open():  # a processor came that may read the span: nothing raw on it
+        if frame.raw and not self._gate.still_open():  # a processor came that may read it
             settle_on_span(frame.span)
         attrs: Attributes = {
             c.TOOL_RESULT_STATUS: "blocked",

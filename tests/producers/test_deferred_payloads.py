@@ -73,19 +73,23 @@ def stored_tool(sinks: Sinks, tool_id: str) -> tuple[str, str]:
 
 
 class Watcher(SpanProcessor):
-    """A span processor of someone else's: remembers every attribute it is shown."""
+    """A span processor of someone else's: remembers every attribute it is shown, and
+    keeps each live span it is handed, to read it again later."""
 
     def __init__(self) -> None:
         self.seen: list[dict[str, Any]] = []
+        self.live: list[Any] = []
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         self.seen.append(dict(span.attributes or {}))
+        self.live.append(span)
 
     def on_end(self, span: Any) -> None:
         self.seen.append(dict(span.attributes or {}))
 
     def holds(self, needle: str) -> bool:
-        return any(needle in repr(attributes) for attributes in self.seen)
+        later = [dict(span.attributes or {}) for span in self.live]  # as they ended
+        return any(needle in repr(attributes) for attributes in [*self.seen, *later])
 
 
 @pytest.mark.parametrize("writer", ["process", "thread"])
