@@ -53,9 +53,12 @@ def run_tree(python: str, tree: Path, args: argparse.Namespace) -> dict[str, dic
     ]
     out = subprocess.run(command, cwd=tree, capture_output=True, text=True, check=True).stdout
     rows: dict[str, dict[str, float]] = {}
+    writers = args.writers.split(",")
     for line in out.splitlines():
         fields = line.split()
-        if len(fields) >= len(COLUMNS) and fields[0] in args.writers.split(","):
+        if fields[:1] == ["sqlite"]:  # a tree whose table starts with the engine
+            fields = fields[1:]
+        if len(fields) >= len(COLUMNS) and fields[0] in writers:
             numbers = [float(f) for f in fields[1 : len(COLUMNS)]]
             rows[fields[0]] = dict(zip(COLUMNS[1:], numbers, strict=True))
     if not rows:
