@@ -60,6 +60,42 @@ def events_of(span: Any) -> Any:
     return span.events
 
 
+#: What :func:`ended_fields` reads of the SDK's snapshot of an ended span.
+EndedFields = tuple[Any, dict[str, Any], Any, Any, Any, Any, Any, Any, Any]
+
+
+def ended_fields(span: Any) -> EndedFields | None:
+    """The fields of an SDK ``ReadableSpan`` without events, read from its ``__dict__``:
+    (name, attributes dict, context, start_time, end_time, resource, parent, status,
+    instrumentation_scope); None when anything is not where this SDK keeps it (or the
+    span has events), and the caller reads the public properties instead.
+
+    An ended span's attributes can no longer change, so the dict is not copied.
+    """
+    fields = getattr(span, "__dict__", None)
+    if fields is None:
+        return None
+    try:
+        attributes = fields["_attributes"]._dict
+        events = fields["_events"]._dq
+        out = (
+            fields["_name"],
+            attributes,
+            fields["_context"],
+            fields["_start_time"],
+            fields["_end_time"],
+            fields["_resource"],
+            fields["_parent"],
+            fields["_status"],
+            fields["_instrumentation_scope"],
+        )
+    except (KeyError, AttributeError):
+        return None
+    if type(attributes) is not dict or events:
+        return None
+    return out
+
+
 def fast_path_available() -> bool:
     """True when the installed SDK's spans have the fields read above."""
     from opentelemetry.sdk.trace import TracerProvider
@@ -69,14 +105,41 @@ def fast_path_available() -> bool:
         span.add_event("e")
         attributes = getattr(getattr(span, "_attributes", None), "_dict", None)
         events = getattr(getattr(span, "_events", None), "_dq", None)
-        return type(attributes) is dict and attributes.get("k") == 1 and len(events or ()) == 1
+        return (
+            type(attributes) is dict
+            and attributes.get("k") == 1
+            and len(events or ()) == 1
+            and _probe_ended_fields()
+        )
     finally:
         span.end()
+
+
+def _probe_ended_fields() -> bool:
+    """Whether :func:`ended_fields` reads an ended SDK span (without events) right."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    span = TracerProvider().get_tracer(__name__).start_span("probe", attributes={"k": 1})
+    span.end()
+    readable = span._readable_span()  # type: ignore[attr-defined]
+    fields = ended_fields(readable)
+    return (
+        fields is not None
+        and fields[0] == readable.name
+        and fields[1] == dict(readable.attributes or {})
+        and fields[2] is readable.context
+        and (fields[3], fields[4]) == (readable.start_time, readable.end_time)
+        and fields[5] is readable.resource
+        and fields[6] is readable.parent
+        and fields[7] is readable.status
+        and fields[8] is readable.instrumentation_scope
+    )
 
 
 __all__ = [
     "attributes_copy",
     "ended_attributes",
+    "ended_fields",
     "events_of",
     "fast_path_available",
     "own_attributes",

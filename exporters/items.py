@@ -41,6 +41,7 @@ from .mapping import (
     map_span_start,
     map_tool_start_end,
 )
+from .payloads import has_raw, settled_span
 
 #: A queued item: ``(op, *arguments)``.
 Item = tuple[Any, ...]
@@ -77,9 +78,22 @@ _MAPPERS: tuple[Any, ...] = (
 )
 
 
+#: The ops whose second element is a span.
+_SPAN_OPS = frozenset({Op.START, Op.END, Op.START_END, Op.EVENT, Op.SPAN})
+
+
 def apply(item: Item, rows: Rows) -> None:
-    """Map ``item`` (not a FLUSH) into ``rows``; raises what the mapping raises."""
-    _MAPPERS[item[0]](*item[1:], rows)
+    """Map ``item`` (not a FLUSH) into ``rows``; raises what the mapping raises.
+
+    A tool span whose payloads were left raw by the agent's thread has them
+    redacted and capped here first (:mod:`otel_obs.deferred_payloads`): every
+    item any store writes passes here, in the writer process or on the
+    store's thread, so no row and no transcript line holds a raw payload.
+    """
+    op = item[0]
+    if op in _SPAN_OPS and has_raw(own_attributes(item[1])):
+        item = (op, settled_span(item[1]), *item[2:])
+    _MAPPERS[op](*item[1:], rows)
 
 
 class OpenStart:

@@ -37,6 +37,7 @@ from otel_obs import conventions as c
 from otel_obs import settings
 from otel_obs.tool_facts import tool_span_facts
 
+from .payloads import has_raw, settle
 from .span_copy import replaced
 
 #: How much of the payloads goes out over OTLP (see the module docstring).
@@ -73,9 +74,14 @@ def view_span(span: ReadableSpan, payloads: str = DEFAULT_PAYLOADS) -> ReadableS
 
     The one mapping from a stored span to an exported one, used by
     :class:`OtlpView` and by the export step every exporter's spans pass
-    (``otel_obs.otel.export_step``).
+    (``otel_obs.otel.export_step``). A tool span's payloads left raw by the
+    agent's thread are redacted and capped first, here on the exporter's
+    thread (:mod:`otel_obs.deferred_payloads`).
     """
     attributes = span.attributes or {}
+    if has_raw(attributes):
+        span = replaced(span, attributes=settle(attributes))
+        attributes = span.attributes or {}
     strip = payloads == "none"
     kind = attributes.get(c.KIND)
     if kind is None and not (strip and _holds_payload(span)):

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_obs._internal_errors import internal_errors
+from otel_obs.redaction import add_writer_counts, current_rules
 from otel_obs.store_location import CHILD_URL_ENV, ServerStore, StoreArg, StoreLocation
 
 from .items import FlushMarker, Item, Op
@@ -102,6 +103,10 @@ class ProcessStore(QueueFront):
         self._outgoing_items = 0
         #: The writer process failed and nothing took over: what is put is refused.
         self._lost = False
+        #: The redaction rules last sent to the writer process (see _send_rules).
+        self._rules_sent: Any = None
+        #: Names this store's writer process in the redaction counts (see _read_replies).
+        self._counts_key = object()
         try:
             self._proc = _spawn(self.db_path, self.transcripts_dir, self.settings)
             if self._proc.stdin is not None:
@@ -261,7 +266,22 @@ class ProcessStore(QueueFront):
             if batch:
                 self._send_batch(batch)
 
+    def _send_rules(self) -> None:
+        """Tell the writer process the redaction rules in force, when they changed.
+
+        It redacts the tool payloads the agent's thread left raw
+        (``otel_obs.deferred_payloads``), and must do so by the agent's rules
+        (``configure_redaction``), not by its own environment's.
+        """
+        rules = current_rules()
+        if rules is self._rules_sent:
+            return
+        self._rules_sent = rules
+        message = ("rules", list(rules.extra_patterns), list(rules.allow_patterns))
+        self._write(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+
     def _send_batch(self, batch: list[Any]) -> None:
+        self._send_rules()  # before the batch: its payloads are redacted by them
         with self._lock:
             self._batch_no += 1
             number = self._batch_no
@@ -366,8 +386,11 @@ class ProcessStore(QueueFront):
                     self._unacked.pop(message[1], None)
                 elif kind == "stats":
                     self._writer_stats = message[1]
+                    add_writer_counts(self._counts_key, message[1].get("redaction"))
                 elif kind == "flushed":
                     self._writer_stats = message[2]
+                    # Before the flush returns: what the writer redacted and cut is counted.
+                    add_writer_counts(self._counts_key, message[2].get("redaction"))
                     marker = self._waiting.pop(message[1], None)
                     if marker is not None:
                         marker.set()

@@ -19,7 +19,7 @@ from typing import Any
 
 from opentelemetry.trace import StatusCode
 
-from ._sdk_access import attributes_copy, ended_attributes, events_of
+from ._sdk_access import attributes_copy, ended_attributes, ended_fields, events_of
 
 #: A record on the pipe: (name, attributes, (trace_id, span_id) | None, start_time,
 #: end_time, ((event name, attributes, timestamp), ...), resource attributes | None,
@@ -130,6 +130,24 @@ class Recorder:
         ``ended``: the span has ended, so its attributes can no longer change
         (the SDK ignores writes to an ended span) and are taken uncopied.
         """
+        if ended:
+            # The SDK's snapshot of an ended tool span, on the agent's thread (a
+            # process store's joined tool use): its fields read in one go.
+            fields = ended_fields(span)
+            if fields is not None:
+                name, attributes, ctx, start, end, resource, parent, status, scope = fields
+                return (
+                    name,
+                    attributes,
+                    None if ctx is None else (ctx.trace_id, ctx.span_id),
+                    start,
+                    end,
+                    (),
+                    self._resource(resource),
+                    None if parent is None else parent.span_id,
+                    (status.description or "") if status.status_code is StatusCode.ERROR else None,
+                    None if scope is None else scope.name,
+                )
         attributes = ended_attributes(span) if ended else attributes_copy(span)
         ctx = span.context
         # Copied first, in one C call: another thread may add an event to a live

@@ -19,7 +19,8 @@ import sys
 import time
 from typing import Any
 
-from otel_obs import settings
+from otel_obs import redaction, settings
+from otel_obs.redaction import configure_redaction, current_rules
 from otel_obs.store_location import CHILD_URL_ENV
 
 from .wire import FrameReader, send
@@ -37,6 +38,10 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
         dedicated=True,
     )
     writer.open()
+    # The rule set is built once, while the agent starts (its detect-secrets part takes
+    # some 0.1 s), not when the first payload left raw arrives: the agent's rules then
+    # cost only their own compilation (see the "rules" message below).
+    current_rules()
     reader = FrameReader(stream_in.fileno())
     replies_ok = True
     # Unpickling and mapping a batch allocate many containers and free them all
@@ -62,13 +67,20 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
                     items = []
                 replies.extend(("ack", number) for number in written)
                 written = []
-                replies.append(("flushed", message[1], writer.stats()))
+                replies.append(("flushed", message[1], _stats(writer)))
+            elif kind == "rules":
+                # The agent's redaction rules, for the payloads it left raw: what
+                # was sent before them is written by the rules it was sent under.
+                if items:
+                    _write(writer, items)
+                    items = []
+                configure_redaction(message[1], message[2])
         if items:
             _write(writer, items)
         replies.extend(("ack", number) for number in written)
         if written:
             # The counters as of this write, so the agent's stats() lag by a batch at most.
-            replies.append(("stats", writer.stats()))
+            replies.append(("stats", _stats(writer)))
         del messages, items
         gc.collect(1)
         if replies_ok:
@@ -78,6 +90,11 @@ def serve(config: dict[str, Any], stream_in: Any, stream_out: Any) -> None:
             except OSError:
                 replies_ok = False  # the agent is gone: keep writing what it sent
     writer.close()
+
+
+def _stats(writer: StoreWriter) -> dict[str, Any]:
+    """The writer's counters, with what redaction did here (the agent adds it to its own)."""
+    return {**writer.stats(), "redaction": redaction.stats()}
 
 
 def _write(writer: StoreWriter, items: list[Any]) -> None:

@@ -2,10 +2,12 @@
 
 Tool inputs and outputs, command output in assertion evidence and free-text
 details all reach SQLite, JSONL and possibly an OTLP collector. Secrets are
-removed here, before the data leaves the agent's process (DESIGN invariant 7),
-and every payload is capped so one huge tool result cannot grow the store
-without bound (invariant 6). What a cap drops is counted in :func:`stats` and
-announced in the text itself, so a reader knows the value is partial.
+removed here before the data reaches any of them (DESIGN invariant 7): on the
+agent's thread, or, for a tool's input and output, where its span leaves the
+agent's process (:mod:`otel_obs.deferred_payloads`); and every payload is
+capped so one huge tool result cannot grow the store without bound (invariant
+6). What a cap drops is counted in :func:`stats` and announced in the text
+itself, so a reader knows the value is partial.
 
 Redaction runs before any cap or cut (a cut never leaves half a secret) and
 on decoded values, never on JSON text: a payload is walked, a secret key's
@@ -378,10 +380,12 @@ def safe_json_checked(value: Any, limit: int) -> tuple[str, bool]:
     suspect = might_hold_secret(text)
     if suspect:
         text = dumps(redact_value(value))
-    return _cap_json(text, limit), suspect
+    return cap_json(text, limit), suspect
 
 
-def _cap_json(text: str, limit: int) -> str:
+def cap_json(text: str, limit: int) -> str:
+    """JSON ``text`` kept valid when over ``limit``: an object holding its head and size
+    (the cut counted)."""
     if len(text) <= limit:
         return text
     dropped = len(text) - limit
@@ -400,8 +404,29 @@ def _count_truncation(dropped: int) -> None:
         _stats["truncated_chars"] += dropped
 
 
+#: The counts of writer processes, each as its latest totals, by the store that owns it.
+_writers: dict[object, dict[str, int]] = {}
+
+
+def add_writer_counts(writer: object, counts: Mapping[str, Any] | None) -> None:
+    """Take a writer process's totals into :func:`stats` (``writer`` names it).
+
+    A writer process redacts and caps the tool payloads the agent's thread
+    left raw (see :mod:`otel_obs.deferred_payloads`); what it did is counted
+    as if done here. Its totals are kept when it ends.
+    """
+    if not counts:
+        return
+    with _lock:
+        _writers[writer] = {key: int(counts.get(key, 0)) for key in _stats}
+
+
 def stats() -> dict[str, int]:
     """Counts since start: secrets redacted, values truncated, characters dropped,
-    values nested too deep to keep."""
+    values nested too deep to keep (this process's and its writer processes')."""
     with _lock:
-        return dict(_stats)
+        out = dict(_stats)
+        for counts in _writers.values():
+            for key, n in counts.items():
+                out[key] += n
+        return out

@@ -69,6 +69,9 @@ class Frame:
     parent: Frame | None = None
     is_open: bool = True
     token: object | None = None
+    #: A tool use started where nothing but otel-obs reads its span live: its
+    #: payloads may stay raw (see :mod:`otel_obs.deferred_payloads`).
+    raw: bool = False
 
 
 #: Per context (thread / asyncio task): the innermost frame each stack opened there.

@@ -16,9 +16,11 @@ mapping keys) is a tool use — ``claude_agent_sdk`` and ``anthropic``
 :meth:`ToolUseLogger.log_blocked` → ``blocked``.
 
 This is the hot path of the whole library, so it does as little as it can: one
-JSON serialisation of the input, one redaction pass over it, no pydantic, no
-lock (dict insert/pop are atomic), attributes passed at span start in one dict,
-and nothing the store can work out later (see :mod:`otel_obs.tool_facts`).
+JSON serialisation of the input, no redaction when the input and output can
+be redacted where the span leaves the process (:mod:`.deferred_payloads`; else
+one pass over each), no pydantic, no lock (dict insert/pop are atomic),
+attributes passed at span start in one dict, and nothing the store can work
+out later (see :mod:`otel_obs.tool_facts`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,15 @@ from opentelemetry.trace import Status, StatusCode
 
 from . import conventions as c
 from ._internal_errors import internal_errors
+from .deferred_payloads import (
+    OUTPUT_WINDOW,
+    RAW_INPUT,
+    RAW_OUTPUT,
+    Gate,
+    input_facts,
+    raw_input_json,
+    settle_on_span,
+)
 from .redaction import (
     ERROR_MESSAGE_CAP,
     INPUT_CAP,
@@ -40,11 +51,13 @@ from .redaction import (
     redact_and_cap,
     redact_text,
     safe_json_checked,
-    shorten,
 )
 from .span_stack import Frame
-from .tool_facts import FILE_TOOLS, INPUT_SUMMARY_MAX, file_facts, salient_text
+from .tool_facts import file_facts
 from .transcript_writer import CLOSED_TOOL_ERROR, Attributes, TranscriptWriter, new_id
+
+#: How many tool names a logger keeps what their spans are called (see _name_facts).
+_NAMES_KEPT = 256
 
 
 class ToolUseLogger:
@@ -54,6 +67,10 @@ class ToolUseLogger:
         # The runtime the producers share, bound once: the hot path pays no more lookups.
         self._runtime = transcript_writer._runtime
         self._tracer = transcript_writer.pipeline.tracer
+        #: Whether the payloads may leave redaction to where they leave the process.
+        self._gate = Gate(transcript_writer.pipeline.provider)
+        #: What a tool's name gives its span (category, span name, stored name), by name.
+        self._names: dict[str, tuple[str, str, str]] = {}
 
     def log_start(self, tool_use_block: Any) -> str:
         """Start the tool's span; return the tool use id (the block's own id when it has one)."""
@@ -79,35 +96,42 @@ class ToolUseLogger:
             )
             tool_id = f"{tool_id}-{new_id()[:8]}"
 
-        input_json, suspect = safe_json_checked(tool_input, INPUT_CAP)
+        # Redacted where it leaves the process when only otel-obs reads the span
+        # before then (see deferred_payloads), else here.
+        raw = self._gate.open()
+        input_json = raw_input_json(tool_input) if raw else None
+        if input_json is not None:
+            input_key, suspect = RAW_INPUT, False
+        else:
+            input_json, suspect = safe_json_checked(tool_input, INPUT_CAP)
+            input_key = c.TOOL_INPUT
         st = runtime.state()
+        named = self._names.get(name) or self._name_facts(name)
         # The tool_use entry (id, type, category, summary), the input summary
         # and the file facts are not repeated here: the mapping derives them
-        # from these attributes (see conventions.py and tool_facts.py).
+        # from these attributes (see conventions.py and tool_facts.py). Only
+        # the tool's own texts need cleaning: the context attributes are clean
+        # already and the input JSON was made so.
         attrs = {
             **st.attrs,
             c.KIND: c.KIND_TOOL,
             c.GEN_AI_OPERATION_NAME: "execute_tool",
-            c.GEN_AI_TOOL_NAME: name,
-            c.GEN_AI_TOOL_CALL_ID: tool_id,
-            c.TOOL_CATEGORY: c.tool_category(name),
-            c.TOOL_INPUT: input_json,
+            c.GEN_AI_TOOL_NAME: named[2],
+            c.GEN_AI_TOOL_CALL_ID: clean_text(tool_id),
+            c.TOOL_CATEGORY: named[0],
+            input_key: input_json,
         }
         if st.skill_id is not None:
             attrs[c.TOOL_WITHIN_SKILL] = st.skill_id
         if len(input_json) > INPUT_CAP:
             # Stored cut short: the store could not read the facts back out of it.
-            _state_input_facts(attrs, name, tool_input, input_json, suspect)
+            input_facts(attrs, name, tool_input, input_json, suspect)
         elif name == "Write" and isinstance(tool_input, Mapping):
             # Created or replaced: only known now, before the tool runs.
             operation = file_facts(name, tool_input)[1]
             if operation is not None:
                 attrs[c.FILE_OPERATION] = operation
-        # Only the tool's own texts need cleaning: the context attributes are clean
-        # already and the input JSON was made so by dumps.
-        attrs[c.GEN_AI_TOOL_NAME] = clean_text(name)
-        attrs[c.GEN_AI_TOOL_CALL_ID] = clean_text(tool_id)
-        span = runtime.start_span(c.span_name(c.KIND_TOOL, name), st.context, attrs, clean=False)
+        span = runtime.start_span(named[1], st.context, attrs, clean=False)
         runtime.open_tool(
             Frame(
                 c.KIND_TOOL,
@@ -117,20 +141,35 @@ class ToolUseLogger:
                 st.skill_id,
                 time.time_ns(),
                 on_close=_abandon_tool,
+                raw=raw,
             )
         )
         return tool_id
 
+    def _name_facts(self, name: str) -> tuple[str, str, str]:
+        """(category, span name, stored name) of a tool name, kept for the next use."""
+        facts = (c.tool_category(name), c.span_name(c.KIND_TOOL, name), clean_text(name))
+        if len(self._names) >= _NAMES_KEPT:
+            self._names.clear()  # an agent with this many tool names: start over
+        self._names[name] = facts
+        return facts
+
     def log_end(self, tool_use_id: str, tool_result_block: Any) -> None:
         """End the tool's span with its result: ``error`` when ``is_error``, else ``done``."""
-        self._check_id(tool_use_id, "log_end")
+        if not isinstance(tool_use_id, str):
+            self._check_id(tool_use_id, "log_end")
         frame = self._runtime.pop_tool(tool_use_id)
         if frame is None:
             self._unknown(tool_use_id, "log_end")
             return
         # The frame is already popped: the span ends whatever happens.
+        # Raw only if nothing but otel-obs has read the span live since its start, and
+        # nothing else is on the provider now (it would see the span's end as it is).
+        defer = frame.raw and self._gate.still_open()
         with internal_errors("tool_use_logger.result") as caught:
-            attrs, error = _result_attributes(tool_result_block)
+            if frame.raw and not defer:  # a processor came that may read the span
+                settle_on_span(frame.span)
+            attrs, error = _result_attributes(tool_result_block, defer)
         if caught.error is not None:
             error = f"tool result could not be recorded: {type(caught.error).__name__}"
             attrs = {
@@ -147,6 +186,8 @@ class ToolUseLogger:
         if frame is None:
             self._unknown(tool_use_id, "log_blocked")
             return
+        if frame.raw and not self._gate.still_open():  # a processor came that may read it
+            settle_on_span(frame.span)
         attrs: Attributes = {
             c.TOOL_RESULT_STATUS: "blocked",
             c.TOOL_IS_ERROR: False,
@@ -182,6 +223,11 @@ def _field(obj: Any, name: str) -> Any:
 
 
 def _block_fields(block: Any) -> tuple[str | None, Any, Any]:
+    if type(block) is dict:  # the common block, read in three lookups
+        name = block.get("name")
+        if name is not None:
+            tool_input = block.get("input")
+            return block.get("id"), name, {} if tool_input is None else tool_input
     name = _field(block, "name")
     if name is None and _field(block, "tool_name") is not None:
         # A Claude Agent SDK hook payload (PreToolUse and the Post* hooks):
@@ -193,13 +239,22 @@ def _block_fields(block: Any) -> tuple[str | None, Any, Any]:
 
 
 def _result_fields(result: Any) -> tuple[Any, bool]:
+    if type(result) is dict:
+        return result.get("content"), bool(result.get("is_error"))
     return _field(result, "content"), bool(_field(result, "is_error"))
 
 
-def _result_attributes(result: Any) -> tuple[dict[str, Any], str | None]:
-    """The end attributes of a tool span for ``result``, and its error message if any."""
+def _result_attributes(result: Any, defer: bool = False) -> tuple[dict[str, Any], str | None]:
+    """The end attributes of a tool span for ``result``, and its error message if any.
+
+    ``defer``: an output that is no error and within :data:`OUTPUT_WINDOW` is
+    left raw, for where it leaves the process (see :mod:`.deferred_payloads`).
+    """
     content, is_error = _result_fields(result)
-    text = redact_and_cap(content_text(content), OUTPUT_CAP)
+    text = content_text(content)
+    if defer and not is_error and len(text) <= OUTPUT_WINDOW:
+        return {c.TOOL_RESULT_STATUS: "done", RAW_OUTPUT: clean_text(text)}, None
+    text = redact_and_cap(text, OUTPUT_CAP)
     # obs.tool.is_error and obs.tool.output_summary follow from these two;
     # the mapping derives them (see conventions.py).
     attrs: dict[str, Any] = {
@@ -236,25 +291,9 @@ def _block_text(part: Any) -> str:
     return dumps(part)
 
 
-def _state_input_facts(
-    attrs: dict[str, Any], name: str, tool_input: Any, input_json: str, suspect: bool
-) -> None:
-    """Put the input summary and file facts on the span (for an input stored cut short)."""
-    # A plain dict's strings are all inside its JSON, just checked: none of
-    # them needs redacting unless that JSON did.
-    redact = redact_text if suspect or type(tool_input) is not dict else None
-    attrs[c.TOOL_INPUT_SUMMARY] = clean_text(
-        shorten(salient_text(tool_input, input_json, redact), INPUT_SUMMARY_MAX)
-    )
-    if name in FILE_TOOLS and isinstance(tool_input, Mapping):
-        file_path, operation = file_facts(name, tool_input)
-        if file_path is not None:
-            attrs[c.FILE_PATH] = clean_text(file_path)
-            attrs[c.FILE_OPERATION] = operation
-
-
 def _abandon_tool(frame: Frame) -> None:
     """End a tool use the agent never finished (the writer is closing)."""
+    settle_on_span(frame.span)  # whoever may read the span by now
     frame.span.set_attributes(
         {
             c.TOOL_RESULT_STATUS: "error",

@@ -36,6 +36,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from otel_obs import conventions as c
 from otel_obs._internal_errors import internal_errors
+from otel_obs.deferred_payloads import settle_on_span
 from otel_obs.exporters._sdk_access import own_attributes
 
 EXIT_REASON = "process exited with the span still open"
@@ -83,6 +84,7 @@ def _terminate(span: Span, reason: str) -> None:
     elif kind == c.KIND_TASK:
         attrs.update({c.TASK_STATUS: "failed", c.TASK_ERROR: reason})
     elif kind == c.KIND_TOOL:
+        settle_on_span(span)  # a deferred input: redacted now, whoever reads the span at exit
         attrs.update(
             {c.TOOL_RESULT_STATUS: "error", c.TOOL_IS_ERROR: True, c.TOOL_ERROR_MESSAGE: reason}
         )

@@ -23,6 +23,7 @@ from typing import Any
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from otel_obs.deferred_payloads import starts_blind
 from otel_obs.exporters.context_processor import ContextSpanProcessor
 from otel_obs.exporters.otlp_view import check_payloads, view_span
 from otel_obs.exporters.processor import TranscriptSpanProcessor
@@ -48,6 +49,7 @@ class ExportStep(SpanProcessor):
         self.processors: tuple[SpanProcessor, ...] = tuple(processors)
         self.to_app = to_app
         self._app_cache: tuple[tuple[SpanProcessor, ...], tuple[SpanProcessor, ...]] = ((), ())
+        self._blind: tuple[tuple[SpanProcessor, ...], bool] = ((), True)
 
     def replace(self, processors: Sequence[SpanProcessor], payloads: str, *, to_app: bool) -> None:
         """Use these processors and policy from now on; the previous processors are shut down."""
@@ -71,6 +73,16 @@ class ExportStep(SpanProcessor):
             kept = tuple(p for p in current if not isinstance(p, _OURS))
             self._app_cache = (current, kept)
         return self.processors + kept if self.processors else kept
+
+    def starts_blind(self) -> bool:
+        """Whether every processor a live span is handed to at its start ignores it, so a
+        tool span may carry raw payloads (see :mod:`otel_obs.deferred_payloads`)."""
+        targets = self.targets()
+        seen, blind = self._blind
+        if targets is not seen:
+            blind = all(starts_blind(p) for p in targets)
+            self._blind = (targets, blind)
+        return blind
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         if not span.context.trace_flags.sampled:
@@ -110,7 +122,8 @@ class _Shown(ReadableSpan):
     """
 
     def __init__(self, span: ReadableSpan, payloads: str) -> None:
-        super().__init__(**span_fields(span))
+        # Not the source's attributes (they may hold raw payloads): only the view's.
+        super().__init__(**{**span_fields(span), "attributes": None})
         self._source = span
         self._payloads = payloads
         self._shown: ReadableSpan | None = None

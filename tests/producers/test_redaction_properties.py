@@ -1,5 +1,6 @@
 """Property: a secret of any kind, inside any surrounding text or JSON, handed to any
-producer, appears in no byte of any sink (SQLite, its WAL, the JSONL transcripts)."""
+producer, appears in no byte of any sink (SQLite, its WAL, the JSONL transcripts),
+whichever writer (a thread of the agent's process, or a writer process) stores it."""
 
 from __future__ import annotations
 
@@ -56,10 +57,12 @@ KINDS: dict[str, Kind] = {
 }
 
 
-@pytest.fixture(scope="module")
-def sinks(tmp_path_factory):
+@pytest.fixture(scope="module", params=["thread", "process"])
+def sinks(tmp_path_factory, request):
+    # Both writers: a tool's payloads are redacted where they leave the agent's
+    # process (otel_obs.deferred_payloads), on the store's thread or in the writer process.
     reset_redaction()
-    s = Sinks(tmp_path_factory.mktemp("secrets"))
+    s = Sinks(tmp_path_factory.mktemp("secrets"), writer=request.param)
     yield s
     s.close()
 

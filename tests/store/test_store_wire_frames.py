@@ -72,3 +72,36 @@ def test_a_batch_marshal_cannot_carry_is_pickled_and_reads_back_the_same():
         check_items(decoded[:-1], items, span)
         assert decoded[-1][0] is extra[0]
     assert decoded[-1][3] == {"k": "v"}
+
+
+def test_an_ended_spans_snapshot_read_from_its_fields_is_the_one_read_from_its_properties():
+    # A process store snapshots each joined tool use on the agent's thread by reading
+    # the SDK snapshot's fields at once (_sdk_access.ended_fields): the same wire tuple
+    # as through the public properties, for every field the mapping reads.
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.trace import Status, StatusCode, set_span_in_context
+
+    tracer = TracerProvider(resource=Resource.create({"service.name": "s"})).get_tracer("scope")
+    parent = tracer.start_span("parent")
+    cases = []
+    for status in (None, Status(StatusCode.ERROR, "boom"), Status(StatusCode.ERROR)):
+        span = tracer.start_span(
+            "execute_tool Bash",
+            context=set_span_in_context(parent),
+            attributes={c.KIND: c.KIND_TOOL, "n": 1, "seq": ("a", "b")},
+        )
+        if status is not None:
+            span.set_status(status)
+        span.end()
+        cases.append(span._readable_span())
+    root = tracer.start_span("root", attributes={c.KIND: c.KIND_TOOL})
+    root.end()
+    cases.append(root._readable_span())
+    parent.end()
+    recorder = Recorder()
+    for readable in cases:
+        fast = recorder.wire(readable, ended=True)
+        # Through the properties: the path taken for anything but the SDK's snapshot.
+        assert fast == recorder.wire(readable, ended=False)
+        assert fast[7] == (readable.parent.span_id if readable.parent else None)
+    assert [recorder.wire(r, ended=True)[8] for r in cases] == [None, "boom", "", None]
