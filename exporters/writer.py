@@ -484,7 +484,7 @@ class StoreWriter:
             for (phase, columns), params in groups.items():
                 text = None
                 if engine.binds_rows(self._dedicated):
-                    conn.executemany(self._sql(table, phase, columns, True), params)
+                    engine.write_rows(conn, self._sql(table, phase, columns, True), params)
                 else:
                     text = engine.rows_text(params)
                     conn.execute(self._sql(table, phase, columns, False), (text,))

@@ -68,6 +68,10 @@ class Engine(Protocol):
         """Whether a group of rows is bound row by row (executemany), else sent as one
         JSON array (:meth:`rows_text`) that one statement unpacks."""
 
+    def write_rows(self, conn: Any, sql: str, params: list[Any]) -> None:
+        """Bind ``params`` to the bound statement ``sql``, row by row or as the engine's
+        bulk path does it (the same rows written either way)."""
+
     def rows_text(self, params: list[Any]) -> str:
         """A group's rows as the JSON array the unbound statement unpacks."""
 

@@ -100,6 +100,9 @@ class SQLiteEngine:
         # starves (and is starved by) the agent's threads.
         return dedicated
 
+    def write_rows(self, conn: Any, sql: str, params: list[Any]) -> None:
+        conn.executemany(sql, params)
+
     def rows_text(self, params: list[Any]) -> str:
         return finite_json(_PARAMS_ENCODER, params)
 
