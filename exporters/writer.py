@@ -624,16 +624,7 @@ def numbered_entries(
     claimed = engine.claim_sequences(conn, ids_by_execution)
     stored: set[tuple[str, str]] = set()
     for execution_id, ids in ids_by_execution.items():
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            stored.update(
-                (execution_id, r[0])
-                for r in conn.execute(
-                    f"SELECT id FROM transcript_entries WHERE execution_id = ? AND id IN ({marks})",
-                    (execution_id, *chunk),
-                )
-            )
+        stored.update((execution_id, i) for i in engine.stored_entries(conn, execution_id, ids))
     last: dict[str, int] = {}
     groups: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
     key: tuple[str, tuple[str, ...]] = ("", ())

@@ -81,6 +81,9 @@ class Engine(Protocol):
     def claim_sequences(self, conn: Any, executions: Iterable[str]) -> dict[str, int]:
         """The last sequence number of each execution, held for this transaction."""
 
+    def stored_entries(self, conn: Any, execution_id: str, ids: list[str]) -> set[str]:
+        """Which of ``ids`` the execution's transcript entries hold already."""
+
     def save_sequences(self, conn: Any, last: Mapping[str, int]) -> None:
         """Record the batch's last sequence numbers (inside its transaction)."""
 

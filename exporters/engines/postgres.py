@@ -443,6 +443,13 @@ class PostgresEngine:
         ).fetchall()
         return {execution_id: int(last) for execution_id, last in rows}
 
+    def stored_entries(self, conn: Any, execution_id: str, ids: list[str]) -> set[str]:
+        rows = conn.raw.execute(
+            "SELECT id FROM transcript_entries WHERE execution_id = %s AND id = ANY(%s::text[])",
+            (execution_id, ids),
+        ).fetchall()
+        return {r[0] for r in rows}
+
     def save_sequences(self, conn: Any, last: Mapping[str, int]) -> None:
         if last:
             conn.executemany(

@@ -118,6 +118,20 @@ class SQLiteEngine:
             for execution_id in executions
         }
 
+    def stored_entries(self, conn: Any, execution_id: str, ids: list[str]) -> set[str]:
+        stored: set[str] = set()
+        for i in range(0, len(ids), 500):  # within SQLite's limit of bound parameters
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            stored.update(
+                r[0]
+                for r in conn.execute(
+                    f"SELECT id FROM transcript_entries WHERE execution_id = ? AND id IN ({marks})",
+                    (execution_id, *chunk),
+                )
+            )
+        return stored
+
     def save_sequences(self, conn: Any, last: Mapping[str, int]) -> None:
         """Nothing to save: the entries themselves hold the numbers."""
 
