@@ -97,6 +97,8 @@ class PgConnection:
     def __init__(self, conn: Any) -> None:
         self.raw = conn
         self._cache: dict[str, tuple[str, tuple[int, ...] | None]] = {}
+        #: Staging tables holding rows in this transaction (emptied at its commit).
+        self.staged: set[str] = set()
 
     def _sql(self, sql: str) -> tuple[str, tuple[int, ...] | None]:
         found = self._cache.get(sql)
@@ -109,6 +111,8 @@ class PgConnection:
         return bool(self.raw.info.transaction_status != 0)  # 0: idle
 
     def execute(self, sql: str, parameters: Any = ()) -> Any:
+        if sql == "BEGIN":
+            self.staged.clear()
         text, order = self._sql(sql)
         if order is not None:
             parameters = tuple(parameters[i] for i in order)
@@ -129,6 +133,12 @@ class PgConnection:
 
     def close(self) -> None:
         self.raw.close()
+
+
+def _copy(cur: Any, table: str, names: str, params: list[Any]) -> None:
+    with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        for row in params:
+            copy.write_row(row)
 
 
 def _or_ignore(sql: str) -> str:
@@ -402,23 +412,26 @@ class PostgresEngine:
 
     def write_rows(self, conn: Any, sql: str, params: list[Any]) -> None:
         """A small group row by row (pipelined); a large one copied (``COPY``, the
-        cheapest way rows reach the server) into the table's staging table and
-        written from there by the same statement, in one go."""
+        cheapest way rows reach the server): straight into its table when the
+        statement is a plain insert (numbered entries), else into the table's staging
+        table and written from there by the same statement, in one go."""
         if len(params) < COPY_FROM_ROWS:
             conn.executemany(sql, params)
             return
         head, _, tail = sql.partition(" VALUES (")
         table, _, names = head[len("INSERT INTO ") :].partition(" (")
         names = names.rstrip(")")
-        stage = f"otel_obs_stage_{table}"
         tail = tail[tail.index(")") + 1 :]
-        raw = conn.raw
-        with raw.cursor() as cur:
-            with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-                for row in params:
-                    copy.write_row(row)
+        with conn.raw.cursor() as cur:
+            if not tail.strip():
+                _copy(cur, table, names, params)
+                return
+            stage = f"otel_obs_stage_{table}"
+            if stage in conn.staged:  # a second group of the table in this transaction
+                cur.execute(f"TRUNCATE {stage}")
+            conn.staged.add(stage)
+            _copy(cur, stage, names, params)
             cur.execute(f"{head} SELECT {names} FROM {stage}{tail}")
-            cur.execute(f"TRUNCATE {stage}")
 
     def rows_text(self, params: list[Any]) -> str:
         return finite_json(_PARAMS_ENCODER, params)
