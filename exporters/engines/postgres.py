@@ -136,6 +136,12 @@ class PgConnection:
 
 
 def _copy(cur: Any, table: str, names: str, params: list[Any]) -> None:
+    # COPY's text carries no types: the driver's own (compiled) number dumpers serve,
+    # in place of the connection's unknown-typed ones (see _text_parameters).
+    from psycopg.types.numeric import FloatDumper, IntDumper
+
+    cur.adapters.register_dumper(int, IntDumper)
+    cur.adapters.register_dumper(float, FloatDumper)
     with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
         for row in params:
             copy.write_row(row)
