@@ -11,6 +11,7 @@ or ``~/.pgpass``, as libpq finds it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 #: The URL schemes of a PostgreSQL store (libpq's own).
 SCHEMES = ("postgresql://", "postgres://")
+#: A text that opens like a URL (``scheme:/``; two letters at least, so ``C:/`` stays a
+#: path): taken for a path it would become folders named after the URL, password and all.
+_URL_LIKE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")
 #: How a writer process is given a PostgreSQL URL: its environment (readable only by
 #: its user), never its command line (which every user of the machine can read).
 CHILD_URL_ENV = "OTEL_OBS_WRITER_DB_URL"
@@ -113,6 +117,17 @@ def store_location(value: Any, source: str) -> StoreLocation:
         return parse_server_url(value, source)
     if not isinstance(value, str | os.PathLike) or not str(value).strip():
         raise ValueError(f"{source} must be a path or a postgresql:// URL, got {value!r}")
+    url_like = _URL_LIKE.match(str(value).strip()) if isinstance(value, str) else None
+    if url_like:
+        scheme = url_like.group(1)
+        hint = (
+            "write postgresql://HOST/DATABASE"
+            if scheme.lower() in ("postgresql", "postgres")
+            else "a SQLite store is named by its path"
+            if scheme.lower() == "sqlite"
+            else "the stores are a SQLite path or a postgresql:// URL"
+        )
+        raise ValueError(f"{source}: unsupported store URL scheme {scheme + ':'!r} ({hint})")
     return Path(value).expanduser()
 
 

@@ -14,6 +14,7 @@ import pytest
 from opentelemetry import trace
 
 from otel_obs.config import get_pipeline, resolve_paths
+from otel_obs.store_location import store_location
 
 
 def run_python(code: str, cwd: Path, **env: str) -> dict:
@@ -245,3 +246,25 @@ def test_otlp_payloads_come_from_the_argument_then_the_environment(monkeypatch):
         resolve_otlp_payloads()
     with pytest.raises(ValueError, match="otlp_payloads='all'.*full, none"):
         resolve_otlp_payloads("all")
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("postgresql:/someone:hunter2@db.example/obs", ["'postgresql:'", "postgresql://"]),
+        ("mysql://someone:hunter2@db.example/obs", ["'mysql:'", "postgresql://"]),
+        ("sqlite:///var/obs.db", ["'sqlite:'", "path"]),
+    ],
+)
+def test_a_store_url_of_another_shape_is_refused_not_taken_for_a_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, words: list[str]
+):
+    """A URL taken for a path would become folders named after it, password and all."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError) as raised:
+        store_location(value, "OTEL_OBS_DB")
+    message = str(raised.value)
+    assert "OTEL_OBS_DB" in message and "hunter2" not in message
+    for word in words:
+        assert word in message, (word, message)
+    assert store_location("C:/obs/obs.db", "OTEL_OBS_DB") == Path("C:/obs/obs.db")
