@@ -269,3 +269,54 @@ def test_a_claimed_execution_number_is_held_until_the_claiming_batch_ends(pg_url
     finally:
         first.close()
         second.close()
+
+
+def test_rows_another_writer_stores_while_a_group_is_copied_are_merged_not_lost(pg_url: str):
+    """A large group is copied straight into its table when the keys are new. A key
+    another writer commits after the look-up makes the copy fail: the group is then
+    upserted instead, merged with that row by the rules (an end fills the start)."""
+    from otel_obs.exporters.mapping.rows import END, START
+
+    location = parse_server_url(pg_url)
+    writer = POSTGRES.open_writer(location, busy_timeout_ms=10_000, dedicated=False)
+    other = POSTGRES.open_writer(location, busy_timeout_ms=10_000, dedicated=False)
+    head = ("id", "execution_id", "tool", "tool_category", "start_time")
+    start_columns = (*head, "input_summary")
+    end_columns = (*head, "result_status", "duration_ms")
+    at = "2026-01-01T00:00:00Z"
+    ends = [(f"tool-{n}", "exec-a", "Bash", "shell", at, "success", n) for n in range(40)]
+    try:
+        other.execute("BEGIN")  # a start of tool-7, not committed yet: the look-up misses it
+        other.executemany(
+            POSTGRES.upsert_sql("tool_uses", START, start_columns, True),
+            [("tool-7", "exec-a", "Bash", "shell", at, "ls -la")],
+        )
+        failure: list[BaseException] = []
+
+        def write_ends() -> None:
+            try:
+                writer.execute("BEGIN")
+                POSTGRES.write_rows(
+                    writer, POSTGRES.upsert_sql("tool_uses", END, end_columns, True), ends
+                )
+                writer.execute("COMMIT")
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failure.append(exc)
+
+        copying = threading.Thread(target=write_ends)
+        copying.start()
+        copying.join(0.5)
+        assert copying.is_alive(), "the copy did not wait for the other writer's key"
+        other.execute("COMMIT")
+        copying.join(10)
+        assert not failure, failure
+    finally:
+        writer.close()
+        other.close()
+    got = rows(
+        pg_url,
+        "SELECT id, tool, input_summary, result_status, duration_ms FROM tool_uses ORDER BY id",
+    )
+    assert len(got) == 40
+    assert ("tool-7", "Bash", "ls -la", "success", 7) in got
+    assert all(r[3] == "success" for r in got)
