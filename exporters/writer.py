@@ -469,7 +469,7 @@ class StoreWriter:
         sql = engine.statements
         spool.take()  # nothing left from a batch that failed
         spool.rows = spool.dropped = 0
-        conn.execute(engine.begin)
+        engine.begin(conn)
         written = 0
         numbered: dict[tuple[str, str], int] = {}
         for table in WRITE_ORDER:

@@ -42,8 +42,6 @@ class Engine(Protocol):
 
     #: ``sqlite`` or ``postgresql``.
     name: str
-    #: Starts a batch's transaction (taking the write lock where the engine has one).
-    begin: str
     statements: Statements
 
     @property
@@ -54,6 +52,9 @@ class Engine(Protocol):
     transient: frozenset[str]
     #: Whether a dedicated writer checkpoints a write-ahead log on a thread of its own.
     checkpoints: bool
+
+    def begin(self, conn: Any) -> None:
+        """Start a batch's transaction (taking the write lock where the engine has one)."""
 
     def open_writer(self, location: Any, *, busy_timeout_ms: int, dedicated: bool) -> Any:
         """A connection for writing, its schema up to date (raises on failure)."""
@@ -95,10 +96,14 @@ class Engine(Protocol):
 
 
 @contextmanager
-def transaction(conn: Any, begin: str = "BEGIN") -> Iterator[None]:
-    """One transaction on an autocommit connection: committed when the block ends,
-    rolled back (and the error raised) when it raises."""
-    conn.execute(begin)
+def transaction(conn: Any, engine: Engine | None = None) -> Iterator[None]:
+    """One transaction on an autocommit connection (begun as ``engine`` begins a
+    batch's, else with a plain ``BEGIN``): committed when the block ends, rolled
+    back (and the error raised) when it raises."""
+    if engine is None:
+        conn.execute("BEGIN")
+    else:
+        engine.begin(conn)
     try:
         yield
         conn.execute("COMMIT")

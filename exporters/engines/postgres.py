@@ -111,8 +111,6 @@ class PgConnection:
         return bool(self.raw.info.transaction_status != 0)  # 0: idle
 
     def execute(self, sql: str, parameters: Any = ()) -> Any:
-        if sql == "BEGIN":
-            self.staged.clear()
         text, order = self._sql(sql)
         if order is not None:
             parameters = tuple(parameters[i] for i in order)
@@ -384,7 +382,6 @@ def safe_value(value: Any, kind: str | None) -> Any:
 
 class PostgresEngine:
     name = "postgresql"
-    begin = "BEGIN"
     statements = Statements(
         heartbeat=_HEARTBEAT,
         wave_count=statements.WAVE_COUNT_SQL,
@@ -415,6 +412,11 @@ class PostgresEngine:
         )
         conn.execute("SET jit = off")
         return conn
+
+    def begin(self, conn: Any) -> None:
+        """``BEGIN``; the staging tables start the transaction empty (ON COMMIT DELETE ROWS)."""
+        conn.staged.clear()
+        conn.execute("BEGIN")
 
     def open_writer(self, location: Any, *, busy_timeout_ms: int, dedicated: bool) -> Any:
         raw = self.connect(

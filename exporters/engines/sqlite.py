@@ -33,7 +33,6 @@ _INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1
 
 class SQLiteEngine:
     name = "sqlite"
-    begin = "BEGIN IMMEDIATE"
     statements = Statements(
         heartbeat=statements.HEARTBEAT_SQL,
         wave_count=statements.WAVE_COUNT_SQL,
@@ -58,6 +57,10 @@ class SQLiteEngine:
     )
     transient = frozenset({"disk_full", "locked"})
     checkpoints = True
+
+    def begin(self, conn: Any) -> None:
+        """``BEGIN IMMEDIATE``: the file's write lock at once, not at the first write."""
+        conn.execute("BEGIN IMMEDIATE")
 
     def open_writer(self, location: Any, *, busy_timeout_ms: int, dedicated: bool) -> Any:
         """A connection to the file, in WAL mode, its schema up to date (raises on failure)."""

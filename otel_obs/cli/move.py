@@ -194,7 +194,7 @@ def _copy(
             values = [list(row) for row in rows]
             for row in values:
                 result.made_safe += engine.safe_row(table, row)
-            with transaction(writer, engine.begin):
+            with transaction(writer, engine):
                 writer.executemany(insert, values)
             done += len(rows)
             if progress is not None:
@@ -221,7 +221,7 @@ def _raise_counters(engine: Any, writer: Any) -> None:
     ]
     if not executions:
         return
-    with transaction(writer, engine.begin):
+    with transaction(writer, engine):
         last = engine.claim_sequences(writer, executions)
         largest = dict(
             writer.execute(

@@ -286,7 +286,7 @@ def test_rows_another_writer_stores_while_a_group_is_copied_are_merged_not_lost(
     at = "2026-01-01T00:00:00Z"
     ends = [(f"tool-{n}", "exec-a", "Bash", "shell", at, "success", n) for n in range(40)]
     try:
-        other.execute("BEGIN")  # a start of tool-7, not committed yet: the look-up misses it
+        POSTGRES.begin(other)  # a start of tool-7, not committed yet: the look-up misses it
         other.executemany(
             POSTGRES.upsert_sql("tool_uses", START, start_columns, True),
             [("tool-7", "exec-a", "Bash", "shell", at, "ls -la")],
@@ -295,7 +295,7 @@ def test_rows_another_writer_stores_while_a_group_is_copied_are_merged_not_lost(
 
         def write_ends() -> None:
             try:
-                writer.execute("BEGIN")
+                POSTGRES.begin(writer)
                 POSTGRES.write_rows(
                     writer, POSTGRES.upsert_sql("tool_uses", END, end_columns, True), ends
                 )
