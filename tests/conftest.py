@@ -8,6 +8,9 @@ Tests only read these stores; a test that must break one works on
 from __future__ import annotations
 
 import os
+import sqlite3
+import subprocess
+from pathlib import Path
 
 import pytest
 import scenarios
@@ -165,3 +168,30 @@ def pg_url(pg_server) -> str:
     yield server_url.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def read_only_store(tmp_path: Path):
+    """A store on a read-only file system (root), or in a read-only folder (others)."""
+    import os
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        store = folder / "ro.db"
+        sqlite3.connect(store).execute("PRAGMA user_version = 1").connection.close()
+        store.chmod(0o444)
+        folder.chmod(0o555)
+        yield store
+        folder.chmod(0o755)
+        return
+    mount = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(folder)], capture_output=True)
+    if mount.returncode:
+        pytest.skip(f"cannot mount a read-only file system here: {mount.stderr!r}")
+    try:
+        store = folder / "ro.db"
+        sqlite3.connect(store).execute("PRAGMA user_version = 1").connection.close()
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        yield store
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)

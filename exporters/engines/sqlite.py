@@ -85,7 +85,53 @@ class SQLiteEngine:
         return conn
 
     def writable_problem(self, location: Any) -> str | None:
-        """Checked by the commands that write (the file, its folder, its schema)."""
+        """Why a writer could not write this file (None when it can), in one line.
+
+        The store is opened as the writer would open it (created, its schema brought
+        up to date) and written once: a command that "succeeded" while its writer
+        dropped every row in the background would lose data silently.
+        """
+        path = Path(location)
+        if path.exists():
+            if path.is_dir():
+                return "is a directory, not a store file"
+            if not path.is_file():
+                return "is not a regular file (a FIFO, socket or device)"
+            with open(path, "rb") as head:
+                magic = head.read(16)
+            if magic and magic != b"SQLite format 3\x00":
+                return "is not a SQLite database"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            return f"cannot create its folder: {error.strerror or error}"
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+        except sqlite3.Error as error:
+            return f"cannot open it: {error}"
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+            ).fetchone()[0]
+            if version > schema.SCHEMA_VERSION:
+                return (
+                    f"its schema version {version} is newer than this otel-obs "
+                    f"writes ({schema.SCHEMA_VERSION}); upgrade otel-obs, or use another store"
+                )
+            if version == 0 and tables:
+                return "is another application's SQLite database (no otel-obs schema)"
+            conn.execute("PRAGMA journal_mode = WAL")
+            schema.migrate(conn)
+            # One real write (the version, unchanged): a read-only file, folder or mount
+            # fails here.
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except (sqlite3.Error, schema.SchemaTooNewError) as error:
+            return f"cannot write to it: {error}"
+        finally:
+            conn.close()
         return None
 
     def identity(self, location: Any) -> tuple[int, int] | None:

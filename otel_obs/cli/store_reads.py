@@ -71,38 +71,11 @@ def store_problem(db_path: Path) -> str | None:
 
 
 def unwritable_store_problem(db_path: StoreLocation) -> str | None:
-    """Why a command that writes ``db_path`` must not (None when it may).
-
-    A missing or empty file becomes a new store and an otel-obs store of this
-    version or an older one is brought forward; a file that is not SQLite,
-    another application's database, or a store of a newer otel-obs would
-    otherwise be refused by the writer in the background, and the command
-    would "succeed" with nothing stored.
-    """
-    if isinstance(db_path, ServerStore):
-        return engine_for(db_path).writable_problem(db_path)
-    try:
-        if db_path.stat().st_size == 0:
-            return None
-    except FileNotFoundError:
-        return None
-    try:
-        conn = read_only(db_path)
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as error:
-        return f"not a SQLite database: {error}"
-    if version > schema.SCHEMA_VERSION:
-        return (
-            f"its schema version {version} is newer than this otel-obs understands "
-            f"({schema.SCHEMA_VERSION}); use the otel-obs that wrote it, or another --db"
-        )
-    if version < 1 and tables:
-        return "another application's SQLite database (no otel-obs schema version)"
-    return None
+    """Why a command that writes ``db_path`` must not (None when it may): what the
+    engine's writer would meet (see ``Engine.writable_problem``), checked before the
+    command starts, since the writer would otherwise refuse the store in the
+    background and the command "succeed" with nothing stored."""
+    return engine_for(db_path).writable_problem(db_path)
 
 
 def list_executions(

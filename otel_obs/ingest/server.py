@@ -222,58 +222,12 @@ def build_store(settings: ServeSettings) -> Store:
 def store_problem(db_path: StoreLocation, transcripts_dir: Path) -> str | None:
     """Why ``serve`` could not write to this store (None when it can), checked before it
     listens: a receiver that answered 200 and dropped every row would lose spans silently,
-    as senders never send a 200 again.
-
-    The store is opened (created, its schema brought up to date, as the writer would) and
-    written once; the transcripts folder must be writable too.
-    """
-    from otel_obs.exporters import schema
+    as senders never send a 200 again. The transcripts folder must be writable too."""
     from otel_obs.exporters.engines import engine_for
-    from otel_obs.store_location import ServerStore
 
-    if isinstance(db_path, ServerStore):
-        problem = engine_for(db_path).writable_problem(db_path)
-        return f"--db {db_path}: {problem}" if problem else _transcripts_problem(transcripts_dir)
-    path = Path(db_path)
-    if path.exists():
-        if path.is_dir():
-            return f"--db {path}: is a directory, not a store file"
-        if not path.is_file():
-            return f"--db {path}: is not a regular file (a FIFO, socket or device)"
-        with open(path, "rb") as head:
-            magic = head.read(16)
-        if magic and magic != b"SQLite format 3\x00":
-            return f"--db {path}: is not a SQLite database"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        return f"--db {path}: cannot create its folder: {error.strerror or error}"
-    try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
-    except sqlite3.Error as error:
-        return f"--db {path}: cannot open it: {error}"
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
-        ).fetchone()[0]
-        if version > schema.SCHEMA_VERSION:
-            return (
-                f"--db {path}: its schema version {version} is newer than this otel-obs "
-                f"writes ({schema.SCHEMA_VERSION}); upgrade otel-obs"
-            )
-        if version == 0 and tables:
-            return f"--db {path}: is another application's SQLite database (no otel-obs schema)"
-        conn.execute("PRAGMA journal_mode = WAL")
-        schema.migrate(conn)
-        # One real write (the version, unchanged): a read-only file, folder or mount fails here.
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except (sqlite3.Error, schema.SchemaTooNewError) as error:
-        return f"--db {path}: cannot write to it: {error}"
-    finally:
-        conn.close()
+    problem = engine_for(db_path).writable_problem(db_path)
+    if problem:
+        return f"--db {db_path}: {problem}"
     return _transcripts_problem(transcripts_dir)
 
 

@@ -105,3 +105,20 @@ def test_a_file_that_is_not_a_store_is_named(demo: DemoStore, tmp_path: Path, ma
     line = usage_error(demo.cli(*command, "--db", str(path)), "--db", "not an otel-obs store")
     assert str(path) in line
     assert path.read_bytes() == before  # refused, never migrated or written
+
+
+@pytest.mark.parametrize("command", ["import", "demo"])
+def test_a_store_the_command_cannot_write_is_refused_before_it_starts(
+    demo: DemoStore, tmp_path: Path, read_only_store: Path, command: str
+):
+    """The writer would refuse a read-only store in the background, and the command
+    "succeed" with nothing stored: it is refused up front, naming the store."""
+    extra = {"import": [str(demo.root)], "demo": ["--workers", "1"]}[command]
+    before = read_only_store.read_bytes()
+    line = usage_error(
+        demo.cli(command, *extra, "--db", str(read_only_store), "--transcripts-dir", str(tmp_path)),
+        "--db",
+        "cannot write",
+    )
+    assert str(read_only_store) in line
+    assert read_only_store.read_bytes() == before

@@ -255,33 +255,6 @@ def test_idle_connections_are_closed_and_never_exhaust_the_file_limit(tmp_path: 
     assert counts["spans_accepted"] > 0
 
 
-@pytest.fixture
-def read_only_store(tmp_path: Path):
-    """A store on a read-only file system (root), or in a read-only folder (others)."""
-    import os
-
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    if os.geteuid() != 0:
-        store = folder / "ro.db"
-        sqlite3.connect(store).execute("PRAGMA user_version = 1").connection.close()
-        store.chmod(0o444)
-        folder.chmod(0o555)
-        yield store
-        folder.chmod(0o755)
-        return
-    mount = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(folder)], capture_output=True)
-    if mount.returncode:
-        pytest.skip(f"cannot mount a read-only file system here: {mount.stderr!r}")
-    try:
-        store = folder / "ro.db"
-        sqlite3.connect(store).execute("PRAGMA user_version = 1").connection.close()
-        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
-        yield store
-    finally:
-        subprocess.run(["umount", str(folder)], check=False)
-
-
 def _unusable(kind: str, tmp_path: Path, read_only: Path | None) -> tuple[Path, str]:
     import os
 
