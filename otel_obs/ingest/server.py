@@ -87,6 +87,9 @@ WRITE_BATCH_ITEMS = 2_000
 #: Requests whose bodies are read and decoded at once (the others wait their turn):
 #: with ``--max-body-mib`` this bounds the memory requests in progress can hold.
 BODIES_AT_ONCE = 4
+#: gRPC calls in progress beyond twice --max-requests that gRPC itself refuses (see
+#: _start_grpc): room for the calls being refused with the retry hint.
+GRPC_BACKSTOP_MARGIN = 16
 #: How long shutdown waits for requests in progress, in seconds.
 SHUTDOWN_GRACE_S = 10.0
 #: Default for how long one HTTP request body may take to arrive, in seconds (408 past it).
@@ -343,9 +346,11 @@ class OtlpServer:
         idle_ms = int(s.idle_timeout_s * 1000)
         server = grpc.aio.server(
             interceptors=[_token_check()(self.receiver)],
-            # Calls past this get RESOURCE_EXHAUSTED before their message is read:
-            # with the message cap, what gRPC calls in progress can hold.
-            maximum_concurrent_rpcs=s.max_requests,
+            # A backstop: calls past --max-requests are refused by _grpc_export
+            # before their message is read, with the retry hint (RetryInfo) that a
+            # Collector needs to retry a RESOURCE_EXHAUSTED; gRPC's own refusal past
+            # this has none, so it only catches a flood of calls not yet refused.
+            maximum_concurrent_rpcs=2 * s.max_requests + GRPC_BACKSTOP_MARGIN,
             options=[
                 ("grpc.max_receive_message_length", s.max_body_bytes),
                 ("grpc.so_reuseport", 0),
@@ -362,8 +367,9 @@ class OtlpServer:
             _SERVICE,
             {
                 # Raw bytes in: a malformed body is ours to answer (INVALID_ARGUMENT),
-                # not gRPC's deserializer's (INTERNAL).
-                "Export": grpc.unary_unary_rpc_method_handler(
+                # not gRPC's deserializer's (INTERNAL). A stream handler (the wire is the
+                # same for a unary call): admitted or refused before the message is read.
+                "Export": grpc.stream_unary_rpc_method_handler(
                     self._grpc_export,
                     request_deserializer=None,
                     response_serializer=trace_service_pb2.ExportTraceServiceResponse.SerializeToString,
@@ -503,7 +509,7 @@ class OtlpServer:
 
     # -- gRPC --------------------------------------------------------------
 
-    async def _grpc_export(self, body: bytes, context: Any) -> Any:
+    async def _grpc_export(self, messages: Any, context: Any) -> Any:
         import grpc
 
         # The token was checked by _TokenCheck, before the message was read.
@@ -515,6 +521,14 @@ class OtlpServer:
         loop = asyncio.get_running_loop()
         try:
             with receiver.admission():
+                try:
+                    body = await _one_message(messages)
+                except MalformedRequest:
+                    receiver.count("malformed")
+                    raise
+                if body is None:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no request message")
+                assert body is not None  # abort() raises
                 async with self._bodies:
                     outcome = await loop.run_in_executor(self._pool, self._take_grpc, body)
         except MalformedRequest as bad:
@@ -574,6 +588,18 @@ def _encoding(wbits: int | None) -> str:
 
 
 @functools.cache
+async def _one_message(messages: Any) -> bytes | None:
+    """The call's one request message (an Export call is unary; a second is malformed).
+    None when none arrived: gRPC has already failed the call (a message over the cap,
+    the caller gone), or the caller sent none."""
+    body: bytes | None = None
+    async for message in messages:
+        if body is not None:
+            raise MalformedRequest("an Export call carries one request message, got more")
+        body = message
+    return body
+
+
 def _token_check() -> Any:
     import grpc
 

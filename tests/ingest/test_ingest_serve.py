@@ -335,6 +335,57 @@ def _slow_request(http_url: str, body: bytes) -> socket.socket:
     return sock
 
 
+def test_grpc_calls_past_max_requests_are_refused_with_the_retry_hint(tmp_path: Path) -> None:
+    """gRPC calls whose message has not arrived hold their places; one more is refused
+    RESOURCE_EXHAUSTED with RetryInfo (without which a Collector drops the spans instead
+    of retrying), and the held calls are then stored in full."""
+    server = Served(tmp_path / "few.db", "--max-requests", "2", "--retry-after", "3")
+    channel = grpc.insecure_channel(server.grpc)
+    release = threading.Event()
+    try:
+        slow_bodies = [protobuf_body(producer_spans(f"exec-slow-{n}", tools=3)) for n in range(2)]
+
+        def held(body: bytes):
+            release.wait(30)
+            yield body
+
+        export = channel.stream_unary(
+            EXPORT,
+            request_serializer=None,
+            response_deserializer=trace_service_pb2.ExportTraceServiceResponse.FromString,
+        )
+        slow = [export.future(held(body), timeout=60) for body in slow_bodies]
+        probe = protobuf_body(producer_spans("exec-probe", tools=1))
+        deadline = time.monotonic() + 20
+        while True:  # until both held calls hold their places
+            try:
+                _grpc_call(server.grpc, probe)
+            except grpc.RpcError as error:
+                refused = error
+                break
+            assert time.monotonic() < deadline, "the held calls never took their places"
+            time.sleep(0.05)
+        assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        info = error_details_pb2.RetryInfo.FromString(
+            dict(refused.trailing_metadata())["google.rpc.retryinfo-bin"]
+        )
+        assert info.retry_delay.seconds == 3
+        release.set()
+        for call in slow:
+            call.result(timeout=30)
+        _grpc_call(server.grpc, probe)  # the places are free again
+    finally:
+        release.set()
+        channel.close()
+        counts = server.stop()
+    assert counts["refused_max_requests"] >= 1
+    for n in range(2):
+        assert (
+            count(server.db, f"SELECT count(*) FROM tool_uses WHERE execution_id = 'exec-slow-{n}'")
+            == 3
+        )
+
+
 def test_requests_past_max_requests_are_refused_before_their_bodies_are_read(
     tmp_path: Path,
 ) -> None:
