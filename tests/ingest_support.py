@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +108,22 @@ class Served:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.communicate(timeout=30)
+
+
+def served_at_once(*stores: Sequence[Path | str]) -> list[Served]:
+    """Several ``serve`` processes started together, so that their start-ups overlap: each
+    of ``stores`` is a store and that server's other arguments. When one cannot start,
+    the others are killed and its error raised."""
+    with ThreadPoolExecutor(len(stores)) as pool:
+        futures = [pool.submit(Served, db, *map(str, args)) for db, *args in stores]
+    started = [f.result() for f in futures if f.exception() is None]
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            for served in started:
+                served.kill()
+            raise error
+    return started
 
 
 def rss_mib(pid: int) -> int:

@@ -2,6 +2,8 @@
 
 A :class:`Pair` is one store on both engines: the SQLite file and the
 PostgreSQL database it was moved into (with ``otel-obs move``'s code).
+:func:`pg_table_rows` reads a PostgreSQL store's rows as
+:func:`ingest_support.table_rows` reads a SQLite one's, to compare the two.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest_support import Close
+
 from otel_obs.cli.move import move_store
+from otel_obs.exporters.schema import TABLES
 from otel_obs.store_location import ServerStore, parse_server_url
 
 
@@ -47,6 +52,31 @@ class Pair:
     @property
     def server(self) -> ServerStore:
         return parse_server_url(self.url)
+
+
+def pg_table_rows(url: str, exclude: dict[str, set[str]]) -> dict[str, list[tuple]]:
+    """Every row of every table of a PostgreSQL store, sorted, without the excluded columns
+    (as :func:`ingest_support.table_rows` reads a SQLite store)."""
+    import psycopg
+
+    out: dict[str, list[tuple]] = {}
+    with psycopg.connect(url) as conn:
+        for table in sorted(TABLES):
+            columns = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = %s"
+                    " ORDER BY ordinal_position",
+                    (table,),
+                )
+                if r[0] not in exclude.get(table, set())
+            ]
+            rows = conn.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+            out[table] = sorted(
+                (tuple(Close(v) if isinstance(v, float) else v for v in row) for row in rows),
+                key=repr,
+            )
+    return out
 
 
 def _db_of(built: object) -> Path:

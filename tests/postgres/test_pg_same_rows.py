@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from ingest_support import table_rows
+from pg_stores import pg_table_rows
 from recordings.otlp_file import HERE, load_recording
-from test_pg_receivers import pg_table_rows
 
 from otel_obs.exporters.exporter import SqliteSpanExporter
 from otel_obs.exporters.store_choice import thread_store
