@@ -133,7 +133,7 @@ def store_with(db: str | StoreLocation | None, execution_id: str | None) -> Stor
     asking about a run that may not have started), but on the command line an
     empty table for a mistyped id reads as "all clear", so it is a usage error.
     """
-    from .store_reads import execution_exists
+    from ..queries.listings import execution_exists
 
     path = existing_db(db)
     if execution_id is not None and not execution_exists(path, execution_id):
@@ -189,7 +189,7 @@ def executions(
     ] = False,
 ) -> None:
     """List executions in the store, newest first."""
-    from .store_reads import list_executions
+    from ..queries.listings import list_executions
 
     rows = list_executions(existing_db(db), task_list_id=task_list, limit=1 if latest else limit)
     if latest:
@@ -472,7 +472,7 @@ def watch(
     findings, 0 when it ended without, 3 when --timeout passed first without any."""
     import json
 
-    from .store_reads import list_executions
+    from ..queries.listings import list_executions
     from .watch import watch as follow
 
     path = existing_db(db)
@@ -507,7 +507,7 @@ def watch(
 def unmapped(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Spans that made no row, by instrumentation scope and span name (nothing is ignored
     in silence: a framework whose agents or tools are missing shows up here)."""
-    from .store_reads import unmapped_spans
+    from ..queries.listings import unmapped_spans
 
     rows, waiting = unmapped_spans(existing_db(db))
     if as_json:

@@ -46,7 +46,6 @@ import json
 import os
 import resource
 import signal
-import sqlite3
 import sys
 import zlib
 from collections.abc import Callable
@@ -746,11 +745,12 @@ async def run(settings: ServeSettings, announce: Callable[[OtlpServer], None]) -
 def _lineage_counts(db_path: Any) -> dict[str, Any]:
     """What spans made no row (by scope and name) and how many still wait for their parent:
     the exit statistics say it, so a framework stored wrong is not a silent one."""
-    from otel_obs.cli.store_reads import unmapped_spans
+    from otel_obs.exporters.engines import engine_for
+    from otel_obs.queries.listings import unmapped_spans
 
     try:
         rows, waiting = unmapped_spans(db_path)
-    except (sqlite3.Error, OSError):  # a store that cannot be read: its failures counted above
+    except engine_for(db_path).errors:  # a store that cannot be read: its failures counted above
         return {}
     return {
         "unmapped_spans": {f"{r['scope']}: {r['name']}": r["spans"] for r in rows},

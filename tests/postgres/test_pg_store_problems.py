@@ -131,3 +131,25 @@ def test_a_store_of_an_older_version_is_migrated_in_place(pg_url: str) -> None:
             " category, summary) VALUES ('e1', 'exec-new', 1, '2026-01-01T00:00:00.000000Z',"
             " 'decision', 'decision', 'also')"
         )
+
+
+def test_a_store_serve_cannot_read_at_its_exit_still_ends_it_cleanly(pg_url: str, tmp_path: Path):
+    """serve's exit statistics read what spans made no row; a store that fails that read
+    (here a table dropped under it) leaves them out: storage trouble never turns a clean
+    stop into a traceback."""
+    import requests
+    from ingest_support import Served, producer_spans, protobuf_body
+
+    served = Served(pg_url, "--transcripts-dir", str(tmp_path / "t"))
+    try:
+        body = protobuf_body(producer_spans("exec-blind", tools=2))
+        answer = requests.post(
+            served.http, data=body, headers={"Content-Type": "application/x-protobuf"}, timeout=30
+        )
+        assert answer.status_code == 200
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("DROP TABLE pending_spans")
+        counts = served.stop()
+    finally:
+        served.kill()
+    assert counts["spans_accepted"] > 0 and "spans_waiting_for_parent" not in counts

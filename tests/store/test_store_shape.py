@@ -150,7 +150,8 @@ PRODUCERS = {
 }
 #: Who may import queries/: the readers of the store (the top package's lazy names
 #: and the old ``otel_obs.readonly`` path aside, which name it as strings or re-export).
-QUERY_USERS = {"cli", "mcp_server", "report", "demo", "readonly"}
+#: ``serve`` (ingest) reads what spans made no row for its exit statistics.
+QUERY_USERS = {"cli", "mcp_server", "report", "demo", "readonly", "ingest"}
 
 
 def module_imports(path: Path, module: str) -> set[str]:
