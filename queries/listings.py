@@ -33,7 +33,6 @@ LIMIT :limit
 """
 
 
-
 def list_executions(
     db_path: StoreLocation, task_list_id: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
