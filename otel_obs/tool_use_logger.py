@@ -131,7 +131,8 @@ class ToolUseLogger:
             operation = file_facts(name, tool_input)[1]
             if operation is not None:
                 attrs[c.FILE_OPERATION] = operation
-        span = runtime.start_span(named[1], st.context, attrs, clean=False)
+        # Every value is a string but the context's, whose types the state knows.
+        span = runtime.start_span(named[1], st.context, attrs, clean=False, plain=st.plain)
         runtime.open_tool(
             Frame(
                 c.KIND_TOOL,
@@ -177,7 +178,8 @@ class ToolUseLogger:
                 c.TOOL_OUTPUT: "",
                 c.TOOL_ERROR_MESSAGE: error,
             }
-        self._runtime.end_span(frame.span, attrs, error, clean=False)  # texts cleaned by redaction
+        # Texts cleaned by redaction; every value a string.
+        self._runtime.end_span(frame.span, attrs, error, clean=False, plain=True)
 
     def log_blocked(self, tool_use_id: str, reason: str) -> None:
         """End the tool's span as ``blocked`` by a security hook, with the reason."""
