@@ -33,7 +33,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from . import conventions as c
-from ._internal_errors import internal_errors
+from ._internal_errors import internal_errors, swallowed
 from .checks import FileSnapshot
 from .otel.prepared_attributes import set_prepared, start_prepared
 from .pipeline import Pipeline
@@ -412,18 +412,21 @@ class ProducerRuntime:
         ``plain``: besides, every value is a ``str``, ``bool``, ``int`` or ``float``, and
         the SDK need not check them again (:mod:`otel_obs.otel.prepared_attributes`).
         """
-        with internal_errors("producer.span_start"):
-            try:
-                if plain:
-                    return start_prepared(self._tracer, _span_name(name), ctx, attrs)
-                return self._tracer.start_span(
-                    _span_name(name),
-                    context=ctx,
-                    attributes=clean_attributes(attrs) if clean else attrs,
-                )
-            except OSError:
-                self._storage_error("span start")
-                return trace.INVALID_SPAN
+        # A try, not ``with internal_errors``: free when nothing goes wrong (every tool use).
+        try:
+            if plain:
+                return start_prepared(self._tracer, _span_name(name), ctx, attrs)
+            return self._tracer.start_span(
+                _span_name(name),
+                context=ctx,
+                attributes=clean_attributes(attrs) if clean else attrs,
+            )
+        except OSError:
+            self._storage_error("span start")
+            return trace.INVALID_SPAN
+        except Exception as exc:
+            if not swallowed("producer.span_start", exc):
+                raise
         self.stats["storage_errors"] += 1
         return trace.INVALID_SPAN
 
@@ -438,18 +441,19 @@ class ProducerRuntime:
     ) -> None:
         """End a span; ``clean=False`` when the caller made ``attrs`` storable already,
         ``plain`` when besides every value is a ``str``, ``bool``, ``int`` or ``float``."""
-        with internal_errors("producer.span_end") as caught:
-            try:
-                if plain:
-                    set_prepared(span, attrs)
-                elif attrs:
-                    span.set_attributes(clean_attributes(attrs) if clean else attrs)
-                if error:
-                    span.set_status(Status(StatusCode.ERROR, redact_text(error)[:200]))
-                span.end()
-            except OSError:
-                self._storage_error("span end")
-        if caught.error is not None:
+        try:  # not ``with internal_errors``, as in start_span
+            if plain:
+                set_prepared(span, attrs)
+            elif attrs:
+                span.set_attributes(clean_attributes(attrs) if clean else attrs)
+            if error:
+                span.set_status(Status(StatusCode.ERROR, redact_text(error)[:200]))
+            span.end()
+        except OSError:
+            self._storage_error("span end")
+        except Exception as exc:
+            if not swallowed("producer.span_end", exc):
+                raise
             self.stats["storage_errors"] += 1
 
     def _storage_error(self, what: str) -> None:

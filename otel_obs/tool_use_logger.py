@@ -32,7 +32,7 @@ from typing import Any
 from opentelemetry.trace import Status, StatusCode
 
 from . import conventions as c
-from ._internal_errors import internal_errors
+from ._internal_errors import swallowed
 from .deferred_payloads import (
     OUTPUT_WINDOW,
     RAW_INPUT,
@@ -167,12 +167,14 @@ class ToolUseLogger:
         # Raw only if nothing but otel-obs has read the span live since its start, and
         # nothing else is on the provider now (it would see the span's end as it is).
         defer = frame.raw and self._gate.still_open()
-        with internal_errors("tool_use_logger.result") as caught:
+        try:  # not ``with internal_errors``: free when nothing goes wrong
             if frame.raw and not defer:  # a processor came that may read the span
                 settle_on_span(frame.span)
             attrs, error = _result_attributes(tool_result_block, defer)
-        if caught.error is not None:
-            error = f"tool result could not be recorded: {type(caught.error).__name__}"
+        except Exception as exc:
+            if not swallowed("tool_use_logger.result", exc):
+                raise
+            error = f"tool result could not be recorded: {type(exc).__name__}"
             attrs = {
                 c.TOOL_RESULT_STATUS: "error",
                 c.TOOL_OUTPUT: "",
