@@ -55,7 +55,7 @@ class State:
     plain: bool = False
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: one is made per tool use, on the agent's thread
 class Frame:
     """One open span: a phase, task, skill, chain, or tool use."""
 
