@@ -50,7 +50,7 @@ class ContextSpanProcessor(SpanProcessor):
         self._defaults = {k: v for k, v in (defaults or {}).items() if v is not None}
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        bag = baggage.get_all(parent_context)
+        bag = _baggage_of(parent_context)
         # Read, not copied: a containment test and a few gets on the SDK's own dict.
         own = own_attributes(span)
         if c.KIND in own:
@@ -96,6 +96,23 @@ class ContextSpanProcessor(SpanProcessor):
                 value = self._defaults.get(key)
             if value is not None:
                 span.set_attribute(key, value)
+
+
+#: Where the API keeps the baggage in a context (private; None: not where it was).
+_BAGGAGE_KEY = getattr(baggage, "_BAGGAGE_KEY", None)
+_NO_BAGGAGE: Mapping[str, Any] = {}
+
+
+def _baggage_of(parent_context: Context | None) -> Mapping[str, Any]:
+    """``baggage.get_all(parent_context)``, read in place (do not change it).
+
+    The API wraps the baggage in a new read-only proxy on every call (an empty
+    one too), for every span started; the dict is read directly instead.
+    """
+    if parent_context is None or _BAGGAGE_KEY is None:
+        return baggage.get_all(parent_context)
+    bag = parent_context.get(_BAGGAGE_KEY)
+    return bag if isinstance(bag, dict) else _NO_BAGGAGE
 
 
 def obs_baggage_processor() -> BaggageSpanProcessor:

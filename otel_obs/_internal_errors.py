@@ -74,6 +74,26 @@ class internal_errors:  # noqa: N801 - used like a function: ``with internal_err
         return not raising()
 
 
+def swallowed(kind: str, exc: Exception) -> bool:
+    """What :class:`internal_errors` does with ``exc``, for a hot path's own ``except``.
+
+    Count and log it; True when it is swallowed, False when the caller must raise
+    it again (under the test suite)::
+
+        try:
+            ...
+        except Exception as exc:
+            if not swallowed("producer.span_start", exc):
+                raise
+
+    A ``with internal_errors(...)`` block costs an object and two calls even when
+    nothing goes wrong; a ``try`` costs nothing then. Used where the agent pays
+    for it on every tool use.
+    """
+    report(kind, exc)
+    return not raising()
+
+
 def report(kind: str, exc: BaseException) -> None:
     """Count ``exc`` under ``kind`` and log it (a warning once per kind, a debug line always)."""
     with _lock:
@@ -133,4 +153,5 @@ __all__ = [
     "internal_errors_allowed",
     "raising",
     "report",
+    "swallowed",
 ]

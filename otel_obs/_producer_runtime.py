@@ -33,8 +33,9 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from . import conventions as c
-from ._internal_errors import internal_errors
+from ._internal_errors import internal_errors, swallowed
 from .checks import FileSnapshot
+from .otel.prepared_attributes import set_prepared, start_prepared
 from .pipeline import Pipeline
 from .redaction import DETAILS_CAP, clean_attributes, redact_text, safe_json
 from .span_stack import Frame, SpanStack, State
@@ -43,6 +44,9 @@ from .span_stack import Frame, SpanStack, State
 logger = logging.getLogger("otel_obs.transcript_writer")
 
 Attributes = dict[str, AttributeValue]
+
+#: The value types the SDK stores as they are (see State.plain).
+_PLAIN = frozenset({str, bool, int, float})
 
 
 #: A generator of our own: an agent (or a test framework) that seeds the global
@@ -390,37 +394,66 @@ class ProducerRuntime:
             attrs[c.SKILL_TRACE_ID] = skill_id
         ctx = trace.set_span_in_context(span, self._root_context)
         # Clean once here: tool spans copy these attributes without cleaning them again.
-        return State(ctx, span, clean_attributes(attrs), task_id, skill_id)
+        clean_attributes(attrs)
+        plain = all(type(value) in _PLAIN for value in attrs.values())
+        return State(ctx, span, attrs, task_id, skill_id, plain)
 
-    def start_span(self, name: str, ctx: Context, attrs: Attributes, *, clean: bool = True) -> Span:
-        """Start a span; ``clean=False`` when the caller made ``attrs`` storable already."""
-        with internal_errors("producer.span_start"):
-            try:
-                return self._tracer.start_span(
-                    _span_name(name),
-                    context=ctx,
-                    attributes=clean_attributes(attrs) if clean else attrs,
-                )
-            except OSError:
-                self._storage_error("span start")
-                return trace.INVALID_SPAN
+    def start_span(
+        self,
+        name: str,
+        ctx: Context,
+        attrs: Attributes,
+        *,
+        clean: bool = True,
+        plain: bool = False,
+    ) -> Span:
+        """Start a span; ``clean=False`` when the caller made ``attrs`` storable already.
+
+        ``plain``: besides, every value is a ``str``, ``bool``, ``int`` or ``float``, and
+        the SDK need not check them again (:mod:`otel_obs.otel.prepared_attributes`).
+        """
+        # A try, not ``with internal_errors``: free when nothing goes wrong (every tool use).
+        try:
+            if plain:
+                return start_prepared(self._tracer, _span_name(name), ctx, attrs)
+            return self._tracer.start_span(
+                _span_name(name),
+                context=ctx,
+                attributes=clean_attributes(attrs) if clean else attrs,
+            )
+        except OSError:
+            self._storage_error("span start")
+            return trace.INVALID_SPAN
+        except Exception as exc:
+            if not swallowed("producer.span_start", exc):
+                raise
         self.stats["storage_errors"] += 1
         return trace.INVALID_SPAN
 
     def end_span(
-        self, span: Span, attrs: Attributes, error: str | None = None, *, clean: bool = True
+        self,
+        span: Span,
+        attrs: Attributes,
+        error: str | None = None,
+        *,
+        clean: bool = True,
+        plain: bool = False,
     ) -> None:
-        """End a span; ``clean=False`` when the caller made ``attrs`` storable already."""
-        with internal_errors("producer.span_end") as caught:
-            try:
-                if attrs:
-                    span.set_attributes(clean_attributes(attrs) if clean else attrs)
-                if error:
-                    span.set_status(Status(StatusCode.ERROR, redact_text(error)[:200]))
-                span.end()
-            except OSError:
-                self._storage_error("span end")
-        if caught.error is not None:
+        """End a span; ``clean=False`` when the caller made ``attrs`` storable already,
+        ``plain`` when besides every value is a ``str``, ``bool``, ``int`` or ``float``."""
+        try:  # not ``with internal_errors``, as in start_span
+            if plain:
+                set_prepared(span, attrs)
+            elif attrs:
+                span.set_attributes(clean_attributes(attrs) if clean else attrs)
+            if error:
+                span.set_status(Status(StatusCode.ERROR, redact_text(error)[:200]))
+            span.end()
+        except OSError:
+            self._storage_error("span end")
+        except Exception as exc:
+            if not swallowed("producer.span_end", exc):
+                raise
             self.stats["storage_errors"] += 1
 
     def _storage_error(self, what: str) -> None:

@@ -49,9 +49,13 @@ class State:
     attrs: Attributes
     task_id: str | None
     skill_id: str | None
+    #: Whether every value of ``attrs`` is a ``str``, ``bool``, ``int`` or ``float``: the
+    #: SDK would store them as they are, so a tool span may skip its check of them
+    #: (see :mod:`otel_obs.otel.prepared_attributes`).
+    plain: bool = False
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: one is made per tool use, on the agent's thread
 class Frame:
     """One open span: a phase, task, skill, chain, or tool use."""
 

@@ -32,7 +32,7 @@ from typing import Any
 from opentelemetry.trace import Status, StatusCode
 
 from . import conventions as c
-from ._internal_errors import internal_errors
+from ._internal_errors import swallowed
 from .deferred_payloads import (
     OUTPUT_WINDOW,
     RAW_INPUT,
@@ -131,7 +131,8 @@ class ToolUseLogger:
             operation = file_facts(name, tool_input)[1]
             if operation is not None:
                 attrs[c.FILE_OPERATION] = operation
-        span = runtime.start_span(named[1], st.context, attrs, clean=False)
+        # Every value is a string but the context's, whose types the state knows.
+        span = runtime.start_span(named[1], st.context, attrs, clean=False, plain=st.plain)
         runtime.open_tool(
             Frame(
                 c.KIND_TOOL,
@@ -166,18 +167,21 @@ class ToolUseLogger:
         # Raw only if nothing but otel-obs has read the span live since its start, and
         # nothing else is on the provider now (it would see the span's end as it is).
         defer = frame.raw and self._gate.still_open()
-        with internal_errors("tool_use_logger.result") as caught:
+        try:  # not ``with internal_errors``: free when nothing goes wrong
             if frame.raw and not defer:  # a processor came that may read the span
                 settle_on_span(frame.span)
             attrs, error = _result_attributes(tool_result_block, defer)
-        if caught.error is not None:
-            error = f"tool result could not be recorded: {type(caught.error).__name__}"
+        except Exception as exc:
+            if not swallowed("tool_use_logger.result", exc):
+                raise
+            error = f"tool result could not be recorded: {type(exc).__name__}"
             attrs = {
                 c.TOOL_RESULT_STATUS: "error",
                 c.TOOL_OUTPUT: "",
                 c.TOOL_ERROR_MESSAGE: error,
             }
-        self._runtime.end_span(frame.span, attrs, error, clean=False)  # texts cleaned by redaction
+        # Texts cleaned by redaction; every value a string.
+        self._runtime.end_span(frame.span, attrs, error, clean=False, plain=True)
 
     def log_blocked(self, tool_use_id: str, reason: str) -> None:
         """End the tool's span as ``blocked`` by a security hook, with the reason."""

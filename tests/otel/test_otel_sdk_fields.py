@@ -47,3 +47,16 @@ def test_otel_sdk_disabled_does_not_turn_off_the_producers_provider(
     span = ours.get_tracer("t").start_span("s")
     assert span.is_recording()
     span.end()
+
+
+def test_the_api_still_keeps_baggage_where_the_context_processor_reads_it() -> None:
+    from opentelemetry import baggage
+    from opentelemetry.context import Context
+
+    from otel_obs.exporters.context_processor import _BAGGAGE_KEY, _baggage_of
+
+    assert _BAGGAGE_KEY is not None  # else every span pays for the API's proxy
+    with_bag = baggage.set_baggage("obs.k", "v", baggage.set_baggage("x", "1"))
+    for ctx in (with_bag, Context(), None):
+        assert dict(_baggage_of(ctx)) == dict(baggage.get_all(ctx))
+    assert dict(_baggage_of(with_bag)) == {"x": "1", "obs.k": "v"}

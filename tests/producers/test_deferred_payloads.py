@@ -212,6 +212,20 @@ def test_input_left_raw_only_when_plain_json_within_the_cap():
     assert raw_input_json(["a"]) is None
     assert raw_input_json({"a": "x" * INPUT_CAP}) is None
     assert raw_input_json({"a": "\ud800"}) == '{"a":"\ufffd"}'
+    cycle: dict[str, object] = {}
+    cycle["self"] = cycle
+    assert raw_input_json(cycle) is None  # the encoder made once has no cycle check
+
+
+def test_input_json_is_what_the_strict_encoder_writes():
+    # The encoder made once (deferred_payloads._c_encoder) against the library's.
+    strict = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for value in (
+        {"path": "src/é.py", "n": 3, "x": -1.5e300, "ok": False, "none": None},
+        {"nested": {"list": [1, [2, {"k": '\n\t"q"'}]], "tuple": (1, 2)}, 1: "int key"},
+        {"big": 10**30, "emoji": "\U0001f600", "": ""},
+    ):
+        assert raw_input_json(value) == strict.encode(value)
 
 
 def _exporting_pipeline(tmp_path: Path, *targets: SpanProcessor) -> Any:
