@@ -320,3 +320,29 @@ def test_rows_another_writer_stores_while_a_group_is_copied_are_merged_not_lost(
     assert len(got) == 40
     assert ("tool-7", "Bash", "ls -la", "success", 7) in got
     assert all(r[3] == "success" for r in got)
+
+
+def test_looking_up_a_group_s_keys_probes_the_primary_key_on_a_table_never_analyzed(pg_url: str):
+    """A large group's keys are looked up in its table before the copy. On a table the
+    server has no statistics of yet (a new store under its first load), a filter of every
+    row against every key would cost each batch its size times the table's; each key must
+    be one probe of the primary key."""
+    import json
+
+    from otel_obs.exporters.engines.postgres import stored_keys_sql
+
+    create_schema(pg_url)
+    columns = "id, execution_id, task_id, file_path, operation, timestamp"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE task_file_impacts SET (autovacuum_enabled = false)")
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY task_file_impacts ({columns}) FROM STDIN") as copy:
+                for n in range(7000):
+                    copy.write_row((f"tool:{n}", "exec-a", "T1", f"f{n}", "READ", "2026-01-01"))
+        keys = json.dumps([["exec-a", f"tool:{n}"] for n in range(7000, 14000)])
+        sql = stored_keys_sql("task_file_impacts", ("execution_id", "id"))
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, (keys,)))
+    assert "Hash" not in plan and "Seq Scan" not in plan, plan
+    probe = [line for line in plan.splitlines() if "on task_file_impacts" in line]
+    assert len(probe) == 1 and "_pkey" in probe[0], plan
+    assert "Filter" not in plan, plan
