@@ -28,12 +28,15 @@ PAUSE_S = float(os.environ.get("STORE_WORKER_PAUSE_S", "0.02"))
 def sequence(db: str, transcripts: str, execution: str, worker: str, n: int, go: str) -> None:
     writer = TranscriptWriter(execution, worker, db_path=db, transcripts_dir=transcripts)
     tools = ToolUseLogger(writer)
-    # Say "ready" (imports done, writer open), then wait for the common start.
+    # The task starts and is stored before "ready": the store's writer (a process of
+    # its own, started with the first write) is then up when the common start comes,
+    # so no worker's entries wait behind a slow start and land in one late batch.
+    writer.write({"entry_type": "task_start", "task_id": f"{worker}-task"})
+    writer.flush()
     Path(f"{go}.{worker}.ready").touch()
     deadline = time.monotonic() + 30
     while not Path(go).exists() and time.monotonic() < deadline:
         time.sleep(0.005)
-    writer.write({"entry_type": "task_start", "task_id": f"{worker}-task"})
     for i in range(n):
         writer.write({"entry_type": "decision", "summary": f"{worker}:{i}", "details": {"i": i}})
         tool_id = tools.log_start({"id": f"{worker}-tool-{i}", "name": "Read", "input": {}})
