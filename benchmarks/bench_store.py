@@ -23,7 +23,8 @@ Measured in one run (medians of repeated runs where it says so):
     spend, without waiting for the GIL), and tool uses per second until
     ``flush`` returns, with what was stored and dropped.
 
-Targets: (T1) agent-thread cost ≤ 3× the bare pair; (T2) end-to-end
+Targets: (T1) agent-thread cost ≤ 2× the bare pair with the writer process (the
+default), ≤ 3× with the writer on a thread of the agent's process; (T2) end-to-end
 throughput ≥ 50% of the raw floor; (T3) nothing dropped in the long run.
 
 ``--engines sqlite,postgresql --pg-url URL`` runs (c) on a PostgreSQL store
@@ -85,6 +86,10 @@ TOOL_ATTRS = {
     c.FILE_PATH: BLOCK_INPUT["file_path"],
     c.FILE_OPERATION: "READ",
 }
+
+
+#: T1's limit of the agent's cost, × the bare pair, by writer mode.
+T1_LIMITS = {"process": 2.0, "thread": 3.0}
 
 
 def tool_span(tracer: Tracer, i: int) -> None:
@@ -336,8 +341,9 @@ def main() -> None:
             f" {stored:>8} {dropped:>8}"
         )
         tag = f"{engine} {writer} {n}"
-        verdicts.append((f"T1 {tag}: agent wall ≤ 3.00× bare ({wall_x:.2f}×)", wall_x <= 3))
-        verdicts.append((f"T1 {tag}: agent CPU ≤ 3.00× bare ({cpu_x:.2f}×)", cpu_x <= 3))
+        most = T1_LIMITS[writer]
+        for what, x in (("wall", wall_x), ("CPU", cpu_x)):
+            verdicts.append((f"T1 {tag}: agent {what} ≤ {most:.2f}× bare ({x:.2f}×)", x <= most))
         verdicts.append((f"T2 {tag}: ≥ 50% of floor ({per_s / floor:.0%}; of the tuned floor"
                          f" {per_s / tuned[n]:.0%})", per_s >= 0.5 * floor))  # fmt: skip
         if n == args.big:
