@@ -146,8 +146,12 @@ def replay(engine: str, writers: int, streams: list[bytes], pg_url: str, n: int)
             proc.stdin.write(start)
             proc.stdin.flush()
             reader = FrameReader(proc.stdout.fileno())
-            while not any(m[0] == "flushed" for m in reader.messages(1) or [("eof",)]):
-                pass
+            while True:  # until the writer has written the agent's start
+                replies = reader.messages(1)
+                if replies is None:
+                    raise RuntimeError(f"the {engine} writer process ended before its start")
+                if any(reply[0] == "flushed" for reply in replies):
+                    break
             rests.append(rest + b"".join(share[1:]))
 
         def feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
