@@ -37,8 +37,10 @@ from opentelemetry.context import Context
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.util.types import AttributeValue
 
-#: The names ``Tracer.start_span`` uses in the SDK release mirrored here (1.45):
-#: another release's differ when its steps do.
+#: The SDK release whose ``Tracer.start_span`` is mirrored here.
+MIRRORED_RELEASE = "1.45"
+#: The names ``Tracer.start_span`` uses in that release: another release's differ when
+#: its steps do.
 _MIRRORED_NAMES = (
     "trace_api",
     "get_current_span",
@@ -210,4 +212,4 @@ def set_prepared(span: trace_api.Span, attributes: dict[str, Any]) -> None:
     span.set_attributes(attributes)
 
 
-__all__ = ["mirrors_sdk", "set_prepared", "start_prepared"]
+__all__ = ["MIRRORED_RELEASE", "mirrors_sdk", "set_prepared", "start_prepared"]

