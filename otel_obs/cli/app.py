@@ -413,7 +413,7 @@ def diff(
     """What changed from run A to run B: tasks and tool uses newly failing or fixed, tasks and
     tools slower or faster beyond their spread, new blocked commands, agents added or gone,
     durations. Exit 1 when B has regressions (newly failing or blocked)."""
-    from .diff import CHANGES, compare, regressions
+    from ..queries.diff import CHANGES, compare, regressions
 
     path = store_with(db, execution_a)
     store_with(path, execution_b)

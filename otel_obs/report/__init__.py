@@ -25,7 +25,7 @@ def build_report(
     ``compare_with``, what changed since that earlier run too."""
     data = collect(db_path, execution_id)
     if compare_with is not None:
-        from ..cli.diff import compare
+        from ..queries.diff import compare
 
         data.comparison = compare(store_location(db_path, "db_path"), compare_with, execution_id)
     return render(data, build_timeline(data.timeline))

@@ -282,7 +282,7 @@ def comparison(data: ReportData) -> str:
     found = data.comparison
     if found is None:
         return ""
-    from ..cli.diff import CHANGES
+    from ..queries.diff import CHANGES
 
     parts = []
     for name in CHANGES:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from otel_obs import ToolUseLogger, TranscriptWriter
-from otel_obs.cli.diff import CHANGES
 from otel_obs.config import get_pipeline
 from otel_obs.propagation import execution_scope
+from otel_obs.queries.diff import CHANGES
 
 
 def run(pipeline: Any, execution_id: str, *, regressed: bool) -> None:

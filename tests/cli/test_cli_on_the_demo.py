@@ -40,7 +40,7 @@ def test_diff_of_the_demo_with_itself_finds_nothing(demo: DemoStore) -> None:
     done = demo.cli("diff", demo.execution_id, demo.execution_id, "--db", str(demo.db), "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    from otel_obs.cli.diff import CHANGES
+    from otel_obs.queries.diff import CHANGES
 
     assert [name for name in CHANGES if result[name]] == []
 

@@ -362,7 +362,7 @@ def test_the_report_shows_tokens_and_cost(planted_db: Path, tmp_path: Path) -> N
 
 def test_diff_says_what_a_run_cost(planted_db: Path) -> None:
     """``otel-obs diff``'s cost is the planted calls' (and the run total used), each once."""
-    from otel_obs.cli.diff import compare
+    from otel_obs.queries.diff import compare
 
     result = compare(planted_db, EXECUTION, EXECUTION)
     expected = P1 + P2 + P_SUB + P_REVIEWER

@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..queries.readonly import connect_read_only, execute
 from ..store_location import StoreLocation
+from .readonly import connect_read_only, execute
 
 Row = dict[str, Any]
 
