@@ -6,5 +6,7 @@ read-only, time-bound connections to a SQLite file or a PostgreSQL database
 (:mod:`.readonly`) and each tool's SQL in PostgreSQL's dialect (:mod:`.dialects`,
 translated from the one SQLite text); the typed results of the
 diagnosis methods (:mod:`.results`) and their conversion to plain JSON
-(:mod:`.jsonable`). Nothing here writes the store or imports the producers.
+(:mod:`.jsonable`); the reads beyond the tools (:mod:`.listings`: executions, what
+made no row) and the comparison of two runs (:mod:`.diff`). Nothing here writes the
+store or imports the producers.
 """
