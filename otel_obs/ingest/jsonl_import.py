@@ -341,16 +341,14 @@ def bounded_lines(handle: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tup
         yield b"", size - raw.endswith(b"\n")
 
 
-def read_entries(path: Path, report: ImportReport) -> list[Entry]:
-    """The valid entries of one file, in file order; malformed lines reported and skipped."""
-    entries: list[Entry] = []
+def text_lines(path: Path, limit: int, report: ImportReport) -> Iterator[tuple[str, str]]:
+    """(``path:number``, text) of each non-blank line of the file that is at most ``limit``
+    bytes of UTF-8; the others reported and skipped."""
     with open(path, "rb") as handle:
-        for number, (raw, size) in enumerate(bounded_lines(handle), 1):
+        for number, (raw, size) in enumerate(bounded_lines(handle, limit), 1):
             where = f"{path}:{number}"
-            if size > MAX_LINE_BYTES:
-                report.problem(
-                    where, f"line of {size} bytes is longer than the limit of {MAX_LINE_BYTES}"
-                )
+            if size > limit:
+                report.problem(where, f"line of {size} bytes is longer than the limit of {limit}")
                 continue
             if not raw.strip():
                 continue
@@ -359,13 +357,20 @@ def read_entries(path: Path, report: ImportReport) -> list[Entry]:
             except UnicodeDecodeError as exc:
                 report.problem(where, f"not UTF-8 ({exc.reason} at byte {exc.start})")
                 continue
-            try:
-                entry = parse_line(text)
-            except LineError as exc:
-                report.problem(where, str(exc))
-                continue
-            report.truncated += entry.truncated
-            entries.append(entry)
+            yield where, text
+
+
+def read_entries(path: Path, report: ImportReport) -> list[Entry]:
+    """The valid entries of one file, in file order; malformed lines reported and skipped."""
+    entries: list[Entry] = []
+    for where, text in text_lines(path, MAX_LINE_BYTES, report):
+        try:
+            entry = parse_line(text)
+        except LineError as exc:
+            report.problem(where, str(exc))
+            continue
+        report.truncated += entry.truncated
+        entries.append(entry)
     return entries
 
 
@@ -673,35 +678,21 @@ def replay_spool(
             copies.clear()
         rows, count = Rows(), 0
 
-    with open(path, "rb") as handle:
-        for number, (raw, size) in enumerate(bounded_lines(handle, ROW_LINE_BYTES), 1):
-            where = f"{path}:{number}"
-            if size > ROW_LINE_BYTES:
-                report.problem(
-                    where, f"line of {size} bytes is longer than the limit of {ROW_LINE_BYTES}"
-                )
-                continue
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                report.problem(where, f"not UTF-8 ({exc.reason} at byte {exc.start})")
-                continue
-            try:
-                execution, n = parse_row_line(text, rows)
-            except LineError as exc:
-                report.problem(where, str(exc))
-                continue
-            report.rows += n
-            count += n
-            target = targets.get(execution)
-            if target is None:
-                target = targets[execution] = rows_path(transcripts, execution)
-            if target.resolve() != source and _digest(raw) not in _held_lines(target, held):
-                copies.setdefault(target, []).append(text.rstrip("\r") + "\n")
-            if count >= CHUNK_ENTRIES:
-                flush()
+    for where, text in text_lines(path, ROW_LINE_BYTES, report):
+        try:
+            execution, n = parse_row_line(text, rows)
+        except LineError as exc:
+            report.problem(where, str(exc))
+            continue
+        report.rows += n
+        count += n
+        target = targets.get(execution)
+        if target is None:
+            target = targets[execution] = rows_path(transcripts, execution)
+        if target.resolve() != source and _digest(text.encode()) not in _held_lines(target, held):
+            copies.setdefault(target, []).append(text.rstrip("\r") + "\n")
+        if count >= CHUNK_ENTRIES:
+            flush()
     flush()
 
 
