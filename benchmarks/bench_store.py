@@ -59,9 +59,9 @@ from opentelemetry.trace import Tracer
 from otel_obs import conventions as c
 from otel_obs.config import attach
 from otel_obs.exporters import schema
+from otel_obs.exporters.engines.sqlite import DEDICATED_CACHE_KIB
 from otel_obs.exporters.store_choice import open_store
 from otel_obs.exporters.wal_checkpoint import Checkpointer
-from otel_obs.exporters.writer import DEDICATED_CACHE_KIB
 from otel_obs.tool_use_logger import ToolUseLogger
 from otel_obs.transcript_writer import TranscriptWriter
 

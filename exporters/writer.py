@@ -56,7 +56,6 @@ from otel_obs._internal_errors import internal_errors
 from otel_obs.store_location import StoreArg, store_location
 
 from .engines import engine_for
-from .engines.sqlite import DEDICATED_CACHE_KIB, SQLITE, failure_kind, safe_value
 from .items import FlushMarker, Item, Op, apply, coalesce
 from .jsonl import LockedFiles, RowLines, TranscriptLines, append
 from .lineage import Lineage, is_foreign
@@ -664,16 +663,4 @@ def grouped(bucket: dict[Any, Any]) -> dict[tuple[str, tuple[str, ...]], list[An
     return groups
 
 
-#: What a write to a SQLite store may meet that is not a bug (each engine has its own list).
-STORAGE_ERRORS = SQLITE.errors
-
-
-__all__ = [
-    "DEDICATED_CACHE_KIB",
-    "FORK_ORPHANS",
-    "STORAGE_ERRORS",
-    "StoreWriter",
-    "failure_kind",
-    "safe_value",
-    "writer_stats",
-]
+__all__ = ["FORK_ORPHANS", "StoreWriter", "writer_stats"]
