@@ -95,12 +95,9 @@ def _open_source(source: StoreLocation) -> Any:
 def _open_dest(dest: StoreLocation) -> Any:
     """A writing connection to the destination, its schema created or brought forward."""
     engine = engine_for(dest)
-    if not isinstance(dest, ServerStore):
-        from .store_reads import unwritable_store_problem
-
-        problem = unwritable_store_problem(Path(dest))
-        if problem:
-            raise MoveProblem(f"DEST: cannot move into {dest}: {problem}")
+    problem = engine.writable_problem(dest)
+    if problem:
+        raise MoveProblem(f"DEST: cannot move into {dest}: {problem}")
     try:
         return engine, engine.open_writer(dest, busy_timeout_ms=BUSY_TIMEOUT_MS, dedicated=True)
     except schema.SchemaTooNewError as exc:

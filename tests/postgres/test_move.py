@@ -147,3 +147,30 @@ def test_bad_sources_and_destinations_are_one_line_and_exit_2(
 
 def test_move_problem_is_a_value_error():
     assert issubclass(MoveProblem, ValueError)
+
+
+def test_a_destination_role_that_may_not_write_is_refused_before_anything_moves(
+    demo_pair: Pair, pg_url: str, tmp_path: Path
+):
+    """The destination is checked as every writing command checks its store: a role
+    without the writer's grants is named up front, not met at the first batch."""
+    from otel_obs.exporters.engines.postgres import POSTGRES
+
+    POSTGRES.open_writer(parse_server_url(pg_url), busy_timeout_ms=10_000, dedicated=False).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS obs_move_reader")
+        conn.execute("CREATE ROLE obs_move_reader LOGIN PASSWORD 'reader-only-pw'")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO obs_move_reader")
+    try:
+        server = parse_server_url(pg_url)
+        url = f"postgresql://obs_move_reader:reader-only-pw@{server.host}:{server.port}/{server.dbname}"
+        proc = run_cli("move", str(demo_pair.sqlite), url, cwd=tmp_path, env=clean_env())
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM obs_move_reader")
+            conn.execute("DROP ROLE obs_move_reader")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "DEST" in lines[0] and "may not write" in lines[0], proc.stderr
+    assert "reader-only-pw" not in proc.stderr
+    assert "rows" not in proc.stderr  # refused before any table's progress
