@@ -8,9 +8,6 @@ one new database at once.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,6 +15,7 @@ from pathlib import Path
 import pg_cluster
 import psycopg
 import pytest
+from worker_support import start_sequence_workers
 
 from otel_obs import ToolUseLogger, TranscriptEntry, TranscriptWriter
 from otel_obs.config import close_private_pipelines
@@ -26,7 +24,6 @@ from otel_obs.exporters.jsonl import transcript_path
 from otel_obs.exporters.schema import SCHEMA_VERSION
 from otel_obs.store_location import parse_server_url
 
-WORKER = Path(__file__).parent.parent / "store" / "store_worker.py"
 WRITERS = pytest.mark.parametrize("writer", ["thread", "process"])
 
 
@@ -42,28 +39,12 @@ def create_schema(url: str) -> None:
 def start_workers(
     url: str, tmp_path: Path, writer: str, workers: list[str], n: int, pause_s: float = 0.02
 ):
-    go = tmp_path / "go"
     env = {
-        **os.environ,
         "OTEL_OBS_WRITER": writer,
         "STORE_WORKER_PAUSE_S": str(pause_s),
         "OTEL_OBS_FLUSH_INTERVAL_MS": "20",
     }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), "sequence", url, str(tmp_path / "t"), "exec-pg"]
-            + [name, str(n), str(go)],
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        for name in workers
-    ]
-    ready = [tmp_path / f"go.{name}.ready" for name in workers]
-    deadline = time.monotonic() + 60
-    while not all(r.exists() for r in ready) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    go.touch()
-    return procs
+    return start_sequence_workers(url, tmp_path, "exec-pg", workers, n, env)
 
 
 def assert_complete_and_gap_free(url: str, workers: list[str], n: int) -> None:

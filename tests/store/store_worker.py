@@ -1,9 +1,10 @@
 """A worker process for the store's multi-process tests, using the real producers.
 
 ``python store_worker.py sequence DB TRANSCRIPTS EXECUTION WORKER N GO_FILE``
-creates ``GO_FILE.WORKER.ready`` and waits until GO_FILE exists (so all
-workers start together, however long each took to start), then writes N
-numbered decisions, each followed by a tool use, inside one task, and closes.
+starts its task and waits for it to be stored, creates ``GO_FILE.WORKER.ready``
+and waits until GO_FILE exists (so all workers start together, however long
+each took to start: see ``worker_support``), then writes N numbered
+decisions, each followed by a tool use, inside the task, and closes.
 
 ``python store_worker.py crash DB TRANSCRIPTS EXECUTION`` starts a task and a
 tool use, prints the wall-clock time they started as JSON, then sleeps until

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from worker_support import start_sequence_workers
 
 from otel_obs.exporters.jsonl import transcript_path
 
@@ -34,24 +35,11 @@ def query(db: Path, sql: str, *params) -> list[tuple]:
 
 
 def test_four_processes_writing_one_execution_get_sequences_1_to_n(tmp_path: Path, writer: str):
-    db, transcripts, go = tmp_path / "obs.db", tmp_path / "transcripts", tmp_path / "go"
+    db = tmp_path / "obs.db"
     workers, per_worker = [f"w{k}" for k in range(4)], 50
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), "sequence", str(db), str(transcripts), "exec-mp"]
-            + [name, str(per_worker), str(go)],
-            stderr=subprocess.PIPE,
-            env=worker_env(writer),
-        )
-        for name in workers
-    ]
-    # Start them together once every one is ready: under load a process can take
-    # seconds to import, and a late one would not overlap the others at all.
-    ready = [tmp_path / f"go.{name}.ready" for name in workers]
-    deadline = time.monotonic() + 60
-    while not all(r.exists() for r in ready) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    go.touch()
+    procs = start_sequence_workers(
+        db, tmp_path, "exec-mp", workers, per_worker, {"OTEL_OBS_WRITER": writer}
+    )
     for proc in procs:
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err.decode()
@@ -76,7 +64,9 @@ def test_four_processes_writing_one_execution_get_sequences_1_to_n(tmp_path: Pat
     assert switches > len(workers), switches
     # The JSONL file holds the same numbers, each once.
     lines = [
-        json.loads(x) for x in transcript_path(transcripts, "exec-mp").read_text().split("\n") if x
+        json.loads(x)
+        for x in transcript_path(tmp_path / "t", "exec-mp").read_text().split("\n")
+        if x
     ]
     assert sorted(line["sequence"] for line in lines) == list(range(1, expected + 1))
     assert {(line["id"], line["sequence"]) for line in lines} == set(
