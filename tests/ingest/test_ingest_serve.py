@@ -606,3 +606,28 @@ def test_received_ids_and_payloads_are_capped_and_counted(served: Served) -> Non
     assert size < 4 << 20, size  # the request was over 10 MiB
     assert counts["ids_capped"] >= ids and counts["texts_capped"] == 4
     assert counts["capped_chars"] > ids * ((1 << 18) - ID_CAP) + 4 * ((2 << 20) - 20_000)
+
+
+def test_an_export_call_of_two_messages_or_none_is_invalid(tmp_path: Path) -> None:
+    """Export is unary; the receiver takes it as a stream (to refuse before reading), so a
+    call of several messages, or none, is answered INVALID_ARGUMENT and nothing is stored."""
+    server = Served(tmp_path / "calls.db")
+    channel = grpc.insecure_channel(server.grpc)
+    try:
+        export = channel.stream_unary(
+            EXPORT,
+            request_serializer=None,
+            response_deserializer=trace_service_pb2.ExportTraceServiceResponse.FromString,
+        )
+        body = protobuf_body(producer_spans("exec-twice", tools=1))
+        for messages, said in (([body, body], "one request message"), ([], "no request")):
+            with pytest.raises(grpc.RpcError) as refused:
+                export(iter(messages), timeout=30)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert said in (refused.value.details() or ""), refused.value.details()
+        assert _grpc_call(server.grpc, body).partial_success.rejected_spans == 0
+    finally:
+        channel.close()
+        counts = server.stop()
+    assert counts["malformed"] == 1 and counts["requests"] == 1, counts
+    assert _tools(server.db) == 1

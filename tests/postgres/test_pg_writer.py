@@ -327,3 +327,33 @@ def test_looking_up_a_group_s_keys_probes_the_primary_key_on_a_table_never_analy
     probe = [line for line in plan.splitlines() if "on task_file_impacts" in line]
     assert len(probe) == 1 and "_pkey" in probe[0], plan
     assert "Filter" not in plan, plan
+
+
+def test_keys_postgresql_cannot_hold_in_a_large_group_are_made_safe_not_lost(
+    pg_url: str, tmp_path: Path, monkeypatch
+):
+    """A group large enough to be copied (its keys looked up first) whose ids held a NUL
+    or a lone surrogate (made U+FFFD on the agent's side, as every text), beside another
+    agent's tool uses: every row stored under its own id, nothing dropped."""
+    monkeypatch.setenv("OTEL_OBS_WRITER", "thread")
+    monkeypatch.setenv("OTEL_OBS_FLUSH_INTERVAL_MS", "60000")  # one batch, at close
+    transcripts = tmp_path / "t"
+    bad = TranscriptWriter("exec-bad", "agent-bad", db_path=pg_url, transcripts_dir=transcripts)
+    good = TranscriptWriter("exec-good", "agent-good", db_path=pg_url, transcripts_dir=transcripts)
+    bad_log, good_log = ToolUseLogger(bad), ToolUseLogger(good)
+    for i in range(40):
+        odd = "\x00" if i % 2 else "\ud800"
+        tool = bad_log.log_start({"id": f"bad{odd}{i}", "name": "Bash", "input": {"c": "x"}})
+        bad_log.log_end(tool, {"tool_use_id": tool, "content": "ok", "is_error": False})
+        tool = good_log.log_start({"id": f"good-{i}", "name": "Bash", "input": {"c": "x"}})
+        good_log.log_end(tool, {"tool_use_id": tool, "content": "ok", "is_error": False})
+    bad.close()
+    good.close()
+    stats = bad.pipeline.store.stats()
+    close_private_pipelines()
+    ids = [r[0] for r in rows(pg_url, "SELECT id FROM tool_uses WHERE execution_id = 'exec-bad'")]
+    assert len(ids) == 40 and len(set(ids)) == 40, ids
+    assert all("\ufffd" in i and "\x00" not in i for i in ids), ids
+    good_ids = rows(pg_url, "SELECT count(*) FROM tool_uses WHERE execution_id = 'exec-good'")
+    assert good_ids == [(40,)]
+    assert stats["dropped_rows"] == 0 and stats["failures"] == 0, stats
